@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Thin: pick the command, run it, and turn any failure into one line and an exit code.
+import { demo } from './commands/demo.js';
+import { migrate } from './commands/migrate.js';
+import { run } from './commands/run.js';
+import { renderUsage } from './config/help.js';
+import { describeError, Sqs2pgError } from './errors.js';
+
+// The SDK warns at every start that its 2027 releases will need Node 22; the lockfile pins this one.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const commands = { run, demo, migrate } as const;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(renderUsage());
+    return name === undefined ? 2 : 0;
+  }
+  if (!(name in commands)) {
+    console.error(`sqs2pg: unknown command "${name}"; run "sqs2pg --help" for the list`);
+    return 2;
+  }
+  return commands[name as keyof typeof commands](args, process.env);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof Sqs2pgError) {
+      console.error(`sqs2pg: ${error.message}`);
+      process.exitCode = error.exitCode;
+    } else {
+      console.error(`sqs2pg: unexpected error: ${describeError(error)}`);
+      process.exitCode = 1;
+    }
+  },
+);

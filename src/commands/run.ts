@@ -1,0 +1,67 @@
+// sqs2pg run: the worker against real (or LocalStack) SQS and PostgreSQL.
+import { renderHelp } from '../config/help.js';
+import { loadConfig } from '../config/load.js';
+import { createPool, describeDatabase } from '../db/pool.js';
+import { EventBus } from '../observability/events.js';
+import { createLogger, logEvents } from '../observability/logger.js';
+import { formatRunSummary } from '../observability/report.js';
+import { collectRunStats } from '../observability/run-stats.js';
+import { prepareWorker } from '../pipeline/worker.js';
+import { createSqsClient } from '../source/sqs/client.js';
+import { createMasker } from '../transform/mask.js';
+import { stopOnSignals } from './stop-on-signals.js';
+
+export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { config, help } = loadConfig('run', args, env);
+  if (help || !config.maskKey) {
+    console.log(renderHelp('run'));
+    return 0;
+  }
+  const logger = createLogger(config.logLevel);
+  const bus = new EventBus();
+  logEvents(bus, logger);
+  const stats = collectRunStats(bus);
+  const sqs = createSqsClient({
+    region: config.region,
+    endpoint: config.sqsEndpoint,
+    queueUrl: config.queueUrl,
+    receiveWaitSec: config.receiveWaitSec,
+    maxSockets: config.pollers + 8,
+    env,
+  });
+  const pool = createPool(config.databaseUrl, config.dbPoolSize);
+  try {
+    const pipeline = await prepareWorker({
+      sqs,
+      queueUrl: config.queueUrl,
+      sqsTarget: config.sqsEndpoint ?? new URL(config.queueUrl).origin,
+      pool,
+      databaseUrl: config.databaseUrl,
+      masker: createMasker(config.maskKey, config.maskKeyId),
+      bus,
+      options: config,
+    });
+    logger.info(
+      { queueUrl: config.queueUrl, database: describeDatabase(config.databaseUrl), drain: config.drain, pollers: config.pollers },
+      'sqs2pg started',
+    );
+    const unhook = stopOnSignals(
+      (reason) => pipeline.stop(reason),
+      () => {
+        logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');
+        process.exit(130);
+      },
+    );
+    try {
+      await pipeline.run();
+    } finally {
+      unhook();
+    }
+    logger.info({ ...stats, quarantinedByReason: stats.quarantinedByReason }, 'sqs2pg stopped');
+    if (config.drain) console.log(['sqs2pg: queue drained', ...formatRunSummary(stats)].join('\n'));
+    return 0;
+  } finally {
+    sqs.destroy();
+    await pool.end();
+  }
+}

@@ -1,0 +1,36 @@
+// --help text and the README's configuration table, both generated from the one schema.
+import { settings, settingsFor, type CommandName, type SettingSpec } from './schema.js';
+
+export const commandSummaries: Record<CommandName, string> = {
+  run: 'Move messages from SQS into PostgreSQL: a service until SIGTERM, or --drain to stop when the queue is empty.',
+  demo: 'Zero-setup first run: embedded SQS and PostgreSQL, a generated sample, a drain and a report.',
+  migrate: 'Apply the database migrations (run also does this at start).',
+};
+
+export function renderUsage(): string {
+  const lines = Object.entries(commandSummaries).map(([name, summary]) => `  ${name.padEnd(9)}${summary}`);
+  return ['Usage: sqs2pg <command> [options]', '', 'Commands:', ...lines, '', 'Run "sqs2pg <command> --help" for its options.'].join('\n');
+}
+
+export function renderHelp(command: CommandName): string {
+  const options = settingsFor(command).map(([, spec]) => {
+    const flag = `--${spec.flag}${spec.boolean ? '' : ' <value>'}`;
+    const details = [`env ${spec.env}`, `default: ${defaultText(spec)}`, spec.unit ? `unit: ${spec.unit}` : ''].filter(Boolean);
+    return `  ${flag}\n      ${spec.doc}\n      (${details.join('; ')})`;
+  });
+  return [`Usage: sqs2pg ${command} [options]`, '', commandSummaries[command], '', 'Options:', ...options, '  --help, -h\n      Show this help.'].join('\n');
+}
+
+export function renderConfigTable(): string {
+  const header = ['| flag | environment | default | unit | commands | meaning |', '|---|---|---|---|---|---|'];
+  const rows = (Object.values(settings) as SettingSpec[]).map(
+    (spec) =>
+      `| \`--${spec.flag}\` | \`${spec.env}\` | ${defaultText(spec, '`')} | ${spec.unit ?? ''} | ${spec.commands.join(', ')} | ${spec.doc.replaceAll('|', '\\|')} |`,
+  );
+  return [...header, ...rows].join('\n');
+}
+
+function defaultText(spec: SettingSpec, quote = ''): string {
+  if (spec.defaultDoc) return spec.defaultDoc;
+  return spec.default === undefined ? 'none' : `${quote}${spec.default}${quote}`;
+}

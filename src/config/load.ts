@@ -1,0 +1,58 @@
+// Turns argv and the environment into one command's typed configuration, or a ConfigError whose
+// message names the flag, the variable and what to do. Precedence: flag, then environment, then default.
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+import { settingsFor, type CommandName, type ConfigFor, type SettingSpec } from './schema.js';
+
+export interface CommandLine<C extends CommandName> {
+  config: ConfigFor<C>;
+  help: boolean;
+  positionals: string[];
+}
+
+export function loadConfig<C extends CommandName>(
+  command: C,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): CommandLine<C> {
+  const specs = settingsFor(command);
+  const options = Object.fromEntries([
+    ['help', { type: 'boolean', short: 'h' } as const],
+    ...specs.map(([, spec]) => [spec.flag, { type: spec.boolean ? 'boolean' : 'string' } as const]),
+  ]) as Record<string, { type: 'boolean' | 'string'; short?: string }>;
+
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message.split('\n')[0]}; see: sqs2pg ${command} --help`);
+  }
+
+  const config: Record<string, unknown> = {};
+  const missing: string[] = [];
+  for (const [name, spec] of specs) {
+    const flagValue = parsed.values[spec.flag];
+    // An empty value (SQS2PG_POLLERS= in a compose file) means "not set", not "invalid".
+    const given = [flagValue === undefined ? undefined : String(flagValue), env[spec.env]].find((v) => v !== undefined && v !== '');
+    const raw = given ?? spec.defaultFor?.[command] ?? spec.default;
+    if (raw === undefined || raw === '') {
+      if (spec.requiredFor?.includes(command)) missing.push(describeSource(spec));
+      continue;
+    }
+    const result = spec.schema.safeParse(raw);
+    if (!result.success) {
+      const why = result.error.issues[0]?.message ?? 'invalid value';
+      const shown = spec.secret ? '' : ` "${raw}"`;
+      throw new ConfigError(`invalid ${describeSource(spec)}${shown}: ${why}; fix the flag or the environment variable`);
+    }
+    config[name] = result.data;
+  }
+  if (missing.length > 0 && !parsed.values.help) {
+    throw new ConfigError(`${missing.join(', ')} must be set for "sqs2pg ${command}"; see: sqs2pg ${command} --help`);
+  }
+  return { config: config as ConfigFor<C>, help: parsed.values.help === true, positionals: parsed.positionals };
+}
+
+function describeSource(spec: SettingSpec): string {
+  return `--${spec.flag} (${spec.env})`;
+}

@@ -1,0 +1,217 @@
+// The one configuration schema: every setting's flag, environment variable, type, default, unit
+// and documentation. The CLI's --help and the README's configuration table are generated from it.
+import { z } from 'zod';
+import { decodeKey } from './key.js';
+
+export type CommandName = 'run' | 'demo' | 'migrate';
+
+export interface SettingSpec<S extends z.ZodType = z.ZodType> {
+  /** kebab-case flag, without the leading dashes */
+  flag: string;
+  env: string;
+  /** parses the raw text (flags and environment are both text; a bare boolean flag is "true") */
+  schema: S;
+  /** raw default, parsed like any other input; absent means "not set" */
+  default?: string;
+  /** a command's own default, where it differs */
+  defaultFor?: Partial<Record<CommandName, string>>;
+  /** the default as documentation shows it, when it is not a literal value */
+  defaultDoc?: string;
+  unit?: string;
+  doc: string;
+  /** never echo the value back (errors, help) */
+  secret?: boolean;
+  /** a flag that takes no value */
+  boolean?: boolean;
+  commands: readonly CommandName[];
+  requiredFor?: readonly CommandName[];
+}
+
+const setting = <S extends z.ZodType, const C extends readonly CommandName[]>(
+  spec: SettingSpec<S> & { commands: C },
+): SettingSpec<S> & { commands: C } => spec;
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\s*-?\d+\s*$/, `expected a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+
+const key = z.string().transform((text, ctx) => {
+  const decoded = decodeKey(text);
+  if (typeof decoded === 'string') {
+    ctx.addIssue({ code: 'custom', message: `the key ${decoded}` });
+    return z.NEVER;
+  }
+  return decoded;
+});
+
+const pipelineCommands = ['run', 'demo'] as const;
+
+export const settings = {
+  queueUrl: setting({
+    flag: 'queue-url',
+    env: 'SQS_QUEUE_URL',
+    schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+    default: 'http://localhost:4566/000000000000/login-queue',
+    doc: 'URL of the SQS queue to read.',
+    commands: ['run'],
+  }),
+  sqsEndpoint: setting({
+    flag: 'sqs-endpoint',
+    env: 'AWS_ENDPOINT_URL_SQS',
+    schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    defaultDoc: "AWS's own (or the queue URL's host)",
+    doc: 'SQS endpoint used for every call, even when the queue URL names another host.',
+    commands: ['run'],
+  }),
+  region: setting({
+    flag: 'region',
+    env: 'AWS_REGION',
+    schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as us-east-1'),
+    default: 'us-east-1',
+    doc: 'AWS region. Credentials come from the AWS SDK credential chain.',
+    commands: ['run'],
+  }),
+  databaseUrl: setting({
+    flag: 'database-url',
+    env: 'DATABASE_URL',
+    schema: z.string().regex(/^postgres(ql)?:\/\//, 'expected a libpq URL such as postgres://user:pass@host:5432/db'),
+    default: 'postgres://postgres:postgres@localhost:5432/postgres',
+    doc: 'PostgreSQL connection URL (libpq form; sslmode is honoured).',
+    secret: true,
+    commands: ['run', 'migrate'],
+  }),
+  maskKey: setting({
+    flag: 'mask-key',
+    env: 'SQS2PG_MASK_KEY',
+    schema: key.optional(),
+    defaultDoc: 'none (the demo uses a fixed development key)',
+    doc: 'Secret key for the HMAC masks of ip and device_id: 32+ random bytes, hex or base64. Prefer the environment to the flag.',
+    secret: true,
+    commands: pipelineCommands,
+    requiredFor: ['run'],
+  }),
+  maskKeyId: setting({
+    flag: 'mask-key-id',
+    env: 'SQS2PG_MASK_KEY_ID',
+    schema: z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1-16 lower-case letters or digits'),
+    default: 'k1',
+    doc: 'Short id written in front of every mask (k1:...), so the key can be rotated.',
+    commands: pipelineCommands,
+  }),
+  visibilityTimeoutSec: setting({
+    flag: 'visibility-timeout-sec',
+    env: 'SQS2PG_VISIBILITY_TIMEOUT_SEC',
+    schema: int(1, 43200),
+    default: '30',
+    unit: 's',
+    doc: 'How long a received message stays hidden; extended every half of it while the message is in hand.',
+    commands: pipelineCommands,
+  }),
+  receiveWaitSec: setting({
+    flag: 'receive-wait-sec',
+    env: 'SQS2PG_RECEIVE_WAIT_SEC',
+    schema: int(0, 20),
+    default: '20',
+    unit: 's',
+    doc: 'Long-poll wait of each ReceiveMessage call (--drain uses at most 1 s to notice an empty queue).',
+    commands: pipelineCommands,
+  }),
+  pollers: setting({
+    flag: 'pollers',
+    env: 'SQS2PG_POLLERS',
+    schema: int(1, 64),
+    default: '4',
+    doc: 'Concurrent ReceiveMessage loops.',
+    commands: pipelineCommands,
+  }),
+  batchMaxRows: setting({
+    flag: 'batch-max-rows',
+    env: 'SQS2PG_BATCH_MAX_ROWS',
+    schema: int(1, 10000),
+    default: '500',
+    unit: 'rows',
+    doc: 'Largest batch written to PostgreSQL in one statement and one transaction.',
+    commands: pipelineCommands,
+  }),
+  batchMaxWaitMs: setting({
+    flag: 'batch-max-wait-ms',
+    env: 'SQS2PG_BATCH_MAX_WAIT_MS',
+    schema: int(0, 60000),
+    default: '200',
+    unit: 'ms',
+    doc: 'Longest a received message waits for its batch to fill before the batch is written.',
+    commands: pipelineCommands,
+  }),
+  maxInFlightMessages: setting({
+    flag: 'max-in-flight-messages',
+    env: 'SQS2PG_MAX_IN_FLIGHT_MESSAGES',
+    schema: int(10, 100000),
+    default: '2000',
+    unit: 'messages',
+    doc: 'Received but not yet deleted messages; polling pauses at this limit (backpressure).',
+    commands: pipelineCommands,
+  }),
+  dbPoolSize: setting({
+    flag: 'db-pool-size',
+    env: 'SQS2PG_DB_POOL_SIZE',
+    schema: int(1, 100),
+    default: '4',
+    unit: 'connections',
+    doc: 'PostgreSQL connections, and so batches written at once.',
+    commands: pipelineCommands,
+  }),
+  drain: setting({
+    flag: 'drain',
+    env: 'SQS2PG_DRAIN',
+    schema: z.stringbool(),
+    default: 'false',
+    boolean: true,
+    doc: 'Exit 0 once the queue is empty and everything is committed, instead of running as a service.',
+    commands: ['run'],
+  }),
+  logLevel: setting({
+    flag: 'log-level',
+    env: 'SQS2PG_LOG_LEVEL',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+    defaultFor: { demo: 'warn' },
+    defaultDoc: 'info (demo: warn)',
+    doc: 'Least severe log level written (JSON lines on stderr).',
+    commands: ['run', 'demo', 'migrate'],
+  }),
+  demoMessages: setting({
+    flag: 'messages',
+    env: 'SQS2PG_DEMO_MESSAGES',
+    schema: int(0, 1000000),
+    default: '1000',
+    unit: 'messages',
+    doc: 'Well-formed sample events the demo sends (a few malformed ones are added).',
+    commands: ['demo'],
+  }),
+  dataDir: setting({
+    flag: 'data-dir',
+    env: 'SQS2PG_DATA_DIR',
+    schema: z.string().min(1),
+    default: '.sqs2pg',
+    doc: "Folder for the embedded PostgreSQL's data files (the demo keeps them between runs).",
+    commands: ['demo'],
+  }),
+} as const;
+
+export type SettingName = keyof typeof settings;
+type Settings = typeof settings;
+
+/** The parsed settings one command reads. */
+export type ConfigFor<C extends CommandName> = {
+  [K in SettingName as C extends Settings[K]['commands'][number] ? K : never]: z.output<Settings[K]['schema']>;
+};
+
+/** The settings one command reads, in schema order. */
+export function settingsFor(command: CommandName): [SettingName, SettingSpec][] {
+  return (Object.entries(settings) as [SettingName, SettingSpec][]).filter(([, spec]) =>
+    spec.commands.includes(command),
+  );
+}

@@ -1,0 +1,68 @@
+// Applies the numbered SQL files in sql/ that a database has not seen, in one transaction under
+// an advisory lock, so two workers starting at once apply each migration exactly once.
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Pool } from './pool.js';
+
+const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+const LOCK_KEY = 'sqs2pg migrations';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export async function loadMigrations(dir = SQL_DIR): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((file) => /^\d{4}_[\w-]+\.sql$/.test(file)).sort();
+  return Promise.all(
+    files.map(async (file) => ({
+      version: Number(file.slice(0, 4)),
+      name: file.replace(/\.sql$/, ''),
+      sql: await readFile(`${dir}/${file}`, 'utf8'),
+    })),
+  );
+}
+
+/** Returns the names of the migrations it applied (none when the database is up to date). */
+export async function migrate(pool: Pool): Promise<string[]> {
+  const migrations = await loadMigrations();
+  // Up to date needs no lock and no privilege beyond reading: workers with least privilege start too.
+  if ((await pendingOf(pool, migrations)).length === 0) return [];
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
+    await client.query('CREATE SCHEMA IF NOT EXISTS sqs2pg');
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS sqs2pg.schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const pending = await pendingOf(client, migrations);
+    for (const migration of pending) {
+      await client.query(migration.sql);
+      await client.query('INSERT INTO sqs2pg.schema_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
+    }
+    await client.query('COMMIT');
+    return pending.map((migration) => migration.name);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function pendingOf(
+  db: Pick<Pool, 'query'>,
+  migrations: readonly Migration[],
+): Promise<Migration[]> {
+  const exists = await db.query<{ table: string | null }>(`SELECT to_regclass('sqs2pg.schema_migrations') AS "table"`);
+  if (!exists.rows[0]?.table) return [...migrations];
+  const applied = await db.query<{ version: number }>('SELECT version FROM sqs2pg.schema_migrations');
+  const done = new Set(applied.rows.map((row) => row.version));
+  return migrations.filter((migration) => !done.has(migration.version));
+}

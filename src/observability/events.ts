@@ -1,0 +1,38 @@
+// The one typed event map: everything observable about a run. Logs, the run report and (later)
+// metrics subscribe to it. Payloads never carry personal data: ids, counts, codes, durations.
+import { EventEmitter } from 'node:events';
+import type { RejectReason } from '../transform/types.js';
+
+export type SqsOperation = 'receive' | 'delete' | 'release' | 'extend' | 'depth';
+
+export interface EventMap {
+  'source:received': { count: number };
+  'source:deleted': { count: number };
+  /** entries of a DeleteMessageBatch that failed; given up ones are redelivered and skipped as duplicates */
+  'source:deletePartialFailure': { count: number; code: string; willRetry: boolean };
+  'source:released': { count: number };
+  'source:extended': { count: number };
+  'source:error': { operation: SqsOperation; code: string; message: string; retryInMs: number | null };
+  'message:quarantined': { messageId: string; reason: RejectReason; field: string | null; receiveCount: number };
+  'batch:committed': { rows: number; duplicates: number; quarantined: number; durationMs: number };
+  'sink:retry': { attempt: number; delayMs: number; code: string; message: string };
+  'sink:split': { size: number; code: string };
+  'pipeline:stopping': { reason: string; inFlight: number };
+  'pipeline:drained': { durationMs: number };
+}
+
+export type EventName = keyof EventMap;
+export type Emit = <K extends EventName>(name: K, payload: EventMap[K]) => void;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  readonly emit: Emit = (name, payload) => {
+    this.emitter.emit(name, payload);
+  };
+
+  on<K extends EventName>(name: K, listener: (payload: EventMap[K]) => void): this {
+    this.emitter.on(name, listener);
+    return this;
+  }
+}

@@ -1,0 +1,28 @@
+// JSON-line logs (pino) on stderr, fed by the event map. Events carry no personal data; the
+// redaction paths are a second lock in case a future field slips one in.
+import { pino, type Logger } from 'pino';
+import type { EventBus } from './events.js';
+
+export type { Logger };
+
+const REDACT = ['ip', 'device_id', 'body', '*.ip', '*.device_id', '*.body', 'maskKey', 'databaseUrl'];
+
+export function createLogger(level: string): Logger {
+  return pino({ name: 'sqs2pg', level, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
+}
+
+/** Writes the events worth a line: problems always, routine progress at debug. */
+export function logEvents(bus: EventBus, logger: Logger): void {
+  bus
+    .on('source:error', (event) => logger.warn(event, `SQS ${event.operation} failed: ${event.message}`))
+    .on('source:deletePartialFailure', (event) =>
+      logger.warn(event, `${event.count} deletes failed (${event.code}); ${event.willRetry ? 'retrying' : 'left to redelivery, which is harmless'}`),
+    )
+    .on('sink:retry', (event) => logger.warn(event, `PostgreSQL write failed (${event.message}); retry ${event.attempt} in ${event.delayMs} ms`))
+    .on('sink:split', (event) => logger.warn(event, `PostgreSQL refused a row (${event.code}); splitting a batch of ${event.size} to isolate it`))
+    .on('message:quarantined', (event) => logger.info(event, `quarantined: ${event.reason}${event.field ? ` (${event.field})` : ''}`))
+    .on('batch:committed', (event) => logger.debug(event, 'batch committed'))
+    .on('source:released', (event) => logger.info(event, `released ${event.count} messages back to the queue`))
+    .on('pipeline:stopping', (event) => logger.info(event, `stopping: ${event.reason}`))
+    .on('pipeline:drained', (event) => logger.info(event, 'queue drained'));
+}

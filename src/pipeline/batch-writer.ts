@@ -1,0 +1,103 @@
+// Gets a batch committed whatever PostgreSQL says: transient failures are retried with backoff,
+// a row the server refuses is isolated by splitting the batch and quarantined, and anything no
+// retry can fix stops the run. Nothing here deletes from SQS: the caller does, after commit.
+import { backoffDelayMs, sleep } from '../backoff.js';
+import { describeError, Sqs2pgError } from '../errors.js';
+import type { Emit } from '../observability/events.js';
+import { classifyFailure } from '../sink/postgres/sqlstate.js';
+import type { PostgresSink } from '../sink/postgres/sink.js';
+import type { Masker } from '../transform/mask.js';
+import { reject } from '../transform/message-to-row.js';
+import type { InboundMessage, LoginRow, Outcome, Rejection } from '../transform/types.js';
+
+export interface Entry {
+  message: InboundMessage;
+  outcome: Outcome;
+}
+
+/** The run is stopping and the batch was not committed: its messages must be released. */
+export class WriteAbortedError extends Error {
+  constructor() {
+    super('write abandoned: the run is stopping');
+    this.name = 'WriteAbortedError';
+  }
+}
+
+export class BatchWriter {
+  constructor(
+    private readonly sink: PostgresSink,
+    private readonly masker: Masker,
+    private readonly emit: Emit,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async write(entries: readonly Entry[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.commit(entries);
+        return;
+      } catch (error) {
+        const { kind, code } = classifyFailure(error);
+        if (kind === 'data') return this.isolate(entries, code);
+        if (kind === 'fatal') {
+          throw new Sqs2pgError(
+            'db_schema',
+            `PostgreSQL refused the batch (${describeError(error)}); check the user_logins table and the privileges of the database user, then run "sqs2pg migrate"`,
+            1,
+          );
+        }
+        if (this.signal.aborted) throw new WriteAbortedError();
+        const delayMs = backoffDelayMs(attempt);
+        this.emit('sink:retry', { attempt, delayMs, code, message: describeError(error) });
+        await sleep(delayMs, this.signal);
+      }
+    }
+  }
+
+  /** Splits the batch until the refused row stands alone, then quarantines it and loads the rest. */
+  private async isolate(entries: readonly Entry[], code: string): Promise<void> {
+    const rowCount = entries.filter((entry) => entry.outcome.kind === 'row').length;
+    if (rowCount === 0) {
+      throw new Sqs2pgError('db_schema', `PostgreSQL refused quarantine records (${code}); check the sqs2pg.quarantine table`, 1);
+    }
+    if (rowCount === 1) {
+      await this.write(
+        entries.map((entry) =>
+          entry.outcome.kind === 'row'
+            ? { message: entry.message, outcome: { kind: 'rejected', rejection: reject(entry.message, this.masker, 'db_rejected', null, code) } }
+            : entry,
+        ),
+      );
+      return;
+    }
+    this.emit('sink:split', { size: entries.length, code });
+    const middle = Math.ceil(entries.length / 2);
+    await this.write(entries.slice(0, middle));
+    await this.write(entries.slice(middle));
+  }
+
+  private async commit(entries: readonly Entry[]): Promise<void> {
+    const rows: LoginRow[] = [];
+    const rejections: Rejection[] = [];
+    for (const { outcome } of entries) {
+      if (outcome.kind === 'row') rows.push(outcome.row);
+      else rejections.push(outcome.rejection);
+    }
+    const started = performance.now();
+    const result = await this.sink.write(rows, rejections);
+    this.emit('batch:committed', {
+      rows: result.inserted,
+      duplicates: rows.length - result.inserted,
+      quarantined: result.quarantined,
+      durationMs: performance.now() - started,
+    });
+    for (const rejection of rejections) {
+      this.emit('message:quarantined', {
+        messageId: rejection.messageId,
+        reason: rejection.reason,
+        field: rejection.field,
+        receiveCount: rejection.receiveCount,
+      });
+    }
+  }
+}

@@ -1,0 +1,168 @@
+// Wires source -> transform -> sink. Pollers receive and transform; messages gather into batches
+// bounded by rows and time; each batch is committed, then (and only then) deleted from SQS.
+// Stopping ends polling, commits and deletes what is in hand, and releases everything else.
+import { backoffDelayMs, sleep } from '../backoff.js';
+import { describeError } from '../errors.js';
+import type { Emit } from '../observability/events.js';
+import { errorCode, type SqsSource } from '../source/sqs/source.js';
+import type { Masker } from '../transform/mask.js';
+import { messageToRow } from '../transform/message-to-row.js';
+import { BatchWriter, WriteAbortedError, type Entry } from './batch-writer.js';
+import type { PostgresSink } from '../sink/postgres/sink.js';
+
+export interface PipelineOptions {
+  pollers: number;
+  receiveWaitSec: number;
+  batchMaxRows: number;
+  batchMaxWaitMs: number;
+  maxInFlightMessages: number;
+  /** finish once the queue is empty and everything is committed */
+  drain: boolean;
+}
+
+const RECEIVE_MAX = 10;
+// Long enough to batch a burst, short enough that --drain notices an empty queue promptly.
+const DRAIN_RECEIVE_WAIT_SEC = 1;
+
+export class Pipeline {
+  private readonly stopping = new AbortController();
+  private readonly writer: BatchWriter;
+  private pending: Entry[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly writes = new Set<Promise<void>>();
+  private roomWaiters: (() => void)[] = [];
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly source: SqsSource,
+    sink: PostgresSink,
+    private readonly masker: Masker,
+    private readonly options: PipelineOptions,
+    private readonly emit: Emit,
+  ) {
+    this.writer = new BatchWriter(sink, masker, emit, this.stopping.signal);
+  }
+
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Graceful stop: polling ends at once, what is in hand is finished or released. */
+  stop(reason: string): void {
+    if (this.stopped) return;
+    this.emit('pipeline:stopping', { reason, inFlight: this.source.inFlight });
+    this.stopping.abort();
+    this.wakePollers();
+  }
+
+  /** Resolves when drained or stopped; rejects with the error that made the run impossible. */
+  async run(): Promise<void> {
+    const started = performance.now();
+    this.source.startHeartbeat();
+    try {
+      await Promise.all(Array.from({ length: this.options.pollers }, () => this.poll()));
+      this.flush();
+      while (this.writes.size > 0) await Promise.all(this.writes);
+      // Whatever is still in hand was never committed: give it back to the queue now.
+      await this.source.release(this.source.held());
+    } finally {
+      this.source.stopHeartbeat();
+    }
+    if (this.failure !== undefined) throw this.failure;
+    if (this.options.drain) this.emit('pipeline:drained', { durationMs: performance.now() - started });
+  }
+
+  private async poll(): Promise<void> {
+    const waitSec = this.options.drain
+      ? Math.min(this.options.receiveWaitSec, DRAIN_RECEIVE_WAIT_SEC)
+      : this.options.receiveWaitSec;
+    let failures = 0;
+    while (!this.stopped) {
+      await this.roomForMore();
+      if (this.stopped) break;
+      let messages;
+      try {
+        messages = await this.source.receive(RECEIVE_MAX, waitSec, this.stopping.signal);
+        failures = 0;
+      } catch (error) {
+        const retryInMs = backoffDelayMs(++failures);
+        this.emit('source:error', { operation: 'receive', code: errorCode(error), message: describeError(error), retryInMs });
+        await sleep(retryInMs, this.stopping.signal);
+        continue;
+      }
+      if (messages.length === 0) {
+        if (this.options.drain && (await this.queueIsEmpty())) this.stop('drained');
+        continue;
+      }
+      for (const message of messages) this.add({ message, outcome: messageToRow(message, this.masker) });
+    }
+  }
+
+  private add(entry: Entry): void {
+    this.pending.push(entry);
+    if (this.pending.length >= this.options.batchMaxRows) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), this.options.batchMaxWaitMs);
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const write = this.commitThenDelete(batch)
+      .catch((error: unknown) => {
+        this.failure ??= asError(error);
+        this.stop('fatal');
+      })
+      .finally(() => {
+        this.writes.delete(write);
+        this.wakePollers();
+      });
+    this.writes.add(write);
+  }
+
+  private async commitThenDelete(batch: readonly Entry[]): Promise<void> {
+    const messages = batch.map((entry) => entry.message);
+    try {
+      await this.writer.write(batch);
+    } catch (error) {
+      if (!(error instanceof WriteAbortedError)) {
+        this.failure ??= asError(error);
+        this.stop('fatal');
+      }
+      await this.source.release(messages);
+      return;
+    }
+    await this.source.delete(messages);
+  }
+
+  /** Backpressure: polling waits while the messages in hand are at the limit. */
+  private async roomForMore(): Promise<void> {
+    while (!this.stopped && this.source.inFlight + RECEIVE_MAX > this.options.maxInFlightMessages) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
+  }
+
+  private wakePollers(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Nothing in hand here and nothing visible, hidden or delayed in the queue. */
+  private async queueIsEmpty(): Promise<boolean> {
+    if (this.source.inFlight > 0 || this.pending.length > 0 || this.writes.size > 0) return false;
+    try {
+      const depth = await this.source.depth();
+      return depth.visible + depth.inFlight + depth.delayed === 0 && this.source.inFlight === 0;
+    } catch (error) {
+      this.emit('source:error', { operation: 'depth', code: errorCode(error), message: describeError(error), retryInMs: null });
+      return false;
+    }
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

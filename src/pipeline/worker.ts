@@ -1,0 +1,43 @@
+// Everything between "configured" and "running": reach PostgreSQL, migrate, reach the queue,
+// and assemble the pipeline. Shared by `run` and `demo`; signals stay with the commands.
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { migrate } from '../db/migrate.js';
+import { assertReachable, type Pool } from '../db/pool.js';
+import { ConnectError, describeError } from '../errors.js';
+import type { EventBus } from '../observability/events.js';
+import { PostgresSink } from '../sink/postgres/sink.js';
+import { SqsSource } from '../source/sqs/source.js';
+import type { Masker } from '../transform/mask.js';
+import { Pipeline, type PipelineOptions } from './pipeline.js';
+
+export interface WorkerParts {
+  sqs: SQSClient;
+  queueUrl: string;
+  /** where SQS calls go, for messages: the endpoint or the queue URL */
+  sqsTarget: string;
+  pool: Pool;
+  databaseUrl: string;
+  masker: Masker;
+  bus: EventBus;
+  options: PipelineOptions & { visibilityTimeoutSec: number };
+}
+
+export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
+  await assertReachable(parts.pool, parts.databaseUrl);
+  await migrate(parts.pool);
+  const source = new SqsSource(parts.sqs, {
+    queueUrl: parts.queueUrl,
+    visibilityTimeoutSec: parts.options.visibilityTimeoutSec,
+    emit: parts.bus.emit,
+  });
+  try {
+    await source.depth();
+  } catch (error) {
+    throw new ConnectError(
+      'sqs_unreachable',
+      `cannot reach the SQS queue ${parts.queueUrl} via ${parts.sqsTarget} (${describeError(error)}); check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION and the AWS credentials`,
+      error,
+    );
+  }
+  return new Pipeline(source, new PostgresSink(parts.pool), parts.masker, parts.options, parts.bus.emit);
+}

@@ -1,0 +1,231 @@
+// The SQS side of the pipeline: long-poll, track what is in hand, keep it hidden while it is
+// worked on, delete it only when told it is committed, and release what will not be finished.
+// Receipt handles never leave this file.
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type BatchResultErrorEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { backoffDelayMs, sleep } from '../../backoff.js';
+import { describeError } from '../../errors.js';
+import type { Emit, SqsOperation } from '../../observability/events.js';
+import type { InboundMessage } from '../../transform/types.js';
+
+export interface SqsSourceOptions {
+  queueUrl: string;
+  visibilityTimeoutSec: number;
+  emit: Emit;
+}
+
+export interface QueueDepth {
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+const SQS_BATCH_MAX = 10;
+const DELETE_ATTEMPTS = 3;
+
+export class SqsSource {
+  /** in hand: received and neither deleted nor released */
+  private readonly receipts = new Map<InboundMessage, string>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly client: SQSClient,
+    private readonly options: SqsSourceOptions,
+  ) {}
+
+  get inFlight(): number {
+    return this.receipts.size;
+  }
+
+  /** Starts extending the visibility of messages in hand at half the visibility timeout. */
+  startHeartbeat(): void {
+    const everyMs = (this.options.visibilityTimeoutSec * 1000) / 2;
+    this.heartbeat = setInterval(() => void this.extendAll(), everyMs);
+    this.heartbeat.unref();
+  }
+
+  stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  /** One long poll; an aborted poll returns no messages. Errors are thrown for the caller's backoff. */
+  async receive(max: number, waitSec: number, signal: AbortSignal): Promise<InboundMessage[]> {
+    let output;
+    try {
+      output = await this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MaxNumberOfMessages: Math.min(max, SQS_BATCH_MAX),
+          WaitTimeSeconds: waitSec,
+          VisibilityTimeout: this.options.visibilityTimeoutSec,
+          MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
+        }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      if (signal.aborted) return [];
+      throw error;
+    }
+    const messages: InboundMessage[] = [];
+    for (const raw of output.Messages ?? []) {
+      if (!raw.MessageId || !raw.ReceiptHandle) continue;
+      const message: InboundMessage = {
+        messageId: raw.MessageId,
+        body: raw.Body ?? '',
+        // SQS always sends SentTimestamp when asked; a server that does not gets the receive time.
+        sentAtMs: Number(raw.Attributes?.SentTimestamp) || Date.now(),
+        receiveCount: Number(raw.Attributes?.ApproximateReceiveCount) || 1,
+      };
+      this.receipts.set(message, raw.ReceiptHandle);
+      messages.push(message);
+    }
+    if (messages.length > 0) this.options.emit('source:received', { count: messages.length });
+    return messages;
+  }
+
+  /**
+   * Deletes committed messages. Entries that still fail after retries are left to redelivery,
+   * which is harmless: the sink skips a message id it already holds.
+   */
+  async delete(messages: readonly InboundMessage[]): Promise<void> {
+    await Promise.all(
+      chunks(messages, SQS_BATCH_MAX).map(async (chunk) => {
+        let pending = chunk;
+        for (let attempt = 1; pending.length > 0; attempt++) {
+          const willRetry = attempt < DELETE_ATTEMPTS;
+          const failed = await this.batchCall('delete', pending, (Entries) =>
+            this.client.send(new DeleteMessageBatchCommand({ QueueUrl: this.options.queueUrl, Entries })),
+          );
+          const deleted = pending.length - failed.length;
+          if (deleted > 0) this.options.emit('source:deleted', { count: deleted });
+          if (failed.length > 0) {
+            const retryable = failed.filter((entry) => entry.retryable);
+            this.options.emit('source:deletePartialFailure', {
+              count: failed.length,
+              code: failed[0]?.code ?? 'unknown',
+              willRetry: willRetry && retryable.length > 0,
+            });
+            pending = willRetry ? retryable.map((entry) => entry.message) : [];
+            if (pending.length > 0) await sleep(backoffDelayMs(attempt));
+          } else {
+            pending = [];
+          }
+        }
+        for (const message of chunk) this.receipts.delete(message);
+      }),
+    );
+  }
+
+  /** Makes messages visible again at once, for another worker or a later run. Best effort. */
+  async release(messages: readonly InboundMessage[]): Promise<void> {
+    await Promise.all(
+      chunks(messages, SQS_BATCH_MAX).map(async (chunk) => {
+        const failed = await this.changeVisibility('release', chunk, 0);
+        const released = chunk.length - failed;
+        if (released > 0) this.options.emit('source:released', { count: released });
+        for (const message of chunk) this.receipts.delete(message);
+      }),
+    );
+  }
+
+  /** Every message in hand, e.g. at shutdown. */
+  held(): InboundMessage[] {
+    return [...this.receipts.keys()];
+  }
+
+  async depth(): Promise<QueueDepth> {
+    const output = await this.client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.options.queueUrl,
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
+      }),
+    );
+    const count = (name: string) => Number(output.Attributes?.[name as keyof typeof output.Attributes] ?? 0);
+    return {
+      visible: count('ApproximateNumberOfMessages'),
+      inFlight: count('ApproximateNumberOfMessagesNotVisible'),
+      delayed: count('ApproximateNumberOfMessagesDelayed'),
+    };
+  }
+
+  private async extendAll(): Promise<void> {
+    const held = this.held();
+    let extended = 0;
+    for (const chunk of chunks(held, SQS_BATCH_MAX)) {
+      extended += chunk.length - (await this.changeVisibility('extend', chunk, this.options.visibilityTimeoutSec));
+    }
+    if (extended > 0) this.options.emit('source:extended', { count: extended });
+  }
+
+  /** Returns how many entries failed; failures are reported, not thrown. */
+  private async changeVisibility(
+    operation: 'release' | 'extend',
+    chunk: readonly InboundMessage[],
+    visibilityTimeout: number,
+  ): Promise<number> {
+    const failed = await this.batchCall(operation, chunk, (Entries) =>
+      this.client.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.options.queueUrl,
+          Entries: Entries.map((entry) => ({ ...entry, VisibilityTimeout: visibilityTimeout })),
+        }),
+      ),
+    );
+    return failed.length;
+  }
+
+  /**
+   * Sends one batch call for messages still in hand and returns the entries that failed,
+   * whether the whole call failed or only some entries (the `Failed` list of the answer).
+   */
+  private async batchCall(
+    operation: SqsOperation,
+    chunk: readonly InboundMessage[],
+    send: (entries: { Id: string; ReceiptHandle: string }[]) => Promise<{ Failed?: BatchResultErrorEntry[] }>,
+  ): Promise<{ message: InboundMessage; code: string; retryable: boolean }[]> {
+    const byId = new Map<string, InboundMessage>();
+    const entries: { Id: string; ReceiptHandle: string }[] = [];
+    chunk.forEach((message, index) => {
+      const receipt = this.receipts.get(message);
+      if (receipt === undefined) return;
+      byId.set(String(index), message);
+      entries.push({ Id: String(index), ReceiptHandle: receipt });
+    });
+    if (entries.length === 0) return [];
+    try {
+      const output = await send(entries);
+      return (output.Failed ?? []).flatMap((entry) => {
+        const message = entry.Id === undefined ? undefined : byId.get(entry.Id);
+        return message ? [{ message, code: entry.Code ?? 'unknown', retryable: entry.SenderFault !== true }] : [];
+      });
+    } catch (error) {
+      const code = errorCode(error);
+      this.options.emit('source:error', { operation, code, message: describeError(error), retryInMs: null });
+      return [...byId.values()].map((message) => ({ message, code, retryable: true }));
+    }
+  }
+}
+
+export function errorCode(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return 'unknown';
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  // The SDK renames a reset socket "TimeoutError"; the socket's own code says what happened.
+  if (typeof code === 'string') return code;
+  return typeof name === 'string' ? name : 'unknown';
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}

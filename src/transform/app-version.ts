@@ -1,0 +1,16 @@
+// app_version text ("2.3.0", "0.96", "7") to the integer column: major*1_000_000 + minor*1_000 + patch,
+// which sorts and compares like the version itself.
+
+const VERSION = /^(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?$/;
+
+/** Returns the integer, or null when the text is not 1 to 3 dot-separated numbers of 0-999. */
+export function appVersionToInt(text: string): number | null {
+  const match = VERSION.exec(text);
+  if (!match) return null;
+  const [major, minor, patch] = [match[1], match[2], match[3]].map((part) => Number(part ?? 0)) as [
+    number,
+    number,
+    number,
+  ];
+  return major * 1_000_000 + minor * 1_000 + patch;
+}

@@ -1,0 +1,27 @@
+// Keyed, one-way masks for ip and device_id: HMAC-SHA-256 under a key derived per field from the
+// mask key, so equal values stay equal (duplicates visible) but nobody without the key can test guesses.
+import { createHmac, hkdfSync } from 'node:crypto';
+
+export type MaskedField = 'ip' | 'device_id';
+
+export interface Masker {
+  readonly keyId: string;
+  /** `<keyId>:<64 hex>`; the value must already be canonical (see ip.ts) */
+  mask(field: MaskedField, value: string): string;
+}
+
+export function createMasker(key: Buffer, keyId: string): Masker {
+  // A key per field: the same string as an ip and as a device_id must not give the same mask.
+  const fieldKeys: Record<MaskedField, Buffer> = {
+    ip: deriveFieldKey(key, 'ip'),
+    device_id: deriveFieldKey(key, 'device_id'),
+  };
+  return {
+    keyId,
+    mask: (field, value) => `${keyId}:${createHmac('sha256', fieldKeys[field]).update(value, 'utf8').digest('hex')}`,
+  };
+}
+
+function deriveFieldKey(key: Buffer, field: MaskedField): Buffer {
+  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `sqs2pg mask v1 ${field}`, 32));
+}

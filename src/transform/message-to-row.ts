@@ -1,0 +1,53 @@
+// The whole transform, pure and total: a received message becomes a user_logins row or a
+// rejection with a reason. It never throws for any body.
+import { appVersionToInt } from './app-version.js';
+import { canonicalIp } from './ip.js';
+import { parseLoginEvent } from './login-event.js';
+import type { Masker } from './mask.js';
+import { redactBody } from './redact.js';
+import type { InboundMessage, Outcome, Rejection, RejectReason } from './types.js';
+
+export function messageToRow(message: InboundMessage, masker: Masker): Outcome {
+  const parsed = parseLoginEvent(message.body);
+  if (!parsed.ok) return { kind: 'rejected', rejection: reject(message, masker, parsed.reason, parsed.field) };
+  const { event } = parsed;
+  return {
+    kind: 'row',
+    row: {
+      messageId: message.messageId,
+      userId: event.user_id,
+      deviceType: event.device_type,
+      // Both are non-null: the schema has already checked them.
+      maskedIp: masker.mask('ip', canonicalIp(event.ip) ?? event.ip),
+      maskedDeviceId: masker.mask('device_id', event.device_id),
+      locale: event.locale,
+      appVersion: appVersionToInt(event.app_version) ?? 0,
+      appVersionRaw: event.app_version,
+      createDate: utcDate(message.sentAtMs),
+    },
+  };
+}
+
+export function reject(
+  message: InboundMessage,
+  masker: Masker,
+  reason: RejectReason,
+  field: string | null,
+  detail: string | null = null,
+): Rejection {
+  return {
+    messageId: message.messageId,
+    reason,
+    field,
+    detail,
+    receiveCount: message.receiveCount,
+    sentAtMs: message.sentAtMs,
+    redactedBody: redactBody(message.body, masker),
+  };
+}
+
+/** YYYY-MM-DD in UTC; a timestamp no Date can hold falls back to now rather than throwing. */
+function utcDate(epochMs: number): string {
+  const date = new Date(epochMs);
+  return (Number.isNaN(date.getTime()) ? new Date() : date).toISOString().slice(0, 10);
+}

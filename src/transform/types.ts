@@ -1,0 +1,54 @@
+// The shapes that cross the transform boundary: a received message in, a row or a rejection out.
+
+/** What the transform needs of an SQS message; receipt handles stay in the source. */
+export interface InboundMessage {
+  messageId: string;
+  body: string;
+  /** SentTimestamp, epoch milliseconds */
+  sentAtMs: number;
+  /** ApproximateReceiveCount */
+  receiveCount: number;
+}
+
+/** One row of user_logins, plus the columns sqs2pg adds. */
+export interface LoginRow {
+  messageId: string;
+  userId: string;
+  deviceType: string;
+  maskedIp: string;
+  maskedDeviceId: string;
+  locale: string | null;
+  appVersion: number;
+  appVersionRaw: string;
+  /** UTC date of SentTimestamp, YYYY-MM-DD, so a replay gives the same row */
+  createDate: string;
+}
+
+export const rejectReasons = [
+  'not_json',
+  'not_object',
+  'missing_field',
+  'bad_type',
+  'too_long',
+  'bad_char',
+  'bad_ip',
+  'bad_app_version',
+  'db_rejected',
+] as const;
+export type RejectReason = (typeof rejectReasons)[number];
+
+/** A message that cannot become a row, as the quarantine keeps it: no personal data in clear. */
+export interface Rejection {
+  messageId: string;
+  reason: RejectReason;
+  /** the offending field, when one is to blame */
+  field: string | null;
+  /** extra machine-readable detail, e.g. the SQLSTATE PostgreSQL answered */
+  detail: string | null;
+  receiveCount: number;
+  sentAtMs: number;
+  /** the body with every ip and device_id value replaced by its mask */
+  redactedBody: string;
+}
+
+export type Outcome = { kind: 'row'; row: LoginRow } | { kind: 'rejected'; rejection: Rejection };

@@ -1,0 +1,139 @@
+// Per-test-file resources on the shared servers: a fresh database, fresh queues, an SQS client,
+// and the real CLI run as a child process. Everything made here is removed by `close()`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { createQueue, sendBodies } from '../../src/source/sqs/queue-admin.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** A test mask key (hex, 32 bytes); public, like the demo's. */
+export const TEST_MASK_KEY = 'a1'.repeat(32);
+
+export interface TestStack {
+  databaseUrl: string;
+  pool: pg.Pool;
+  sqsEndpoint: string;
+  sqs: SQSClient;
+  newQueue(): Promise<string>;
+  send(queueUrl: string, bodies: readonly string[]): Promise<void>;
+  queueDepth(queueUrl: string): Promise<{ visible: number; notVisible: number }>;
+  /** the environment the CLI gets: this database, this SQS server, the test key */
+  env(queueUrl: string, extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+export async function createTestStack(): Promise<TestStack> {
+  const adminUrl = inject('adminDatabaseUrl');
+  const sqsEndpoint = inject('sqsEndpoint');
+  const name = `sqs2pg_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const sqs = new SQSClient({
+    region: 'us-east-1',
+    endpoint: sqsEndpoint,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  return {
+    databaseUrl,
+    pool,
+    sqsEndpoint,
+    sqs,
+    newQueue: () => createQueue(sqs, `q-${randomBytes(6).toString('hex')}`),
+    send: (queueUrl, bodies) => sendBodies(sqs, queueUrl, bodies),
+    async queueDepth(queueUrl) {
+      const output = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return {
+        visible: Number(output.Attributes?.ApproximateNumberOfMessages ?? 0),
+        notVisible: Number(output.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+      };
+    },
+    env: (queueUrl, extra = {}) => ({
+      PATH: process.env.PATH,
+      DATABASE_URL: databaseUrl,
+      SQS_QUEUE_URL: queueUrl,
+      AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      SQS2PG_MASK_KEY: TEST_MASK_KEY,
+      ...extra,
+    }),
+    async close() {
+      sqs.destroy();
+      await pool.end();
+      const cleanup = new pg.Client({ connectionString: adminUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  /** everything written so far */
+  output(): { stdout: string; stderr: string };
+}
+
+/** Starts the built CLI; it is killed if still running after `timeoutMs`. */
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { child, done, output: () => ({ stdout, stderr }) };
+}
+
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<CliResult> {
+  return startCli(args, env, timeoutMs).done;
+}
+
+/** Polls `probe` until it returns true, or fails after `timeoutMs`. */
+export async function waitFor(probe: () => Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function countRows(pool: pg.Pool): Promise<{ rows: number; distinctIds: number; quarantined: number }> {
+  const result = await pool.query<{ rows: string; ids: string; quarantined: string }>(
+    `SELECT (SELECT count(*) FROM user_logins) AS rows,
+            (SELECT count(DISTINCT sqs_message_id) FROM user_logins) AS ids,
+            (SELECT count(*) FROM sqs2pg.quarantine) AS quarantined`,
+  );
+  const row = result.rows[0];
+  return { rows: Number(row?.rows), distinctIds: Number(row?.ids), quarantined: Number(row?.quarantined) };
+}

@@ -1,0 +1,202 @@
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from 'fauxqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+  type SQSClientConfig,
+} from '@aws-sdk/client-sqs';
+import { startSqsProxy, type SqsProxy } from '../helpers/sqs-proxy.js';
+
+type FauxqsApp = ReturnType<typeof buildApp>;
+
+let app: FauxqsApp;
+let proxy: SqsProxy;
+let sqs: SQSClient;
+const extraClients: SQSClient[] = [];
+
+function client(overrides: Partial<SQSClientConfig> = {}): SQSClient {
+  return new SQSClient({
+    endpoint: proxy.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    ...overrides,
+  });
+}
+
+async function createQueue(): Promise<string> {
+  const out = await sqs.send(new CreateQueueCommand({ QueueName: `proxy-${randomUUID()}` }));
+  if (out.QueueUrl === undefined) throw new Error('CreateQueue returned no QueueUrl');
+  return out.QueueUrl;
+}
+
+async function notVisible(queueUrl: string): Promise<{ visible: number; inFlight: number }> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return {
+    visible: Number(out.Attributes?.ApproximateNumberOfMessages),
+    inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
+  };
+}
+
+beforeAll(async () => {
+  app = buildApp({ logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  proxy = await startSqsProxy(`http://127.0.0.1:${port}`);
+  sqs = client();
+});
+
+afterEach(() => {
+  proxy.setRules([]);
+});
+
+afterAll(async () => {
+  sqs.destroy();
+  for (const c of extraClients) c.destroy();
+  await proxy.close();
+  await app.close();
+});
+
+describe('sqs-proxy', () => {
+  it('passes calls through unchanged and counts them', async () => {
+    const before = proxy.counts();
+    const queueUrl = await createQueue();
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{"user":"ada"}' }));
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
+    const message = received.Messages?.[0];
+    expect(received.Messages).toHaveLength(1);
+    expect(message?.Body).toBe('{"user":"ada"}');
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message?.ReceiptHandle }));
+    expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+
+    const after = proxy.counts();
+    for (const op of ['CreateQueue', 'SendMessage', 'ReceiveMessage', 'DeleteMessage']) {
+      expect((after[op]?.seen ?? 0) - (before[op]?.seen ?? 0)).toBe(1);
+      expect(after[op]?.faulted ?? 0).toBe(before[op]?.faulted ?? 0);
+    }
+  });
+
+  it("'failEntries' reports every DeleteMessageBatch entry as failed and leaves the messages in flight", async () => {
+    const queueUrl = await createQueue();
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: ['a', 'b', 'c'].map((Id) => ({ Id, MessageBody: `body-${Id}` })),
+      }),
+    );
+    const received = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30 }),
+    );
+    const messages = received.Messages ?? [];
+    expect(messages).toHaveLength(3);
+    const entries = messages.map((m, i) => ({ Id: `e${i}`, ReceiptHandle: m.ReceiptHandle }));
+
+    proxy.setRules([{ operation: 'DeleteMessageBatch', action: 'failEntries' }]);
+    const faulted = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    expect(faulted.Successful ?? []).toEqual([]);
+    expect(faulted.Failed).toEqual(
+      entries.map(({ Id }) => ({ Id, SenderFault: false, Code: 'InternalError', Message: 'injected' })),
+    );
+    expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 3 });
+    expect(proxy.counts().DeleteMessageBatch?.faulted).toBe(1);
+
+    // Without the rule the same receipt handles still work: the server never saw the faulted call.
+    proxy.setRules([]);
+    const real = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    expect(real.Failed ?? []).toEqual([]);
+    expect(real.Successful).toHaveLength(3);
+    expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it("'http500' makes the SDK throw InternalError without reaching the server", async () => {
+    const queueUrl = await createQueue();
+    proxy.setRules([{ operation: 'SendMessage', action: 'http500' }]);
+    const before = proxy.counts().SendMessage ?? { seen: 0, faulted: 0 };
+
+    const error: unknown = await sqs
+      .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'lost' }))
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500, attempts: 1 } });
+    expect(proxy.counts().SendMessage).toEqual({ seen: before.seen + 1, faulted: before.faulted + 1 });
+    expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it("the SDK's default retry policy retries 'http500' (3 attempts in total)", async () => {
+    const retrying = client({ maxAttempts: undefined });
+    extraClients.push(retrying);
+    const queueUrl = await createQueue();
+    proxy.setRules([{ operation: 'GetQueueAttributes', action: 'http500' }]);
+    const before = proxy.counts().GetQueueAttributes ?? { seen: 0, faulted: 0 };
+
+    const error: unknown = await retrying
+      .send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }))
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ name: 'InternalError', $metadata: { attempts: 3 } });
+    expect(proxy.counts().GetQueueAttributes).toEqual({ seen: before.seen + 3, faulted: before.faulted + 3 });
+  });
+
+  it("'reset' makes the SDK throw a network error", async () => {
+    const queueUrl = await createQueue();
+    proxy.setRules([{ operation: 'ReceiveMessage', action: 'reset' }]);
+
+    const error: unknown = await sqs
+      .send(new ReceiveMessageCommand({ QueueUrl: queueUrl }))
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ code: 'ECONNRESET' });
+    expect(proxy.counts().ReceiveMessage?.faulted).toBeGreaterThanOrEqual(1);
+
+    // The client's keep-alive pool must recover once the fault is lifted.
+    proxy.setRules([]);
+    await expect(sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }))).resolves.toBeDefined();
+  });
+
+  it("'delay' holds the call and then forwards it", async () => {
+    const queueUrl = await createQueue();
+    proxy.setRules([{ operation: 'SendMessage', action: 'delay', delayMs: 300 }]);
+    const started = Date.now();
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'late' }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(await notVisible(queueUrl)).toEqual({ visible: 1, inFlight: 0 });
+  });
+
+  it('probability 0 never faults, and only the named operation is affected', async () => {
+    const queueUrl = await createQueue();
+    proxy.setRules([
+      { operation: 'SendMessage', action: 'http500', probability: 0 },
+      { operation: 'DeleteQueue', action: 'reset' },
+    ]);
+    const before = proxy.counts().SendMessage ?? { seen: 0, faulted: 0 };
+    for (let i = 0; i < 5; i += 1) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `m${i}` }));
+    }
+    expect(proxy.counts().SendMessage).toEqual({ seen: before.seen + 5, faulted: before.faulted });
+    expect(await notVisible(queueUrl)).toEqual({ visible: 5, inFlight: 0 });
+  });
+
+  it('close() resolves promptly while a keep-alive client is still connected', async () => {
+    const { port } = app.server.address() as AddressInfo;
+    const own = await startSqsProxy(`http://127.0.0.1:${port}`);
+    const ownClient = client({ endpoint: own.endpoint });
+    await ownClient.send(new CreateQueueCommand({ QueueName: `proxy-${randomUUID()}` }));
+    const started = Date.now();
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(ownClient.send(new CreateQueueCommand({ QueueName: `proxy-${randomUUID()}` }))).rejects.toThrow();
+    ownClient.destroy();
+  });
+});

@@ -1,0 +1,290 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { loadConfig } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/errors.js';
+
+const KEY_BYTES = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 255));
+const HEX_KEY = KEY_BYTES.toString('hex');
+const ENV = { SQS2PG_MASK_KEY: HEX_KEY };
+
+/** The ConfigError that `load` throws; fails the test when it throws nothing or something else. */
+function configError(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const e = error as ConfigError;
+    expect([e.code, e.exitCode, e.retryable]).toEqual(['config_invalid', 2, false]);
+    expect(e.message).not.toMatch(/[\r\n]/);
+    return e;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+describe('loadConfig run', () => {
+  it('gives every default', () => {
+    const { config, help, positionals } = loadConfig('run', [], ENV);
+    expect(config).toEqual({
+      queueUrl: 'http://localhost:4566/000000000000/login-queue',
+      region: 'us-east-1',
+      databaseUrl: 'postgres://postgres:postgres@localhost:5432/postgres',
+      maskKey: KEY_BYTES,
+      maskKeyId: 'k1',
+      visibilityTimeoutSec: 30,
+      receiveWaitSec: 20,
+      pollers: 4,
+      batchMaxRows: 500,
+      batchMaxWaitMs: 200,
+      maxInFlightMessages: 2000,
+      dbPoolSize: 4,
+      drain: false,
+      logLevel: 'info',
+    });
+    expect(help).toBe(false);
+    expect(positionals).toEqual([]);
+  });
+
+  it.each([
+    ['flag beats env', ['--pollers', '8'], { SQS2PG_POLLERS: '6' }, 8],
+    ['flag=value form', ['--pollers=9'], { SQS2PG_POLLERS: '6' }, 9],
+    ['env beats default', [], { SQS2PG_POLLERS: '6' }, 6],
+    ['default', [], {}, 4],
+    ['last flag wins', ['--pollers', '2', '--pollers', '3'], {}, 3],
+    ['surrounding spaces allowed', [], { SQS2PG_POLLERS: ' 7 ' }, 7],
+  ])('pollers: %s', (_name, args, env, expected) => {
+    expect(loadConfig('run', args, { ...ENV, ...env }).config.pollers).toBe(expected);
+  });
+
+  it.each([
+    [['--queue-url', 'https://sqs.eu-west-1.amazonaws.com/1/q'], { SQS_QUEUE_URL: 'http://env/1/q' }, 'https://sqs.eu-west-1.amazonaws.com/1/q'],
+    [[], { SQS_QUEUE_URL: 'http://env/1/q' }, 'http://env/1/q'],
+  ])('queueUrl from %j and %j', (args, env, expected) => {
+    expect(loadConfig('run', args, { ...ENV, ...env }).config.queueUrl).toBe(expected);
+  });
+
+  it.each([
+    [['--region', 'eu-west-1'], { AWS_REGION: 'ap-southeast-2' }, 'eu-west-1'],
+    [[], { AWS_REGION: 'ap-southeast-2' }, 'ap-southeast-2'],
+    [[], {}, 'us-east-1'],
+  ])('region from %j and %j', (args, env, expected) => {
+    expect(loadConfig('run', args, { ...ENV, ...env }).config.region).toBe(expected);
+  });
+
+  it.each([
+    [['--visibility-timeout-sec', '120'], { SQS2PG_VISIBILITY_TIMEOUT_SEC: '60' }, 120],
+    [[], { SQS2PG_VISIBILITY_TIMEOUT_SEC: '60' }, 60],
+    [[], {}, 30],
+  ])('visibilityTimeoutSec from %j and %j', (args, env, expected) => {
+    expect(loadConfig('run', args, { ...ENV, ...env }).config.visibilityTimeoutSec).toBe(expected);
+  });
+
+  it.each([
+    ['no flag, no env', [], {}, false],
+    ['bare --drain', ['--drain'], {}, true],
+    ['SQS2PG_DRAIN=true', [], { SQS2PG_DRAIN: 'true' }, true],
+    ['SQS2PG_DRAIN=1', [], { SQS2PG_DRAIN: '1' }, true],
+    ['SQS2PG_DRAIN=false', [], { SQS2PG_DRAIN: 'false' }, false],
+    ['--drain beats SQS2PG_DRAIN=false', ['--drain'], { SQS2PG_DRAIN: 'false' }, true],
+  ])('drain: %s', (_name, args, env, expected) => {
+    expect(loadConfig('run', args, { ...ENV, ...env }).config.drain).toBe(expected);
+  });
+
+  it('refuses a drain flag with a value', () => {
+    expect(configError(() => loadConfig('run', ['--drain=yes'], ENV)).message).toContain('--drain');
+  });
+
+  it('refuses an SQS2PG_DRAIN that is not a boolean', () => {
+    expect(configError(() => loadConfig('run', [], { ...ENV, SQS2PG_DRAIN: 'maybe' })).message).toContain('SQS2PG_DRAIN');
+  });
+
+  it('returns positionals and --help', () => {
+    const line = loadConfig('run', ['extra', '-h'], ENV);
+    expect([line.help, line.positionals]).toEqual([true, ['extra']]);
+  });
+});
+
+describe('loadConfig run, mask key', () => {
+  it('requires SQS2PG_MASK_KEY, and says so on one line', () => {
+    const error = configError(() => loadConfig('run', [], {}));
+    expect(error.message).toContain('SQS2PG_MASK_KEY');
+    expect(error.message).toContain('--mask-key');
+  });
+
+  it('treats an empty SQS2PG_MASK_KEY as missing', () => {
+    expect(configError(() => loadConfig('run', [], { SQS2PG_MASK_KEY: '' })).message).toContain('SQS2PG_MASK_KEY');
+  });
+
+  it('does not require the key when only --help is asked for', () => {
+    expect(loadConfig('run', ['--help'], {}).help).toBe(true);
+  });
+
+  it.each([
+    ['hex', HEX_KEY],
+    ['upper-case hex', HEX_KEY.toUpperCase()],
+    ['base64', KEY_BYTES.toString('base64')],
+    ['base64url', KEY_BYTES.toString('base64url')],
+    ['hex with a trailing newline, as read from a file', `${HEX_KEY}\n`],
+  ])('accepts a 32-byte %s key and decodes it', (_name, text) => {
+    const { maskKey } = loadConfig('run', [], { SQS2PG_MASK_KEY: text }).config;
+    expect(Buffer.isBuffer(maskKey)).toBe(true);
+    expect(maskKey?.length).toBe(32);
+    expect(maskKey?.equals(KEY_BYTES)).toBe(true);
+  });
+
+  it('accepts the key from --mask-key over the environment', () => {
+    const other = Buffer.alloc(32, 9);
+    const { maskKey } = loadConfig('run', ['--mask-key', other.toString('base64')], ENV).config;
+    expect(maskKey?.equals(other)).toBe(true);
+  });
+
+  it('accepts any 32 random bytes in hex or base64', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 64 }), fc.constantFrom('hex', 'base64') , (bytes, encoding) => {
+        const key = Buffer.from(bytes);
+        const { maskKey } = loadConfig('run', [], { SQS2PG_MASK_KEY: key.toString(encoding) }).config;
+        expect(maskKey?.equals(key)).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it.each([
+    ['16-byte hex key in the environment', [], { SQS2PG_MASK_KEY: 'deadbeefcafef00d'.repeat(2) }, 'deadbeefcafef00d'],
+    ['31-byte base64 key in the environment', [], { SQS2PG_MASK_KEY: Buffer.alloc(31, 0xab).toString('base64') }, Buffer.alloc(31, 0xab).toString('base64')],
+    ['short key as a flag', ['--mask-key', 'c2VjcmV0LWtleS10ZXh0'], {}, 'c2VjcmV0LWtleS10ZXh0'],
+    ['key that is neither hex nor base64', [], { SQS2PG_MASK_KEY: 'my secret passphrase!' }, 'passphrase'],
+  ])('refuses a %s and never shows the key text', (_name, args, env, keyText) => {
+    const error = configError(() => loadConfig('run', args, env));
+    expect(error.message).toContain('SQS2PG_MASK_KEY');
+    expect(error.message).not.toContain(keyText);
+  });
+
+  it('says how many bytes a short key has and how to make one', () => {
+    const error = configError(() => loadConfig('run', [], { SQS2PG_MASK_KEY: 'ab'.repeat(16) }));
+    expect(error.message).toContain('16 bytes');
+    expect(error.message).toContain('32');
+  });
+});
+
+describe('loadConfig run, invalid values', () => {
+  it.each([
+    ['a word', ['--pollers', 'abc'], {}],
+    ['zero', ['--pollers', '0'], {}],
+    ['too many', ['--pollers', '65'], {}],
+    ['a fraction', ['--pollers', '1.5'], {}],
+    ['a negative number', ['--pollers=-1'], {}],
+    ['a word in the environment', [], { SQS2PG_POLLERS: 'abc' }],
+    ['zero in the environment', [], { SQS2PG_POLLERS: '0' }],
+  ])('pollers as %s names both --pollers and SQS2PG_POLLERS', (_name, args, env) => {
+    const error = configError(() => loadConfig('run', args, { ...ENV, ...env }));
+    expect(error.message).toContain('--pollers');
+    expect(error.message).toContain('SQS2PG_POLLERS');
+  });
+
+  it('shows the bad value of a setting that is not secret', () => {
+    expect(configError(() => loadConfig('run', ['--pollers', 'abc'], ENV)).message).toContain('"abc"');
+  });
+
+  it.each([
+    ['an unknown flag', ['--nope'], '--nope'],
+    ['an unknown flag with a value', ['--nope=1'], '--nope'],
+    ['a flag of another command', ['--messages', '5'], '--messages'],
+    ['a misspelt flag', ['--poller', '3'], '--poller'],
+  ])('refuses %s', (_name, args, named) => {
+    expect(configError(() => loadConfig('run', args, ENV)).message).toContain(named);
+  });
+
+  it('refuses a string flag without its value', () => {
+    expect(configError(() => loadConfig('run', ['--pollers'], ENV)).message).toContain('--pollers');
+  });
+
+  it.each([
+    ['environment', [], { DATABASE_URL: 'mysql://u:secretpw@h/db' }],
+    ['flag', ['--database-url', 'mysql://u:secretpw@h/db'], {}],
+    ['environment, not a URL', [], { DATABASE_URL: 'secretpw' }],
+  ])('refuses a bad DATABASE_URL from the %s without showing it', (_name, args, env) => {
+    const error = configError(() => loadConfig('run', args, { ...ENV, ...env }));
+    expect(error.message).toContain('DATABASE_URL');
+    expect(error.message).not.toContain('secretpw');
+  });
+
+  it('does not echo a secret given to a command that does not take it', () => {
+    const error = configError(() => loadConfig('demo', ['--database-url=postgres://u:secretpw@h/db'], {}));
+    expect(error.message).toContain('--database-url');
+    expect(error.message).not.toContain('secretpw');
+  });
+
+  it.each([
+    ['SQS_QUEUE_URL', 'ftp://example.com/q'],
+    ['AWS_ENDPOINT_URL_SQS', 'not a url'],
+    ['AWS_REGION', 'US_EAST_1'],
+    ['SQS2PG_MASK_KEY_ID', 'K1!'],
+    ['SQS2PG_LOG_LEVEL', 'verbose'],
+    ['SQS2PG_VISIBILITY_TIMEOUT_SEC', '43201'],
+    ['SQS2PG_MAX_IN_FLIGHT_MESSAGES', '9'],
+  ])('refuses a bad %s and names it', (name, value) => {
+    expect(configError(() => loadConfig('run', [], { ...ENV, [name]: value })).message).toContain(name);
+  });
+
+  // Compose files often leave a variable empty (SQS2PG_POLLERS=): that means unset, not invalid.
+  it('treats an empty variable as unset and uses the default', () => {
+    expect(loadConfig('run', [], { ...ENV, SQS2PG_POLLERS: '', AWS_REGION: '' }).config).toMatchObject({
+      pollers: 4,
+      region: 'us-east-1',
+    });
+  });
+});
+
+describe('loadConfig demo', () => {
+  it('defaults the log level to warn and needs no mask key', () => {
+    const { config } = loadConfig('demo', [], {});
+    expect(config.logLevel).toBe('warn');
+    expect(config.maskKey).toBeUndefined();
+    expect([config.demoMessages, config.dataDir, config.maskKeyId]).toEqual([1000, '.sqs2pg', 'k1']);
+  });
+
+  it('still takes a log level from the environment or a flag', () => {
+    expect(loadConfig('demo', [], { SQS2PG_LOG_LEVEL: 'debug' }).config.logLevel).toBe('debug');
+    expect(loadConfig('demo', ['--log-level', 'error'], { SQS2PG_LOG_LEVEL: 'debug' }).config.logLevel).toBe('error');
+  });
+
+  it('uses a mask key when one is given, and refuses a short one', () => {
+    expect(loadConfig('demo', [], ENV).config.maskKey?.equals(KEY_BYTES)).toBe(true);
+    expect(configError(() => loadConfig('demo', [], { SQS2PG_MASK_KEY: 'abcd' })).message).toContain('SQS2PG_MASK_KEY');
+  });
+
+  it('reads only its own settings', () => {
+    const { config } = loadConfig('demo', [], { SQS_QUEUE_URL: 'ftp://bad', DATABASE_URL: 'mysql://x', SQS2PG_DRAIN: 'maybe' });
+    expect(Object.keys(config).sort()).toEqual(
+      [
+        'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logLevel', 'maskKeyId',
+        'maxInFlightMessages', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
+      ].sort(),
+    );
+  });
+
+  it('refuses the flags of run', () => {
+    expect(configError(() => loadConfig('demo', ['--drain'], {})).message).toContain('--drain');
+  });
+});
+
+describe('loadConfig migrate', () => {
+  it('reads only the database URL and the log level', () => {
+    const { config } = loadConfig('migrate', [], {
+      SQS_QUEUE_URL: 'ftp://bad',
+      SQS2PG_POLLERS: 'abc',
+      SQS2PG_MASK_KEY: 'short',
+      SQS2PG_DRAIN: 'maybe',
+      DATABASE_URL: 'postgresql://app:pw@db:5432/logins',
+    });
+    expect(config).toEqual({ databaseUrl: 'postgresql://app:pw@db:5432/logins', logLevel: 'info' });
+  });
+
+  it('needs no mask key', () => {
+    expect(loadConfig('migrate', [], {}).config.databaseUrl).toBe('postgres://postgres:postgres@localhost:5432/postgres');
+  });
+
+  it('refuses pipeline flags', () => {
+    expect(configError(() => loadConfig('migrate', ['--pollers', '2'], {})).message).toContain('--pollers');
+  });
+});

@@ -1,0 +1,101 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { createMasker, type MaskedField } from '../../../src/transform/mask.js';
+
+const KEY = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
+const MASK = /^k1:[0-9a-f]{64}$/;
+
+const key32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer.from(bytes));
+const field = fc.constantFrom<MaskedField>('ip', 'device_id');
+const value = fc.string({ unit: 'grapheme', maxLength: 64 });
+
+describe('createMasker', () => {
+  it.each([
+    ['ip', '1.2.3.4'],
+    ['ip', '2001:db8::1'],
+    ['ip', ''],
+    ['device_id', '123-45-6789'],
+    ['device_id', 'ünïcödé 🙂'],
+  ] as const)('masks %s %j as k1: and 64 lower-case hex digits', (f, v) => {
+    expect(createMasker(KEY, 'k1').mask(f, v)).toMatch(MASK);
+  });
+
+  // Known answers: a change here changes every mask already stored, so duplicates would stop matching.
+  it.each([
+    ['ip', '1.2.3.4', 'k1:245d7492c32ee7d2a3dcd9d3424ae320fb8218c684fc67b13b13f2041f210973'],
+    ['device_id', '123-45-6789', 'k1:622f9c0d06d412dd65e5779868f3049b69016fd03d0088cf8299579ae070ff83'],
+  ] as const)('masks %s %j to the same value as every earlier release', (f, v, expected) => {
+    expect(createMasker(KEY, 'k1').mask(f, v)).toBe(expected);
+  });
+
+  it('exposes its key id', () => {
+    expect(createMasker(KEY, 'k7').keyId).toBe('k7');
+  });
+
+  it('is deterministic: one key, field and value give one mask, across masker instances', () => {
+    fc.assert(
+      fc.property(key32, field, value, (key, f, v) => {
+        const first = createMasker(key, 'k1').mask(f, v);
+        expect(createMasker(Buffer.from(key), 'k1').mask(f, v)).toBe(first);
+        expect(createMasker(key, 'k1').mask(f, v)).toBe(first);
+        expect(first).toMatch(MASK);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is keyed: two different keys give different masks for the same value', () => {
+    fc.assert(
+      fc.property(key32, key32, field, value, (a, b, f, v) => {
+        fc.pre(!a.equals(b));
+        expect(createMasker(a, 'k1').mask(f, v)).not.toBe(createMasker(b, 'k1').mask(f, v));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('separates fields: one string masked as ip and as device_id gives different masks', () => {
+    fc.assert(
+      fc.property(key32, value, (key, v) => {
+        const masker = createMasker(key, 'k1');
+        expect(masker.mask('ip', v)).not.toBe(masker.mask('device_id', v));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is injective in practice: different values give different masks', () => {
+    fc.assert(
+      fc.property(key32, field, value, value, (key, f, a, b) => {
+        fc.pre(a !== b);
+        const masker = createMasker(key, 'k1');
+        expect(masker.mask(f, a)).not.toBe(masker.mask(f, b));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('tells apart values that differ in one character only', () => {
+    const masker = createMasker(KEY, 'k1');
+    const masks = ['1.2.3.4', '1.2.3.5', '1.2.3.4 ', '123-45-6789', '123-45-6788'].map((v) => masker.mask('ip', v));
+    expect(new Set(masks).size).toBe(masks.length);
+  });
+
+  it('writes the key id in front of every mask, and only the key id', () => {
+    fc.assert(
+      fc.property(key32, fc.stringMatching(/^[a-z0-9]{1,16}$/), field, value, (key, keyId, f, v) => {
+        const mask = createMasker(key, keyId).mask(f, v);
+        expect(mask.startsWith(`${keyId}:`)).toBe(true);
+        expect(mask.slice(keyId.length + 1)).toMatch(/^[0-9a-f]{64}$/);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('does not let the key id change the hash part', () => {
+    const a = createMasker(KEY, 'k1').mask('ip', '1.2.3.4');
+    const b = createMasker(KEY, 'k2').mask('ip', '1.2.3.4');
+    expect(a.slice(3)).toBe(b.slice(3));
+    expect(a).not.toBe(b);
+  });
+});

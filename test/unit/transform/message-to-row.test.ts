@@ -1,0 +1,213 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { createMasker } from '../../../src/transform/mask.js';
+import { messageToRow } from '../../../src/transform/message-to-row.js';
+import type { InboundMessage, LoginRow, Outcome, Rejection } from '../../../src/transform/types.js';
+
+const masker = createMasker(Buffer.alloc(32, 7), 'k1');
+const SENT_AT = Date.UTC(2024, 0, 15, 12, 0, 0);
+const EVENT = {
+  user_id: '424cdd21-063a-43a7-b91b-7ca1a833afae',
+  app_version: '2.3.0',
+  device_type: 'android',
+  ip: '199.172.111.135',
+  locale: 'RU',
+  device_id: '593-47-5928',
+};
+
+function message(body: string, sentAtMs = SENT_AT): InboundMessage {
+  return { messageId: 'msg-1', body, sentAtMs, receiveCount: 3 };
+}
+
+function rowOf(outcome: Outcome): LoginRow {
+  if (outcome.kind !== 'row') throw new Error(`expected a row, got ${JSON.stringify(outcome)}`);
+  return outcome.row;
+}
+
+function rejectionOf(outcome: Outcome): Rejection {
+  if (outcome.kind !== 'rejected') throw new Error(`expected a rejection, got ${JSON.stringify(outcome)}`);
+  return outcome.rejection;
+}
+
+describe('messageToRow, valid messages', () => {
+  it('gives the row with ip and device_id masked', () => {
+    const outcome = messageToRow(message(JSON.stringify(EVENT)), masker);
+    expect(outcome).toEqual({
+      kind: 'row',
+      row: {
+        messageId: 'msg-1',
+        userId: EVENT.user_id,
+        deviceType: 'android',
+        maskedIp: masker.mask('ip', '199.172.111.135'),
+        maskedDeviceId: masker.mask('device_id', '593-47-5928'),
+        locale: 'RU',
+        appVersion: 2_003_000,
+        appVersionRaw: '2.3.0',
+        createDate: '2024-01-15',
+      },
+    });
+    const text = JSON.stringify(outcome);
+    expect(text).not.toContain('199.172.111.135');
+    expect(text).not.toContain('593-47-5928');
+  });
+
+  it.each([
+    ['2.3.0', 2_003_000],
+    ['0.96', 96_000],
+    ['7', 7_000_000],
+    ['999.999.999', 999_999_999],
+  ])('keeps app_version %j both as text and as %d', (raw, int) => {
+    const row = rowOf(messageToRow(message(JSON.stringify({ ...EVENT, app_version: raw })), masker));
+    expect([row.appVersion, row.appVersionRaw]).toEqual([int, raw]);
+  });
+
+  it('keeps a null locale null', () => {
+    expect(rowOf(messageToRow(message(JSON.stringify({ ...EVENT, locale: null })), masker)).locale).toBeNull();
+  });
+
+  it.each([
+    ['the epoch', 0, '1970-01-01'],
+    ['the last millisecond before midnight UTC', Date.UTC(2024, 1, 29, 23, 59, 59, 999), '2024-02-29'],
+    ['midnight UTC', Date.UTC(2024, 2, 1, 0, 0, 0, 0), '2024-03-01'],
+    ['the last millisecond of a year', Date.UTC(2023, 11, 31, 23, 59, 59, 999), '2023-12-31'],
+  ])('takes createDate as the UTC date of SentTimestamp: %s', (_name, sentAtMs, date) => {
+    expect(rowOf(messageToRow(message(JSON.stringify(EVENT), sentAtMs), masker)).createDate).toBe(date);
+  });
+
+  it('gives one mask to every spelling of one IPv6 address', () => {
+    const masks = ['2001:db8::1', '2001:DB8::1', '2001:DB8:0:0:0:0:0:1', '2001:0db8:0000:0000:0000:0000:0000:0001'].map(
+      (ip) => rowOf(messageToRow(message(JSON.stringify({ ...EVENT, ip })), masker)).maskedIp,
+    );
+    expect(new Set(masks)).toEqual(new Set([masker.mask('ip', '2001:db8::1')]));
+  });
+
+  it('gives an IPv4-mapped address the mask of its IPv4 address', () => {
+    const masks = ['1.2.3.4', '::ffff:1.2.3.4', '::FFFF:1.2.3.4', '::ffff:0102:0304'].map(
+      (ip) => rowOf(messageToRow(message(JSON.stringify({ ...EVENT, ip })), masker)).maskedIp,
+    );
+    expect(new Set(masks)).toEqual(new Set([masker.mask('ip', '1.2.3.4')]));
+  });
+
+  it('gives different addresses different masks', () => {
+    const a = rowOf(messageToRow(message(JSON.stringify({ ...EVENT, ip: '1.2.3.4' })), masker)).maskedIp;
+    const b = rowOf(messageToRow(message(JSON.stringify({ ...EVENT, ip: '1.2.3.5' })), masker)).maskedIp;
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('messageToRow, rejected messages', () => {
+  it('keeps messageId, receiveCount and sentAtMs, and redacts the body', () => {
+    const body = JSON.stringify({ ...EVENT, app_version: 'v1-beta' });
+    const rejection = rejectionOf(messageToRow(message(body, 1_700_000_000_123), masker));
+    expect(rejection).toEqual({
+      messageId: 'msg-1',
+      reason: 'bad_app_version',
+      field: 'app_version',
+      detail: null,
+      receiveCount: 3,
+      sentAtMs: 1_700_000_000_123,
+      redactedBody: expect.any(String),
+    });
+    expect(JSON.parse(rejection.redactedBody)).toEqual({
+      ...EVENT,
+      app_version: 'v1-beta',
+      ip: masker.mask('ip', '199.172.111.135'),
+      device_id: masker.mask('device_id', '593-47-5928'),
+    });
+  });
+
+  it.each([
+    ['bad ip', JSON.stringify({ ...EVENT, ip: '999.1.2.3', device_id: '593-47-5928' }), 'bad_ip', ['999.1.2.3', '593-47-5928']],
+    ['truncated JSON', JSON.stringify(EVENT).slice(0, -12), 'not_json', ['199.172.111.135', '593-47-5928']],
+    ['an ip under another key', JSON.stringify({ user_id: 'u', addr: '199.172.111.135' }), 'missing_field', ['199.172.111.135']],
+    ['a missing field', JSON.stringify({ ...EVENT, user_id: undefined }), 'missing_field', ['199.172.111.135', '593-47-5928']],
+    ['an over-long device_type', JSON.stringify({ ...EVENT, device_type: 'x'.repeat(33) }), 'too_long', ['199.172.111.135', '593-47-5928']],
+  ] as const)('leaves no raw ip or device_id in a rejection: %s', (_name, body, reason, secrets) => {
+    const outcome = messageToRow(message(body), masker);
+    expect(rejectionOf(outcome).reason).toBe(reason);
+    const text = JSON.stringify(outcome);
+    for (const secret of secrets) expect(text).not.toContain(secret);
+  });
+
+  it('rejects the take-home malformed body as missing user_id and keeps its harmless text', () => {
+    const rejection = rejectionOf(messageToRow(message('{"foo": "oops_wrong_msg_type", "bar": "123"}'), masker));
+    expect([rejection.reason, rejection.field]).toEqual(['missing_field', 'user_id']);
+    expect(JSON.parse(rejection.redactedBody)).toEqual({ foo: 'oops_wrong_msg_type', bar: '123' });
+  });
+
+  it('rejects a NUL in user_id and keeps no NUL in the redacted body', () => {
+    const body = JSON.stringify(EVENT).replace(EVENT.user_id, 'a\\u0000b');
+    const rejection = rejectionOf(messageToRow(message(body), masker));
+    expect([rejection.reason, rejection.field]).toEqual(['bad_char', 'user_id']);
+    expect(JSON.parse(rejection.redactedBody).user_id).toBe('a\uFFFDb');
+  });
+});
+
+describe('messageToRow properties', () => {
+  const event = fc.record({
+    user_id: fc.uuid(),
+    app_version: fc.tuple(fc.nat(999), fc.nat(999), fc.nat(999)).map((parts) => parts.join('.')),
+    device_type: fc.constantFrom('android', 'ios'),
+    ip: fc.ipV4(),
+    locale: fc.option(fc.constantFrom('RU', 'PH', 'US')),
+    device_id: fc.stringMatching(/^\d{3}-\d{2}-\d{4}$/),
+  });
+  type Breakage = { kind: 'none' | 'bad app_version' | 'bad ip key' } | { kind: 'truncated'; cut: number };
+  const breakage: fc.Arbitrary<Breakage> = fc.oneof(
+    fc.constantFrom<Breakage>({ kind: 'none' }, { kind: 'bad app_version' }, { kind: 'bad ip key' }),
+    fc.record({ kind: fc.constant('truncated' as const), cut: fc.integer({ min: 1, max: 60 }) }),
+  );
+
+  function bodyOf(e: Record<string, unknown>, broken: Breakage): string {
+    switch (broken.kind) {
+      case 'none':
+        return JSON.stringify(e);
+      case 'bad app_version':
+        return JSON.stringify({ ...e, app_version: 'x' });
+      case 'bad ip key':
+        return JSON.stringify({ ...e, ip: undefined, IP: e.ip });
+      case 'truncated':
+        return JSON.stringify(e).slice(0, -broken.cut);
+    }
+  }
+
+  it('never puts the raw ip or device_id in the outcome, valid or broken', () => {
+    fc.assert(
+      fc.property(event, breakage, fc.integer({ min: 0, max: 4_102_444_800_000 }), (e, broken, sentAtMs) => {
+        const outcome = messageToRow(message(bodyOf(e, broken), sentAtMs), masker);
+        expect(outcome.kind).toBe(broken.kind === 'none' ? 'row' : 'rejected');
+        const text = JSON.stringify(outcome);
+        expect(text).not.toContain(e.ip);
+        expect(text).not.toContain(e.device_id);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives every valid event a row whose masks match the masker', () => {
+    fc.assert(
+      fc.property(event, (e) => {
+        const row = rowOf(messageToRow(message(JSON.stringify(e)), masker));
+        expect(row.maskedIp).toBe(masker.mask('ip', e.ip));
+        expect(row.maskedDeviceId).toBe(masker.mask('device_id', e.device_id));
+        expect([row.userId, row.deviceType, row.locale, row.appVersionRaw]).toEqual([
+          e.user_id,
+          e.device_type,
+          e.locale,
+          e.app_version,
+        ]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('never throws, whatever the body', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json()), (body) => {
+        const outcome = messageToRow(message(body), masker);
+        expect(['row', 'rejected']).toContain(outcome.kind);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
