@@ -106,7 +106,7 @@ describe('messageToRow, rejected messages', () => {
       detail: null,
       receiveCount: 3,
       sentAtMs: 1_700_000_000_123,
-      redactedBody: expect.any(String),
+      redactedBody: expect.any(String) as string,
     });
     expect(JSON.parse(rejection.redactedBody)).toEqual({
       ...EVENT,
@@ -139,7 +139,7 @@ describe('messageToRow, rejected messages', () => {
     const body = JSON.stringify(EVENT).replace(EVENT.user_id, 'a\\u0000b');
     const rejection = rejectionOf(messageToRow(message(body), masker));
     expect([rejection.reason, rejection.field]).toEqual(['bad_char', 'user_id']);
-    expect(JSON.parse(rejection.redactedBody).user_id).toBe('a\uFFFDb');
+    expect((JSON.parse(rejection.redactedBody) as { user_id: string }).user_id).toBe('a\uFFFDb');
   });
 });
 
