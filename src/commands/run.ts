@@ -52,13 +52,17 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
         process.exit(130);
       },
     );
+    let drained: boolean;
     try {
-      await pipeline.run();
+      ({ drained } = await pipeline.run());
     } finally {
       unhook();
     }
-    logger.info({ ...stats, quarantinedByReason: stats.quarantinedByReason }, 'sqs2pg stopped');
-    if (config.drain) console.log(['sqs2pg: queue drained', ...formatRunSummary(stats)].join('\n'));
+    logger.info({ ...stats, drained }, 'sqs2pg stopped');
+    if (config.drain) {
+      const headline = drained ? 'sqs2pg: queue drained' : 'sqs2pg: stopped before the queue was empty';
+      console.log([headline, ...formatRunSummary(stats)].join('\n'));
+    }
     return 0;
   } finally {
     sqs.destroy();

@@ -7,7 +7,6 @@ import { settingsFor, type CommandName, type ConfigFor, type SettingSpec } from 
 export interface CommandLine<C extends CommandName> {
   config: ConfigFor<C>;
   help: boolean;
-  positionals: string[];
 }
 
 export function loadConfig<C extends CommandName>(
@@ -27,6 +26,10 @@ export function loadConfig<C extends CommandName>(
   } catch (error) {
     throw new ConfigError(`${(error as Error).message.split('\n')[0]}; see: sqs2pg ${command} --help`);
   }
+
+  // No command takes arguments: a stray word is most likely a flag without its dashes ("run drain").
+  const stray = parsed.positionals[0];
+  if (stray !== undefined) throw new ConfigError(`unexpected argument "${stray}"; see: sqs2pg ${command} --help`);
 
   const config: Record<string, unknown> = {};
   const missing: string[] = [];
@@ -50,7 +53,7 @@ export function loadConfig<C extends CommandName>(
   if (missing.length > 0 && !parsed.values.help) {
     throw new ConfigError(`${missing.join(', ')} must be set for "sqs2pg ${command}"; see: sqs2pg ${command} --help`);
   }
-  return { config: config as ConfigFor<C>, help: parsed.values.help === true, positionals: parsed.positionals };
+  return { config: config as ConfigFor<C>, help: parsed.values.help === true };
 }
 
 function describeSource(spec: SettingSpec): string {

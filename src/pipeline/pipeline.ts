@@ -21,11 +21,16 @@ export interface PipelineOptions {
 }
 
 const RECEIVE_MAX = 10;
+// On stop, a receive already sent may be answering with messages the server has hidden: let it
+// finish for this long (an idle long poll is then cut short; it holds no messages).
+const STOP_RECEIVE_GRACE_MS = 1_000;
 // Long enough to batch a burst, short enough that --drain notices an empty queue promptly.
 const DRAIN_RECEIVE_WAIT_SEC = 1;
 
 export class Pipeline {
   private readonly stopping = new AbortController();
+  private readonly receiving = new AbortController();
+  private drained = false;
   private readonly writer: BatchWriter;
   private pending: Entry[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -52,11 +57,15 @@ export class Pipeline {
     if (this.stopped) return;
     this.emit('pipeline:stopping', { reason, inFlight: this.source.inFlight });
     this.stopping.abort();
+    setTimeout(() => this.receiving.abort(), STOP_RECEIVE_GRACE_MS).unref();
     this.wakePollers();
   }
 
-  /** Resolves when drained or stopped; rejects with the error that made the run impossible. */
-  async run(): Promise<void> {
+  /**
+   * Resolves when drained or stopped (`drained` says which); rejects with the error that made
+   * the run impossible.
+   */
+  async run(): Promise<{ drained: boolean }> {
     const started = performance.now();
     this.source.startHeartbeat();
     try {
@@ -69,7 +78,8 @@ export class Pipeline {
       this.source.stopHeartbeat();
     }
     if (this.failure !== undefined) throw this.failure;
-    if (this.options.drain) this.emit('pipeline:drained', { durationMs: performance.now() - started });
+    if (this.drained) this.emit('pipeline:drained', { durationMs: performance.now() - started });
+    return { drained: this.drained };
   }
 
   private async poll(): Promise<void> {
@@ -82,7 +92,7 @@ export class Pipeline {
       if (this.stopped) break;
       let messages;
       try {
-        messages = await this.source.receive(RECEIVE_MAX, waitSec, this.stopping.signal);
+        messages = await this.source.receive(RECEIVE_MAX, waitSec, this.receiving.signal);
         failures = 0;
       } catch (error) {
         const retryInMs = backoffDelayMs(++failures);
@@ -90,8 +100,16 @@ export class Pipeline {
         await sleep(retryInMs, this.stopping.signal);
         continue;
       }
+      if (this.stopped) {
+        // Answered after the stop: not started, so handed straight back.
+        await this.source.release(messages);
+        break;
+      }
       if (messages.length === 0) {
-        if (this.options.drain && (await this.queueIsEmpty())) this.stop('drained');
+        if (this.options.drain && (await this.queueIsEmpty())) {
+          this.drained = true;
+          this.stop('drained');
+        }
         continue;
       }
       for (const message of messages) this.add({ message, outcome: messageToRow(message, this.masker) });

@@ -28,6 +28,8 @@ export interface QueueDepth {
 
 const SQS_BATCH_MAX = 10;
 const DELETE_ATTEMPTS = 3;
+// Calls other than the long poll answer quickly or not at all: bound each, retries included.
+const CALL_TIMEOUT_MS = 10_000;
 
 export class SqsSource {
   /** in hand: received and neither deleted nor released */
@@ -100,7 +102,9 @@ export class SqsSource {
         for (let attempt = 1; pending.length > 0; attempt++) {
           const willRetry = attempt < DELETE_ATTEMPTS;
           const failed = await this.batchCall('delete', pending, (Entries) =>
-            this.client.send(new DeleteMessageBatchCommand({ QueueUrl: this.options.queueUrl, Entries })),
+            this.client.send(new DeleteMessageBatchCommand({ QueueUrl: this.options.queueUrl, Entries }), {
+              abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+            }),
           );
           const deleted = pending.length - failed.length;
           if (deleted > 0) this.options.emit('source:deleted', { count: deleted });
@@ -149,6 +153,7 @@ export class SqsSource {
           'ApproximateNumberOfMessagesDelayed',
         ],
       }),
+      { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
     );
     const count = (name: string) => Number(output.Attributes?.[name as keyof typeof output.Attributes] ?? 0);
     return {
@@ -179,6 +184,7 @@ export class SqsSource {
           QueueUrl: this.options.queueUrl,
           Entries: Entries.map((entry) => ({ ...entry, VisibilityTimeout: visibilityTimeout })),
         }),
+        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
       ),
     );
     return failed.length;

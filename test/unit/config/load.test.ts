@@ -23,7 +23,7 @@ function configError(load: () => unknown): ConfigError {
 
 describe('loadConfig run', () => {
   it('gives every default', () => {
-    const { config, help, positionals } = loadConfig('run', [], ENV);
+    const { config, help } = loadConfig('run', [], ENV);
     expect(config).toEqual({
       queueUrl: 'http://localhost:4566/000000000000/login-queue',
       region: 'us-east-1',
@@ -41,7 +41,6 @@ describe('loadConfig run', () => {
       logLevel: 'info',
     });
     expect(help).toBe(false);
-    expect(positionals).toEqual([]);
   });
 
   it.each([
@@ -97,9 +96,13 @@ describe('loadConfig run', () => {
     expect(configError(() => loadConfig('run', [], { ...ENV, SQS2PG_DRAIN: 'maybe' })).message).toContain('SQS2PG_DRAIN');
   });
 
-  it('returns positionals and --help', () => {
-    const line = loadConfig('run', ['extra', '-h'], ENV);
-    expect([line.help, line.positionals]).toEqual([true, ['extra']]);
+  it('returns --help', () => {
+    expect(loadConfig('run', ['-h'], ENV).help).toBe(true);
+  });
+
+  it('refuses a stray argument, most likely a flag without its dashes', () => {
+    const error = configError(() => loadConfig('run', ['drain'], ENV));
+    expect(error.message).toBe('unexpected argument "drain"; see: sqs2pg run --help');
   });
 });
 

@@ -1,0 +1,129 @@
+// Redelivery is harmless: a message committed but never deleted comes back, is skipped by its
+// message id, and is deleted then; a new message with the same body is a new login.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { generateSample } from '../../src/local/sample.js';
+import { startSqsProxy, type FaultRule } from '../helpers/sqs-proxy.js';
+import { countRows, createTestStack, runCli, startCli, waitFor, type CliProcess, type TestStack } from '../helpers/stack.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await createTestStack();
+  // Tables exist from the start, so every test can begin from empty ones.
+  expect((await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl })).code).toBe(0);
+});
+afterAll(async () => {
+  await stack.close();
+});
+beforeEach(async () => {
+  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+});
+
+/** A number from the drain summary, e.g. summaryCount(stdout, 'already loaded'). */
+function summaryCount(stdout: string, label: string): number {
+  const match = new RegExp(`${label}\\s+([\\d,]+)`).exec(stdout);
+  if (!match?.[1]) throw new Error(`no "${label}" line in the summary:\n${stdout}`);
+  return Number(match[1].replaceAll(',', ''));
+}
+
+async function stopChild(cli: CliProcess): Promise<void> {
+  if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  await cli.done;
+}
+
+describe('redelivery', () => {
+  it.each<[string, FaultRule]>([
+    ['every entry in Failed', { operation: 'DeleteMessageBatch', action: 'failEntries' }],
+    ['HTTP 500', { operation: 'DeleteMessageBatch', action: 'http500' }],
+  ])('skips a committed message whose delete failed (%s) when it comes back, and deletes it then', async (_fault, rule) => {
+    const N = 200;
+    const queueUrl = await stack.newQueue();
+    await stack.send(queueUrl, generateSample({ count: N, malformed: 0, seed: 11 }).bodies);
+    const proxy = await startSqsProxy(stack.sqsEndpoint);
+    try {
+      proxy.setRules([rule]);
+      // With every delete failing the queue never empties, so this drain is stopped by hand.
+      const first = startCli(
+        ['run', '--drain'],
+        stack.env(queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
+        30_000,
+      );
+      try {
+        await waitFor(async () => (await countRows(stack.pool)).rows >= N, 15_000, `${N} rows committed`);
+        first.child.kill('SIGTERM');
+        const result = await first.done;
+        expect(result.code).toBe(0);
+      } finally {
+        await stopChild(first);
+      }
+      expect(await countRows(stack.pool)).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
+      expect(proxy.counts().DeleteMessageBatch?.faulted).toBeGreaterThan(0);
+      // Nothing was deleted: every message is still in the queue (most of them hidden).
+      const depth = await stack.queueDepth(queueUrl);
+      expect(depth.visible + depth.notVisible).toBe(N);
+
+      proxy.setRules([]);
+      const second = await runCli(
+        ['run', '--drain'],
+        stack.env(queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
+        30_000,
+      );
+      expect(second.code).toBe(0);
+      expect(await countRows(stack.pool)).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
+      expect(summaryCount(second.stdout, 'rows loaded')).toBe(0);
+      expect(summaryCount(second.stdout, 'already loaded')).toBe(N);
+      expect(summaryCount(second.stdout, 'deleted from SQS')).toBe(N);
+      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('loses and duplicates nothing when half the DeleteMessageBatch calls fail with HTTP 500', async () => {
+    const N = 300;
+    const queueUrl = await stack.newQueue();
+    const sample = generateSample({ count: N, malformed: 6, seed: 12 });
+    await stack.send(queueUrl, sample.bodies);
+    const proxy = await startSqsProxy(stack.sqsEndpoint, { seed: 3 });
+    try {
+      proxy.setRules([{ operation: 'DeleteMessageBatch', action: 'http500', probability: 0.5 }]);
+      const faulty = await runCli(
+        ['run', '--drain'],
+        stack.env(queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
+        30_000,
+      );
+      expect(faulty.code).toBe(0);
+      expect(proxy.counts().DeleteMessageBatch?.faulted).toBeGreaterThan(5);
+      // The drain ends only once the queue is empty: every message deleted once, in this run.
+      expect(summaryCount(faulty.stdout, 'deleted from SQS')).toBe(N + 6);
+    } finally {
+      await proxy.close();
+    }
+    const clean = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }), 30_000);
+    expect(clean.code).toBe(0);
+    expect(summaryCount(clean.stdout, 'messages read')).toBe(0);
+    expect(await countRows(stack.pool)).toEqual({ rows: N, distinctIds: N, quarantined: 6 });
+    expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+  });
+
+  it('loads the same bodies sent again as new messages as new logins: identity is the message id', async () => {
+    const N = 50;
+    const queueUrl = await stack.newQueue();
+    const { bodies } = generateSample({ count: N, malformed: 0, seed: 13 });
+    await stack.send(queueUrl, bodies);
+    expect((await runCli(['run', '--drain'], stack.env(queueUrl))).code).toBe(0);
+    expect(await countRows(stack.pool)).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
+
+    await stack.send(queueUrl, bodies);
+    const again = await runCli(['run', '--drain'], stack.env(queueUrl));
+    expect(again.code).toBe(0);
+    expect(summaryCount(again.stdout, 'rows loaded')).toBe(N);
+    expect(summaryCount(again.stdout, 'already loaded')).toBe(0);
+    expect(await countRows(stack.pool)).toEqual({ rows: 2 * N, distinctIds: 2 * N, quarantined: 0 });
+    // Each user's login is there twice, under two message ids.
+    const users = await stack.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM (SELECT user_id FROM user_logins GROUP BY user_id HAVING count(*) = 2) AS twice',
+    );
+    expect(Number(users.rows[0]?.n)).toBe(N);
+    expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+  });
+});
