@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/helpers/global-setup.ts'],
+    globalSetup: ['test/helpers/global-setup.ts', 'test/faults/figures-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration files each get their own database and queue, so they may run in parallel;

@@ -163,6 +163,15 @@ export const settings = {
     doc: 'PostgreSQL connections, and so batches written at once.',
     commands: pipelineCommands,
   }),
+  maxOutageSec: setting({
+    flag: 'max-outage-sec',
+    env: 'SQS2PG_MAX_OUTAGE_SEC',
+    schema: int(1, 86400),
+    default: '300',
+    unit: 's',
+    doc: 'With --drain: give up (exit 3) once PostgreSQL or SQS has failed for this long; nothing uncommitted is deleted. A service retries for ever.',
+    commands: pipelineCommands,
+  }),
   drain: setting({
     flag: 'drain',
     env: 'SQS2PG_DRAIN',

@@ -2,7 +2,7 @@
 // a row the server refuses is isolated by splitting the batch and quarantined, and anything no
 // retry can fix stops the run. Nothing here deletes from SQS: the caller does, after commit.
 import { backoffDelayMs, sleep } from '../backoff.js';
-import { describeError, Sqs2pgError } from '../errors.js';
+import { ConnectError, describeError, Sqs2pgError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
 import { classifyFailure } from '../sink/postgres/sqlstate.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
@@ -24,11 +24,16 @@ export class WriteAbortedError extends Error {
 }
 
 export class BatchWriter {
+  /** when the current run of transient failures began (any commit ends it) */
+  private failingSince: number | undefined;
+
   constructor(
     private readonly sink: PostgresSink,
     private readonly masker: Masker,
     private readonly emit: Emit,
     private readonly signal: AbortSignal,
+    /** give up after failing this long; null: retry for ever */
+    private readonly outageLimitMs: number | null,
   ) {}
 
   async write(entries: readonly Entry[]): Promise<void> {
@@ -47,6 +52,14 @@ export class BatchWriter {
           );
         }
         if (this.signal.aborted) throw new WriteAbortedError();
+        this.failingSince ??= Date.now();
+        if (this.outageLimitMs !== null && Date.now() - this.failingSince > this.outageLimitMs) {
+          throw new ConnectError(
+            'db_unreachable',
+            `PostgreSQL has failed for more than ${Math.round(this.outageLimitMs / 1000)} s (${describeError(error)}); nothing uncommitted was deleted, so those messages return to the queue: fix the database and run again`,
+            error,
+          );
+        }
         const delayMs = backoffDelayMs(attempt);
         this.emit('sink:retry', { attempt, delayMs, code, message: describeError(error) });
         await sleep(delayMs, this.signal);
@@ -85,6 +98,7 @@ export class BatchWriter {
     }
     const started = performance.now();
     const result = await this.sink.write(rows, rejections);
+    this.failingSince = undefined;
     this.emit('batch:committed', {
       rows: result.inserted,
       duplicates: rows.length - result.inserted,

@@ -2,7 +2,7 @@
 // bounded by rows and time; each batch is committed, then (and only then) deleted from SQS.
 // Stopping ends polling, commits and deletes what is in hand, and releases everything else.
 import { backoffDelayMs, sleep } from '../backoff.js';
-import { describeError } from '../errors.js';
+import { ConnectError, describeError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
 import { errorCode, type SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
@@ -18,6 +18,8 @@ export interface PipelineOptions {
   maxInFlightMessages: number;
   /** finish once the queue is empty and everything is committed */
   drain: boolean;
+  /** with drain: give up once PostgreSQL or SQS has failed this long */
+  maxOutageSec: number;
 }
 
 const RECEIVE_MAX = 10;
@@ -45,7 +47,12 @@ export class Pipeline {
     private readonly options: PipelineOptions,
     private readonly emit: Emit,
   ) {
-    this.writer = new BatchWriter(sink, masker, emit, this.stopping.signal);
+    this.writer = new BatchWriter(sink, masker, emit, this.stopping.signal, this.outageLimitMs);
+  }
+
+  /** a service retries for ever; a drain gives up so a scheduled job can fail visibly */
+  private get outageLimitMs(): number | null {
+    return this.options.drain ? this.options.maxOutageSec * 1000 : null;
   }
 
   get stopped(): boolean {
@@ -87,6 +94,7 @@ export class Pipeline {
       ? Math.min(this.options.receiveWaitSec, DRAIN_RECEIVE_WAIT_SEC)
       : this.options.receiveWaitSec;
     let failures = 0;
+    let failingSince: number | undefined;
     while (!this.stopped) {
       await this.roomForMore();
       if (this.stopped) break;
@@ -94,7 +102,19 @@ export class Pipeline {
       try {
         messages = await this.source.receive(RECEIVE_MAX, waitSec, this.receiving.signal);
         failures = 0;
+        failingSince = undefined;
       } catch (error) {
+        failingSince ??= Date.now();
+        const limit = this.outageLimitMs;
+        if (limit !== null && Date.now() - failingSince > limit) {
+          this.failure ??= new ConnectError(
+            'sqs_unreachable',
+            `SQS has failed for more than ${Math.round(limit / 1000)} s (${describeError(error)}); nothing uncommitted was deleted: check the queue and the network, then run again`,
+            error,
+          );
+          this.stop('fatal');
+          break;
+        }
         const retryInMs = backoffDelayMs(++failures);
         this.emit('source:error', { operation: 'receive', code: errorCode(error), message: describeError(error), retryInMs });
         await sleep(retryInMs, this.stopping.signal);

@@ -37,6 +37,7 @@ describe('loadConfig run', () => {
       batchMaxWaitMs: 200,
       maxInFlightMessages: 2000,
       dbPoolSize: 4,
+      maxOutageSec: 300,
       drain: false,
       logLevel: 'info',
     });
@@ -261,7 +262,7 @@ describe('loadConfig demo', () => {
     expect(Object.keys(config).sort()).toEqual(
       [
         'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logLevel', 'maskKeyId',
-        'maxInFlightMessages', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
+        'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
       ].sort(),
     );
   });
