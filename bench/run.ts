@@ -1,0 +1,350 @@
+// npm run bench: sqs2pg beside a ceiling (a consumer that does nothing) and a baseline (what most
+// people write), on the same data in the same run, on loopback and behind a 15 ms "AWS-like" proxy.
+// Everything runs on 127.0.0.1 and every process it starts is stopped. See bench/README.md.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/local/embedded-postgres.js';
+import { generateSample } from '../src/local/sample.js';
+import { createSqsClient } from '../src/source/sqs/client.js';
+import { createQueue } from '../src/source/sqs/queue-admin.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const HERE = fileURLToPath(new URL('./', import.meta.url));
+const CLI = join(ROOT, 'dist/cli.js');
+const README = join(ROOT, 'README.md');
+const MASK_KEY = 'b2'.repeat(32);
+const POLLERS = 4;
+const DEADLINE_MS = 15 * 60_000;
+
+const { values: flags } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '100000' },
+    profiles: { type: 'string', default: 'loopback,aws-like' },
+    'latency-sec': { type: 'string', default: '10' },
+    'write-readme': { type: 'boolean', default: false },
+    'sqs2pg-only': { type: 'boolean', default: false },
+  },
+});
+const messages = Number(flags.messages);
+const started = Date.now();
+const children = new Set<ChildProcess>();
+const cleanups: (() => Promise<void>)[] = [];
+
+interface Measure {
+  profile: string;
+  contender: 'ceiling' | 'baseline' | 'sqs2pg';
+  messages: number;
+  seconds: number;
+  cpuSeconds: number | null;
+  peakRssMb: number | null;
+}
+
+async function main(): Promise<void> {
+  const adminUrl = await startDatabase();
+  const sqsServer = await startProcess('node', [join(HERE, 'sqs-server.js')]);
+  const results: Measure[] = [];
+  let latency: { p50: number; p99: number; rate: number } | undefined;
+  for (const profile of flags.profiles.split(',')) {
+    const endpoint =
+      profile === 'aws-like'
+        ? (await startProcess('node', [join(HERE, 'latency-proxy.js'), sqsServer, '15'])) 
+        : sqsServer;
+    // Behind 15 ms per call the baseline manages a few hundred messages a second: smaller runs.
+    const sizes = profile === 'aws-like'
+      ? { ceiling: Math.min(messages, 20_000), sqs2pg: Math.min(messages, 20_000), baseline: Math.min(messages, 2_000) }
+      : { ceiling: messages, sqs2pg: messages, baseline: Math.min(messages, 20_000) };
+    const contenders = flags['sqs2pg-only'] ? (['sqs2pg'] as const) : (['ceiling', 'baseline', 'sqs2pg'] as const);
+    for (const contender of contenders) {
+      const measure = await measureOne(profile, contender, sizes[contender], endpoint, adminUrl);
+      results.push(measure);
+      console.log(`${profile.padEnd(9)} ${contender.padEnd(8)} ${format(measure)}`);
+    }
+    if (profile === 'loopback') {
+      const sqs2pg = results.find((r) => r.profile === 'loopback' && r.contender === 'sqs2pg');
+      if (sqs2pg) latency = await measureLatency(endpoint, adminUrl, (0.5 * sqs2pg.messages) / sqs2pg.seconds);
+    }
+  }
+  const table = renderTable(results, latency);
+  console.log(`\n${table}`);
+  if (flags['write-readme']) writeReadme(table);
+}
+
+async function measureOne(
+  profile: string,
+  contender: Measure['contender'],
+  count: number,
+  endpoint: string,
+  adminUrl: string,
+): Promise<Measure> {
+  const { url: databaseUrl, pool, drop } = await freshDatabase(adminUrl);
+  try {
+    await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
+    const queueUrl = await fillQueue(endpoint, count);
+    const timeFile = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-')), 'time');
+    const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count);
+    const t0 = performance.now();
+    const child = spawnTimed(command.args, timeFile, { ...command.env });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let seconds: number;
+    if (contender === 'ceiling') {
+      await exited;
+      seconds = (performance.now() - t0) / 1000;
+    } else {
+      await waitForRows(pool, count, child);
+      seconds = (performance.now() - t0) / 1000;
+      if (contender === 'baseline') stopMeasured(child);
+      await exited;
+    }
+    const usage = readTime(timeFile);
+    return { profile, contender, messages: count, seconds, ...usage };
+  } finally {
+    await pool.end();
+    await drop();
+  }
+}
+
+function commandFor(contender: Measure['contender'], endpoint: string, queueUrl: string, databaseUrl: string, count: number) {
+  switch (contender) {
+    case 'ceiling':
+      return { args: ['node', join(HERE, 'ceiling.js'), endpoint, queueUrl, String(POLLERS), String(count)], env: {} };
+    case 'baseline':
+      return { args: ['node', join(HERE, 'baselines/sqs-consumer-pg.js'), endpoint, queueUrl, databaseUrl], env: {} };
+    case 'sqs2pg':
+      return {
+        args: ['node', CLI, 'run', '--drain', '--pollers', String(POLLERS)],
+        env: { SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: endpoint, DATABASE_URL: databaseUrl, SQS2PG_MASK_KEY: MASK_KEY, SQS2PG_LOG_LEVEL: 'warn' },
+      };
+  }
+}
+
+/** Service mode at a steady rate: the time from SendMessageBatch to the row's insert, per message. */
+async function measureLatency(endpoint: string, adminUrl: string, rate: number) {
+  const { url: databaseUrl, pool, drop } = await freshDatabase(adminUrl);
+  const sqs = createSqsClient({ region: 'us-east-1', endpoint, queueUrl: endpoint, receiveWaitSec: 20, maxSockets: 16, env: {} });
+  try {
+    await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
+    await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
+    const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`);
+    const worker = startChild('node', [CLI, 'run', '--pollers', String(POLLERS)], {
+      SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: endpoint, DATABASE_URL: databaseUrl, SQS2PG_MASK_KEY: MASK_KEY, SQS2PG_LOG_LEVEL: 'warn',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const seconds = Number(flags['latency-sec']);
+    const bodies = generateSample({ count: Math.ceil(rate * seconds), malformed: 0, seed: 5 }).bodies;
+    const sentAt = new Map<string, number>();
+    const intervalMs = (10 / rate) * 1000;
+    const begin = performance.now();
+    for (let i = 0; i < bodies.length; i += 10) {
+      const due = begin + (i / 10) * intervalMs;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const t = Date.now();
+      const chunk = bodies.slice(i, i + 10);
+      void sqs
+        .send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: chunk.map((MessageBody, j) => ({ Id: String(j), MessageBody })) }))
+        .then((output) => {
+          for (const entry of output.Successful ?? []) if (entry.MessageId) sentAt.set(entry.MessageId, t);
+        });
+    }
+    await waitForRows(pool, bodies.length, worker);
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.kill('SIGTERM');
+    await exited;
+    const rows = await pool.query<{ id: string; at: Date }>('SELECT sqs_message_id AS id, bench_loaded_at AS at FROM user_logins');
+    const delays = rows.rows.flatMap((row) => {
+      const sent = sentAt.get(row.id);
+      return sent === undefined ? [] : [row.at.getTime() - sent];
+    });
+    delays.sort((a, b) => a - b);
+    const at = (q: number) => delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? NaN;
+    return { p50: at(0.5), p99: at(0.99), rate: Math.round(rate) };
+  } finally {
+    sqs.destroy();
+    await pool.end();
+    await drop();
+  }
+}
+
+// ---- plumbing -------------------------------------------------------------------------------
+
+async function startDatabase(): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const parent = mkdtempSync(join(tmpdir(), 'sqs2pg-bench-pg-'));
+  chmodSync(parent, 0o755);
+  const postgres = await startEmbeddedPostgres({ dataDir: join(parent, 'postgres'), persistent: false });
+  cleanups.push(async () => {
+    await postgres.stop();
+    rmSync(parent, { recursive: true, force: true });
+  });
+  return postgres.url;
+}
+
+async function freshDatabase(adminUrl: string) {
+  const name = `sqs2pg_bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    pool: new pg.Pool({ connectionString: url.toString(), max: 1 }),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+async function fillQueue(endpoint: string, count: number): Promise<string> {
+  const sqs = createSqsClient({ region: 'us-east-1', endpoint, queueUrl: endpoint, receiveWaitSec: 20, maxSockets: 32, env: {} });
+  try {
+    const queueUrl = await createQueue(sqs, `bench-${Date.now()}-${Math.floor(Math.random() * 1e6)}`);
+    const bodies = generateSample({ count, malformed: 0, seed: 3 }).bodies;
+    let next = 0;
+    const worker = async () => {
+      while (next < bodies.length) {
+        const start = next;
+        next += 10;
+        const Entries = bodies.slice(start, start + 10).map((MessageBody, i) => ({ Id: String(i), MessageBody }));
+        await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries }));
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    return queueUrl;
+  } finally {
+    sqs.destroy();
+  }
+}
+
+async function waitForRows(pool: pg.Pool, count: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + DEADLINE_MS;
+  while (Date.now() < deadline) {
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM user_logins');
+    if (Number(rows[0]?.n) >= count) return;
+    if (child.exitCode !== null) throw new Error(`contender exited with ${child.exitCode} before loading ${count} rows`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${count} rows`);
+}
+
+/** Runs the contender under GNU time for its CPU seconds and peak RSS, when /usr/bin/time exists. */
+function spawnTimed(args: string[], timeFile: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const [command = 'node', ...rest] = args;
+  return existsSync('/usr/bin/time')
+    ? startChild('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, command, ...rest], env)
+    : startChild(command, rest, env);
+}
+
+/** SIGTERM for the process GNU time runs (time itself would die and leave it orphaned). */
+function stopMeasured(child: ChildProcess): void {
+  const childrenFile = `/proc/${child.pid}/task/${child.pid}/children`;
+  const pids = existsSync(childrenFile) ? readFileSync(childrenFile, 'utf8').trim().split(/\s+/).filter(Boolean) : [];
+  if (pids.length === 0) child.kill('SIGTERM');
+  for (const pid of pids) process.kill(Number(pid), 'SIGTERM');
+}
+
+function readTime(file: string): { cpuSeconds: number | null; peakRssMb: number | null } {
+  if (!existsSync(file)) return { cpuSeconds: null, peakRssMb: null };
+  const last = readFileSync(file, 'utf8').trim().split('\n').at(-1) ?? '';
+  const [user, system, rssKb] = last.split(' ').map(Number);
+  if (user === undefined || system === undefined || rssKb === undefined || Number.isNaN(user)) return { cpuSeconds: null, peakRssMb: null };
+  return { cpuSeconds: user + system, peakRssMb: rssKb / 1024 };
+}
+
+function startChild(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(command, args, {
+    env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function runToEnd(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const child = startChild(command, args, env);
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)))),
+  );
+}
+
+/** Starts a helper process that prints {"endpoint": ...} and returns that endpoint. */
+function startProcess(command: string, args: string[]): Promise<string> {
+  const child = startChild(command, args, {});
+  return new Promise((resolve, reject) => {
+    child.stdout?.once('data', (chunk: Buffer) => resolve((JSON.parse(chunk.toString()) as { endpoint: string }).endpoint));
+    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}`)));
+  });
+}
+
+function format(m: Measure): string {
+  const rate = Math.round(m.messages / m.seconds);
+  const cpu = m.cpuSeconds === null ? 'n/a' : ((m.cpuSeconds * 100_000) / m.messages).toFixed(1);
+  const rss = m.peakRssMb === null ? 'n/a' : m.peakRssMb.toFixed(0);
+  return `${m.messages} messages in ${m.seconds.toFixed(1)} s: ${rate} msg/s, ${cpu} CPU s/100k, ${rss} MB peak RSS`;
+}
+
+function renderTable(results: readonly Measure[], latency: { p50: number; p99: number; rate: number } | undefined): string {
+  const rateOf = (m: Measure | undefined) => (m ? m.messages / m.seconds : NaN);
+  const lines = ['| profile | contender | messages | msg/s | × ceiling | × baseline | CPU s / 100k msgs | peak RSS |', '|---|---|---|---|---|---|---|---|'];
+  for (const m of results) {
+    const ceiling = results.find((r) => r.profile === m.profile && r.contender === 'ceiling');
+    const baseline = results.find((r) => r.profile === m.profile && r.contender === 'baseline');
+    const rate = rateOf(m);
+    const ratio = (other: Measure | undefined) => (other ? (rate / rateOf(other)).toFixed(2) : '');
+    lines.push(
+      `| ${m.profile} | ${m.contender} | ${m.messages.toLocaleString('en-US')} | ${Math.round(rate).toLocaleString('en-US')} | ${ratio(ceiling)} | ${ratio(baseline)} | ${m.cpuSeconds === null ? 'n/a' : ((m.cpuSeconds * 100_000) / m.messages).toFixed(1)} | ${m.peakRssMb === null ? 'n/a' : `${m.peakRssMb.toFixed(0)} MB`} |`,
+    );
+  }
+  if (latency) {
+    lines.push('', `Send → commit latency, \`sqs2pg run\` (service) at ${latency.rate.toLocaleString('en-US')} msg/s (50% of its loopback rate): p50 ${latency.p50} ms, p99 ${latency.p99} ms.`);
+  }
+  return lines.join('\n');
+}
+
+function writeReadme(table: string): void {
+  const START = '<!-- bench:start (written by npm run bench -- --write-readme) -->';
+  const END = '<!-- bench:end -->';
+  const text = readFileSync(README, 'utf8');
+  const start = text.indexOf(START);
+  const end = text.indexOf(END);
+  if (start === -1 || end < start) return;
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const section = [START, `Last run: ${new Date().toISOString().slice(0, 10)}, on ${machine}; \`npm run bench -- --messages ${messages}\`.`, '', table, END].join('\n');
+  writeFileSync(README, text.slice(0, start) + section + text.slice(end + END.length));
+}
+
+async function shutdown(): Promise<void> {
+  for (const child of children) child.kill('SIGTERM');
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+}
+
+const watchdog = setTimeout(() => {
+  console.error('bench: over its time limit; stopping');
+  void shutdown().then(() => process.exit(1));
+}, DEADLINE_MS * 2);
+watchdog.unref();
+
+main().then(
+  async () => {
+    await shutdown();
+    console.log(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  },
+  async (error: unknown) => {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    await shutdown();
+    process.exitCode = 1;
+  },
+);
