@@ -30,6 +30,9 @@ export async function migrate(pool: Pool): Promise<string[]> {
   // Up to date needs no lock and no privilege beyond reading: workers with least privilege start too.
   if ((await pendingOf(pool, migrations)).length === 0) return [];
   const client = await pool.connect();
+  // A checked-out client's socket error must fail the query, not crash the process.
+  const onError = () => undefined;
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
@@ -52,6 +55,7 @@ export async function migrate(pool: Pool): Promise<string[]> {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    client.removeListener('error', onError);
     client.release();
   }
 }

@@ -1,6 +1,7 @@
 // Wires source -> transform -> sink. Pollers receive and transform; messages gather into batches
 // bounded by rows and time; each batch is committed, then (and only then) deleted from SQS.
 // Stopping ends polling, commits and deletes what is in hand, and releases everything else.
+import { setMaxListeners } from 'node:events';
 import { backoffDelayMs, sleep } from '../backoff.js';
 import { ConnectError, describeError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
@@ -47,6 +48,8 @@ export class Pipeline {
     private readonly options: PipelineOptions,
     private readonly emit: Emit,
   ) {
+    // Every batch waiting out an outage listens for the stop: dozens of listeners are expected.
+    setMaxListeners(0, this.stopping.signal, this.receiving.signal);
     this.writer = new BatchWriter(sink, masker, emit, this.stopping.signal, this.outageLimitMs);
   }
 

@@ -103,15 +103,22 @@ export async function checkDelivery(stack: TestStack, workload: Workload): Promi
   };
 }
 
-/** How many raw ip/device_id values occur in the texts and in everything the database stores. */
+/**
+ * How many raw ip/device_id values of the workload occur in the texts and in everything the
+ * database stores. The text is split into tokens once, so a large run costs one pass, not one per value.
+ */
 export async function piiFound(stack: TestStack, workload: Workload, texts: readonly string[]): Promise<number> {
   const stored = await stack.pool.query<{ text: string }>(
     `SELECT coalesce((SELECT json_agg(q)::text FROM sqs2pg.quarantine q), '') ||
             coalesce((SELECT json_agg(u)::text FROM user_logins u), '') AS text`,
   );
   const haystack = [...texts, stored.rows[0]?.text ?? ''].join('\n');
+  const tokens = new Set(haystack.split(/[^\w.:-]+/));
   let found = 0;
-  for (const secret of workload.secrets) if (containsValue(haystack, secret)) found += 1;
+  for (const secret of workload.secrets) {
+    const hit = /^[\w.:-]+$/.test(secret) ? tokens.has(secret) : containsValue(haystack, secret);
+    if (hit) found += 1;
+  }
   return found;
 }
 
@@ -166,3 +173,4 @@ function containsValue(haystack: string, value: string): boolean {
   }
   return false;
 }
+

@@ -38,6 +38,8 @@ export async function createTestStack(): Promise<TestStack> {
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  // close() drops the database WITH (FORCE), which may end an idle connection of this pool.
+  pool.on('error', () => undefined);
   const sqs = new SQSClient({
     region: 'us-east-1',
     endpoint: sqsEndpoint,

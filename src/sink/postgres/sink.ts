@@ -31,6 +31,12 @@ export class PostgresSink {
   async write(rows: readonly LoginRow[], rejections: readonly Rejection[]): Promise<WriteResult> {
     const client = await this.pool.connect();
     let broken = false;
+    // pg-pool stops listening for a checked-out client's errors: a socket reset mid-batch would
+    // otherwise be an uncaught 'error' event. The query in flight fails, and the writer retries.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const inserted = rows.length === 0 ? 0 : ((await client.query(INSERT_ROWS, rowColumns(rows))).rowCount ?? 0);
@@ -44,7 +50,8 @@ export class PostgresSink {
       });
       throw error;
     } finally {
-      // A connection whose rollback failed is in an unknown state: do not hand it out again.
+      client.removeListener('error', onError);
+      // A connection that failed is in an unknown state: do not hand it out again.
       client.release(broken);
     }
   }

@@ -1,0 +1,90 @@
+// Scenario 4, slow sink: every INSERT into user_logins takes 3 s (a statement-level trigger) while
+// the visibility timeout is 2 s. Only the visibility heartbeat (every 1 s) keeps the messages of a
+// batch hidden until their commit; if it falls behind, SQS hands out second copies, which the
+// drain summary would count as read twice and "already loaded".
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
+import { checkDelivery, piiFound, recordFigures, scaled, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+
+const SLOW_INSERT_SEC = 3;
+const VISIBILITY_TIMEOUT_SEC = 2;
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await createTestStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+/** The numbers of the drain summary on stdout ("  messages read      2,000"). */
+function summaryCount(stdout: string, label: string): number {
+  const match = new RegExp(`^ +${label} +([\\d,]+)`, 'm').exec(stdout);
+  if (!match?.[1]) throw new Error(`no "${label}" line in the drain summary:\n${stdout}`);
+  return Number(match[1].replace(/,/g, ''));
+}
+
+describe('fault 4: slow sink', () => {
+  it(
+    'keeps every message of a batch slower than the visibility timeout hidden until its commit: each read once',
+    async () => {
+      const count = scaled(200, 2_000);
+      const batchMaxRows = scaled(100, 250);
+      const outputs: string[] = [];
+      const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
+      outputs.push(migrate.stdout, migrate.stderr);
+      expect(migrate.code, migrate.stderr).toBe(0);
+      await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+      await stack.pool.query(
+        `CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${SLOW_INSERT_SEC}); RETURN NULL; END $$`,
+      );
+      await stack.pool.query('CREATE TRIGGER slow AFTER INSERT ON user_logins FOR EACH STATEMENT EXECUTE FUNCTION slow()');
+
+      const queueUrl = await stack.newQueue();
+      const workload = await sendWorkload(stack, queueUrl, { count, malformed: 0, seed: 4 });
+
+      const started = performance.now();
+      const result = await runCli(
+        ['run', '--drain'],
+        stack.env(queueUrl, {
+          SQS2PG_VISIBILITY_TIMEOUT_SEC: String(VISIBILITY_TIMEOUT_SEC),
+          SQS2PG_BATCH_MAX_ROWS: String(batchMaxRows),
+          // Batches fill up instead of leaving on the 200 ms timer: few, large, slow batches.
+          SQS2PG_BATCH_MAX_WAIT_MS: '2000',
+        }),
+        SCENARIO_TIMEOUT_MS - 30_000,
+      );
+      const seconds = (performance.now() - started) / 1000;
+      outputs.push(result.stdout, result.stderr);
+
+      const delivery = await checkDelivery(stack, workload);
+      const pii = await piiFound(stack, workload, outputs);
+      recordFigures({
+        scenario: '4 slow sink',
+        messages: workload.sent.size,
+        faults: `${SLOW_INSERT_SEC} s per INSERT, ${VISIBILITY_TIMEOUT_SEC} s visibility timeout`,
+        lost: delivery.lost,
+        duplicated: delivery.duplicated,
+        seconds,
+        pii,
+      });
+
+      expect(delivery.lost).toBe(0);
+      expect(delivery.duplicated).toBe(0);
+      expect(pii).toBe(0);
+      expect(result.code, result.stderr).toBe(0);
+      // Each message was received exactly once: no copy reappeared while its batch was being written.
+      expect({
+        read: summaryCount(result.stdout, 'messages read'),
+        loaded: summaryCount(result.stdout, 'rows loaded'),
+        alreadyLoaded: summaryCount(result.stdout, 'already loaded'),
+        deleted: summaryCount(result.stdout, 'deleted from SQS'),
+      }).toEqual({ read: count, loaded: count, alreadyLoaded: 0, deleted: count });
+      // The batches really outlived the visibility timeout.
+      expect(seconds).toBeGreaterThan(SLOW_INSERT_SEC);
+      expect(result.stderr).not.toMatch(/"level":(40|50|60)/);
+      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+});
