@@ -72,14 +72,12 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       bus,
       options: { ...config, drain: true },
     });
-    const unhook = stopOnSignals(
-      (reason) => pipeline.stop(reason),
-      () => process.exit(130),
-    );
+    const signals = stopOnSignals(() => process.exit(130));
+    signals.attach(pipeline);
     try {
       await pipeline.run();
     } finally {
-      unhook();
+      signals.dispose();
     }
 
     const totals = await countRows(pool);

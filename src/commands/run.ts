@@ -30,6 +30,10 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     env,
   });
   const pool = createPool(config.databaseUrl, config.dbPoolSize);
+  const signals = stopOnSignals(() => {
+    logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');
+    process.exit(130);
+  });
   try {
     const pipeline = await prepareWorker({
       sqs,
@@ -45,19 +49,8 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
       { queueUrl: config.queueUrl, database: describeDatabase(config.databaseUrl), drain: config.drain, pollers: config.pollers },
       'sqs2pg started',
     );
-    const unhook = stopOnSignals(
-      (reason) => pipeline.stop(reason),
-      () => {
-        logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');
-        process.exit(130);
-      },
-    );
-    let drained: boolean;
-    try {
-      ({ drained } = await pipeline.run());
-    } finally {
-      unhook();
-    }
+    signals.attach(pipeline);
+    const { drained } = await pipeline.run();
     logger.info({ ...stats, drained }, 'sqs2pg stopped');
     if (config.drain) {
       const headline = drained ? 'sqs2pg: queue drained' : 'sqs2pg: stopped before the queue was empty';
@@ -65,6 +58,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     }
     return 0;
   } finally {
+    signals.dispose();
     sqs.destroy();
     await pool.end();
   }

@@ -1,17 +1,33 @@
 // First SIGINT/SIGTERM: graceful stop (finish what is in hand, release the rest).
 // Second: exit at once; nothing is lost, since uncommitted messages reappear after the visibility timeout.
+// Installed before start-up, so a signal while connecting and migrating is a stop too, not a kill.
 
-export function stopOnSignals(stop: (reason: string) => void, onForce: () => void): () => void {
+export interface SignalStop {
+  /** the pipeline to stop; a signal that came before it existed stops it at once */
+  attach(target: { stop(reason: string): void }): void;
+  dispose(): void;
+}
+
+export function stopOnSignals(onForce: () => void): SignalStop {
   let received = 0;
+  let pendingReason: string | undefined;
+  let target: { stop(reason: string): void } | undefined;
   const handler = (signal: NodeJS.Signals) => {
     received += 1;
-    if (received === 1) stop(`received ${signal}`);
-    else onForce();
+    if (received > 1) return onForce();
+    pendingReason = `received ${signal}`;
+    target?.stop(pendingReason);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
+  return {
+    attach(next) {
+      target = next;
+      if (pendingReason !== undefined) next.stop(pendingReason);
+    },
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
   };
 }

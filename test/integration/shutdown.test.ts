@@ -195,6 +195,32 @@ describe('graceful stop of the service', () => {
   });
 
   // A drain stopped by a signal used to print "sqs2pg: queue drained" with messages still queued.
+  it('treats SIGTERM during start-up (here: waiting to migrate) as a stop, not a kill', async () => {
+    const queueUrl = await stack.newQueue();
+    await stack.send(queueUrl, generateSample({ count: 50, malformed: 0, seed: 35 }).bodies);
+    // Hold the migrations lock on an unmigrated database, so the worker is caught in start-up.
+    await stack.pool.query('DROP TABLE IF EXISTS user_logins; DROP SCHEMA IF EXISTS sqs2pg CASCADE');
+    const lock = await stack.pool.connect();
+    let worker: CliProcess | undefined;
+    try {
+      await lock.query("SELECT pg_advisory_lock(hashtext('sqs2pg migrations'))");
+      worker = startCli(['run'], stack.env(queueUrl));
+      await waitFor(
+        async () => (await stack.pool.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rowCount === 1,
+        15_000,
+        'the worker to wait for the migrations lock',
+      );
+      worker.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      await lock.query("SELECT pg_advisory_unlock(hashtext('sqs2pg migrations'))");
+      lock.release();
+    }
+    const result = await worker.done;
+    expect([result.code, result.signal]).toEqual([0, null]);
+    expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 50, notVisible: 0 });
+  });
+
   it('does not report "queue drained" when a drain is stopped by SIGTERM', async () => {
     const N = 100;
     const queueUrl = await stack.newQueue();

@@ -1,0 +1,86 @@
+// Crash: the worker is SIGKILLed at random moments of a drain and restarted at once, again and
+// again; what each dead worker held reappears after the visibility timeout, and a last run
+// finishes the queue. Every message must end loaded or quarantined, once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestStack, type TestStack } from '../helpers/stack.js';
+import { checkDelivery, piiFound, recordFigures, scaled, SCALE, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { committedCount, Fleet, isRunning, seededRandom, sleep, waitForProgress } from './worker-processes.js';
+
+const MESSAGES = scaled(3_000, 100_000);
+const MALFORMED = scaled(5, 20);
+const KILLS = scaled(3, 20);
+/** how long after the restarted worker's first commit the kill lands */
+const KILL_AFTER_MS = { min: 100, max: scaled(400, 1_500) };
+
+let stack: TestStack;
+let fleet: Fleet | undefined;
+beforeAll(async () => {
+  stack = await createTestStack();
+});
+afterAll(async () => {
+  await fleet?.stopAll();
+  await stack.close();
+});
+
+describe('fault 1: crash', () => {
+  it(
+    `SIGKILLed ${KILLS} times in a drain of ${MESSAGES + MALFORMED} messages, loses none and loads none twice`,
+    async () => {
+      const random = seededRandom();
+      console.log(`[faults:${SCALE}] 1 crash: FAULTS_SEED=${random.seed}`);
+      const queueUrl = await stack.newQueue();
+      const workload = await sendWorkload(stack, queueUrl, { count: MESSAGES, malformed: MALFORMED, seed: 1 });
+      const env = stack.env(queueUrl, { SQS2PG_VISIBILITY_TIMEOUT_SEC: '2', SQS2PG_LOG_LEVEL: 'info' });
+      const processes = new Fleet(SCENARIO_TIMEOUT_MS - 30_000);
+      fleet = processes;
+
+      const started = performance.now();
+      let kills = 0;
+      /** messages committed when each kill landed */
+      const killedAt: number[] = [];
+      let finalCode: number | null = null;
+      try {
+        for (let i = 0; i < KILLS; i++) {
+          const before = await committedCount(stack);
+          const cli = processes.start(['run', '--drain'], env);
+          // Killing it before it commits anything would test only the start-up: wait for a commit.
+          if (await waitForProgress(stack, cli, before)) await sleep(random.between(KILL_AFTER_MS.min, KILL_AFTER_MS.max));
+          if (isRunning(cli)) cli.child.kill('SIGKILL');
+          const result = await processes.finish(cli);
+          if (result.signal !== 'SIGKILL') break; // drained (or failed) first: the kill count below says so
+          kills += 1;
+          killedAt.push(await committedCount(stack));
+        }
+        finalCode = (await processes.finish(processes.start(['run', '--drain'], env))).code;
+      } finally {
+        await processes.stopAll();
+      }
+      const seconds = (performance.now() - started) / 1000;
+      console.log(`[faults:${SCALE}] 1 crash: killed with ${killedAt.join(', ')} messages committed`);
+
+      const delivery = await checkDelivery(stack, workload);
+      const pii = await piiFound(stack, workload, processes.outputs());
+      recordFigures({
+        scenario: '1 crash',
+        messages: delivery.sent,
+        faults: `${kills} SIGKILL`,
+        lost: delivery.lost,
+        duplicated: delivery.duplicated,
+        seconds,
+        pii,
+      });
+      expect({ lost: delivery.lost, duplicated: delivery.duplicated, misrouted: delivery.misrouted, pii }).toEqual({
+        lost: 0,
+        duplicated: 0,
+        misrouted: 0,
+        pii: 0,
+      });
+      expect(delivery.sent).toBe(MESSAGES + MALFORMED);
+      expect(finalCode).toBe(0);
+      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+      // Each kill landed on a working drain; fewer would test less than the figures line claims.
+      expect(kills).toBe(KILLS);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+});

@@ -1,0 +1,117 @@
+// Graceful stop: the service (no --drain, the default 30 s visibility timeout) gets SIGTERM while
+// busy, several times, and is restarted each time. Each stop must exit 0 long before the
+// visibility timeout and leave nothing hidden: what was committed is deleted, everything else is
+// visible again at once. A drain then finishes the queue: nothing lost, nothing loaded twice.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestStack, type TestStack } from '../helpers/stack.js';
+import { checkDelivery, piiFound, recordFigures, scaled, SCALE, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { committedCount, Fleet, seededRandom, sleep, waitForProgress } from './worker-processes.js';
+
+const MESSAGES = scaled(3_000, 30_000);
+const MALFORMED = scaled(5, 20);
+const STOPS = scaled(2, 5);
+/** how long after the service's first commit the SIGTERM lands */
+const STOP_AFTER_MS = { min: 0, max: scaled(300, 1_500) };
+const VISIBILITY_TIMEOUT_SEC = 30; // the default, which the service is run with
+
+interface Stop {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  seconds: number;
+  /** messages not yet committed when the signal was sent: the service was busy */
+  remaining: number;
+  /** the queue right after the exit, and what it should hold */
+  queue: { visible: number; notVisible: number };
+  expected: { visible: number; notVisible: number };
+}
+
+let stack: TestStack;
+let fleet: Fleet | undefined;
+beforeAll(async () => {
+  stack = await createTestStack();
+});
+afterAll(async () => {
+  await fleet?.stopAll();
+  await stack.close();
+});
+
+describe('fault 8: graceful stop', () => {
+  it(
+    `SIGTERM to the busy service ${STOPS} times: exits 0 at once, leaves nothing hidden, loses nothing`,
+    async () => {
+      const random = seededRandom();
+      console.log(`[faults:${SCALE}] 8 graceful stop: FAULTS_SEED=${random.seed}`);
+      const queueUrl = await stack.newQueue();
+      const workload = await sendWorkload(stack, queueUrl, { count: MESSAGES, malformed: MALFORMED, seed: 8 });
+      const env = stack.env(queueUrl, { SQS2PG_LOG_LEVEL: 'info' });
+      const processes = new Fleet(SCENARIO_TIMEOUT_MS - 30_000);
+      fleet = processes;
+
+      const started = performance.now();
+      const stops: Stop[] = [];
+      let drainCode: number | null = null;
+      try {
+        for (let i = 0; i < STOPS; i++) {
+          const before = await committedCount(stack);
+          const cli = processes.start(['run'], env);
+          if (!(await waitForProgress(stack, cli, before))) {
+            throw new Error(`the service exited by itself:\n${cli.output().stderr.slice(-2000)}`);
+          }
+          await sleep(random.between(STOP_AFTER_MS.min, STOP_AFTER_MS.max));
+          const remaining = workload.sent.size - (await committedCount(stack));
+          const signalled = performance.now();
+          cli.child.kill('SIGTERM');
+          const result = await processes.finish(cli);
+          const seconds = (performance.now() - signalled) / 1000;
+          const queue = await stack.queueDepth(queueUrl);
+          const { loaded, quarantined } = await checkDelivery(stack, workload);
+          stops.push({
+            code: result.code,
+            signal: result.signal,
+            seconds,
+            remaining,
+            queue,
+            expected: { visible: workload.sent.size - (loaded + quarantined), notVisible: 0 },
+          });
+        }
+        drainCode = (await processes.finish(processes.start(['run', '--drain'], env))).code;
+      } finally {
+        await processes.stopAll();
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const slowest = Math.max(...stops.map((stop) => stop.seconds));
+      const trace = stops.map((stop) => `exit ${stop.code ?? stop.signal} in ${stop.seconds.toFixed(2)} s, then ${stop.queue.visible} visible/${stop.queue.notVisible} hidden`);
+      console.log(`[faults:${SCALE}] 8 graceful stop: ${trace.join('; ')}`);
+
+      const delivery = await checkDelivery(stack, workload);
+      const pii = await piiFound(stack, workload, processes.outputs());
+      recordFigures({
+        scenario: '8 graceful stop',
+        messages: delivery.sent,
+        faults: `${stops.length} SIGTERM (exit in ≤ ${(Math.ceil(slowest * 10) / 10).toFixed(1)} s)`,
+        lost: delivery.lost,
+        duplicated: delivery.duplicated,
+        seconds,
+        pii,
+      });
+      expect({ lost: delivery.lost, duplicated: delivery.duplicated, misrouted: delivery.misrouted, pii }).toEqual({
+        lost: 0,
+        duplicated: 0,
+        misrouted: 0,
+        pii: 0,
+      });
+      expect(delivery.sent).toBe(MESSAGES + MALFORMED);
+      expect(stops).toHaveLength(STOPS);
+      for (const stop of stops) {
+        expect({ code: stop.code, signal: stop.signal }).toEqual({ code: 0, signal: null });
+        expect(stop.seconds).toBeLessThan(VISIBILITY_TIMEOUT_SEC);
+        expect(stop.queue).toEqual(stop.expected);
+      }
+      // The signals landed on a busy service, not on an idle one that had emptied the queue.
+      expect(stops.every((stop) => stop.remaining > 0)).toBe(true);
+      expect(drainCode).toBe(0);
+      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+});
