@@ -79,7 +79,15 @@ export class Pipeline {
     const started = performance.now();
     this.source.startHeartbeat();
     try {
-      await Promise.all(Array.from({ length: this.options.pollers }, () => this.poll()));
+      await Promise.all(
+        Array.from({ length: this.options.pollers }, () =>
+          // A poller that fails stops the run in order: in-flight batches finish, the rest is released.
+          this.poll().catch((error: unknown) => {
+            this.failure ??= asError(error);
+            this.stop('fatal');
+          }),
+        ),
+      );
       this.flush();
       while (this.writes.size > 0) await Promise.all(this.writes);
       // Whatever is still in hand was never committed: give it back to the queue now.

@@ -1,5 +1,6 @@
 // Fault-injecting HTTP proxy that sits between the sqs2pg worker and a real SQS-protocol server.
-// Integration tests use it to make chosen SQS operations fail (500, partial batch failure, reset, delay).
+// Integration and fault tests use it to make chosen SQS operations fail (500, throttling, partial
+// batch failure, reset, delay before or after the server acts).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -10,15 +11,29 @@ export interface FaultRule {
   operation: SqsOperation;
   /**
    * - 'http500': answer 500 InternalError without forwarding.
+   * - 'throttle': answer 400 RequestThrottled without forwarding; the SDK classifies it as a
+   *   throttling error and retries it (with its longer throttling backoff).
    * - 'failEntries': answer 200 with every request Entry in `Failed` without forwarding, so the
-   *   server state is untouched and the caller sees a total partial failure. Requests without
-   *   `Entries` are forwarded unharmed.
+   *   server state is untouched and the caller sees a total partial failure.
+   * - 'failSomeEntries': forward only the entries at even positions, then answer with the
+   *   server's result for those plus the withheld ones (every odd position) in `Failed`.
    * - 'reset': destroy the client socket without answering.
    * - 'delay': wait `delayMs`, then forward (dropped if the client disconnected meanwhile).
+   * - 'slowAnswer': forward at once, then hold the server's answer `delayMs` before sending it:
+   *   the server has acted, the client only learns of it late (or never, if it gives up).
+   *
+   * The entry actions apply only to calls with `Entries` (at least two for 'failSomeEntries');
+   * for other calls the rule is skipped, as if it did not match.
    */
-  action: 'http500' | 'failEntries' | 'reset' | 'delay';
+  action: 'http500' | 'throttle' | 'failEntries' | 'failSomeEntries' | 'reset' | 'delay' | 'slowAnswer';
+  /** for 'delay' and 'slowAnswer' (default 0) */
   delayMs?: number;
-  /** fraction 0..1 of matching calls affected (default 1) */
+  /** with delayMs: each call waits a seeded-random time from delayMs to maxDelayMs */
+  maxDelayMs?: number;
+  /**
+   * fraction 0..1 of matching calls affected (default 1). Every matching rule is rolled in
+   * order and the first that hits applies, so several rules can each fault their own share.
+   */
   probability?: number;
 }
 
@@ -27,6 +42,8 @@ export interface SqsProxy {
   setRules(rules: FaultRule[]): void;
   /** calls seen per operation, and how many were faulted */
   counts(): Record<string, { seen: number; faulted: number }>;
+  /** faults injected per action, e.g. { throttle: 12, reset: 9 } */
+  faultsByAction(): Partial<Record<FaultRule['action'], number>>;
   /** closes the server and every open socket */
   close(): Promise<void>;
 }
@@ -97,7 +114,13 @@ function sendJson(res: http.ServerResponse, status: number, payload: unknown, ex
   res.end(body);
 }
 
-function entryIds(body: Buffer): string[] | undefined {
+interface BatchRequest {
+  request: Record<string, unknown>;
+  entries: unknown[];
+}
+
+/** The request's JSON with its `Entries` array, or undefined for a call without one. */
+function batchRequest(body: Buffer): BatchRequest | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -107,10 +130,30 @@ function entryIds(body: Buffer): string[] | undefined {
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const entries: unknown = (parsed as { Entries?: unknown }).Entries;
   if (!Array.isArray(entries)) return undefined;
-  return entries.map((entry: unknown) => {
-    const id: unknown = typeof entry === 'object' && entry !== null ? (entry as { Id?: unknown }).Id : undefined;
-    return typeof id === 'string' ? id : '';
-  });
+  return { request: parsed as Record<string, unknown>, entries };
+}
+
+function entryId(entry: unknown): string {
+  const id: unknown = typeof entry === 'object' && entry !== null ? (entry as { Id?: unknown }).Id : undefined;
+  return typeof id === 'string' ? id : '';
+}
+
+function injectedFailure(Id: string): { Id: string; SenderFault: false; Code: string; Message: string } {
+  return { Id, SenderFault: false, Code: 'InternalError', Message: 'injected' };
+}
+
+/** Whether a rule can act on this call at all; one that cannot is skipped without a roll. */
+function applies(rule: FaultRule, batch: BatchRequest | undefined): boolean {
+  if (rule.action === 'failEntries') return batch !== undefined;
+  if (rule.action === 'failSomeEntries') return batch !== undefined && batch.entries.length >= 2;
+  return true;
+}
+
+interface Answer {
+  status: number;
+  statusMessage: string | undefined;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
 }
 
 export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOptions = {}): Promise<SqsProxy> {
@@ -120,16 +163,51 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const tally = new Map<string, { seen: number; faulted: number }>();
+  const byAction: Partial<Record<FaultRule['action'], number>> = {};
   let rules: FaultRule[] = [];
   let closed = false;
 
-  function pickFault(operation: string): FaultRule | undefined {
-    const rule = rules.find((r) => r.operation === operation || r.operation === '*');
-    if (rule === undefined) return undefined;
-    return random() < (rule.probability ?? 1) ? rule : undefined;
+  function pickFault(operation: string, batch: BatchRequest | undefined): FaultRule | undefined {
+    for (const rule of rules) {
+      if (rule.operation !== operation && rule.operation !== '*') continue;
+      if (!applies(rule, batch)) continue;
+      if (random() < (rule.probability ?? 1)) return rule;
+    }
+    return undefined;
   }
 
-  function forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
+  function delayOf(rule: FaultRule): number {
+    const min = rule.delayMs ?? 0;
+    const max = Math.max(min, rule.maxDelayMs ?? min);
+    return Math.round(min + random() * (max - min));
+  }
+
+  /** Runs `action` after `ms` unless the proxy closes or the client goes away first. */
+  function later(req: http.IncomingMessage, res: http.ServerResponse, ms: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!closed && !res.destroyed && !req.socket.destroyed) action();
+    }, ms);
+    timers.add(timer);
+  }
+
+  function answer(res: http.ServerResponse, reply: Answer): void {
+    if (res.destroyed) return;
+    res.writeHead(reply.status, reply.statusMessage, copyHeaders(reply.headers, reply.body.length));
+    res.end(reply.body);
+  }
+
+  /**
+   * Sends the call to the server and its answer back, through `reply` when given (to rewrite
+   * or hold it). The headers are copied as the client sent them: the SigV4 signature no longer
+   * matches a rewritten body, which fauxqs does not check.
+   */
+  function forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer,
+    reply: (answer: Answer) => void = (upstreamAnswer) => answer(res, upstreamAnswer),
+  ): void {
     const upstream = http.request(
       {
         protocol: target.protocol,
@@ -145,8 +223,7 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
         readBody(upstreamRes).then(
           (resBody) => {
             if (res.destroyed) return;
-            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, copyHeaders(upstreamRes.headers, resBody.length));
-            res.end(resBody);
+            reply({ status: upstreamRes.statusCode ?? 502, statusMessage: upstreamRes.statusMessage, headers: upstreamRes.headers, body: resBody });
           },
           () => res.destroy(),
         );
@@ -176,13 +253,14 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
     tally.set(operation, count);
     count.seen += 1;
 
-    const rule = pickFault(operation);
-    const ids = rule?.action === 'failEntries' ? entryIds(body) : undefined;
-    if (rule === undefined || (rule.action === 'failEntries' && ids === undefined)) {
+    const batch = batchRequest(body);
+    const rule = pickFault(operation, batch);
+    if (rule === undefined) {
       forward(req, res, body);
       return;
     }
     count.faulted += 1;
+    byAction[rule.action] = (byAction[rule.action] ?? 0) + 1;
 
     switch (rule.action) {
       case 'http500':
@@ -193,23 +271,60 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
           { 'x-amzn-query-error': 'InternalError;Receiver' },
         );
         return;
+      case 'throttle':
+        // Either signal alone makes the SDK raise RequestThrottled (the header wins when both
+        // are present); send both, as a query-compatible JSON service does.
+        sendJson(
+          res,
+          400,
+          { __type: 'com.amazonaws.sqs#RequestThrottled', message: 'injected' },
+          { 'x-amzn-query-error': 'RequestThrottled;Sender' },
+        );
+        return;
       case 'failEntries':
-        sendJson(res, 200, {
-          Successful: [],
-          Failed: (ids ?? []).map((Id) => ({ Id, SenderFault: false, Code: 'InternalError', Message: 'injected' })),
+        sendJson(res, 200, { Successful: [], Failed: (batch?.entries ?? []).map((entry) => injectedFailure(entryId(entry))) });
+        return;
+      case 'failSomeEntries': {
+        const entries = batch?.entries ?? [];
+        const kept = entries.filter((_, index) => index % 2 === 0);
+        const withheld = entries.filter((_, index) => index % 2 === 1).map(entryId);
+        const partial = Buffer.from(JSON.stringify({ ...batch?.request, Entries: kept }));
+        forward(req, res, partial, (upstreamAnswer) => {
+          if (upstreamAnswer.status !== 200) {
+            // The whole call failed at the server: that answer already says more than ours would.
+            answer(res, upstreamAnswer);
+            return;
+          }
+          let result: { Successful?: unknown[]; Failed?: unknown[] };
+          try {
+            result = JSON.parse(upstreamAnswer.body.toString('utf8')) as typeof result;
+          } catch {
+            answer(res, upstreamAnswer);
+            return;
+          }
+          const merged = Buffer.from(
+            JSON.stringify({
+              ...result,
+              Successful: result.Successful ?? [],
+              Failed: [...(result.Failed ?? []), ...withheld.map(injectedFailure)],
+            }),
+          );
+          answer(res, { ...upstreamAnswer, body: merged });
         });
         return;
+      }
       case 'reset':
         // RST rather than FIN so the client sees ECONNRESET, as with a crashed load balancer.
         req.socket.resetAndDestroy();
         return;
-      case 'delay': {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          // A client that timed out meanwhile never sent this call as far as it knows; keep it so.
-          if (!closed && !res.destroyed && !req.socket.destroyed) forward(req, res, body);
-        }, rule.delayMs ?? 0);
-        timers.add(timer);
+      case 'delay':
+        // A client that timed out meanwhile never sent this call as far as it knows; keep it so.
+        later(req, res, delayOf(rule), () => forward(req, res, body));
+        return;
+      case 'slowAnswer': {
+        const holdMs = delayOf(rule);
+        // The server acts now; an answer nobody waits for any more is dropped.
+        forward(req, res, body, (upstreamAnswer) => later(req, res, holdMs, () => answer(res, upstreamAnswer)));
         return;
       }
     }
@@ -241,6 +356,9 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
       const snapshot: Record<string, { seen: number; faulted: number }> = {};
       for (const [operation, count] of tally) snapshot[operation] = { ...count };
       return snapshot;
+    },
+    faultsByAction() {
+      return { ...byAction };
     },
     async close(): Promise<void> {
       if (closed) return;

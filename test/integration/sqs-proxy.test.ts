@@ -8,6 +8,7 @@ import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  RequestThrottled,
   SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
@@ -186,6 +187,136 @@ describe('sqs-proxy', () => {
     }
     expect(proxy.counts().SendMessage).toEqual({ seen: before.seen + 5, faulted: before.faulted });
     expect(await notVisible(queueUrl)).toEqual({ visible: 5, inFlight: 0 });
+  });
+
+  it("'throttle' answers RequestThrottled, which the SDK classifies as throttling and retries", async () => {
+    const queueUrl = await createQueue();
+    proxy.setRules([{ operation: 'SendMessage', action: 'throttle' }]);
+    const error: unknown = await sqs
+      .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'throttled' }))
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(RequestThrottled);
+    expect(error).toMatchObject({ name: 'RequestThrottled', $fault: 'client', $metadata: { httpStatusCode: 400, attempts: 1 } });
+    expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+
+    // A 400 is retried only because of its name: the SDK's throttling class (RequestThrottled is
+    // one of its THROTTLING_ERROR_CODES). A real 400 from the server is not retried at all.
+    const retrying = client({ maxAttempts: undefined });
+    extraClients.push(retrying);
+    const before = proxy.counts().SendMessage ?? { seen: 0, faulted: 0 };
+    const throttled: unknown = await retrying
+      .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'throttled' }))
+      .then(() => undefined, (e: unknown) => e);
+    expect(throttled).toMatchObject({ name: 'RequestThrottled', $metadata: { attempts: 3 } });
+    expect(proxy.counts().SendMessage).toEqual({ seen: before.seen + 3, faulted: before.faulted + 3 });
+
+    proxy.setRules([]);
+    const refused: unknown = await retrying
+      .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'nul \u0000 is not allowed' }))
+      .then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ $metadata: { httpStatusCode: 400, attempts: 1 } });
+    expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it("'failSomeEntries' forwards half of a batch and reports the other half as failed", async () => {
+    const queueUrl = await createQueue();
+    // SendMessageBatch: only the entries at even positions reach the server, although the body
+    // the client signed held all five (fauxqs does not check SigV4 signatures).
+    proxy.setRules([{ operation: 'SendMessageBatch', action: 'failSomeEntries' }]);
+    const sent = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: ['a', 'b', 'c', 'd', 'e'].map((Id) => ({ Id, MessageBody: `body-${Id}` })),
+      }),
+    );
+    expect((sent.Successful ?? []).map((entry) => entry.Id)).toEqual(['a', 'c', 'e']);
+    expect(sent.Failed).toEqual(['b', 'd'].map((Id) => ({ Id, SenderFault: false, Code: 'InternalError', Message: 'injected' })));
+    expect(await notVisible(queueUrl)).toEqual({ visible: 3, inFlight: 0 });
+
+    proxy.setRules([]);
+    const received = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30 }),
+    );
+    expect((received.Messages ?? []).map((m) => m.Body).sort()).toEqual(['body-a', 'body-c', 'body-e']);
+    const entries = (received.Messages ?? []).map((m, i) => ({ Id: `e${i}`, ReceiptHandle: m.ReceiptHandle }));
+
+    proxy.setRules([{ operation: 'DeleteMessageBatch', action: 'failSomeEntries' }]);
+    const before = proxy.counts().DeleteMessageBatch ?? { seen: 0, faulted: 0 };
+    const deleted = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    expect((deleted.Successful ?? []).map((entry) => entry.Id)).toEqual(['e0', 'e2']);
+    expect(deleted.Failed).toEqual([{ Id: 'e1', SenderFault: false, Code: 'InternalError', Message: 'injected' }]);
+    expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 1 });
+
+    // A batch of one cannot be split: the rule is skipped and the call goes through.
+    const last = entries[1];
+    const single = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: last ? [last] : [] }));
+    expect(single.Failed ?? []).toEqual([]);
+    expect(proxy.counts().DeleteMessageBatch).toEqual({ seen: before.seen + 2, faulted: before.faulted + 1 });
+    expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it("'slowAnswer' lets the server act at once and holds its answer", async () => {
+    const queueUrl = await createQueue();
+    proxy.setRules([{ operation: 'SendMessage', action: 'slowAnswer', delayMs: 400 }]);
+    const started = Date.now();
+    const answered = sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'early' }));
+    // The message is in the queue while the client still waits for the answer.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await notVisible(queueUrl)).toEqual({ visible: 1, inFlight: 0 });
+    await expect(answered).resolves.toMatchObject({ MessageId: expect.any(String) as string });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+
+    // A client that gives up first believes the call failed, yet the server has acted on it.
+    const impatient = client({ requestHandler: { requestTimeout: 100, throwOnRequestTimeout: true } });
+    extraClients.push(impatient);
+    await expect(impatient.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'sent anyway' }))).rejects.toThrow();
+    expect(await notVisible(queueUrl)).toEqual({ visible: 2, inFlight: 0 });
+  });
+
+  it('rolls every matching rule in order and applies the first that hits', async () => {
+    const { port } = app.server.address() as AddressInfo;
+    const own = await startSqsProxy(`http://127.0.0.1:${port}`, { seed: 7 });
+    const ownClient = client({ endpoint: own.endpoint });
+    try {
+      const queueUrl = await createQueue();
+      // Rules that always hit: the first one wins, the second is never reached.
+      own.setRules([
+        { operation: 'GetQueueAttributes', action: 'http500' },
+        { operation: 'GetQueueAttributes', action: 'throttle' },
+      ]);
+      const first: unknown = await ownClient
+        .send(new GetQueueAttributesCommand({ QueueUrl: queueUrl }))
+        .then(() => undefined, (e: unknown) => e);
+      expect(first).toMatchObject({ name: 'InternalError' });
+
+      // Two rules on '*' at 30 % each: both kinds occur, and about 1 - 0.7 * 0.7 = 51 % of calls fault.
+      own.setRules([
+        { operation: '*', action: 'http500', probability: 0.3 },
+        { operation: '*', action: 'throttle', probability: 0.3 },
+      ]);
+      const names = new Map<string, number>();
+      const calls = 400;
+      for (let i = 0; i < calls; i += 1) {
+        const name = await ownClient.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl })).then(
+          () => 'ok',
+          (e: unknown) => (e instanceof Error ? e.name : 'unknown'),
+        );
+        names.set(name, (names.get(name) ?? 0) + 1);
+      }
+      expect([...names.keys()].sort()).toEqual(['InternalError', 'RequestThrottled', 'ok']);
+      const internal = names.get('InternalError') ?? 0;
+      const throttled = names.get('RequestThrottled') ?? 0;
+      expect(internal / calls).toBeGreaterThan(0.22);
+      expect(internal / calls).toBeLessThan(0.38);
+      // The second rule is rolled only for calls the first let through: 0.7 * 0.3 = 21 %.
+      expect(throttled / calls).toBeGreaterThan(0.14);
+      expect(throttled / calls).toBeLessThan(0.28);
+      expect(own.counts().GetQueueAttributes).toEqual({ seen: calls + 1, faulted: internal + throttled + 1 });
+      expect(own.faultsByAction()).toEqual({ http500: internal + 1, throttle: throttled });
+    } finally {
+      ownClient.destroy();
+      await own.close();
+    }
   });
 
   it('close() resolves promptly while a keep-alive client is still connected', async () => {

@@ -173,3 +173,22 @@ describe('redactBody, text bodies', () => {
     );
   });
 });
+
+describe('redactBody, keyed values in text that is not JSON', () => {
+  it.each([
+    ['a truncated body', '{"user_id":"t","device_id":"tablet-7f3a9c","ip":"999.0.2.11","app_ver', ['tablet-7f3a9c', '999.0.2.11']],
+    ['a value cut off mid-way', '{"user_id":"t","device_id":"123-45-67', ['123-45-67']],
+    ['a bare value', '{"ip": not-an-ip, "device_id": dev42}', ['not-an-ip', 'dev42']],
+    ['an escaped quote inside', '{"IP":"a\\"b","x":1', ['a\\"b']],
+  ])('masks whatever follows an ip or device_id key: %s', (_name, body, secrets) => {
+    const output = redactBody(body, masker);
+    for (const secret of secrets) expect(output).not.toContain(secret);
+    expect(output).toMatch(/k1:[0-9a-f]{64}/);
+  });
+
+  it('masks an ip or device_id nested deeper than the stack allows, without throwing', () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const output = redactBody(`{"user_id":"x","ip":${deep}}`, masker);
+    expect(JSON.parse(output)).toEqual({ user_id: 'x', ip: ip('[unserialisable]') });
+  });
+});
