@@ -21,7 +21,9 @@ const HERE = fileURLToPath(new URL('./', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
 const README = join(ROOT, 'README.md');
 const MASK_KEY = 'b2'.repeat(32);
-const POLLERS = 4;
+// The same pollers for the ceiling and sqs2pg: few on loopback, where CPU decides; more behind
+// the 15 ms proxy, where concurrency does (sqs-consumer, the baseline, has its single loop).
+const POLLERS: Record<string, number> = { loopback: 4, 'aws-like': 16 };
 const DEADLINE_MS = 15 * 60_000;
 
 const { values: flags } = parseArgs({
@@ -89,7 +91,7 @@ async function measureOne(
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     const queueUrl = await fillQueue(endpoint, count);
     const timeFile = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-')), 'time');
-    const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count);
+    const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count, POLLERS[profile] ?? 4);
     const t0 = performance.now();
     const child = spawnTimed(command.args, timeFile, { ...command.env });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -111,15 +113,22 @@ async function measureOne(
   }
 }
 
-function commandFor(contender: Measure['contender'], endpoint: string, queueUrl: string, databaseUrl: string, count: number) {
+function commandFor(
+  contender: Measure['contender'],
+  endpoint: string,
+  queueUrl: string,
+  databaseUrl: string,
+  count: number,
+  pollers: number,
+) {
   switch (contender) {
     case 'ceiling':
-      return { args: ['node', join(HERE, 'ceiling.js'), endpoint, queueUrl, String(POLLERS), String(count)], env: {} };
+      return { args: ['node', join(HERE, 'ceiling.js'), endpoint, queueUrl, String(pollers), String(count)], env: {} };
     case 'baseline':
       return { args: ['node', join(HERE, 'baselines/sqs-consumer-pg.js'), endpoint, queueUrl, databaseUrl], env: {} };
     case 'sqs2pg':
       return {
-        args: ['node', CLI, 'run', '--drain', '--pollers', String(POLLERS)],
+        args: ['node', CLI, 'run', '--drain', '--pollers', String(pollers)],
         env: { SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: endpoint, DATABASE_URL: databaseUrl, SQS2PG_MASK_KEY: MASK_KEY, SQS2PG_LOG_LEVEL: 'warn' },
       };
   }
@@ -133,7 +142,7 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
     const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`);
-    const worker = startChild('node', [CLI, 'run', '--pollers', String(POLLERS)], {
+    const worker = startChild('node', [CLI, 'run', '--pollers', String(POLLERS.loopback)], {
       SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: endpoint, DATABASE_URL: databaseUrl, SQS2PG_MASK_KEY: MASK_KEY, SQS2PG_LOG_LEVEL: 'warn',
     });
     await new Promise((resolve) => setTimeout(resolve, 1000));
