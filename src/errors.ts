@@ -6,7 +6,11 @@ export type ErrorCode =
   | 'sqs_unreachable'
   | 'db_unreachable'
   | 'db_schema'
-  | 'embedded_unavailable';
+  | 'embedded_unavailable'
+  | 'db_permission'
+  | 'vault_integrity'
+  | 'rotate_running'
+  | 'vault_not_found';
 
 export class Sqs2pgError extends Error {
   constructor(

@@ -59,6 +59,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       '',
     );
 
+    const maskKey = { purpose: 'mask', key: config.maskKey ?? DEV_MASK_KEY, keyId: config.maskKey ? config.maskKeyId : DEV_MASK_KEY_ID } as const;
     const bus = new EventBus();
     logEvents(bus, createLogger(config.logLevel));
     const stats = collectRunStats(bus);
@@ -68,7 +69,8 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       sqsTarget: sqsServer.endpoint,
       pool,
       databaseUrl: postgres.url,
-      masker: config.maskKey ? createMasker(config.maskKey, config.maskKeyId) : createMasker(DEV_MASK_KEY, DEV_MASK_KEY_ID),
+      masker: createMasker(maskKey.key, maskKey.keyId),
+      keyChecks: [maskKey],
       bus,
       options: { ...config, drain: true },
     });

@@ -9,6 +9,8 @@ import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsClient } from '../source/sqs/client.js';
 import { createMasker } from '../transform/mask.js';
+import { createVaultCipher } from '../vault/cipher.js';
+import { vaultKeysFrom } from '../vault/keyring.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
 export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -17,6 +19,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     console.log(renderHelp('run'));
     return 0;
   }
+  const vaultKeys = vaultKeysFrom(config);
   const logger = createLogger(config.logLevel);
   const bus = new EventBus();
   logEvents(bus, logger);
@@ -42,11 +45,23 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
       pool,
       databaseUrl: config.databaseUrl,
       masker: createMasker(config.maskKey, config.maskKeyId),
+      vault: vaultKeys && createVaultCipher(vaultKeys.key, config.vaultKeyId),
+      keyChecks: [
+        { purpose: 'mask', keyId: config.maskKeyId, key: config.maskKey },
+        ...(vaultKeys ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vaultKeys.key } as const] : []),
+      ],
       bus,
       options: config,
     });
     logger.info(
-      { queueUrl: config.queueUrl, database: describeDatabase(config.databaseUrl), drain: config.drain, pollers: config.pollers },
+      {
+        queueUrl: config.queueUrl,
+        database: describeDatabase(config.databaseUrl),
+        drain: config.drain,
+        pollers: config.pollers,
+        maskKeyId: config.maskKeyId,
+        vaultKeyId: vaultKeys ? config.vaultKeyId : 'off',
+      },
       'sqs2pg started',
     );
     signals.attach(pipeline);

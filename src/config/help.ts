@@ -1,10 +1,14 @@
 // --help text and the README's configuration table, both generated from the one schema.
-import { settings, settingsFor, type CommandName, type SettingSpec } from './schema.js';
+import { positionalFor, settings, settingsFor, type CommandName, type SettingSpec } from './schema.js';
 
 export const commandSummaries: Record<CommandName, string> = {
   run: 'Move messages from SQS into PostgreSQL: a service until SIGTERM, or --drain to stop when the queue is empty.',
   demo: 'Zero-setup first run: embedded SQS and PostgreSQL, a generated sample, a drain and a report.',
   migrate: 'Apply the database migrations (run also does this at start).',
+  reveal: 'Print the original value behind a mask, from the vault, and audit it (needs the vault key and a PII officer role).',
+  forget: 'Erase a user (--user-id) or one masked value (--masked): their rows and the vault entries nothing else uses.',
+  rotate: 'Bring existing rows and vault entries to the configured keys: re-mask under a new mask key, re-encrypt under a new vault key.',
+  grants: 'Create the worker, analyst and PII officer roles with least privilege, and grant them.',
 };
 
 export function renderUsage(): string {
@@ -18,7 +22,8 @@ export function renderHelp(command: CommandName): string {
     const details = [`env ${spec.env}`, `default: ${defaultText(spec)}`, spec.unit ? `unit: ${spec.unit}` : ''].filter(Boolean);
     return `  ${flag}\n      ${spec.doc}\n      (${details.join('; ')})`;
   });
-  return [`Usage: sqs2pg ${command} [options]`, '', commandSummaries[command], '', 'Options:', ...options, '  --help, -h\n      Show this help.'].join('\n');
+  const argument = positionalFor[command] ? ` <${positionalFor[command].name}>` : '';
+  return [`Usage: sqs2pg ${command}${argument} [options]`, '', commandSummaries[command], '', 'Options:', ...options, '  --help, -h\n      Show this help.'].join('\n');
 }
 
 export function renderConfigTable(): string {

@@ -2,7 +2,7 @@
 // message names the flag, the variable and what to do. Precedence: flag, then environment, then default.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { settingsFor, type CommandName, type ConfigFor, type SettingSpec } from './schema.js';
+import { positionalFor, settingsFor, type CommandName, type ConfigFor, type SettingSpec } from './schema.js';
 
 export interface CommandLine<C extends CommandName> {
   config: ConfigFor<C>;
@@ -27,9 +27,21 @@ export function loadConfig<C extends CommandName>(
     throw new ConfigError(`${(error as Error).message.split('\n')[0]}; see: sqs2pg ${command} --help`);
   }
 
-  // No command takes arguments: a stray word is most likely a flag without its dashes ("run drain").
-  const stray = parsed.positionals[0];
-  if (stray !== undefined) throw new ConfigError(`unexpected argument "${stray}"; see: sqs2pg ${command} --help`);
+  // At most one argument, for the command that takes one; anything else is most likely a flag
+  // without its dashes ("run drain"). Never echoed where it stands for a secret setting.
+  const positional = positionalFor[command];
+  const [first, stray] = positional ? parsed.positionals : [undefined, parsed.positionals[0]];
+  if (stray !== undefined) {
+    const shown = positional ? '' : ` "${stray}"`;
+    throw new ConfigError(`unexpected argument${shown}; see: sqs2pg ${command} --help`);
+  }
+  if (positional && first !== undefined) {
+    const flag = specs.find(([name]) => name === positional.setting)?.[1].flag;
+    if (flag === undefined || parsed.values[flag] !== undefined) {
+      throw new ConfigError(`give <${positional.name}> either as the argument or as --${flag ?? positional.setting}, not both; see: sqs2pg ${command} --help`);
+    }
+    parsed.values[flag] = first;
+  }
 
   const config: Record<string, unknown> = {};
   const missing: string[] = [];

@@ -1,9 +1,10 @@
 // The one configuration schema: every setting's flag, environment variable, type, default, unit
 // and documentation. The CLI's --help and the README's configuration table are generated from it.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { decodeKey } from './key.js';
 
-export type CommandName = 'run' | 'demo' | 'migrate';
+export type CommandName = 'run' | 'demo' | 'migrate' | 'reveal' | 'forget' | 'rotate' | 'grants';
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** kebab-case flag, without the leading dashes */
@@ -47,7 +48,27 @@ const key = z.string().transform((text, ctx) => {
   return decoded;
 });
 
+// A key in a file (a mounted secret): read at start, so a missing or bad file stops the command at once.
+const keyFile = z.string().transform((path, ctx) => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})` });
+    return z.NEVER;
+  }
+  const decoded = decodeKey(text);
+  if (typeof decoded === 'string') {
+    ctx.addIssue({ code: 'custom', message: `the key in the file ${decoded}` });
+    return z.NEVER;
+  }
+  return decoded;
+});
+
+const keyId = z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1-16 lower-case letters or digits');
+
 const pipelineCommands = ['run', 'demo'] as const;
+const vaultKeyCommands = ['run', 'reveal', 'rotate'] as const;
 
 export const settings = {
   queueUrl: setting({
@@ -81,25 +102,112 @@ export const settings = {
     default: 'postgres://postgres:postgres@localhost:5432/postgres',
     doc: 'PostgreSQL connection URL (libpq form; sslmode is honoured).',
     secret: true,
-    commands: ['run', 'migrate'],
+    commands: ['run', 'migrate', 'reveal', 'forget', 'rotate', 'grants'],
   }),
   maskKey: setting({
     flag: 'mask-key',
     env: 'SQS2PG_MASK_KEY',
     schema: key.optional(),
     defaultDoc: 'none (the demo uses a fixed development key)',
-    doc: 'Secret key for the HMAC masks of ip and device_id: 32+ random bytes, hex or base64. Prefer the environment to the flag.',
+    doc: 'Secret key for the HMAC masks of ip and device_id: 32+ random bytes, hex or base64. Prefer the environment to the flag. For rotate: the new key, whose originals come from the vault.',
     secret: true,
-    commands: pipelineCommands,
+    commands: [...pipelineCommands, 'rotate'],
     requiredFor: ['run'],
   }),
   maskKeyId: setting({
     flag: 'mask-key-id',
     env: 'SQS2PG_MASK_KEY_ID',
-    schema: z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1-16 lower-case letters or digits'),
+    schema: keyId,
     default: 'k1',
-    doc: 'Short id written in front of every mask (k1:...), so the key can be rotated.',
-    commands: pipelineCommands,
+    doc: 'Short id written in front of every mask (k1:...), so the key can be rotated. For rotate: the id rows are re-masked to.',
+    commands: [...pipelineCommands, 'rotate'],
+  }),
+  vaultKey: setting({
+    flag: 'vault-key',
+    env: 'SQS2PG_VAULT_KEY',
+    schema: key.optional(),
+    defaultDoc: 'none: no vault',
+    doc: 'Secret key of the vault, which keeps each masked value encrypted so a PII officer can reveal it: 32+ random bytes, hex or base64, not the mask key. Set it (or --vault-key-file) to turn the vault on.',
+    secret: true,
+    commands: vaultKeyCommands,
+  }),
+  vaultKeyFile: setting({
+    flag: 'vault-key-file',
+    env: 'SQS2PG_VAULT_KEY_FILE',
+    schema: keyFile.optional(),
+    defaultDoc: 'none',
+    doc: 'A file holding the vault key (a mounted secret), instead of --vault-key.',
+    commands: vaultKeyCommands,
+  }),
+  vaultKeyId: setting({
+    flag: 'vault-key-id',
+    env: 'SQS2PG_VAULT_KEY_ID',
+    schema: keyId,
+    default: 'v1',
+    doc: 'Id stored with every vault entry, so the vault key can be rotated. For rotate: the id entries are re-encrypted to. (reveal finds it from the key.)',
+    commands: ['run', 'rotate'],
+  }),
+  vaultPreviousKey: setting({
+    flag: 'vault-previous-key',
+    env: 'SQS2PG_VAULT_PREVIOUS_KEY',
+    schema: key.optional(),
+    defaultDoc: 'none',
+    doc: 'The vault key being rotated away from: rotate re-encrypts its entries under the vault key; reveal can still open them meanwhile.',
+    secret: true,
+    commands: ['reveal', 'rotate'],
+  }),
+  vaultPreviousKeyFile: setting({
+    flag: 'vault-previous-key-file',
+    env: 'SQS2PG_VAULT_PREVIOUS_KEY_FILE',
+    schema: keyFile.optional(),
+    defaultDoc: 'none',
+    doc: 'A file holding the previous vault key, instead of --vault-previous-key.',
+    commands: ['reveal', 'rotate'],
+  }),
+  masked: setting({
+    flag: 'masked',
+    env: 'SQS2PG_MASKED',
+    // Never echoed: a value typed here by mistake could be the raw ip or device id itself.
+    schema: z.string().regex(/^[a-z0-9]{1,16}:[0-9a-f]{64}$/, 'expected a masked value such as k1:3f2a… (key id, colon, 64 hex digits)').optional(),
+    defaultDoc: 'none',
+    doc: 'A masked value as user_logins holds it (k1:3f2a…). reveal takes it as its argument.',
+    secret: true,
+    commands: ['reveal', 'forget'],
+    requiredFor: ['reveal'],
+  }),
+  reason: setting({
+    flag: 'reason',
+    env: 'SQS2PG_REASON',
+    schema: z.string().trim().min(3, 'expected a few words: why, or a ticket reference').max(500, 'expected at most 500 characters').optional(),
+    defaultDoc: 'none',
+    doc: 'Why, written to the audit table (a ticket reference, not the person\'s details). Required by reveal.',
+    commands: ['reveal', 'forget', 'rotate'],
+    requiredFor: ['reveal'],
+  }),
+  userId: setting({
+    flag: 'user-id',
+    env: 'SQS2PG_USER_ID',
+    schema: z.string().max(128, 'expected at most 128 characters').optional(),
+    defaultDoc: 'none',
+    doc: "Erase this user: their rows, quarantine records naming them, and the vault entries no other row uses.",
+    commands: ['forget'],
+  }),
+  rotatePauseMs: setting({
+    flag: 'rotate-pause-ms',
+    env: 'SQS2PG_ROTATE_PAUSE_MS',
+    schema: int(0, 60000),
+    default: '0',
+    unit: 'ms',
+    doc: 'Pause between two rotation batches, to leave the database to the workers.',
+    commands: ['rotate'],
+  }),
+  rolePrefix: setting({
+    flag: 'role-prefix',
+    env: 'SQS2PG_ROLE_PREFIX',
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'expected lower-case letters, digits and underscores'),
+    default: 'sqs2pg_',
+    doc: 'Prefix of the three roles grants creates: <prefix>worker, <prefix>analyst, <prefix>pii_officer.',
+    commands: ['grants'],
   }),
   visibilityTimeoutSec: setting({
     flag: 'visibility-timeout-sec',
@@ -134,7 +242,7 @@ export const settings = {
     default: '500',
     unit: 'rows',
     doc: 'Largest batch written to PostgreSQL in one statement and one transaction.',
-    commands: pipelineCommands,
+    commands: [...pipelineCommands, 'rotate'],
   }),
   batchMaxWaitMs: setting({
     flag: 'batch-max-wait-ms',
@@ -189,7 +297,7 @@ export const settings = {
     defaultFor: { demo: 'warn' },
     defaultDoc: 'info (demo: warn)',
     doc: 'Least severe log level written (JSON lines on stderr).',
-    commands: ['run', 'demo', 'migrate'],
+    commands: ['run', 'demo', 'migrate', 'rotate'],
   }),
   demoMessages: setting({
     flag: 'messages',
@@ -212,6 +320,11 @@ export const settings = {
 
 export type SettingName = keyof typeof settings;
 type Settings = typeof settings;
+
+/** The one argument a command takes, as another way to give one of its settings. */
+export const positionalFor: Partial<Record<CommandName, { setting: SettingName; name: string }>> = {
+  reveal: { setting: 'masked', name: 'masked-value' },
+};
 
 /** The parsed settings one command reads. */
 export type ConfigFor<C extends CommandName> = {

@@ -19,6 +19,8 @@ export interface EventMap {
   'sink:split': { size: number; code: string };
   'pipeline:stopping': { reason: string; inFlight: number };
   'pipeline:drained': { durationMs: number };
+  /** one committed batch of sqs2pg rotate: rows re-masked (mask) or vault entries re-encrypted (vault) */
+  'rotate:batch': { pass: 'mask' | 'vault'; items: number; changed: number; doneSoFar: number };
 }
 
 export type EventName = keyof EventMap;

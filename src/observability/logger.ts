@@ -5,7 +5,7 @@ import type { EventBus } from './events.js';
 
 export type { Logger };
 
-const REDACT = ['ip', 'device_id', 'body', '*.ip', '*.device_id', '*.body', 'maskKey', 'databaseUrl'];
+const REDACT = ['ip', 'device_id', 'body', '*.ip', '*.device_id', '*.body', 'maskKey', 'vaultKey', 'vaultPreviousKey', 'databaseUrl'];
 
 export function createLogger(level: string): Logger {
   return pino({ name: 'sqs2pg', level, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
@@ -24,5 +24,6 @@ export function logEvents(bus: EventBus, logger: Logger): void {
     .on('batch:committed', (event) => logger.debug(event, 'batch committed'))
     .on('source:released', (event) => logger.info(event, `released ${event.count} messages back to the queue`))
     .on('pipeline:stopping', (event) => logger.info(event, `stopping: ${event.reason}`))
-    .on('pipeline:drained', (event) => logger.info(event, 'queue drained'));
+    .on('pipeline:drained', (event) => logger.info(event, 'queue drained'))
+    .on('rotate:batch', (event) => logger.debug(event, `rotate: ${event.pass} batch committed`));
 }

@@ -8,11 +8,15 @@ import { classifyFailure } from '../sink/postgres/sqlstate.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
 import type { Masker } from '../transform/mask.js';
 import { reject } from '../transform/message-to-row.js';
-import type { InboundMessage, LoginRow, Outcome, Rejection } from '../transform/types.js';
+import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../transform/types.js';
+import type { VaultCipher } from '../vault/cipher.js';
+import { sealBatch } from '../vault/seal-batch.js';
 
 export interface Entry {
   message: InboundMessage;
   outcome: Outcome;
+  /** vault on: the values behind the row's masks, sealed at commit (deduplicated per batch) */
+  originals?: readonly MaskedOriginal[];
 }
 
 /** The run is stopping and the batch was not committed: its messages must be released. */
@@ -34,6 +38,8 @@ export class BatchWriter {
     private readonly signal: AbortSignal,
     /** give up after failing this long; null: retry for ever */
     private readonly outageLimitMs: number | null,
+    /** vault on: seals the originals of each committed batch */
+    private readonly vault: VaultCipher | null = null,
   ) {}
 
   async write(entries: readonly Entry[]): Promise<void> {
@@ -97,7 +103,9 @@ export class BatchWriter {
       else rejections.push(outcome.rejection);
     }
     const started = performance.now();
-    const result = await this.sink.write(rows, rejections);
+    // Only rows get vaulted: a row isolated as db_rejected became an entry without originals.
+    const vault = this.vault ? sealBatch(entries.flatMap((entry) => (entry.outcome.kind === 'row' ? (entry.originals ?? []) : [])), this.vault) : [];
+    const result = await this.sink.write(rows, rejections, vault);
     this.failingSince = undefined;
     this.emit('batch:committed', {
       rows: result.inserted,

@@ -1,6 +1,7 @@
 // Everything between "configured" and "running": reach PostgreSQL, migrate, reach the queue,
 // and assemble the pipeline. Shared by `run` and `demo`; signals stay with the commands.
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { assertKeyFingerprints, type KeyCheck } from '../db/key-fingerprints.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, type Pool } from '../db/pool.js';
 import { ConnectError, describeError } from '../errors.js';
@@ -8,6 +9,7 @@ import type { EventBus } from '../observability/events.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import { SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
+import type { VaultCipher } from '../vault/cipher.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 
 export interface WorkerParts {
@@ -18,6 +20,10 @@ export interface WorkerParts {
   pool: Pool;
   databaseUrl: string;
   masker: Masker;
+  /** vault on: the cipher for new vault entries */
+  vault?: VaultCipher | undefined;
+  /** the keys to check against the ids this database has seen them under */
+  keyChecks: readonly KeyCheck[];
   bus: EventBus;
   options: PipelineOptions & { visibilityTimeoutSec: number };
 }
@@ -25,6 +31,7 @@ export interface WorkerParts {
 export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
   await assertReachable(parts.pool, parts.databaseUrl);
   await migrate(parts.pool);
+  await assertKeyFingerprints(parts.pool, parts.keyChecks);
   const source = new SqsSource(parts.sqs, {
     queueUrl: parts.queueUrl,
     visibilityTimeoutSec: parts.options.visibilityTimeoutSec,
@@ -39,5 +46,5 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
       error,
     );
   }
-  return new Pipeline(source, new PostgresSink(parts.pool), parts.masker, parts.options, parts.bus.emit);
+  return new Pipeline(source, new PostgresSink(parts.pool), parts.masker, parts.options, parts.bus.emit, parts.vault ?? null);
 }

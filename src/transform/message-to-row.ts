@@ -5,21 +5,39 @@ import { canonicalIp } from './ip.js';
 import { parseLoginEvent } from './login-event.js';
 import type { Masker } from './mask.js';
 import { redactBody } from './redact.js';
-import type { InboundMessage, Outcome, Rejection, RejectReason } from './types.js';
+import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from './types.js';
 
 export function messageToRow(message: InboundMessage, masker: Masker): Outcome {
+  return toOutcome(message, masker, null);
+}
+
+/**
+ * The same outcome, plus the value behind each of the row's masks, for the vault to encrypt.
+ * Kept apart from the outcome so that an outcome never holds personal data in clear; a rejection
+ * has no originals (its body is only ever kept masked).
+ */
+export function messageToVaultedRow(message: InboundMessage, masker: Masker): { outcome: Outcome; originals: MaskedOriginal[] } {
+  const originals: MaskedOriginal[] = [];
+  return { outcome: toOutcome(message, masker, originals), originals };
+}
+
+function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOriginal[] | null): Outcome {
   const parsed = parseLoginEvent(message.body);
   if (!parsed.ok) return { kind: 'rejected', rejection: reject(message, masker, parsed.reason, parsed.field) };
   const { event } = parsed;
+  // Non-null: the schema has already checked it. The canonical form is what is masked and vaulted.
+  const ip = canonicalIp(event.ip) ?? event.ip;
+  const maskedIp = masker.mask('ip', ip);
+  const maskedDeviceId = masker.mask('device_id', event.device_id);
+  originals?.push({ mask: maskedIp, field: 'ip', value: ip }, { mask: maskedDeviceId, field: 'device_id', value: event.device_id });
   return {
     kind: 'row',
     row: {
       messageId: message.messageId,
       userId: event.user_id,
       deviceType: event.device_type,
-      // Both are non-null: the schema has already checked them.
-      maskedIp: masker.mask('ip', canonicalIp(event.ip) ?? event.ip),
-      maskedDeviceId: masker.mask('device_id', event.device_id),
+      maskedIp,
+      maskedDeviceId,
       locale: event.locale,
       appVersion: appVersionToInt(event.app_version) ?? 0,
       appVersionRaw: event.app_version,

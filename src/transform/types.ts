@@ -1,4 +1,5 @@
 // The shapes that cross the transform boundary: a received message in, a row or a rejection out.
+import type { MaskedField } from './mask.js';
 
 /** What the transform needs of an SQS message; receipt handles stay in the source. */
 export interface InboundMessage {
@@ -49,6 +50,14 @@ export interface Rejection {
   sentAtMs: number;
   /** the body with every ip and device_id value replaced by its mask */
   redactedBody: string;
+}
+
+/** A mask and the value it was made from: what the vault encrypts. Personal data in clear. */
+export interface MaskedOriginal {
+  mask: string;
+  field: MaskedField;
+  /** the value as masked (an ip in its canonical form) */
+  value: string;
 }
 
 export type Outcome = { kind: 'row'; row: LoginRow } | { kind: 'rejected'; rejection: Rejection };

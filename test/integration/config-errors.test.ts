@@ -214,14 +214,14 @@ describe('exit 3: a server sqs2pg cannot reach, reported quickly', () => {
 });
 
 describe('--help', () => {
-  const commands: CommandName[] = ['run', 'demo', 'migrate'];
+  const commands: CommandName[] = ['run', 'demo', 'migrate', 'reveal', 'forget', 'rotate', 'grants'];
   for (const command of commands) {
     it(`${command} --help lists every flag of "${command}" with its environment variable`, async () => {
       // No environment at all: help must not need a key, a database or a queue.
       const result = await runCli([command, '--help'], { PATH: process.env.PATH }, 15_000);
       expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toBe('');
-      expect(result.stdout).toContain(`Usage: sqs2pg ${command} [options]`);
+      expect(result.stdout).toContain(command === 'reveal' ? 'Usage: sqs2pg reveal <masked-value> [options]' : `Usage: sqs2pg ${command} [options]`);
 
       // One block per option: its "  --flag" line and the indented lines under it.
       const blocks = result.stdout.split(/\n(?= {2}--)/).filter((block) => block.startsWith('  --'));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, runCli, startCli, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
 
-const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine'];
+const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault'];
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -80,7 +80,14 @@ describe('sqs2pg migrate on an empty database', () => {
       `SELECT table_schema || '.' || table_name AS name FROM information_schema.tables
         WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
     );
-    expect(tables.rows.map((row) => row.name)).toEqual(['public.user_logins', 'sqs2pg.quarantine', 'sqs2pg.schema_migrations']);
+    expect(tables.rows.map((row) => row.name)).toEqual([
+      'public.user_logins',
+      'sqs2pg.key_fingerprints',
+      'sqs2pg.quarantine',
+      'sqs2pg.schema_migrations',
+      'sqs2pg_vault.audit',
+      'sqs2pg_vault.entries',
+    ]);
     const schema = await stack.pool.query(`SELECT 1 FROM information_schema.schemata WHERE schema_name = 'sqs2pg'`);
     expect(schema.rowCount).toBe(1);
     const quarantineColumns = await stack.pool.query<{ column_name: string }>(
@@ -98,7 +105,7 @@ describe('sqs2pg migrate on an empty database', () => {
     const again = await runCli(['migrate'], migrateEnv(stack.databaseUrl), 15_000);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout.trim()).toBe(`${where(stack.databaseUrl)} is up to date`);
-    expect(await schemaMigrations(stack.pool)).toHaveLength(3);
+    expect(await schemaMigrations(stack.pool)).toHaveLength(MIGRATIONS.length);
   });
 });
 
@@ -153,7 +160,7 @@ describe('four sqs2pg migrate processes at once on a new database', () => {
     }
     for (const result of results) expect(result.code, result.stderr).toBe(0);
     const outputs = results.map((result) => result.stdout.trim()).sort();
-    // Exactly one process applied the three; the others, let in after it, found them applied.
+    // Exactly one process applied them all; the others, let in after it, found them applied.
     const applied = outputs.filter((line) => line.startsWith('applied to'));
     expect(applied).toEqual([`applied to ${where(raceUrl)}: ${MIGRATIONS.join(', ')}`]);
     expect(outputs.filter((line) => line === `${where(raceUrl)} is up to date`)).toHaveLength(3);
@@ -161,11 +168,7 @@ describe('four sqs2pg migrate processes at once on a new database', () => {
     const rows = await pool!.query<{ version: number; n: string }>(
       'SELECT version, count(*) AS n FROM sqs2pg.schema_migrations GROUP BY version ORDER BY version',
     );
-    expect(rows.rows.map((row) => [row.version, Number(row.n)])).toEqual([
-      [1, 1],
-      [2, 1],
-      [3, 1],
-    ]);
+    expect(rows.rows.map((row) => [row.version, Number(row.n)])).toEqual(MIGRATIONS.map((_, i) => [i + 1, 1]));
     const columns = await pool!.query<{ n: string }>(
       `SELECT count(*) AS n FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'user_logins'`,
     );

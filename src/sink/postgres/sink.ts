@@ -1,8 +1,10 @@
-// Writes one batch in one transaction: all its rows with one INSERT ... SELECT FROM unnest(...)
-// and all its quarantine records with another. A message id already present is skipped, which is
-// what makes redelivery harmless.
+// Writes one batch in one transaction: all its rows with one INSERT ... SELECT FROM unnest(...),
+// all its quarantine records with another, and (vault on) its vault entries with a third. A message
+// id already present is skipped, which is what makes redelivery harmless; so is a mask already vaulted.
 import type { Pool } from '../../db/pool.js';
+import { BEGIN_VAULT_WRITE } from '../../db/vault-lock.js';
 import type { LoginRow, Rejection } from '../../transform/types.js';
+import type { VaultEntry } from '../../vault/cipher.js';
 
 const INSERT_ROWS = `
 INSERT INTO user_logins
@@ -18,17 +20,26 @@ FROM unnest($1::varchar[], $2::text[], $3::text[], $4::text[], $5::integer[], $6
   AS q(id, reason, field, detail, receive_count, sent_ms, body)
 ON CONFLICT (sqs_message_id) DO NOTHING`;
 
+// No conflict target, so the worker needs no SELECT on the vault; the primary key is the only
+// unique index. The entries arrive sorted by mask: concurrent batches lock shared masks in one order.
+export const INSERT_VAULT = `
+INSERT INTO sqs2pg_vault.entries (masked_value, field, vault_key_id, nonce, ciphertext)
+SELECT * FROM unnest($1::varchar[], $2::text[], $3::text[], $4::bytea[], $5::bytea[])
+ON CONFLICT DO NOTHING`;
+
 export interface WriteResult {
   /** rows inserted; rows.length - inserted were already present (redelivered) */
   inserted: number;
   quarantined: number;
+  /** vault entries added (masks not vaulted before) */
+  vaulted: number;
 }
 
 export class PostgresSink {
   constructor(private readonly pool: Pool) {}
 
-  /** Commits the rows and the rejections together, or nothing; throws the database's error. */
-  async write(rows: readonly LoginRow[], rejections: readonly Rejection[]): Promise<WriteResult> {
+  /** Commits the rows, the rejections and the vault entries together, or nothing; throws the database's error. */
+  async write(rows: readonly LoginRow[], rejections: readonly Rejection[], vault: readonly VaultEntry[] = []): Promise<WriteResult> {
     const client = await this.pool.connect();
     let broken = false;
     // pg-pool stops listening for a checked-out client's errors: a socket reset mid-batch would
@@ -38,12 +49,15 @@ export class PostgresSink {
     };
     client.on('error', onError);
     try {
-      await client.query('BEGIN');
+      await client.query(vault.length === 0 ? 'BEGIN' : BEGIN_VAULT_WRITE);
       const inserted = rows.length === 0 ? 0 : ((await client.query(INSERT_ROWS, rowColumns(rows))).rowCount ?? 0);
       const quarantined =
         rejections.length === 0 ? 0 : ((await client.query(INSERT_QUARANTINE, rejectionColumns(rejections))).rowCount ?? 0);
+      // Last, so a worker never holds a vault entry while it waits on a row: with the entries sorted,
+      // it cannot deadlock with another worker or a rotation.
+      const vaulted = vault.length === 0 ? 0 : ((await client.query(INSERT_VAULT, vaultColumns(vault))).rowCount ?? 0);
       await client.query('COMMIT');
-      return { inserted, quarantined };
+      return { inserted, quarantined, vaulted };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
@@ -80,5 +94,15 @@ function rejectionColumns(rejections: readonly Rejection[]): unknown[][] {
     rejections.map((r) => r.receiveCount),
     rejections.map((r) => r.sentAtMs),
     rejections.map((r) => r.redactedBody),
+  ];
+}
+
+export function vaultColumns(entries: readonly VaultEntry[]): unknown[][] {
+  return [
+    entries.map((e) => e.maskedValue),
+    entries.map((e) => e.field),
+    entries.map((e) => e.vaultKeyId),
+    entries.map((e) => e.nonce),
+    entries.map((e) => e.ciphertext),
   ];
 }

@@ -40,6 +40,7 @@ describe('loadConfig run', () => {
       maxOutageSec: 300,
       drain: false,
       logLevel: 'info',
+      vaultKeyId: 'v1',
     });
     expect(help).toBe(false);
   });
@@ -290,5 +291,55 @@ describe('loadConfig migrate', () => {
 
   it('refuses pipeline flags', () => {
     expect(configError(() => loadConfig('migrate', ['--pollers', '2'], {})).message).toContain('--pollers');
+  });
+});
+
+describe('loadConfig reveal', () => {
+  const MASK = `k1:${'ab'.repeat(32)}`;
+
+  it('takes the masked value as its argument, or as --masked', () => {
+    expect(loadConfig('reveal', [MASK, '--reason', 'ticket 42'], {}).config).toMatchObject({ masked: MASK, reason: 'ticket 42' });
+    expect(loadConfig('reveal', ['--masked', MASK, '--reason', 'ticket 42'], {}).config.masked).toBe(MASK);
+  });
+
+  it('requires the reason and the masked value', () => {
+    expect(configError(() => loadConfig('reveal', [MASK], {})).message).toContain('--reason');
+    expect(configError(() => loadConfig('reveal', ['--reason', 'ticket 42'], {})).message).toContain('--masked');
+  });
+
+  it('refuses anything but a mask, without echoing it (it could be the raw value)', () => {
+    const error = configError(() => loadConfig('reveal', ['203.0.113.9', '--reason', 'ticket 42'], {}));
+    expect(error.message).toContain('expected a masked value');
+    expect(error.message).not.toContain('203.0.113.9');
+  });
+
+  it('refuses two arguments, or the argument and --masked, without echoing them', () => {
+    const two = configError(() => loadConfig('reveal', [MASK, '593-47-5928', '--reason', 'ticket 42'], {}));
+    expect(two.message).not.toContain('593-47-5928');
+    expect(configError(() => loadConfig('reveal', [MASK, '--masked', MASK, '--reason', 'ticket 42'], {})).message).toContain('not both');
+  });
+
+  it('reads only the settings it needs', () => {
+    const { config } = loadConfig('reveal', [MASK, '--reason', 'ticket 42'], { SQS2PG_MASK_KEY: 'short', SQS2PG_POLLERS: 'x' });
+    expect(Object.keys(config).sort()).toEqual(['databaseUrl', 'masked', 'reason']);
+  });
+});
+
+describe('loadConfig forget, rotate, grants', () => {
+  it('forget takes --user-id or --masked, and an optional reason', () => {
+    expect(loadConfig('forget', ['--user-id', 'u-1'], {}).config).toMatchObject({ userId: 'u-1' });
+    expect(loadConfig('forget', ['--user-id', 'u-1'], {}).config.reason).toBeUndefined();
+  });
+
+  it('rotate reads the new mask key (optional), the key ids, the batch size and the pause', () => {
+    const { config } = loadConfig('rotate', ['--mask-key-id', 'k2', '--rotate-pause-ms', '5'], { SQS2PG_MASK_KEY: HEX_KEY });
+    expect(config).toMatchObject({ maskKeyId: 'k2', vaultKeyId: 'v1', batchMaxRows: 500, rotatePauseMs: 5 });
+    expect(config.maskKey?.equals(KEY_BYTES)).toBe(true);
+    expect(loadConfig('rotate', [], {}).config.maskKey).toBeUndefined();
+  });
+
+  it('grants refuses a role prefix that is not a plain identifier', () => {
+    expect(loadConfig('grants', [], {}).config.rolePrefix).toBe('sqs2pg_');
+    expect(configError(() => loadConfig('grants', ['--role-prefix', 'x"; DROP'], {})).message).toContain('--role-prefix');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { createMasker } from '../../../src/transform/mask.js';
-import { messageToRow } from '../../../src/transform/message-to-row.js';
+import { messageToRow, messageToVaultedRow } from '../../../src/transform/message-to-row.js';
 import type { InboundMessage, LoginRow, Outcome, Rejection } from '../../../src/transform/types.js';
 
 const masker = createMasker(Buffer.alloc(32, 7), 'k1');
@@ -206,6 +206,31 @@ describe('messageToRow properties', () => {
       fc.property(fc.oneof(fc.string(), fc.json()), (body) => {
         const outcome = messageToRow(message(body), masker);
         expect(['row', 'rejected']).toContain(outcome.kind);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('messageToVaultedRow', () => {
+  it('gives the same outcome as messageToRow, and apart from it the value behind each mask', () => {
+    const body = JSON.stringify({ ...EVENT, ip: '2001:DB8:0:0:0:0:0:1' });
+    const { outcome, originals } = messageToVaultedRow(message(body), masker);
+    expect(outcome).toEqual(messageToRow(message(body), masker));
+    const row = rowOf(outcome);
+    // The canonical ip: what was masked is what the vault keeps.
+    expect(originals).toEqual([
+      { mask: row.maskedIp, field: 'ip', value: '2001:db8::1' },
+      { mask: row.maskedDeviceId, field: 'device_id', value: '593-47-5928' },
+    ]);
+  });
+
+  it('gives no originals for a rejected message, whose body is only ever kept masked', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json()), (body) => {
+        const { outcome, originals } = messageToVaultedRow(message(body), masker);
+        if (outcome.kind === 'rejected') expect(originals).toEqual([]);
+        else expect(originals).toHaveLength(2);
       }),
       { numRuns: 200 },
     );

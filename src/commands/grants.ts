@@ -1,0 +1,47 @@
+// sqs2pg grants: the three least-privilege roles (created if missing) and their privileges on
+// this database. Run it as the owner of sqs2pg's tables, with the right to create roles.
+import { renderHelp } from '../config/help.js';
+import { loadConfig } from '../config/load.js';
+import { applyGrants, roleNames } from '../db/grants.js';
+import { migrate } from '../db/migrate.js';
+import { assertReachable, createPool, describeDatabase } from '../db/pool.js';
+import { describeError, Sqs2pgError } from '../errors.js';
+
+export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { config, help } = loadConfig('grants', args, env);
+  if (help) {
+    console.log(renderHelp('grants'));
+    return 0;
+  }
+  const roles = roleNames(config.rolePrefix);
+  const pool = createPool(config.databaseUrl, 1);
+  try {
+    await assertReachable(pool, config.databaseUrl);
+    let created: string[];
+    try {
+      await migrate(pool);
+      created = await applyGrants(pool, roles);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '42501') throw error;
+      throw new Sqs2pgError(
+        'db_permission',
+        `PostgreSQL refused to create or grant the roles (${describeError(error)}); run sqs2pg grants as the owner of the sqs2pg tables, with CREATEROLE`,
+        1,
+        false,
+        { cause: error },
+      );
+    }
+    console.log(
+      [
+        `roles on ${describeDatabase(config.databaseUrl)}${created.length > 0 ? ` (created ${created.join(', ')})` : ''}:`,
+        `  ${roles.worker}: inserts rows, quarantine records and vault entries; reads none of them`,
+        `  ${roles.analyst}: reads user_logins, and nothing else`,
+        `  ${roles.officer}: reads the vault, writes the audit, erases (forget) and rotates keys`,
+        `They cannot log in: make login roles members, e.g. GRANT ${roles.analyst} TO alice;`,
+      ].join('\n'),
+    );
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}

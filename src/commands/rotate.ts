@@ -1,0 +1,125 @@
+// sqs2pg rotate: brings existing data to the configured keys, while workers keep loading. Vault
+// entries under another vault key are re-encrypted (the old key given as the previous vault key);
+// with a mask key given, rows are re-masked under it from the vault's originals, and the entries
+// of the old masks that no row uses any more are deleted. Interrupted, it resumes when run again.
+import { renderHelp } from '../config/help.js';
+import { loadConfig } from '../config/load.js';
+import { rethrowRefusal } from '../db/denied.js';
+import { assertKeyFingerprints, keyIdOf } from '../db/key-fingerprints.js';
+import { migrate } from '../db/migrate.js';
+import { assertReachable, createPool, type Pool } from '../db/pool.js';
+import { RotationStore } from '../db/rotation.js';
+import { ConfigError, Sqs2pgError } from '../errors.js';
+import { EventBus } from '../observability/events.js';
+import { createLogger, logEvents } from '../observability/logger.js';
+import { createMasker } from '../transform/mask.js';
+import { VaultIntegrityError } from '../vault/cipher.js';
+import { VaultKeyring, vaultKeysFrom, type VaultKeys } from '../vault/keyring.js';
+import { reencryptVault, remaskRows, type RotationOptions } from '../vault/rotation.js';
+import { stopOnSignals } from './stop-on-signals.js';
+
+export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { config, help } = loadConfig('rotate', args, env);
+  if (help) {
+    console.log(renderHelp('rotate'));
+    return 0;
+  }
+  const keys = vaultKeysFrom(config);
+  if (!keys) {
+    throw new ConfigError('rotate needs the vault key, which holds the originals: set SQS2PG_VAULT_KEY or SQS2PG_VAULT_KEY_FILE; see: sqs2pg rotate --help');
+  }
+  const maskKey = config.maskKey && { key: config.maskKey, keyId: config.maskKeyId };
+  const bus = new EventBus();
+  const logger = createLogger(config.logLevel);
+  logEvents(bus, logger);
+  const stopping = new AbortController();
+  const signals = stopOnSignals(() => process.exit(130));
+  signals.attach({ stop: () => stopping.abort() });
+  const pool = createPool(config.databaseUrl, 1);
+  try {
+    await assertReachable(pool, config.databaseUrl);
+    const options = { batchRows: config.batchMaxRows, pauseMs: config.rotatePauseMs, emit: bus.emit, signal: stopping.signal };
+    const lines = await rotateWith(pool, keys, config.vaultKeyId, maskKey, config.reason, options).catch((error: unknown) => {
+      if (error instanceof VaultIntegrityError) {
+        throw new Sqs2pgError(
+          'vault_integrity',
+          `the vault entry of ${error.maskedValue} does not decrypt with its key (the key is wrong for its key id, or the entry was altered); batches done so far are committed`,
+          1,
+        );
+      }
+      return rethrowRefusal(error, config.databaseUrl, 'rotate keys');
+    });
+    console.log(lines.join('\n'));
+    return 0;
+  } finally {
+    signals.dispose();
+    await pool.end();
+  }
+}
+
+async function rotateWith(
+  pool: Pool,
+  keys: VaultKeys,
+  vaultKeyId: string,
+  maskKey: { key: Buffer; keyId: string } | undefined,
+  reason: string | undefined,
+  options: RotationOptions,
+): Promise<string[]> {
+  await migrate(pool);
+  await assertKeyFingerprints(pool, [
+    { purpose: 'vault', keyId: vaultKeyId, key: keys.key },
+    ...(maskKey ? [{ purpose: 'mask', ...maskKey } as const] : []),
+  ]);
+  const masker = maskKey && createMasker(maskKey.key, maskKey.keyId);
+  const previousId = keys.previousKey && (await keyIdOf(pool, 'vault', keys.previousKey));
+  if (keys.previousKey && previousId === undefined) {
+    throw new ConfigError("the previous vault key is not a key this database's vault was written with; check SQS2PG_VAULT_PREVIOUS_KEY");
+  }
+  const keyring = VaultKeyring.of(keys, vaultKeyId, previousId);
+
+  const client = await pool.connect();
+  const store = new RotationStore(client);
+  try {
+    if (!(await store.tryLock())) {
+      throw new Sqs2pgError('rotate_running', 'another sqs2pg rotate is running on this database; wait for it to finish (or stop it: a rerun resumes)', 1);
+    }
+    const unopenable = [...(await store.vaultKeyIds())].filter(([id]) => !keyring.keyIds.includes(id));
+    if (unopenable.length > 0) {
+      const [id, count] = unopenable[0]!;
+      throw new ConfigError(
+        `${count} vault entries are under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_KEY (or _FILE) to that key`,
+      );
+    }
+    const lines: string[] = [];
+    const detail: Record<string, string | number> = { vault_key_id: vaultKeyId };
+    const reencrypted = await reencryptVault(store, keyring, options);
+    lines.push(`re-encrypted ${reencrypted} vault entries under vault key id "${vaultKeyId}"`);
+    detail.reencrypted = reencrypted;
+    if (masker) {
+      const remasked = await remaskRows(store, masker, keyring, options);
+      detail.mask_key_id = masker.keyId;
+      detail.rows_remasked = remasked.rowsRemasked;
+      lines.push(`re-masked ${remasked.rowsRemasked} rows under mask key id "${masker.keyId}" (${remasked.entriesAdded} new vault entries)`);
+      if (!options.signal.aborted) {
+        const shredded = await store.deleteUnusedEntriesOfOtherMaskKeys(masker.keyId);
+        const left = await store.rowsNotOn(masker.keyId);
+        detail.entries_deleted = shredded;
+        detail.rows_left = left.rows;
+        lines.push(`deleted ${shredded} vault entries of older masks that no row uses any more`);
+        lines.push(
+          left.rows === 0
+            ? `every row is under mask key id "${masker.keyId}"`
+            : `${left.rows} rows keep older masks: their values are not in the vault (written while it was off, or erased)` +
+                `${left.withoutMessageId > 0 ? `, ${left.withoutMessageId} of them not written by sqs2pg` : ''}` +
+                ', or were written meanwhile by workers still on the old key (run rotate again once every worker has the new one)',
+        );
+      }
+    }
+    if (options.signal.aborted) lines.push('stopped by a signal before the end: run sqs2pg rotate again to resume');
+    await store.audit({ action: 'rotate', reason, detail });
+    await store.unlock();
+    return lines;
+  } finally {
+    client.release();
+  }
+}

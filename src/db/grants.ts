@@ -1,0 +1,68 @@
+// Three roles with least privilege, created if missing (NOLOGIN: people and services log in with
+// their own roles and are made members). Privileges are revoked and granted again in one
+// transaction, so rerunning grants also takes back anything granted by hand since.
+//   worker:      writes rows, quarantine and vault entries; reads none of them (the column-level
+//                SELECT on sqs_message_id is what ON CONFLICT (sqs_message_id) needs to infer its index)
+//   analyst:     reads user_logins, nothing else
+//   pii_officer: reads the vault, writes the audit (but not its who/when columns), erases, rotates
+import pg from 'pg';
+import type { Pool } from './pool.js';
+import { inTransaction } from './transaction.js';
+
+export interface RoleNames {
+  worker: string;
+  analyst: string;
+  officer: string;
+}
+
+export function roleNames(prefix: string): RoleNames {
+  return { worker: `${prefix}worker`, analyst: `${prefix}analyst`, officer: `${prefix}pii_officer` };
+}
+
+const TABLES = [
+  'user_logins',
+  'sqs2pg.quarantine',
+  'sqs2pg.schema_migrations',
+  'sqs2pg.key_fingerprints',
+  'sqs2pg_vault.entries',
+  'sqs2pg_vault.audit',
+];
+
+export function grantStatements(roles: RoleNames, database: string): string[] {
+  const q = (name: string) => pg.escapeIdentifier(name);
+  const [w, a, o] = [q(roles.worker), q(roles.analyst), q(roles.officer)];
+  const all = `${w}, ${a}, ${o}`;
+  return [
+    ...TABLES.map((table) => `REVOKE ALL ON ${table} FROM ${all}`),
+    `REVOKE ALL ON SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
+    `GRANT CONNECT ON DATABASE ${q(database)} TO ${all}`,
+    `GRANT USAGE ON SCHEMA public TO ${all}`,
+    `GRANT USAGE ON SCHEMA sqs2pg, sqs2pg_vault TO ${w}, ${o}`,
+    // Both start by checking migrations and key fingerprints.
+    `GRANT SELECT ON sqs2pg.schema_migrations TO ${w}, ${o}`,
+    `GRANT SELECT, INSERT ON sqs2pg.key_fingerprints TO ${w}, ${o}`,
+    `GRANT INSERT, SELECT (sqs_message_id) ON user_logins TO ${w}`,
+    `GRANT INSERT, SELECT (sqs_message_id) ON sqs2pg.quarantine TO ${w}`,
+    `GRANT INSERT ON sqs2pg_vault.entries TO ${w}`,
+    `GRANT SELECT ON user_logins TO ${a}`,
+    `GRANT SELECT, UPDATE, DELETE ON user_logins TO ${o}`,
+    `GRANT SELECT, DELETE ON sqs2pg.quarantine TO ${o}`,
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON sqs2pg_vault.entries TO ${o}`,
+    `GRANT SELECT, INSERT (action, masked_value, reason, detail) ON sqs2pg_vault.audit TO ${o}`,
+  ];
+}
+
+/** Creates the missing roles and grants; returns the roles it created. */
+export async function applyGrants(pool: Pool, roles: RoleNames): Promise<string[]> {
+  return inTransaction(pool, 'BEGIN', async (client) => {
+    // Two grants at once on this database must not both create a role (advisory locks are per database).
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('sqs2pg grants'))`);
+    const names = [roles.worker, roles.analyst, roles.officer];
+    const existing = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [names]);
+    const missing = names.filter((name) => !existing.rows.some((row) => row.rolname === name));
+    for (const name of missing) await client.query(`CREATE ROLE ${pg.escapeIdentifier(name)} NOLOGIN`);
+    const database = await client.query<{ name: string }>('SELECT current_database() AS name');
+    for (const statement of grantStatements(roles, database.rows[0]?.name ?? '')) await client.query(statement);
+    return missing;
+  });
+}

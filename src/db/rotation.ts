@@ -1,0 +1,185 @@
+// The SQL of sqs2pg rotate, on one connection that holds the rotation's session lock. Each batch
+// is one transaction under the vault's shared lock: rows are locked, their new masks' entries
+// inserted, the rows updated, and all of it commits together, so a crash leaves every row either
+// as it was or fully re-masked. What is left to do is read from the data itself (rows whose masks
+// are not under the target key id, entries not under the target vault key id): a rerun resumes.
+import { INSERT_VAULT, vaultColumns } from '../sink/postgres/sink.js';
+import type { VaultEntry } from '../vault/cipher.js';
+import { writeAudit, type AuditRecord } from './audit.js';
+import type { PoolClient } from './pool.js';
+import { ENTRY_COLUMNS, toVaultEntry, type EntryRow } from './reveal.js';
+import { BEGIN_VAULT_DELETE, BEGIN_VAULT_WRITE } from './vault-lock.js';
+
+const ROTATION_LOCK = "hashtext('sqs2pg rotate')";
+
+// Rows with a mask under another key id, in message-id order from a cursor (the unique index).
+const ROWS_TO_REMASK = `
+SELECT sqs_message_id, masked_ip, masked_device_id FROM user_logins
+ WHERE sqs_message_id > $1
+   AND ((masked_ip IS NOT NULL AND left(masked_ip, length($2)) <> $2)
+     OR (masked_device_id IS NOT NULL AND left(masked_device_id, length($2)) <> $2))
+ ORDER BY sqs_message_id LIMIT $3
+   FOR UPDATE`;
+
+const UPDATE_MASKS = `
+UPDATE user_logins u
+   SET masked_ip = COALESCE(v.ip, u.masked_ip), masked_device_id = COALESCE(v.device_id, u.masked_device_id)
+  FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS v(id, ip, device_id)
+ WHERE u.sqs_message_id = v.id`;
+
+const ENTRIES_TO_REENCRYPT = `
+SELECT ${ENTRY_COLUMNS} FROM sqs2pg_vault.entries
+ WHERE masked_value > $1 AND vault_key_id <> $2
+ ORDER BY masked_value LIMIT $3
+   FOR UPDATE`;
+
+const UPDATE_ENTRIES = `
+UPDATE sqs2pg_vault.entries e
+   SET vault_key_id = v.key_id, nonce = v.nonce, ciphertext = v.ciphertext
+  FROM unnest($1::varchar[], $2::text[], $3::bytea[], $4::bytea[]) AS v(masked_value, key_id, nonce, ciphertext)
+ WHERE e.masked_value = v.masked_value`;
+
+export interface RemaskBatch {
+  /** the cursor for the next batch; undefined when this one found no row */
+  lastMessageId: string | undefined;
+  rows: number;
+  /** rows that got at least one new mask */
+  remasked: number;
+  /** distinct old masks without a vault entry (vault off when written, or erased): left as they are */
+  unvaulted: number;
+  /** new vault entries (a worker under the new key may have vaulted some already) */
+  vaulted: number;
+}
+
+/**
+ * `remask` gets the entries of the batch's old masks and returns, per old mask, the entry of its
+ * new mask (sealed under the current vault key).
+ */
+export type Remask = (entries: readonly VaultEntry[]) => Map<string, VaultEntry>;
+
+export class RotationStore {
+  constructor(private readonly client: PoolClient) {}
+
+  /** The rotation's session lock: one rotation per database at a time; freed if the process dies. */
+  async tryLock(): Promise<boolean> {
+    const result = await this.client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${ROTATION_LOCK}) AS ok`);
+    return result.rows[0]?.ok === true;
+  }
+
+  async unlock(): Promise<void> {
+    await this.client.query(`SELECT pg_advisory_unlock(${ROTATION_LOCK})`);
+  }
+
+  async remaskBatch(after: string, keyId: string, limit: number, remask: Remask): Promise<RemaskBatch> {
+    return this.transaction(BEGIN_VAULT_WRITE, async () => {
+      const prefix = `${keyId}:`;
+      const rows = await this.client.query<{ sqs_message_id: string; masked_ip: string | null; masked_device_id: string | null }>(
+        ROWS_TO_REMASK,
+        [after, prefix, limit],
+      );
+      const old = new Set<string>();
+      for (const row of rows.rows) {
+        for (const mask of [row.masked_ip, row.masked_device_id]) if (mask !== null && !mask.startsWith(prefix)) old.add(mask);
+      }
+      const found = old.size === 0 ? [] : (await this.client.query<EntryRow>(
+        `SELECT ${ENTRY_COLUMNS} FROM sqs2pg_vault.entries WHERE masked_value = ANY($1::varchar[])`,
+        [[...old]],
+      )).rows.map(toVaultEntry);
+      const next = remask(found);
+      const fresh = [...next.values()].sort((a, b) => (a.maskedValue < b.maskedValue ? -1 : a.maskedValue > b.maskedValue ? 1 : 0));
+      const vaulted = fresh.length === 0 ? 0 : ((await this.client.query(INSERT_VAULT, vaultColumns(fresh))).rowCount ?? 0);
+      const updates = rows.rows
+        .map((row) => ({
+          id: row.sqs_message_id,
+          ip: row.masked_ip === null ? null : (next.get(row.masked_ip)?.maskedValue ?? null),
+          deviceId: row.masked_device_id === null ? null : (next.get(row.masked_device_id)?.maskedValue ?? null),
+        }))
+        .filter((update) => update.ip !== null || update.deviceId !== null);
+      if (updates.length > 0) {
+        await this.client.query(UPDATE_MASKS, [updates.map((u) => u.id), updates.map((u) => u.ip), updates.map((u) => u.deviceId)]);
+      }
+      return {
+        lastMessageId: rows.rows.at(-1)?.sqs_message_id,
+        rows: rows.rows.length,
+        remasked: updates.length,
+        unvaulted: [...old].filter((mask) => !next.has(mask)).length,
+        vaulted,
+      };
+    });
+  }
+
+  /**
+   * Crypto-shreds the entries of other mask key ids that no row uses any more: their rows now
+   * carry the new masks. Under the vault's delete lock, so a worker still on the old key cannot
+   * commit a row whose entry this removes; it scans user_logins, and workers' commits wait meanwhile.
+   */
+  async deleteUnusedEntriesOfOtherMaskKeys(keyId: string): Promise<number> {
+    return this.transaction(BEGIN_VAULT_DELETE, async () => {
+      const deleted = await this.client.query(
+        `DELETE FROM sqs2pg_vault.entries e
+          WHERE left(e.masked_value, length($1)) <> $1
+            AND NOT EXISTS (SELECT 1 FROM user_logins u WHERE u.masked_ip = e.masked_value)
+            AND NOT EXISTS (SELECT 1 FROM user_logins u WHERE u.masked_device_id = e.masked_value)`,
+        [`${keyId}:`],
+      );
+      return deleted.rowCount ?? 0;
+    });
+  }
+
+  /** Rows still carrying a mask under another key id, and how many of them sqs2pg did not write. */
+  async rowsNotOn(keyId: string): Promise<{ rows: number; withoutMessageId: number }> {
+    const result = await this.client.query<{ rows: string; without_id: string }>(
+      `SELECT count(*) AS rows, count(*) FILTER (WHERE sqs_message_id IS NULL) AS without_id FROM user_logins
+        WHERE (masked_ip IS NOT NULL AND left(masked_ip, length($1)) <> $1)
+           OR (masked_device_id IS NOT NULL AND left(masked_device_id, length($1)) <> $1)`,
+      [`${keyId}:`],
+    );
+    return { rows: Number(result.rows[0]?.rows ?? 0), withoutMessageId: Number(result.rows[0]?.without_id ?? 0) };
+  }
+
+  /** Vault entries per vault key id. */
+  async vaultKeyIds(): Promise<Map<string, number>> {
+    const result = await this.client.query<{ vault_key_id: string; n: string }>(
+      'SELECT vault_key_id, count(*) AS n FROM sqs2pg_vault.entries GROUP BY vault_key_id',
+    );
+    return new Map(result.rows.map((row) => [row.vault_key_id, Number(row.n)]));
+  }
+
+  /** Re-encrypts a batch of entries not under `keyId`; returns the cursor and how many it did. */
+  async reencryptBatch(
+    after: string,
+    keyId: string,
+    limit: number,
+    reseal: (entry: VaultEntry) => VaultEntry,
+  ): Promise<{ lastMaskedValue: string | undefined; entries: number }> {
+    return this.transaction(BEGIN_VAULT_WRITE, async () => {
+      const rows = (await this.client.query<EntryRow>(ENTRIES_TO_REENCRYPT, [after, keyId, limit])).rows.map(toVaultEntry);
+      const sealed = rows.map(reseal);
+      if (sealed.length > 0) {
+        await this.client.query(UPDATE_ENTRIES, [
+          sealed.map((e) => e.maskedValue),
+          sealed.map((e) => e.vaultKeyId),
+          sealed.map((e) => e.nonce),
+          sealed.map((e) => e.ciphertext),
+        ]);
+      }
+      return { lastMaskedValue: rows.at(-1)?.maskedValue, entries: rows.length };
+    });
+  }
+
+  async audit(record: AuditRecord): Promise<void> {
+    await this.transaction('BEGIN', () => writeAudit(this.client, record));
+  }
+
+  private async transaction<T>(begin: string, work: () => Promise<T>): Promise<T> {
+    await this.client.query(begin);
+    try {
+      const result = await work();
+      await this.client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+}

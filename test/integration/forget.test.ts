@@ -1,0 +1,159 @@
+// sqs2pg forget with the real CLI: erasing a user removes exactly their rows, the quarantine records
+// naming them and the vault entries no other row uses (shared values stay revealable for the
+// others), audited without the erased values; forget --masked crypto-shreds one value.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSample } from '../../src/local/sample.js';
+import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
+import { openVault, TEST_VAULT_KEY } from '../helpers/vault.js';
+
+const A = 'user-to-forget-a';
+const B = 'user-b-shares-an-ip';
+const C = 'user-c-shares-a-device';
+const login = (user: string, ip: string, device: string, appVersion = '1.2.3') =>
+  JSON.stringify({ user_id: user, app_version: appVersion, device_type: 'ios', ip, locale: 'DE', device_id: device });
+// Addresses from the documentation ranges and device ids the sample generator cannot produce twice.
+const BODIES = [
+  login(A, '198.51.100.1', '900-00-0001'),
+  login(A, '198.51.100.2', '900-00-0001'),
+  login(A, '198.51.100.3', '900-00-0002'),
+  login(B, '198.51.100.1', '900-00-0003'),
+  login(B, '198.51.100.4', '900-00-0003'),
+  login(C, '198.51.100.5', '900-00-0002'),
+  // Quarantined: two name A (one valid JSON, one truncated), one names B.
+  login(A, '198.51.100.6', '900-00-0004', 'not-a-version'),
+  login(A, '198.51.100.7', '900-00-0005').slice(0, -12),
+  login(B, '198.51.100.8', '900-00-0006', 'x.y'),
+];
+const A_VALUES = ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.6', '198.51.100.7', '900-00-0001', '900-00-0002', '900-00-0004', '900-00-0005'];
+
+let stack: TestStack;
+let cliEnv: NodeJS.ProcessEnv;
+beforeAll(async () => {
+  stack = await createTestStack();
+  const queueUrl = await stack.newQueue();
+  await stack.send(queueUrl, [...BODIES, ...generateSample({ count: 300, malformed: 0, seed: 61 }).bodies]);
+  const result = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY }), 60_000);
+  expect(result.code, result.stderr).toBe(0);
+  cliEnv = { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_KEY: TEST_VAULT_KEY };
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+interface Snapshot {
+  rows: Map<string, string>;
+  vault: Map<string, string>;
+  quarantine: Map<string, string>;
+}
+
+/** Every row, vault entry and quarantine record, as text keyed by its id. */
+async function snapshot(): Promise<Snapshot> {
+  const rows = await stack.pool.query<{ id: string; t: string }>('SELECT sqs_message_id AS id, row_to_json(u)::text AS t FROM user_logins u');
+  const vault = await stack.pool.query<{ id: string; t: string }>('SELECT masked_value AS id, row_to_json(e)::text AS t FROM sqs2pg_vault.entries e');
+  const quarantine = await stack.pool.query<{ id: string; t: string }>('SELECT sqs_message_id AS id, redacted_body AS t FROM sqs2pg.quarantine');
+  const map = (result: { rows: { id: string; t: string }[] }) => new Map(result.rows.map((row) => [row.id, row.t]));
+  return { rows: map(rows), vault: map(vault), quarantine: map(quarantine) };
+}
+
+async function masksOf(user: string): Promise<{ ip: string; device: string }[]> {
+  const result = await stack.pool.query<{ ip: string; device: string }>(
+    'SELECT masked_ip AS ip, masked_device_id AS device FROM user_logins WHERE user_id = $1',
+    [user],
+  );
+  return result.rows;
+}
+
+/** The vault entry's mask for an original value (the test holds the vault key, like a PII officer). */
+async function maskOfValue(value: string): Promise<string | undefined> {
+  const vault = await openVault(stack.pool, { v1: TEST_VAULT_KEY });
+  return [...vault].find(([, entry]) => entry.value === value)?.[0];
+}
+
+describe('sqs2pg forget --user-id', () => {
+  it('removes exactly the user\'s rows, quarantine records and unshared vault entries, and says so', async () => {
+    const before = await snapshot();
+    const aMasks = await masksOf(A);
+    expect(aMasks).toHaveLength(3);
+    const shared = [await maskOfValue('198.51.100.1'), await maskOfValue('900-00-0002')];
+    const own = [await maskOfValue('198.51.100.2'), await maskOfValue('198.51.100.3'), await maskOfValue('900-00-0001')];
+    for (const mask of [...shared, ...own]) expect(mask).toBeDefined();
+    const aQuarantine = [...before.quarantine].filter(([, body]) => body.includes(A)).map(([id]) => id);
+    expect(aQuarantine).toHaveLength(2);
+
+    const result = await runCli(['forget', '--user-id', A, '--reason', 'erasure request ER-7'], cliEnv, 20_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe(
+      'forgot the user: removed 3 rows of user_logins, 2 quarantine records and 3 vault entries no other row uses; kept 2 vault entries other rows still use',
+    );
+    expect(result.stderr).toBe('');
+
+    const after = await snapshot();
+    // Rows: all of A's gone, every other row as it was.
+    const aIds = [...before.rows].filter(([, row]) => row.includes(`"user_id":"${A}"`)).map(([id]) => id);
+    expect(aIds).toHaveLength(3);
+    const expectedRows = new Map(before.rows);
+    for (const id of aIds) expectedRows.delete(id);
+    expect(after.rows).toEqual(expectedRows);
+    // Vault: A's own three entries gone, the shared two and all others byte for byte as they were.
+    const expectedVault = new Map(before.vault);
+    for (const mask of own) expectedVault.delete(mask!);
+    expect(after.vault).toEqual(expectedVault);
+    for (const mask of shared) expect(after.vault.has(mask!)).toBe(true);
+    // Quarantine: A's two records gone, B's kept.
+    const expectedQuarantine = new Map(before.quarantine);
+    for (const id of aQuarantine) expectedQuarantine.delete(id);
+    expect(after.quarantine).toEqual(expectedQuarantine);
+    expect([...after.quarantine.values()].some((body) => body.includes(B))).toBe(true);
+
+    // The shredded mask cannot be revealed; the shared one still can, for B's rows.
+    const gone = await runCli(['reveal', own[0]!, '--reason', 'check erasure'], cliEnv, 15_000);
+    expect(gone.code).toBe(4);
+    const kept = await runCli(['reveal', shared[0]!, '--reason', 'check erasure'], cliEnv, 15_000);
+    expect([kept.code, kept.stdout]).toEqual([0, '198.51.100.1\n']);
+
+    // Audited: who, why and how much, but not whom or what.
+    const audit = await stack.pool.query<{ action: string; masked_value: string | null; reason: string; detail: Record<string, number>; t: string }>(
+      "SELECT action, masked_value, reason, detail, row_to_json(a)::text AS t FROM sqs2pg_vault.audit a WHERE action = 'forget_user'",
+    );
+    expect(audit.rows).toHaveLength(1);
+    const row = audit.rows[0]!;
+    expect([row.action, row.masked_value, row.reason]).toEqual(['forget_user', null, 'erasure request ER-7']);
+    expect(row.detail).toEqual({ rows: 3, quarantined: 2, vaultEntries: 3, vaultEntriesKept: 2 });
+    for (const secret of [A, ...A_VALUES, ...aMasks.flatMap((m) => [m.ip, m.device])]) expect(row.t).not.toContain(secret);
+  });
+
+  it('removes nothing more when run again', async () => {
+    const before = await snapshot();
+    const result = await runCli(['forget', '--user-id', A], cliEnv, 20_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('removed 0 rows of user_logins, 0 quarantine records and 0 vault entries');
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('sqs2pg forget --masked', () => {
+  it('deletes that one vault entry and leaves the rows with a mask nobody can reverse', async () => {
+    const mask = (await masksOf(B))[0]!.device;
+    const before = await snapshot();
+    const result = await runCli(['forget', '--masked', mask, '--reason', 'device erasure ER-8'], cliEnv, 20_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe('forgot the value: removed 1 vault entry; 2 rows of user_logins keep the mask, which can no longer be revealed');
+    const after = await snapshot();
+    expect(after.rows).toEqual(before.rows);
+    const expectedVault = new Map(before.vault);
+    expectedVault.delete(mask);
+    expect(after.vault).toEqual(expectedVault);
+    expect((await runCli(['reveal', mask, '--reason', 'check erasure'], cliEnv, 15_000)).code).toBe(4);
+    const audit = await stack.pool.query("SELECT masked_value, reason FROM sqs2pg_vault.audit WHERE action = 'forget_masked'");
+    expect(audit.rows).toEqual([{ masked_value: mask, reason: 'device erasure ER-8' }]);
+  });
+
+  it.each([
+    ['neither --user-id nor --masked', []],
+    ['both', ['--user-id', B, '--masked', `k1:${'0'.repeat(64)}`]],
+  ])('refuses %s in one line, exit 2', async (_name, args) => {
+    const result = await runCli(['forget', ...args], cliEnv, 15_000);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual(['sqs2pg: forget needs exactly one of --user-id <id> or --masked <value>; see: sqs2pg forget --help']);
+  });
+});

@@ -1,0 +1,179 @@
+// sqs2pg grants, enforced by PostgreSQL itself: login roles made members of the worker, analyst
+// and PII officer roles can do what their role is for, and PostgreSQL refuses them the rest.
+// The worker really loads (the real CLI, logged in as it) yet cannot read the vault; neither can
+// an analyst. Roles are cluster-wide: these have unique names and are dropped at the end.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSample } from '../../src/local/sample.js';
+import { createTestStack, runCli, type CliResult, type TestStack } from '../helpers/stack.js';
+import { TEST_VAULT_KEY } from '../helpers/vault.js';
+
+const PREFIX = `t${randomBytes(4).toString('hex')}_`;
+const GROUPS = { worker: `${PREFIX}worker`, analyst: `${PREFIX}analyst`, officer: `${PREFIX}pii_officer` };
+const LOGINS = { worker: `${PREFIX}svc`, analyst: `${PREFIX}alice`, officer: `${PREFIX}olga` };
+const PASSWORD = `pw-${randomBytes(6).toString('hex')}`;
+
+let stack: TestStack;
+let queueUrl: string;
+const pools: pg.Pool[] = [];
+
+function urlAs(role: keyof typeof LOGINS): string {
+  const url = new URL(stack.databaseUrl);
+  url.username = LOGINS[role];
+  url.password = PASSWORD;
+  return url.toString();
+}
+
+function poolAs(role: keyof typeof LOGINS): pg.Pool {
+  const pool = new pg.Pool({ connectionString: urlAs(role), max: 1 });
+  pool.on('error', () => undefined);
+  pools.push(pool);
+  return pool;
+}
+
+/** The SQLSTATE a statement fails with, or 'ok'. */
+async function attempt(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<string> {
+  try {
+    await pool.query(sql, params);
+    return 'ok';
+  } catch (error) {
+    return String((error as { code?: unknown }).code);
+  }
+}
+
+function oneErrorLine(result: CliResult): string {
+  const lines = result.stderr.replace(/\n$/, '').split('\n');
+  expect(lines, `stderr was: ${result.stderr}`).toHaveLength(1);
+  return lines[0]!;
+}
+
+beforeAll(async () => {
+  stack = await createTestStack();
+  const granted = await runCli(['grants', '--role-prefix', PREFIX], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl }, 20_000);
+  expect(granted.code, granted.stderr).toBe(0);
+  expect(granted.stdout).toContain(`created ${GROUPS.worker}, ${GROUPS.analyst}, ${GROUPS.officer}`);
+  for (const role of ['worker', 'analyst', 'officer'] as const) {
+    await stack.pool.query(`CREATE ROLE ${pg.escapeIdentifier(LOGINS[role])} LOGIN PASSWORD '${PASSWORD}' IN ROLE ${pg.escapeIdentifier(GROUPS[role])}`);
+  }
+  queueUrl = await stack.newQueue();
+  await stack.send(queueUrl, generateSample({ count: 200, malformed: 4, seed: 71 }).bodies);
+});
+afterAll(async () => {
+  for (const pool of pools) await pool.end();
+  // Privileges first (DROP OWNED also revokes them), then the roles, logins before their groups.
+  const roles = [...Object.values(LOGINS), ...Object.values(GROUPS)];
+  const existing = await stack.pool.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [roles]);
+  const names = existing.rows.map((row) => pg.escapeIdentifier(row.rolname));
+  if (names.length > 0) await stack.pool.query(`DROP OWNED BY ${names.join(', ')}`);
+  for (const role of roles) await stack.pool.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`);
+  await stack.close();
+});
+
+describe('sqs2pg grants', () => {
+  it('creates three roles that cannot log in, and a second run creates none', async () => {
+    const roles = await stack.pool.query<{ rolname: string; rolcanlogin: boolean }>(
+      'SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1) ORDER BY rolname',
+      [Object.values(GROUPS)],
+    );
+    expect(roles.rows).toEqual(Object.values(GROUPS).sort().map((rolname) => ({ rolname, rolcanlogin: false })));
+    const again = await runCli(['grants', '--role-prefix', PREFIX], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl }, 20_000);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('created');
+  });
+});
+
+describe('the worker role', () => {
+  it('loads with the vault on: the real CLI, logged in as a member of the worker role', async () => {
+    const env = stack.env(queueUrl, { DATABASE_URL: urlAs('worker'), SQS2PG_VAULT_KEY: TEST_VAULT_KEY });
+    const result = await runCli(['run', '--drain'], env, 60_000);
+    expect(result.code, result.stderr).toBe(0);
+    const counts = await stack.pool.query<{ rows: string; entries: string; masks: string; quarantined: string }>(
+      `SELECT (SELECT count(*) FROM user_logins) AS rows, (SELECT count(*) FROM sqs2pg_vault.entries) AS entries,
+              (SELECT count(*) FROM (SELECT masked_ip FROM user_logins UNION SELECT masked_device_id FROM user_logins) m) AS masks,
+              (SELECT count(*) FROM sqs2pg.quarantine) AS quarantined`,
+    );
+    expect(counts.rows[0]).toMatchObject({ rows: '200', quarantined: '4' });
+    expect(counts.rows[0]?.entries).toBe(counts.rows[0]?.masks);
+  });
+
+  it('cannot read the vault, the audit, the rows or the quarantine', async () => {
+    const worker = poolAs('worker');
+    expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.entries LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, 'SELECT masked_value FROM sqs2pg_vault.entries LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.audit LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, 'SELECT * FROM user_logins LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, 'SELECT masked_ip FROM user_logins LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, 'SELECT redacted_body FROM sqs2pg.quarantine LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, 'DELETE FROM sqs2pg_vault.entries')).toBe('42501');
+    expect(await attempt(worker, 'UPDATE user_logins SET locale = NULL')).toBe('42501');
+  });
+
+  it('is told by reveal, in one line, that it may not read the vault', async () => {
+    const [row] = (await stack.pool.query<{ m: string }>('SELECT masked_ip AS m FROM user_logins LIMIT 1')).rows;
+    const result = await runCli(
+      ['reveal', row!.m, '--reason', 'curious worker'],
+      { PATH: process.env.PATH, DATABASE_URL: urlAs('worker'), SQS2PG_VAULT_KEY: TEST_VAULT_KEY },
+      15_000,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(oneErrorLine(result)).toMatch(new RegExp(`^sqs2pg: the database role "${LOGINS.worker}" may not read the vault \\(42501: permission denied`));
+  });
+});
+
+describe('the analyst role', () => {
+  it('reads user_logins and nothing else', async () => {
+    const analyst = poolAs('analyst');
+    expect(await attempt(analyst, 'SELECT count(*), count(DISTINCT masked_ip) FROM user_logins')).toBe('ok');
+    expect(await attempt(analyst, 'SELECT * FROM sqs2pg_vault.entries LIMIT 1')).toBe('42501');
+    expect(await attempt(analyst, 'SELECT * FROM sqs2pg_vault.audit LIMIT 1')).toBe('42501');
+    expect(await attempt(analyst, 'SELECT * FROM sqs2pg.quarantine LIMIT 1')).toBe('42501');
+    expect(await attempt(analyst, 'SELECT * FROM sqs2pg.key_fingerprints LIMIT 1')).toBe('42501');
+    expect(await attempt(analyst, "INSERT INTO user_logins (user_id) VALUES ('x')")).toBe('42501');
+    expect(await attempt(analyst, 'DELETE FROM user_logins')).toBe('42501');
+  });
+
+  it('is refused by reveal, even holding the vault key', async () => {
+    const [row] = (await stack.pool.query<{ m: string }>('SELECT masked_device_id AS m FROM user_logins LIMIT 1')).rows;
+    const result = await runCli(
+      ['reveal', row!.m, '--reason', 'curious analyst'],
+      { PATH: process.env.PATH, DATABASE_URL: urlAs('analyst'), SQS2PG_VAULT_KEY: TEST_VAULT_KEY },
+      15_000,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(oneErrorLine(result)).toContain(`the database role "${LOGINS.analyst}" may not read the vault`);
+  });
+});
+
+describe('the PII officer role', () => {
+  it('reveals, and the audit names the officer as the server knows them', async () => {
+    const [row] = (await stack.pool.query<{ m: string }>('SELECT masked_ip AS m FROM user_logins LIMIT 1')).rows;
+    const result = await runCli(
+      ['reveal', row!.m, '--reason', 'ticket SEC-200'],
+      { PATH: process.env.PATH, DATABASE_URL: urlAs('officer'), SQS2PG_VAULT_KEY: TEST_VAULT_KEY },
+      15_000,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\d{1,3}(\.\d{1,3}){3}\n$|:/);
+    const audit = await stack.pool.query('SELECT database_user::text, session_user_name::text, masked_value FROM sqs2pg_vault.audit');
+    expect(audit.rows).toEqual([{ database_user: LOGINS.officer, session_user_name: LOGINS.officer, masked_value: row!.m }]);
+  });
+
+  it('cannot forge, change or delete audit rows', async () => {
+    const officer = poolAs('officer');
+    expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, reason) VALUES ('reveal', 'allowed columns')")).toBe('ok');
+    expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, database_user) VALUES ('reveal', 'someone_else')")).toBe('42501');
+    expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, at) VALUES ('reveal', now() - interval '1 year')")).toBe('42501');
+    expect(await attempt(officer, "UPDATE sqs2pg_vault.audit SET reason = 'edited'")).toBe('42501');
+    expect(await attempt(officer, 'DELETE FROM sqs2pg_vault.audit')).toBe('42501');
+  });
+
+  it('erases a user', async () => {
+    const [row] = (await stack.pool.query<{ u: string }>('SELECT user_id AS u FROM user_logins LIMIT 1')).rows;
+    const result = await runCli(['forget', '--user-id', row!.u, '--reason', 'ER-9'], { PATH: process.env.PATH, DATABASE_URL: urlAs('officer') }, 15_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('removed 1 row of user_logins');
+  });
+});

@@ -1,0 +1,204 @@
+// The vault end to end with the real CLI: a drain with SQS2PG_VAULT_KEY writes one encrypted entry
+// per distinct mask and nothing in clear; reveal gives the original back and audits it; every way
+// reveal can be refused is one line and a non-zero exit; without the key nothing is vaulted.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSample } from '../../src/local/sample.js';
+import { createTestStack, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
+import { openVault, originalsByUser, rawValues, rowMasks, TEST_MASK_KEY_2, TEST_VAULT_KEY, TEST_VAULT_KEY_2, vaultDump } from '../helpers/vault.js';
+
+const N = 600;
+const sample = generateSample({ count: N, malformed: 12, seed: 51 });
+const originals = originalsByUser(sample.bodies);
+
+let stack: TestStack;
+let queueUrl: string;
+let env: NodeJS.ProcessEnv;
+beforeAll(async () => {
+  stack = await createTestStack();
+  queueUrl = await stack.newQueue();
+  await stack.send(queueUrl, sample.bodies);
+  env = stack.env(queueUrl, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY, SQS2PG_BATCH_MAX_ROWS: '50' });
+  const result = await runCli(['run', '--drain'], env, 60_000);
+  expect(result.code, result.stderr).toBe(0);
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+function oneErrorLine(result: CliResult): string {
+  const lines = result.stderr.replace(/\n$/, '').split('\n');
+  expect(lines, `stderr was: ${result.stderr}`).toHaveLength(1);
+  expect(lines[0]).toMatch(/^sqs2pg: \S/);
+  return lines[0]!;
+}
+
+async function auditRows(): Promise<{ action: string; masked_value: string | null; reason: string | null; database_user: string; session_user_name: string; recent: boolean }[]> {
+  const result = await stack.pool.query(
+    `SELECT action, masked_value, reason, database_user::text, session_user_name::text, at <= now() AND at > now() - interval '1 hour' AS recent
+       FROM sqs2pg_vault.audit ORDER BY id`,
+  );
+  return result.rows as Awaited<ReturnType<typeof auditRows>>;
+}
+
+const revealEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  DATABASE_URL: stack.databaseUrl,
+  SQS2PG_VAULT_KEY: TEST_VAULT_KEY,
+  ...extra,
+});
+
+describe('the vault after a drain', () => {
+  it('holds exactly one entry per distinct mask of user_logins, each opening to its value', async () => {
+    const rows = await rowMasks(stack.pool);
+    expect(rows).toHaveLength(N);
+    const vault = await openVault(stack.pool, { v1: TEST_VAULT_KEY });
+    const masks = new Set(rows.flatMap((row) => [row.masked_ip, row.masked_device_id]));
+    // Not one entry per message: the sample repeats ips and devices.
+    expect(masks.size).toBeLessThan(2 * N);
+    expect(new Set(vault.keys())).toEqual(masks);
+    for (const row of rows) {
+      const original = originals.get(row.user_id);
+      expect(original).toBeDefined();
+      expect(vault.get(row.masked_ip)).toEqual({ field: 'ip', keyId: 'v1', value: original!.ip });
+      expect(vault.get(row.masked_device_id)).toEqual({ field: 'device_id', keyId: 'v1', value: original!.deviceId });
+    }
+  });
+
+  it('keeps no original in clear, neither as text nor in the encrypted bytes', async () => {
+    const values = rawValues(sample.bodies);
+    expect(values.length).toBeGreaterThan(100);
+    const { text, bytes } = await vaultDump(stack.pool);
+    expect(text.length).toBeGreaterThan(1000);
+    for (const value of values) {
+      expect(text).not.toContain(value);
+      expect(bytes.includes(Buffer.from(value))).toBe(false);
+    }
+  });
+
+  it('holds nothing for the quarantined messages (their bodies are kept masked only)', async () => {
+    const quarantine = await stack.pool.query<{ redacted_body: string }>('SELECT redacted_body FROM sqs2pg.quarantine');
+    expect(quarantine.rowCount).toBe(12);
+    const rowMaskSet = new Set((await rowMasks(stack.pool)).flatMap((row) => [row.masked_ip, row.masked_device_id]));
+    const quarantineOnly = quarantine.rows.flatMap((row) => row.redacted_body.match(/k1:[0-9a-f]{64}/g) ?? []).filter((mask) => !rowMaskSet.has(mask));
+    expect(quarantineOnly.length).toBeGreaterThan(0);
+    const vaulted = await stack.pool.query('SELECT 1 FROM sqs2pg_vault.entries WHERE masked_value = ANY($1)', [quarantineOnly]);
+    expect(vaulted.rowCount).toBe(0);
+  });
+});
+
+describe('sqs2pg reveal', () => {
+  it('prints the original ip and device id, only that, and writes an audit row for each', async () => {
+    const [row] = await rowMasks(stack.pool);
+    const original = originals.get(row!.user_id)!;
+    const ip = await runCli(['reveal', row!.masked_ip, '--reason', 'ticket SEC-101: fraud check'], revealEnv(), 15_000);
+    expect(ip.code, ip.stderr).toBe(0);
+    expect(ip.stdout).toBe(`${original.ip}\n`);
+    expect(ip.stderr).toBe('');
+    const device = await runCli(['reveal', '--masked', row!.masked_device_id, '--reason', 'ticket SEC-102'], revealEnv(), 15_000);
+    expect(device.code, device.stderr).toBe(0);
+    expect(device.stdout).toBe(`${original.deviceId}\n`);
+
+    const user = (await stack.pool.query<{ u: string }>('SELECT current_user::text AS u')).rows[0]!.u;
+    expect(await auditRows()).toEqual([
+      { action: 'reveal', masked_value: row!.masked_ip, reason: 'ticket SEC-101: fraud check', database_user: user, session_user_name: user, recent: true },
+      { action: 'reveal', masked_value: row!.masked_device_id, reason: 'ticket SEC-102', database_user: user, session_user_name: user, recent: true },
+    ]);
+    const { text } = await vaultDump(stack.pool);
+    expect(text).not.toContain(original.ip);
+    expect(text).not.toContain(original.deviceId);
+  });
+
+  it('refuses a vault key the vault was never written with', async () => {
+    const [row] = await rowMasks(stack.pool);
+    const wrong = await runCli(['reveal', row!.masked_ip, '--reason', 'ticket SEC-103'], revealEnv({ SQS2PG_VAULT_KEY: TEST_VAULT_KEY_2 }), 15_000);
+    expect(wrong.code).toBe(2);
+    expect(oneErrorLine(wrong)).toContain("not a key this database's vault was written with");
+    expect(wrong.stdout).toBe('');
+  });
+
+  const refusals: { name: string; args: (mask: string) => string[]; env?: NodeJS.ProcessEnv; code: number; says: string[] }[] = [
+    { name: 'without --reason', args: (mask) => [mask], code: 2, says: ['--reason', 'must be set'] },
+    { name: 'without the vault key', args: (mask) => [mask, '--reason', 'ticket SEC-104'], env: { SQS2PG_VAULT_KEY: '' }, code: 2, says: ['vault key', 'SQS2PG_VAULT_KEY'] },
+    { name: 'with a short vault key', args: (mask) => [mask, '--reason', 'ticket SEC-105'], env: { SQS2PG_VAULT_KEY: 'ab'.repeat(16) }, code: 2, says: ['fewer than 32'] },
+    {
+      name: 'for a mask the vault does not hold',
+      args: () => [`k1:${'0'.repeat(64)}`, '--reason', 'ticket SEC-106'],
+      code: 4,
+      says: ['no entry', `k1:${'0'.repeat(64)}`],
+    },
+    { name: 'for something that is not a mask', args: () => ['203.0.113.9', '--reason', 'ticket SEC-107'], code: 2, says: ['expected a masked value'] },
+  ];
+  for (const refusal of refusals) {
+    it(`refuses ${refusal.name}: one line, exit ${refusal.code}, nothing printed or audited`, async () => {
+      const before = (await auditRows()).length;
+      const [row] = await rowMasks(stack.pool);
+      const result = await runCli(['reveal', ...refusal.args(row!.masked_ip)], revealEnv(refusal.env), 15_000);
+      expect(result.code, result.stderr).toBe(refusal.code);
+      expect(result.stdout).toBe('');
+      const line = oneErrorLine(result);
+      for (const text of refusal.says) expect(line).toContain(text);
+      expect(line).not.toContain('203.0.113.9');
+      expect(await auditRows()).toHaveLength(before);
+    });
+  }
+
+  it('refuses an entry moved onto another mask (its ciphertext is bound to its own), auditing nothing', async () => {
+    const rows = await rowMasks(stack.pool);
+    const [a, b] = [rows[1]!.masked_ip, rows[2]!.masked_ip];
+    expect(a).not.toBe(b);
+    const before = (await auditRows()).length;
+    const client = await stack.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Copy b's ciphertext onto a: a reveal of a would otherwise show b's address.
+      await client.query(
+        `UPDATE sqs2pg_vault.entries SET nonce = o.nonce, ciphertext = o.ciphertext
+           FROM (SELECT nonce, ciphertext FROM sqs2pg_vault.entries WHERE masked_value = $2) o WHERE masked_value = $1`,
+        [a, b],
+      );
+      const result = await runCli(['reveal', a, '--reason', 'ticket SEC-108'], revealEnv(), 15_000);
+      // The update is not committed yet: the CLI sees the real entry and succeeds.
+      expect(result.code).toBe(0);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const moved = await runCli(['reveal', a, '--reason', 'ticket SEC-109'], revealEnv(), 15_000);
+    expect(moved.code).toBe(1);
+    expect(moved.stdout).toBe('');
+    expect(oneErrorLine(moved)).toContain('does not decrypt');
+    expect(await auditRows()).toHaveLength(before + 1);
+  });
+});
+
+describe('sqs2pg run and the keys', () => {
+  it('refuses at start, in one line, a vault key other than the one its key id was used with', async () => {
+    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_VAULT_KEY: TEST_VAULT_KEY_2 }, 20_000);
+    expect(result.code, result.stderr).toBe(2);
+    expect(oneErrorLine(result)).toContain('vault key id "v1" was first used with');
+  });
+
+  it('refuses at start a mask key other than the one its key id was used with', async () => {
+    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_MASK_KEY: TEST_MASK_KEY_2 }, 20_000);
+    expect(result.code, result.stderr).toBe(2);
+    expect(oneErrorLine(result)).toContain('mask key id "k1" was first used with');
+  });
+
+  it('refuses the mask key as the vault key', async () => {
+    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_VAULT_KEY: TEST_MASK_KEY }, 20_000);
+    expect(result.code).toBe(2);
+    expect(oneErrorLine(result)).toContain('the vault key is the mask key');
+  });
+
+  it('vaults nothing without the vault key, and loads as before', async () => {
+    const more = generateSample({ count: 200, malformed: 0, seed: 52 });
+    const other = await stack.newQueue();
+    await stack.send(other, more.bodies);
+    const entries = async () => Number((await stack.pool.query<{ n: string }>('SELECT count(*) AS n FROM sqs2pg_vault.entries')).rows[0]!.n);
+    const before = await entries();
+    const result = await runCli(['run', '--drain'], stack.env(other), 60_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await rowMasks(stack.pool)).length).toBe(N + 200);
+    expect(await entries()).toBe(before);
+  });
+});
