@@ -106,13 +106,15 @@ async function rotateWith(
         detail.entries_deleted = shredded;
         detail.rows_left = left.rows;
         lines.push(`deleted ${shredded} vault entries of older masks that no row uses any more`);
-        lines.push(
-          left.rows === 0
-            ? `every row is under mask key id "${masker.keyId}"`
-            : `${left.rows} rows keep older masks: their values are not in the vault (written while it was off, or erased)` +
-                `${left.withoutMessageId > 0 ? `, ${left.withoutMessageId} of them not written by sqs2pg` : ''}` +
-                ', or were written meanwhile by workers still on the old key (run rotate again once every worker has the new one)',
-        );
+        const stuck = left.rows - left.remaskable;
+        if (left.rows === 0) lines.push(`every row is under mask key id "${masker.keyId}"`);
+        if (left.remaskable > 0) {
+          lines.push(`${left.remaskable} rows written meanwhile under an older mask key can still be re-masked: run rotate again once every worker has the new key`);
+        }
+        if (stuck > 0) {
+          const foreign = left.withoutMessageId > 0 ? ` (${left.withoutMessageId} of them not written by sqs2pg)` : '';
+          lines.push(`${stuck} rows keep older masks for good${foreign}: their values are not in the vault (written while it was off, or erased)`);
+        }
       }
     }
     if (options.signal.aborted) lines.push('stopped by a signal before the end: run sqs2pg rotate again to resume');

@@ -126,15 +126,24 @@ export class RotationStore {
     });
   }
 
-  /** Rows still carrying a mask under another key id, and how many of them sqs2pg did not write. */
-  async rowsNotOn(keyId: string): Promise<{ rows: number; withoutMessageId: number }> {
-    const result = await this.client.query<{ rows: string; without_id: string }>(
-      `SELECT count(*) AS rows, count(*) FILTER (WHERE sqs_message_id IS NULL) AS without_id FROM user_logins
+  /**
+   * Rows still carrying a mask under another key id: how many a rerun can re-mask (written
+   * meanwhile by workers on the old key), and how many sqs2pg did not write (no message id).
+   */
+  async rowsNotOn(keyId: string): Promise<{ rows: number; remaskable: number; withoutMessageId: number }> {
+    const result = await this.client.query<{ rows: string; remaskable: string; without_id: string }>(
+      `SELECT count(*) AS rows,
+              count(*) FILTER (WHERE sqs_message_id IS NOT NULL AND EXISTS (
+                SELECT 1 FROM sqs2pg_vault.entries e
+                 WHERE e.masked_value IN (u.masked_ip, u.masked_device_id) AND left(e.masked_value, length($1)) <> $1)) AS remaskable,
+              count(*) FILTER (WHERE sqs_message_id IS NULL) AS without_id
+         FROM user_logins u
         WHERE (masked_ip IS NOT NULL AND left(masked_ip, length($1)) <> $1)
            OR (masked_device_id IS NOT NULL AND left(masked_device_id, length($1)) <> $1)`,
       [`${keyId}:`],
     );
-    return { rows: Number(result.rows[0]?.rows ?? 0), withoutMessageId: Number(result.rows[0]?.without_id ?? 0) };
+    const row = result.rows[0];
+    return { rows: Number(row?.rows ?? 0), remaskable: Number(row?.remaskable ?? 0), withoutMessageId: Number(row?.without_id ?? 0) };
   }
 
   /** Vault entries per vault key id. */

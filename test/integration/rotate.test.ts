@@ -1,0 +1,232 @@
+// sqs2pg rotate with the real CLI. Under load: while one worker loads under the new mask key and a
+// straggler still under the old one, rotate re-masks the history; a second rotate catches the
+// straggler's rows; nothing is lost or duplicated and every value ends with the one mask the new
+// key gives it. Killed in the middle, a rerun finishes the job; so for vault re-encryption.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSample } from '../../src/local/sample.js';
+import { createMasker } from '../../src/transform/mask.js';
+import { countRows, createTestStack, runCli, startCli, TEST_MASK_KEY, waitFor, type CliProcess, type CliResult, type TestStack } from '../helpers/stack.js';
+import { openVault, originalsByUser, rowMasks, TEST_MASK_KEY_2, TEST_VAULT_KEY, TEST_VAULT_KEY_2, type Original } from '../helpers/vault.js';
+
+const newMasker = createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2');
+const oldMasker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
+
+const stacks: TestStack[] = [];
+afterAll(async () => {
+  for (const stack of stacks) await stack.close();
+});
+
+async function newStack(): Promise<TestStack> {
+  const stack = await createTestStack();
+  stacks.push(stack);
+  return stack;
+}
+
+function adminEnv(stack: TestStack, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_KEY: TEST_VAULT_KEY, ...extra };
+}
+
+const rotateToK2 = (stack: TestStack, extra: NodeJS.ProcessEnv = {}) =>
+  adminEnv(stack, { SQS2PG_MASK_KEY: TEST_MASK_KEY_2, SQS2PG_MASK_KEY_ID: 'k2', ...extra });
+
+async function drain(stack: TestStack, bodies: readonly string[], extra: NodeJS.ProcessEnv): Promise<void> {
+  const queueUrl = await stack.newQueue();
+  await stack.send(queueUrl, bodies);
+  const result = await runCli(['run', '--drain'], stack.env(queueUrl, extra), 90_000);
+  expect(result.code, result.stderr).toBe(0);
+}
+
+async function stop(cli: CliProcess): Promise<void> {
+  if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  await cli.done;
+}
+
+/** Rows of `ids` whose ip mask is under k2. */
+async function onK2(pool: pg.Pool, ids: readonly string[]): Promise<number> {
+  const result = await pool.query<{ n: string }>("SELECT count(*) AS n FROM user_logins WHERE sqs_message_id = ANY($1) AND masked_ip LIKE 'k2:%'", [ids]);
+  return Number(result.rows[0]?.n);
+}
+
+/**
+ * The invariants at any moment: a row is re-masked whole or not at all, its masks are the ones
+ * its key id's key gives its values, and every mask of a vaulted row has an entry opening to its value.
+ */
+async function expectConsistent(stack: TestStack, originals: Map<string, Original>, vaultKeys: Record<string, string>, unvaulted = new Set<string>()) {
+  const vault = await openVault(stack.pool, vaultKeys);
+  for (const row of await rowMasks(stack.pool)) {
+    const original = originals.get(row.user_id)!;
+    const masker = row.masked_ip.startsWith('k2:') ? newMasker : oldMasker;
+    expect(row.masked_ip, row.sqs_message_id).toBe(masker.mask('ip', original.ip));
+    expect(row.masked_device_id, row.sqs_message_id).toBe(masker.mask('device_id', original.deviceId));
+    if (unvaulted.has(row.user_id)) continue;
+    expect(vault.get(row.masked_ip)?.value).toBe(original.ip);
+    expect(vault.get(row.masked_device_id)?.value).toBe(original.deviceId);
+  }
+}
+
+/** After a complete rotation: every vaulted row under k2, the vault exactly the rows' masks, nothing lost or doubled. */
+async function expectRotated(stack: TestStack, originals: Map<string, Original>, total: number, vaultKeys: Record<string, string>, unvaulted = new Set<string>()) {
+  const counts = await countRows(stack.pool);
+  expect([counts.rows, counts.distinctIds]).toEqual([total, total]);
+  await expectConsistent(stack, originals, vaultKeys, unvaulted);
+  const rows = await rowMasks(stack.pool);
+  const vaulted = rows.filter((row) => !unvaulted.has(row.user_id));
+  for (const row of vaulted) expect([row.masked_ip.slice(0, 3), row.masked_device_id.slice(0, 3)]).toEqual(['k2:', 'k2:']);
+  // Equal values, equal masks: as many distinct masks as distinct values.
+  const distinct = (values: string[]) => new Set(values).size;
+  expect(distinct(vaulted.map((r) => r.masked_ip))).toBe(distinct(vaulted.map((r) => originals.get(r.user_id)!.ip)));
+  expect(distinct(vaulted.map((r) => r.masked_device_id))).toBe(distinct(vaulted.map((r) => originals.get(r.user_id)!.deviceId)));
+  const vault = await openVault(stack.pool, vaultKeys);
+  expect(new Set(vault.keys())).toEqual(new Set(vaulted.flatMap((r) => [r.masked_ip, r.masked_device_id])));
+}
+
+describe('sqs2pg rotate --mask-key-id k2, while workers keep loading', () => {
+  const history = generateSample({ count: 1500, malformed: 0, seed: 81 });
+  const incoming = generateSample({ count: 2000, malformed: 0, seed: 82 });
+  const originals = new Map([...originalsByUser(history.bodies), ...originalsByUser(incoming.bodies)]);
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await newStack();
+    await drain(stack, history.bodies, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY });
+  });
+
+  it('re-masks the history, loses and duplicates nothing, and leaves equal values equal', async () => {
+    const historyIds = (await rowMasks(stack.pool)).map((row) => row.sqs_message_id);
+    expect(historyIds).toHaveLength(1500);
+    const queueUrl = await stack.newQueue();
+    const service = { SQS2PG_VAULT_KEY: TEST_VAULT_KEY, SQS2PG_BATCH_MAX_ROWS: '20', SQS2PG_RECEIVE_WAIT_SEC: '1', SQS2PG_POLLERS: '2' };
+    // The new deployment, and a worker the rolling update has not reached yet.
+    const onNewKey = startCli(['run'], stack.env(queueUrl, { ...service, SQS2PG_MASK_KEY: TEST_MASK_KEY_2, SQS2PG_MASK_KEY_ID: 'k2' }), 120_000);
+    const straggler = startCli(['run'], stack.env(queueUrl, service), 120_000);
+    let rotation: CliProcess | undefined;
+    try {
+      rotation = startCli(['rotate', '--mask-key-id', 'k2', '--reason', 'yearly rotation'], rotateToK2(stack, {
+        SQS2PG_BATCH_MAX_ROWS: '20',
+        SQS2PG_ROTATE_PAUSE_MS: '100',
+      }), 120_000);
+      await waitFor(async () => (await onK2(stack.pool, historyIds)) > 0, 30_000, 'the rotation to start');
+      // Load arrives while the rotation runs.
+      for (let i = 0; i < incoming.bodies.length; i += 100) await stack.send(queueUrl, incoming.bodies.slice(i, i + 100));
+      const first = await rotation.done;
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toMatch(/^re-encrypted 0 vault entries/);
+      await waitFor(async () => (await countRows(stack.pool)).rows === 3500, 60_000, 'the workers to load everything');
+      for (const worker of [onNewKey, straggler]) worker.child.kill('SIGTERM');
+      for (const worker of [onNewKey, straggler]) expect((await worker.done).code).toBe(0);
+    } finally {
+      for (const cli of [onNewKey, straggler, rotation]) if (cli) await stop(cli);
+    }
+    // The rotation really ran under load: some incoming rows were committed between its batches.
+    const interleaved = await stack.pool.query<{ n: string }>(
+      `WITH rotated AS (SELECT min(xmin::text::bigint) AS lo, max(xmin::text::bigint) AS hi FROM user_logins WHERE sqs_message_id = ANY($1))
+       SELECT count(*) AS n FROM user_logins, rotated WHERE NOT (sqs_message_id = ANY($1)) AND xmin::text::bigint BETWEEN lo AND hi`,
+      [historyIds],
+    );
+    expect(Number(interleaved.rows[0]?.n)).toBeGreaterThan(0);
+    await expectConsistent(stack, originals, { v1: TEST_VAULT_KEY });
+
+    // The straggler's rows are still under k1; once it is gone, a second rotate finishes the job.
+    const second = await runCli(['rotate', '--reason', 'after the rollout'], rotateToK2(stack), 60_000);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('every row is under mask key id "k2"');
+    await expectRotated(stack, originals, 3500, { v1: TEST_VAULT_KEY });
+
+    const audit = await stack.pool.query<{ reason: string; detail: { mask_key_id: string } }>("SELECT reason, detail FROM sqs2pg_vault.audit WHERE action = 'rotate' ORDER BY id");
+    expect(audit.rows.map((row) => [row.reason, row.detail.mask_key_id])).toEqual([
+      ['yearly rotation', 'k2'],
+      ['after the rollout', 'k2'],
+    ]);
+  }, 180_000);
+});
+
+describe('sqs2pg rotate killed in the middle', () => {
+  const unvaulted = generateSample({ count: 60, malformed: 0, seed: 90 });
+  const sample = generateSample({ count: 2000, malformed: 0, seed: 91 });
+  const originals = new Map([...originalsByUser(unvaulted.bodies), ...originalsByUser(sample.bodies)]);
+  const unvaultedUsers = new Set(originalsByUser(unvaulted.bodies).keys());
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await newStack();
+    // Loaded before the vault was on: these can only keep their masks.
+    await drain(stack, unvaulted.bodies, {});
+    await drain(stack, sample.bodies, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY });
+  });
+
+  async function killMidway(
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    progress: () => Promise<number>,
+    total: number,
+    signal: NodeJS.Signals = 'SIGKILL',
+  ): Promise<CliResult> {
+    const cli = startCli(args, env, 60_000);
+    try {
+      await waitFor(
+        async () => {
+          const done = await progress();
+          if (done >= total) throw new Error(`the run finished all ${total} before it could be killed`);
+          return done > 0;
+        },
+        30_000,
+        'the rotation to be under way',
+      );
+      cli.child.kill(signal);
+      const result = await cli.done;
+      if (signal === 'SIGKILL') expect(result.signal).toBe('SIGKILL');
+      return result;
+    } finally {
+      await stop(cli);
+    }
+  }
+
+  it('re-masks: the rerun finishes, and the interrupted state was consistent', async () => {
+    const ids = (await rowMasks(stack.pool)).filter((row) => !unvaultedUsers.has(row.user_id)).map((row) => row.sqs_message_id);
+    const slow = rotateToK2(stack, { SQS2PG_BATCH_MAX_ROWS: '20', SQS2PG_ROTATE_PAUSE_MS: '50' });
+    // SIGTERM stops after the batch in hand and says how to resume; SIGKILL stops anywhere.
+    const stopped = await killMidway(['rotate'], slow, () => onK2(stack.pool, ids), ids.length, 'SIGTERM');
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout).toContain('stopped by a signal before the end: run sqs2pg rotate again to resume');
+    const afterStop = await onK2(stack.pool, ids);
+    await expectConsistent(stack, originals, { v1: TEST_VAULT_KEY }, unvaultedUsers);
+    await killMidway(['rotate'], slow, async () => (await onK2(stack.pool, ids)) - afterStop, ids.length - afterStop);
+    const partial = await onK2(stack.pool, ids);
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(ids.length);
+    await expectConsistent(stack, originals, { v1: TEST_VAULT_KEY }, unvaultedUsers);
+
+    const rerun = await runCli(['rotate'], rotateToK2(stack), 60_000);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stdout).toContain(`re-masked ${ids.length - partial} rows under mask key id "k2"`);
+    expect(rerun.stdout).toContain('60 rows keep older masks for good: their values are not in the vault');
+    await expectRotated(stack, originals, 2060, { v1: TEST_VAULT_KEY }, unvaultedUsers);
+  }, 120_000);
+
+  it('re-encrypts the vault under a new vault key: refused without the old key, resumable, then the old key is not needed', async () => {
+    const toV2 = (extra: NodeJS.ProcessEnv = {}) =>
+      adminEnv(stack, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY_2, SQS2PG_VAULT_KEY_ID: 'v2', SQS2PG_VAULT_PREVIOUS_KEY: TEST_VAULT_KEY, ...extra });
+    const entries = Number((await stack.pool.query<{ n: string }>('SELECT count(*) AS n FROM sqs2pg_vault.entries')).rows[0]?.n);
+    const onV2 = async () => Number((await stack.pool.query<{ n: string }>("SELECT count(*) AS n FROM sqs2pg_vault.entries WHERE vault_key_id = 'v2'")).rows[0]?.n);
+
+    const without = await runCli(['rotate'], toV2({ SQS2PG_VAULT_PREVIOUS_KEY: '' }), 30_000);
+    expect(without.code).toBe(2);
+    expect(without.stderr.trim()).toBe(
+      `sqs2pg: ${entries} vault entries are under vault key id "v1", which no key given opens; set SQS2PG_VAULT_PREVIOUS_KEY (or _FILE) to that key`,
+    );
+
+    await killMidway(['rotate'], toV2({ SQS2PG_BATCH_MAX_ROWS: '20', SQS2PG_ROTATE_PAUSE_MS: '50' }), onV2, entries);
+    const partial = await onV2();
+    // Mid-way the vault opens with both keys, each entry with its own.
+    await expectConsistent(stack, originals, { v1: TEST_VAULT_KEY, v2: TEST_VAULT_KEY_2 }, unvaultedUsers);
+
+    const rerun = await runCli(['rotate'], toV2(), 60_000);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stdout.split('\n')[0]).toBe(`re-encrypted ${entries - partial} vault entries under vault key id "v2"`);
+    expect(await onV2()).toBe(entries);
+    await expectRotated(stack, originals, 2060, { v2: TEST_VAULT_KEY_2 }, unvaultedUsers);
+
+    const [row] = (await rowMasks(stack.pool)).filter((r) => !unvaultedUsers.has(r.user_id));
+    const reveal = await runCli(['reveal', row!.masked_ip, '--reason', 'after rotation'], adminEnv(stack, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY_2 }), 15_000);
+    expect([reveal.code, reveal.stdout]).toEqual([0, `${originals.get(row!.user_id)!.ip}\n`]);
+  }, 120_000);
+});
