@@ -127,7 +127,7 @@ export const settings = {
     env: 'SQS2PG_VAULT_KEY',
     schema: key.optional(),
     defaultDoc: 'none: no vault',
-    doc: 'Secret key of the vault, which keeps each masked value encrypted so a PII officer can reveal it: 32+ random bytes, hex or base64, not the mask key. Set it (or --vault-key-file) to turn the vault on.',
+    doc: 'Secret key of the vault, which keeps the value behind each mask encrypted so a PII officer can reveal it: 32+ random bytes, hex or base64, not the mask key. Set it (or --vault-key-file) to turn the vault on.',
     secret: true,
     commands: vaultKeyCommands,
   }),
@@ -206,7 +206,7 @@ export const settings = {
     env: 'SQS2PG_ROLE_PREFIX',
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'expected lower-case letters, digits and underscores'),
     default: 'sqs2pg_',
-    doc: 'Prefix of the three roles grants creates: <prefix>worker, <prefix>analyst, <prefix>pii_officer.',
+    doc: 'Prefix of the three roles grants creates: the prefix followed by worker, analyst and pii_officer.',
     commands: ['grants'],
   }),
   visibilityTimeoutSec: setting({

@@ -8,7 +8,7 @@
 // ciphertexts, but the mask already does that, so nothing is gained for its extra construction.
 // Random nonces are safe here: NIST allows 2^32 of them per key, and a vault seals once per
 // distinct value (plus once per rotation), far fewer.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
 import type { MaskedField } from '../transform/mask.js';
 
 const NONCE_BYTES = 12;
@@ -24,9 +24,17 @@ export interface VaultEntry {
   ciphertext: Buffer;
 }
 
+export interface Sealable {
+  maskedValue: string;
+  field: MaskedField;
+  value: string;
+}
+
 export interface VaultCipher {
   readonly keyId: string;
   seal(maskedValue: string, field: MaskedField, value: string): VaultEntry;
+  /** the same for many values, with their nonces drawn in one call (a batch's worth is cheap) */
+  sealMany(items: readonly Sealable[]): VaultEntry[];
   /** the original value; throws VaultIntegrityError when the entry was not sealed by this key for this mask */
   open(entry: VaultEntry): string;
 }
@@ -40,15 +48,19 @@ export class VaultIntegrityError extends Error {
 }
 
 export function createVaultCipher(vaultKey: Buffer, keyId: string): VaultCipher {
-  const key = Buffer.from(hkdfSync('sha256', vaultKey, Buffer.alloc(0), 'sqs2pg vault v1 aes-256-gcm', 32));
+  const key = createSecretKey(Buffer.from(hkdfSync('sha256', vaultKey, Buffer.alloc(0), 'sqs2pg vault v1 aes-256-gcm', 32)));
+  const sealOne = ({ maskedValue, field, value }: Sealable, nonce: Buffer): VaultEntry => {
+    const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(associatedData(maskedValue, field, keyId));
+    const ciphertext = Buffer.concat([cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return { maskedValue, field, vaultKeyId: keyId, nonce, ciphertext };
+  };
   return {
     keyId,
-    seal(maskedValue, field, value) {
-      const nonce = randomBytes(NONCE_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-      cipher.setAAD(associatedData(maskedValue, field, keyId));
-      const ciphertext = Buffer.concat([cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-      return { maskedValue, field, vaultKeyId: keyId, nonce, ciphertext };
+    seal: (maskedValue, field, value) => sealOne({ maskedValue, field, value }, randomBytes(NONCE_BYTES)),
+    sealMany(items) {
+      const nonces = randomBytes(NONCE_BYTES * items.length);
+      return items.map((item, i) => sealOne(item, nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES)));
     },
     open(entry) {
       if (entry.vaultKeyId !== keyId || entry.nonce.length !== NONCE_BYTES || entry.ciphertext.length < TAG_BYTES) {

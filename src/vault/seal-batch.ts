@@ -6,7 +6,6 @@ import type { VaultCipher, VaultEntry } from './cipher.js';
 export function sealBatch(originals: Iterable<MaskedOriginal>, cipher: VaultCipher): VaultEntry[] {
   const distinct = new Map<string, MaskedOriginal>();
   for (const original of originals) if (!distinct.has(original.mask)) distinct.set(original.mask, original);
-  return [...distinct.values()]
-    .sort((a, b) => (a.mask < b.mask ? -1 : a.mask > b.mask ? 1 : 0))
-    .map((original) => cipher.seal(original.mask, original.field, original.value));
+  const sorted = [...distinct.values()].sort((a, b) => (a.mask < b.mask ? -1 : a.mask > b.mask ? 1 : 0));
+  return cipher.sealMany(sorted.map((original) => ({ maskedValue: original.mask, field: original.field, value: original.value })));
 }

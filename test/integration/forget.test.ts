@@ -3,12 +3,16 @@
 // others), audited without the erased values; forget --masked crypto-shreds one value.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
-import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
+import { BEGIN_VAULT_WRITE } from '../../src/db/vault-lock.js';
+import { INSERT_VAULT, vaultColumns } from '../../src/sink/postgres/sink.js';
+import { createVaultCipher } from '../../src/vault/cipher.js';
+import { createTestStack, runCli, startCli, waitFor, type TestStack } from '../helpers/stack.js';
 import { openVault, TEST_VAULT_KEY } from '../helpers/vault.js';
 
 const A = 'user-to-forget-a';
 const B = 'user-b-shares-an-ip';
 const C = 'user-c-shares-a-device';
+const D = 'user-d-forgotten-during-a-batch';
 const login = (user: string, ip: string, device: string, appVersion = '1.2.3') =>
   JSON.stringify({ user_id: user, app_version: appVersion, device_type: 'ios', ip, locale: 'DE', device_id: device });
 // Addresses from the documentation ranges and device ids the sample generator cannot produce twice.
@@ -19,6 +23,7 @@ const BODIES = [
   login(B, '198.51.100.1', '900-00-0003'),
   login(B, '198.51.100.4', '900-00-0003'),
   login(C, '198.51.100.5', '900-00-0002'),
+  login(D, '198.51.100.9', '900-00-0007'),
   // Quarantined: two name A (one valid JSON, one truncated), one names B.
   login(A, '198.51.100.6', '900-00-0004', 'not-a-version'),
   login(A, '198.51.100.7', '900-00-0005').slice(0, -12),
@@ -155,5 +160,48 @@ describe('sqs2pg forget --masked', () => {
     const result = await runCli(['forget', ...args], cliEnv, 15_000);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual(['sqs2pg: forget needs exactly one of --user-id <id> or --masked <value>; see: sqs2pg forget --help']);
+  });
+});
+
+describe('sqs2pg forget while a worker commits a batch', () => {
+  it('waits for the batch, and keeps the vault entry its new row uses', async () => {
+    // D's address is D's alone, until a batch in progress brings a new login from it.
+    const [dRow] = await masksOf(D);
+    const mask = dRow!.ip;
+    const client = await stack.pool.connect();
+    let forgetting: ReturnType<typeof startCli> | undefined;
+    try {
+      // Exactly what the sink sends: the row, then the vault entry, which exists and is skipped.
+      await client.query(BEGIN_VAULT_WRITE);
+      await client.query(
+        `INSERT INTO user_logins (sqs_message_id, user_id, device_type, masked_ip, masked_device_id, app_version, app_version_raw, create_date)
+         VALUES ('batch-in-progress', 'user-e-new-login', 'ios', $1, $2, 1002003, '1.2.3', '2024-01-15')`,
+        [mask, dRow!.device],
+      );
+      const entry = createVaultCipher(Buffer.from(TEST_VAULT_KEY, 'hex'), 'v1').seal(mask, 'ip', '198.51.100.9');
+      expect((await client.query(INSERT_VAULT, vaultColumns([entry]))).rowCount).toBe(0);
+
+      forgetting = startCli(['forget', '--user-id', D], cliEnv, 20_000);
+      await waitFor(
+        async () => {
+          const waiting = await stack.pool.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          );
+          return Number(waiting.rows[0]?.n) === 1;
+        },
+        15_000,
+        'forget to wait for the batch',
+      );
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const result = await forgetting.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('removed 1 row of user_logins');
+    // The new row's address is still revealable; without the lock its entry would have been shredded.
+    const revealed = await runCli(['reveal', mask, '--reason', 'check the race'], cliEnv, 15_000);
+    expect([revealed.code, revealed.stdout]).toEqual([0, '198.51.100.9\n']);
   });
 });

@@ -34,6 +34,13 @@ describe('createVaultCipher', () => {
     expect(a.ciphertext.equals(b.ciphertext)).toBe(false);
   });
 
+  it('gives every value of a batch its own nonce, and each opens', () => {
+    const values = Array.from({ length: 200 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
+    const entries = cipher.sealMany(values.map((value) => ({ maskedValue: masker.mask('ip', value), field: 'ip', value })));
+    expect(new Set(entries.map((entry) => entry.nonce.toString('hex'))).size).toBe(200);
+    expect(entries.map((entry) => cipher.open(entry))).toEqual(values);
+  });
+
   it('stores nothing of the value in clear', () => {
     const entry = sealed('593-47-5928', 'device_id');
     const stored = Buffer.concat([entry.nonce, entry.ciphertext]);
