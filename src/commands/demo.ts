@@ -16,6 +16,7 @@ import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsClient } from '../source/sqs/client.js';
 import { createQueue, sendBodies } from '../source/sqs/queue-admin.js';
 import { SdkSqsApi } from '../source/sqs/sdk-api.js';
+import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
@@ -40,7 +41,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       endpoint: sqsServer.endpoint,
       queueUrl: sqsServer.endpoint,
       receiveWaitSec: config.receiveWaitSec,
-      maxSockets: config.pollers + 8,
+      maxSockets: sqsSocketsFor(config.pollers),
       env: {},
     });
     cleanup.unshift(() => Promise.resolve(sqs.destroy()));

@@ -8,6 +8,7 @@ import { formatRunSummary } from '../observability/report.js';
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
+import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
@@ -30,7 +31,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
       endpoint: config.sqsEndpoint,
       queueUrl: config.queueUrl,
       receiveWaitSec: config.receiveWaitSec,
-      maxSockets: config.pollers + 8,
+      maxSockets: sqsSocketsFor(config.pollers),
       env,
     },
     emit: bus.emit,
