@@ -35,6 +35,7 @@ export class SqsSource {
   /** in hand: received and neither deleted nor released */
   private readonly receipts = new Map<InboundMessage, string>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private depthPoll: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: SQSClient,
@@ -87,7 +88,9 @@ export class SqsSource {
       this.receipts.set(message, raw.ReceiptHandle);
       messages.push(message);
     }
-    if (messages.length > 0) this.options.emit('source:received', { count: messages.length });
+    const redelivered = messages.filter((message) => message.receiveCount > 1).length;
+    this.options.emit('source:received', { count: messages.length, redelivered });
+    if (messages.length > 0) this.emitHeld();
     return messages;
   }
 
@@ -122,6 +125,7 @@ export class SqsSource {
           }
         }
         for (const message of chunk) this.receipts.delete(message);
+        this.emitHeld();
       }),
     );
   }
@@ -134,6 +138,7 @@ export class SqsSource {
         const released = chunk.length - failed;
         if (released > 0) this.options.emit('source:released', { count: released });
         for (const message of chunk) this.receipts.delete(message);
+        this.emitHeld();
       }),
     );
   }
@@ -156,11 +161,31 @@ export class SqsSource {
       { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
     );
     const count = (name: string) => Number(output.Attributes?.[name as keyof typeof output.Attributes] ?? 0);
-    return {
+    const depth = {
       visible: count('ApproximateNumberOfMessages'),
       inFlight: count('ApproximateNumberOfMessagesNotVisible'),
       delayed: count('ApproximateNumberOfMessagesDelayed'),
     };
+    this.options.emit('source:depth', depth);
+    return depth;
+  }
+
+  /** Polls the queue's depth for the metrics and the progress line: on an interval, not per receive. */
+  startDepthPolling(everyMs: number): void {
+    this.depthPoll = setInterval(() => {
+      this.depth().catch((error: unknown) => {
+        this.options.emit('source:error', { operation: 'depth', code: errorCode(error), message: describeError(error), retryInMs: null });
+      });
+    }, everyMs);
+    this.depthPoll.unref();
+  }
+
+  stopDepthPolling(): void {
+    clearInterval(this.depthPoll);
+  }
+
+  private emitHeld(): void {
+    this.options.emit('source:held', { count: this.receipts.size });
   }
 
   private async extendAll(): Promise<void> {
