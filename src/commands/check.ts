@@ -88,10 +88,12 @@ async function checkQueue(
       detail: `${config.queueUrl} answers GetQueueAttributes via ${via}: ${depth.visible} visible, ${depth.inFlight} in flight, ${depth.delayed} delayed`,
     };
   } catch (error) {
+    // The call has its own deadline; the SDK then reports only "Request aborted".
+    const reason = error instanceof Error && error.name === 'AbortError' ? 'no answer within 10 s' : describeError(error);
     return {
       check: 'SQS queue',
       status: 'problem',
-      detail: `cannot read ${config.queueUrl} via ${via} (${describeError(error)}); check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION, the AWS credentials and that the role may call sqs:GetQueueAttributes`,
+      detail: `cannot read ${config.queueUrl} via ${via} (${reason}); check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION, the AWS credentials and that the role may call sqs:GetQueueAttributes`,
     };
   } finally {
     sqs.destroy();
