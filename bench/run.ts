@@ -94,11 +94,12 @@ async function measureOne(
     const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count, POLLERS[profile] ?? 4);
     const t0 = performance.now();
     const child = spawnTimed(command.args, timeFile, { ...command.env });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let seconds: number;
     if (contender === 'ceiling') {
-      await exited;
+      const code = await exited;
       seconds = (performance.now() - t0) / 1000;
+      if (code !== 0) throw new Error(`the ceiling exited with ${code} before deleting ${count} messages`);
     } else {
       await waitForRows(pool, count, child);
       seconds = (performance.now() - t0) / 1000;

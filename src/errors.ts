@@ -4,6 +4,7 @@
 export type ErrorCode =
   | 'config_invalid'
   | 'sqs_unreachable'
+  | 'sqs_protocol'
   | 'db_unreachable'
   | 'db_schema'
   | 'embedded_unavailable';
@@ -34,6 +35,14 @@ export class ConnectError extends Sqs2pgError {
   constructor(code: 'sqs_unreachable' | 'db_unreachable', message: string, cause?: unknown) {
     super(code, message, 3, true, { cause });
     this.name = 'ConnectError';
+  }
+}
+
+/** The SQS endpoint answers, but not in a protocol sqs2pg was told (or able) to use: exit code 3. */
+export class SqsProtocolError extends Sqs2pgError {
+  constructor(message: string) {
+    super('sqs_protocol', message, 3);
+    this.name = 'SqsProtocolError';
   }
 }
 

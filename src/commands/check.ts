@@ -6,7 +6,8 @@ import { loadMigrations, pendingMigrations } from '../db/migrate.js';
 import { createPool, describeDatabase, type Pool } from '../db/pool.js';
 import { missingPrivileges, tableShape, takehomeColumns } from '../db/verify.js';
 import { ConfigError, describeError } from '../errors.js';
-import { createSqsClient } from '../source/sqs/client.js';
+import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
+import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { SqsSource } from '../source/sqs/source.js';
 
 type Status = 'ok' | 'problem' | 'skipped';
@@ -67,19 +68,17 @@ function print(result: CheckResult): void {
 }
 
 async function checkQueue(
-  config: { queueUrl: string; sqsEndpoint?: string | undefined; region: string; visibilityTimeoutSec: number },
+  config: { queueUrl: string; sqsEndpoint?: string | undefined; sqsProtocol: SqsProtocolSetting; region: string; visibilityTimeoutSec: number },
   env: NodeJS.ProcessEnv,
 ): Promise<CheckResult> {
-  const sqs = createSqsClient({
-    region: config.region,
-    endpoint: config.sqsEndpoint,
-    queueUrl: config.queueUrl,
-    receiveWaitSec: 0,
-    maxSockets: 2,
-    env,
+  const via = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
+  const sqs = createSqsApi({
+    protocol: config.sqsProtocol,
+    target: via,
+    client: { region: config.region, endpoint: config.sqsEndpoint, queueUrl: config.queueUrl, receiveWaitSec: 0, maxSockets: 2, env },
+    emit: () => undefined,
   });
   const source = new SqsSource(sqs, { queueUrl: config.queueUrl, visibilityTimeoutSec: config.visibilityTimeoutSec, emit: () => undefined });
-  const via = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
   try {
     const depth = await source.depth();
     return {

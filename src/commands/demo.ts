@@ -16,6 +16,7 @@ import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsClient } from '../source/sqs/client.js';
 import { createQueue, sendBodies } from '../source/sqs/queue-admin.js';
+import { SdkSqsApi } from '../source/sqs/sdk-api.js';
 import { createMasker } from '../transform/mask.js';
 import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
@@ -77,7 +78,8 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     cleanup.unshift(() => observers.close());
     if (observers.httpUrl) say(`Metrics, /healthz and /readyz at ${observers.httpUrl}.`);
     const pipeline = await prepareWorker({
-      sqs,
+      // fauxqs speaks JSON: no protocol to choose.
+      sqs: new SdkSqsApi(sqs, 'json'),
       queueUrl,
       sqsTarget: sqsServer.endpoint,
       pool,

@@ -8,7 +8,7 @@ import { colorWanted, progressWanted } from '../observability/progress.js';
 import { formatRunSummary, runSummaryJson } from '../observability/report.js';
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
-import { createSqsClient } from '../source/sqs/client.js';
+import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { createMasker } from '../transform/mask.js';
 import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
@@ -25,13 +25,19 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
   const bus = new EventBus();
   logEvents(bus, logger);
   const stats = collectRunStats(bus);
-  const sqs = createSqsClient({
-    region: config.region,
-    endpoint: config.sqsEndpoint,
-    queueUrl: config.queueUrl,
-    receiveWaitSec: config.receiveWaitSec,
-    maxSockets: config.pollers + 8,
-    env,
+  const sqsTarget = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
+  const sqs = createSqsApi({
+    protocol: config.sqsProtocol,
+    target: sqsTarget,
+    client: {
+      region: config.region,
+      endpoint: config.sqsEndpoint,
+      queueUrl: config.queueUrl,
+      receiveWaitSec: config.receiveWaitSec,
+      maxSockets: config.pollers + 8,
+      env,
+    },
+    emit: bus.emit,
   });
   const pool = createPool(config.databaseUrl, config.dbPoolSize);
   const signals = stopOnSignals(() => {
@@ -50,7 +56,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     const pipeline = await prepareWorker({
       sqs,
       queueUrl: config.queueUrl,
-      sqsTarget: config.sqsEndpoint ?? new URL(config.queueUrl).origin,
+      sqsTarget,
       pool,
       databaseUrl: config.databaseUrl,
       masker: createMasker(config.maskKey, config.maskKeyId),

@@ -68,6 +68,14 @@ export const settings = {
     doc: 'SQS endpoint used for every call, even when the queue URL names another host.',
     commands: runCommands,
   }),
+  sqsProtocol: setting({
+    flag: 'sqs-protocol',
+    env: 'SQS2PG_SQS_PROTOCOL',
+    schema: z.enum(['auto', 'json', 'query'], { error: 'expected auto, json or query' }),
+    default: 'auto',
+    doc: 'SQS wire protocol. auto: JSON, switching to the older query (XML) protocol for the run if the endpoint answers JSON with XML, as LocalStack before 3.0 does; json or query: that one only.',
+    commands: runCommands,
+  }),
   region: setting({
     flag: 'region',
     env: 'AWS_REGION',

@@ -17,6 +17,8 @@ export interface EventMap {
   'source:deletePartialFailure': { count: number; code: string; willRetry: boolean };
   'source:released': { count: number };
   'source:extended': { count: number };
+  /** the endpoint refused the first protocol (auto): the run uses `to` from now on */
+  'source:protocolSwitched': { from: 'json' | 'query'; to: 'json' | 'query'; answer: string };
   'source:error': { operation: SqsOperation; code: string; message: string; retryInMs: number | null };
   'message:quarantined': { messageId: string; reason: RejectReason; field: string | null; receiveCount: number };
   'batch:committed': { rows: number; duplicates: number; quarantined: number; durationMs: number };

@@ -17,6 +17,9 @@ export function createLogger(level: string, options: { clearLine?: boolean } = {
 export function logEvents(bus: EventBus, logger: Logger): void {
   bus
     .on('source:error', (event) => logger.warn(event, `SQS ${event.operation} failed: ${event.message}`))
+    .on('source:protocolSwitched', (event) =>
+      logger.info(event, `the SQS endpoint answered a ${event.from === 'json' ? 'JSON' : 'query-protocol'} request with ${event.answer}; using the ${event.to} protocol for this run`),
+    )
     .on('source:deletePartialFailure', (event) =>
       logger.warn(event, `${event.count} deletes failed (${event.code}); ${event.willRetry ? 'retrying' : 'left to redelivery, which is harmless'}`),
     )

@@ -1,17 +1,17 @@
 // Everything between "configured" and "running": reach PostgreSQL, migrate, reach the queue,
 // and assemble the pipeline. Shared by `run` and `demo`; signals stay with the commands.
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, type Pool } from '../db/pool.js';
-import { ConnectError, describeError } from '../errors.js';
+import { ConnectError, describeError, Sqs2pgError } from '../errors.js';
 import type { EventBus } from '../observability/events.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
+import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 
 export interface WorkerParts {
-  sqs: SQSClient;
+  sqs: SqsApi;
   queueUrl: string;
   /** where SQS calls go, for messages: the endpoint or the queue URL */
   sqsTarget: string;
@@ -33,6 +33,8 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
   try {
     await source.depth();
   } catch (error) {
+    // Already one actionable line (e.g. an endpoint that speaks neither SQS protocol).
+    if (error instanceof Sqs2pgError) throw error;
     throw new ConnectError(
       'sqs_unreachable',
       `cannot reach the SQS queue ${parts.queueUrl} via ${parts.sqsTarget} (${describeError(error)}); check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION and the AWS credentials`,

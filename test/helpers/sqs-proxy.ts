@@ -1,13 +1,18 @@
 // Fault-injecting HTTP proxy that sits between the sqs2pg worker and a real SQS-protocol server.
 // Integration and fault tests use it to make chosen SQS operations fail (500, throttling, partial
-// batch failure, reset, delay before or after the server acts).
+// batch failure, reset, delay before or after the server acts), in either SQS protocol (JSON, or
+// the older query/XML one), or to refuse JSON the way a query-only LocalStack does.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type SqsOperation = string; // e.g. 'DeleteMessageBatch', 'ReceiveMessage'
+export type SqsWireProtocol = 'json' | 'query';
 
 export interface FaultRule {
-  /** operation name from x-amz-target (after 'AmazonSQS.'); '*' matches every operation */
+  /**
+   * operation name from x-amz-target (after 'AmazonSQS.') or, for a query-protocol call, its
+   * Action; '*' matches every operation
+   */
   operation: SqsOperation;
   /**
    * - 'http500': answer 500 InternalError without forwarding.
@@ -22,10 +27,15 @@ export interface FaultRule {
    * - 'slowAnswer': forward at once, then hold the server's answer `delayMs` before sending it:
    *   the server has acted, the client only learns of it late (or never, if it gives up).
    *
+   * - 'refuseJson': answer a JSON call as LocalStack before 3.0 does, without forwarding: HTTP 500
+   *   with an XML InternalError ("Operation detection failed. Missing Action ..."), under the
+   *   JSON content-type the request had. Query-protocol calls pass.
+   *
    * The entry actions apply only to calls with `Entries` (at least two for 'failSomeEntries');
-   * for other calls the rule is skipped, as if it did not match.
+   * for other calls the rule is skipped, as if it did not match. Query-protocol calls get the
+   * same faults in XML, except 'failSomeEntries', which skips them.
    */
-  action: 'http500' | 'throttle' | 'failEntries' | 'failSomeEntries' | 'reset' | 'delay' | 'slowAnswer';
+  action: 'http500' | 'throttle' | 'failEntries' | 'failSomeEntries' | 'reset' | 'delay' | 'slowAnswer' | 'refuseJson';
   /** for 'delay' and 'slowAnswer' (default 0) */
   delayMs?: number;
   /** with delayMs: each call waits a seeded-random time from delayMs to maxDelayMs */
@@ -42,6 +52,8 @@ export interface SqsProxy {
   setRules(rules: FaultRule[]): void;
   /** calls seen per operation, and how many were faulted */
   counts(): Record<string, { seen: number; faulted: number }>;
+  /** calls seen per wire protocol, faulted ones included */
+  callsByProtocol(): Record<SqsWireProtocol, number>;
   /** faults injected per action, e.g. { throttle: 12, reset: 9 } */
   faultsByAction(): Partial<Record<FaultRule['action'], number>>;
   /** closes the server and every open socket */
@@ -55,6 +67,7 @@ export interface SqsProxyOptions {
 
 const TARGET_PREFIX = 'AmazonSQS.';
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
+const XML_NAMESPACE = 'http://queue.amazonaws.com/doc/2012-11-05/';
 
 // Connection-scoped headers must not leak across the two independent connections.
 const HOP_BY_HOP = new Set([
@@ -119,6 +132,34 @@ interface BatchRequest {
   entries: unknown[];
 }
 
+/** A call as the proxy sees it: which operation, in which protocol. */
+interface Call {
+  operation: string;
+  protocol: SqsWireProtocol;
+}
+
+function identify(req: http.IncomingMessage, body: Buffer): Call | undefined {
+  const header = req.headers['x-amz-target'];
+  if (typeof header === 'string' && header.startsWith(TARGET_PREFIX)) {
+    return { operation: header.slice(TARGET_PREFIX.length), protocol: 'json' };
+  }
+  if (!String(req.headers['content-type'] ?? '').includes('x-www-form-urlencoded')) return undefined;
+  const action = new URLSearchParams(body.toString('utf8')).get('Action');
+  return action ? { operation: action, protocol: 'query' } : undefined;
+}
+
+/** A query-protocol batch call's entries (`...RequestEntry.N.Id`), in order, as `{ Id }`. */
+function queryBatchRequest(body: Buffer): BatchRequest | undefined {
+  const ids: [number, string][] = [];
+  for (const [key, value] of new URLSearchParams(body.toString('utf8'))) {
+    const match = /^\w+Entry\.(\d+)\.Id$/.exec(key);
+    if (match) ids.push([Number(match[1]), value]);
+  }
+  if (ids.length === 0) return undefined;
+  ids.sort((a, b) => a[0] - b[0]);
+  return { request: {}, entries: ids.map(([, Id]) => ({ Id })) };
+}
+
 /** The request's JSON with its `Entries` array, or undefined for a call without one. */
 function batchRequest(body: Buffer): BatchRequest | undefined {
   let parsed: unknown;
@@ -143,10 +184,35 @@ function injectedFailure(Id: string): { Id: string; SenderFault: false; Code: st
 }
 
 /** Whether a rule can act on this call at all; one that cannot is skipped without a roll. */
-function applies(rule: FaultRule, batch: BatchRequest | undefined): boolean {
+function applies(rule: FaultRule, call: Call, batch: BatchRequest | undefined): boolean {
+  if (rule.action === 'refuseJson') return call.protocol === 'json';
   if (rule.action === 'failEntries') return batch !== undefined;
-  if (rule.action === 'failSomeEntries') return batch !== undefined && batch.entries.length >= 2;
+  if (rule.action === 'failSomeEntries') return call.protocol === 'json' && batch !== undefined && batch.entries.length >= 2;
   return true;
+}
+
+function escapeXml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+}
+
+function sendXml(res: http.ServerResponse, status: number, xml: string, contentType = 'text/xml'): void {
+  const body = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${xml}`);
+  res.writeHead(status, { 'content-type': contentType, 'content-length': String(body.length), 'x-amzn-requestid': `injected-${Date.now()}` });
+  res.end(body);
+}
+
+function xmlError(type: 'Sender' | 'Receiver', code: string, message: string): string {
+  return `<ErrorResponse xmlns="${XML_NAMESPACE}"><Error><Type>${type}</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message><Detail/></Error><RequestId>injected</RequestId></ErrorResponse>`;
+}
+
+function xmlBatchFailure(operation: string, entries: readonly unknown[]): string {
+  const failed = entries
+    .map((entry) => {
+      const { Id, SenderFault, Code, Message } = injectedFailure(entryId(entry));
+      return `<BatchResultErrorEntry><Id>${escapeXml(Id)}</Id><SenderFault>${SenderFault}</SenderFault><Code>${Code}</Code><Message>${Message}</Message></BatchResultErrorEntry>`;
+    })
+    .join('');
+  return `<${operation}Response xmlns="${XML_NAMESPACE}"><${operation}Result>${failed}</${operation}Result><ResponseMetadata><RequestId>injected</RequestId></ResponseMetadata></${operation}Response>`;
 }
 
 interface Answer {
@@ -163,14 +229,15 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const tally = new Map<string, { seen: number; faulted: number }>();
+  const byProtocol: Record<SqsWireProtocol, number> = { json: 0, query: 0 };
   const byAction: Partial<Record<FaultRule['action'], number>> = {};
   let rules: FaultRule[] = [];
   let closed = false;
 
-  function pickFault(operation: string, batch: BatchRequest | undefined): FaultRule | undefined {
+  function pickFault(call: Call, batch: BatchRequest | undefined): FaultRule | undefined {
     for (const rule of rules) {
-      if (rule.operation !== operation && rule.operation !== '*') continue;
-      if (!applies(rule, batch)) continue;
+      if (rule.operation !== call.operation && rule.operation !== '*') continue;
+      if (!applies(rule, call, batch)) continue;
       if (random() < (rule.probability ?? 1)) return rule;
     }
     return undefined;
@@ -242,19 +309,21 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = await readBody(req);
-    const header = req.headers['x-amz-target'];
-    const operation = typeof header === 'string' && header.startsWith(TARGET_PREFIX) ? header.slice(TARGET_PREFIX.length) : undefined;
-    if (operation === undefined) {
+    const call = identify(req, body);
+    if (call === undefined) {
       forward(req, res, body);
       return;
     }
+    const { operation } = call;
+    const json = call.protocol === 'json';
+    byProtocol[call.protocol] += 1;
 
     const count = tally.get(operation) ?? { seen: 0, faulted: 0 };
     tally.set(operation, count);
     count.seen += 1;
 
-    const batch = batchRequest(body);
-    const rule = pickFault(operation, batch);
+    const batch = json ? batchRequest(body) : queryBatchRequest(body);
+    const rule = pickFault(call, batch);
     if (rule === undefined) {
       forward(req, res, body);
       return;
@@ -263,7 +332,23 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
     byAction[rule.action] = (byAction[rule.action] ?? 0) + 1;
 
     switch (rule.action) {
+      case 'refuseJson':
+        sendXml(
+          res,
+          500,
+          xmlError(
+            'Receiver',
+            'InternalError',
+            'exception while calling sqs with unknown operation: Operation detection failed. Missing Action in request for query-protocol service ServiceModel(sqs).',
+          ),
+          JSON_CONTENT_TYPE,
+        );
+        return;
       case 'http500':
+        if (!json) {
+          sendXml(res, 500, xmlError('Receiver', 'InternalError', 'injected'));
+          return;
+        }
         sendJson(
           res,
           500,
@@ -272,6 +357,11 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
         );
         return;
       case 'throttle':
+        if (!json) {
+          // The SQS model gives RequestThrottled HTTP 403 in the query protocol.
+          sendXml(res, 403, xmlError('Sender', 'RequestThrottled', 'injected'));
+          return;
+        }
         // Either signal alone makes the SDK raise RequestThrottled (the header wins when both
         // are present); send both, as a query-compatible JSON service does.
         sendJson(
@@ -282,6 +372,10 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
         );
         return;
       case 'failEntries':
+        if (!json) {
+          sendXml(res, 200, xmlBatchFailure(operation, batch?.entries ?? []));
+          return;
+        }
         sendJson(res, 200, { Successful: [], Failed: (batch?.entries ?? []).map((entry) => injectedFailure(entryId(entry))) });
         return;
       case 'failSomeEntries': {
@@ -356,6 +450,9 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
       const snapshot: Record<string, { seen: number; faulted: number }> = {};
       for (const [operation, count] of tally) snapshot[operation] = { ...count };
       return snapshot;
+    },
+    callsByProtocol() {
+      return { ...byProtocol };
     },
     faultsByAction() {
       return { ...byAction };

@@ -26,9 +26,14 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export async function createTestStack(): Promise<TestStack> {
+export interface TestStackOptions {
+  /** another SQS-protocol server than the shared one (fauxqs), e.g. one that speaks the query protocol */
+  sqsEndpoint?: string;
+}
+
+export async function createTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const adminUrl = inject('adminDatabaseUrl');
-  const sqsEndpoint = inject('sqsEndpoint');
+  const sqsEndpoint = options.sqsEndpoint ?? inject('sqsEndpoint');
   const name = `sqs2pg_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

@@ -49,7 +49,12 @@ describe('GET /metrics', () => {
       await waitFor(
         async () => {
           text = (await get(`${url}/metrics`)).body;
-          return sample(text, 'sqs2pg_deleted_messages_total') === sent && sample(text, 'sqs2pg_queue_depth_messages{state="visible"}') === 0;
+          // The depth is a poll (every second here): wait for one taken after the last delete.
+          return (
+            sample(text, 'sqs2pg_deleted_messages_total') === sent &&
+            sample(text, 'sqs2pg_queue_depth_messages{state="visible"}') === 0 &&
+            sample(text, 'sqs2pg_queue_depth_messages{state="in_flight"}') === 0
+          );
         },
         30_000,
         `${sent} deletes and an empty queue in /metrics`,

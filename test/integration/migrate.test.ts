@@ -176,10 +176,9 @@ describe('four sqs2pg migrate processes at once on a new database', () => {
 describe('sqs2pg migrate against an unreachable database', () => {
   it('exits 3 with one line naming PostgreSQL and DATABASE_URL, without the password', async () => {
     const port = await freePort();
-    const started = Date.now();
-    const result = await runCli(['migrate'], migrateEnv(`postgres://owner:s3cr3t-pw-xyz@127.0.0.1:${port}/logins`), 20_000);
+    // Killed (and so not exit 3) if it hangs: a generous bound, not a speed claim.
+    const result = await runCli(['migrate'], migrateEnv(`postgres://owner:s3cr3t-pw-xyz@127.0.0.1:${port}/logins`), 40_000);
     expect(result.code, result.stderr).toBe(3);
-    expect(Date.now() - started).toBeLessThan(15_000);
     expect(result.stdout).toBe('');
     const lines = result.stderr.replace(/\n$/, '').split('\n');
     expect(lines).toHaveLength(1);

@@ -3,6 +3,7 @@
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { AwsQueryProtocol } from '@aws-sdk/core/protocols';
 
 export interface SqsClientOptions {
   region: string;
@@ -12,6 +13,8 @@ export interface SqsClientOptions {
   receiveWaitSec: number;
   maxSockets: number;
   env: NodeJS.ProcessEnv;
+  /** wire protocol (default json); the SDK speaks both with the same commands */
+  protocol?: 'json' | 'query';
 }
 
 // LocalStack and other local emulators accept any credentials; a first run against them should
@@ -24,6 +27,7 @@ export function createSqsClient(options: SqsClientOptions): SQSClient {
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(usesLocalEmulator(options) ? { credentials: LOCAL_CREDENTIALS } : {}),
+    ...(options.protocol === 'query' ? { protocol: AwsQueryProtocol } : {}),
     maxAttempts: 3,
     requestHandler: {
       httpAgent: new Agent(agentOptions),

@@ -1,18 +1,11 @@
 // The SQS side of the pipeline: long-poll, track what is in hand, keep it hidden while it is
 // worked on, delete it only when told it is committed, and release what will not be finished.
-// Receipt handles never leave this file.
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  type BatchResultErrorEntry,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+// Receipt handles never leave source/sqs/.
 import { backoffDelayMs, sleep } from '../../backoff.js';
 import { describeError } from '../../errors.js';
 import type { Emit, SqsOperation } from '../../observability/events.js';
 import type { InboundMessage } from '../../transform/types.js';
+import type { BatchEntry, BatchEntryFailure, SqsApi } from './sqs-api.js';
 
 export interface SqsSourceOptions {
   queueUrl: string;
@@ -38,7 +31,7 @@ export class SqsSource {
   private depthPoll: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly client: SQSClient,
+    private readonly api: SqsApi,
     private readonly options: SqsSourceOptions,
   ) {}
 
@@ -59,33 +52,31 @@ export class SqsSource {
 
   /** One long poll; an aborted poll returns no messages. Errors are thrown for the caller's backoff. */
   async receive(max: number, waitSec: number, signal: AbortSignal): Promise<InboundMessage[]> {
-    let output;
+    let received;
     try {
-      output = await this.client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: this.options.queueUrl,
-          MaxNumberOfMessages: Math.min(max, SQS_BATCH_MAX),
-          WaitTimeSeconds: waitSec,
-          VisibilityTimeout: this.options.visibilityTimeoutSec,
-          MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
-        }),
-        { abortSignal: signal },
+      received = await this.api.receive(
+        {
+          queueUrl: this.options.queueUrl,
+          maxMessages: Math.min(max, SQS_BATCH_MAX),
+          waitSec,
+          visibilityTimeoutSec: this.options.visibilityTimeoutSec,
+        },
+        signal,
       );
     } catch (error) {
       if (signal.aborted) return [];
       throw error;
     }
     const messages: InboundMessage[] = [];
-    for (const raw of output.Messages ?? []) {
-      if (!raw.MessageId || !raw.ReceiptHandle) continue;
+    for (const raw of received) {
       const message: InboundMessage = {
-        messageId: raw.MessageId,
-        body: raw.Body ?? '',
+        messageId: raw.messageId,
+        body: raw.body,
         // SQS always sends SentTimestamp when asked; a server that does not gets the receive time.
-        sentAtMs: Number(raw.Attributes?.SentTimestamp) || Date.now(),
-        receiveCount: Number(raw.Attributes?.ApproximateReceiveCount) || 1,
+        sentAtMs: Number(raw.sentTimestamp) || Date.now(),
+        receiveCount: Number(raw.approximateReceiveCount) || 1,
       };
-      this.receipts.set(message, raw.ReceiptHandle);
+      this.receipts.set(message, raw.receiptHandle);
       messages.push(message);
     }
     const redelivered = messages.filter((message) => message.receiveCount > 1).length;
@@ -104,10 +95,8 @@ export class SqsSource {
         let pending = chunk;
         for (let attempt = 1; pending.length > 0; attempt++) {
           const willRetry = attempt < DELETE_ATTEMPTS;
-          const failed = await this.batchCall('delete', pending, (Entries) =>
-            this.client.send(new DeleteMessageBatchCommand({ QueueUrl: this.options.queueUrl, Entries }), {
-              abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-            }),
+          const failed = await this.batchCall('delete', pending, (entries) =>
+            this.api.deleteBatch(this.options.queueUrl, entries, AbortSignal.timeout(CALL_TIMEOUT_MS)),
           );
           const deleted = pending.length - failed.length;
           if (deleted > 0) this.options.emit('source:deleted', { count: deleted });
@@ -149,18 +138,12 @@ export class SqsSource {
   }
 
   async depth(): Promise<QueueDepth> {
-    const output = await this.client.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: this.options.queueUrl,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-      { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
+    const attributes = await this.api.queueAttributes(
+      this.options.queueUrl,
+      ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      AbortSignal.timeout(CALL_TIMEOUT_MS),
     );
-    const count = (name: string) => Number(output.Attributes?.[name as keyof typeof output.Attributes] ?? 0);
+    const count = (name: keyof typeof attributes) => Number(attributes[name] ?? 0);
     const depth = {
       visible: count('ApproximateNumberOfMessages'),
       inFlight: count('ApproximateNumberOfMessagesNotVisible'),
@@ -203,14 +186,8 @@ export class SqsSource {
     chunk: readonly InboundMessage[],
     visibilityTimeout: number,
   ): Promise<number> {
-    const failed = await this.batchCall(operation, chunk, (Entries) =>
-      this.client.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.options.queueUrl,
-          Entries: Entries.map((entry) => ({ ...entry, VisibilityTimeout: visibilityTimeout })),
-        }),
-        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
-      ),
+    const failed = await this.batchCall(operation, chunk, (entries) =>
+      this.api.changeVisibilityBatch(this.options.queueUrl, entries, visibilityTimeout, AbortSignal.timeout(CALL_TIMEOUT_MS)),
     );
     return failed.length;
   }
@@ -222,22 +199,22 @@ export class SqsSource {
   private async batchCall(
     operation: SqsOperation,
     chunk: readonly InboundMessage[],
-    send: (entries: { Id: string; ReceiptHandle: string }[]) => Promise<{ Failed?: BatchResultErrorEntry[] }>,
+    send: (entries: BatchEntry[]) => Promise<BatchEntryFailure[]>,
   ): Promise<{ message: InboundMessage; code: string; retryable: boolean }[]> {
     const byId = new Map<string, InboundMessage>();
-    const entries: { Id: string; ReceiptHandle: string }[] = [];
+    const entries: BatchEntry[] = [];
     chunk.forEach((message, index) => {
       const receipt = this.receipts.get(message);
       if (receipt === undefined) return;
       byId.set(String(index), message);
-      entries.push({ Id: String(index), ReceiptHandle: receipt });
+      entries.push({ id: String(index), receiptHandle: receipt });
     });
     if (entries.length === 0) return [];
     try {
-      const output = await send(entries);
-      return (output.Failed ?? []).flatMap((entry) => {
-        const message = entry.Id === undefined ? undefined : byId.get(entry.Id);
-        return message ? [{ message, code: entry.Code ?? 'unknown', retryable: entry.SenderFault !== true }] : [];
+      const failed = await send(entries);
+      return failed.flatMap((entry) => {
+        const message = byId.get(entry.id);
+        return message ? [{ message, code: entry.code, retryable: !entry.senderFault }] : [];
       });
     } catch (error) {
       const code = errorCode(error);

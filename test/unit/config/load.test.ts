@@ -26,6 +26,7 @@ describe('loadConfig run', () => {
     const { config, help } = loadConfig('run', [], ENV);
     expect(config).toEqual({
       queueUrl: 'http://localhost:4566/000000000000/login-queue',
+      sqsProtocol: 'auto',
       region: 'us-east-1',
       databaseUrl: 'postgres://postgres:postgres@localhost:5432/postgres',
       maskKey: KEY_BYTES,
@@ -92,6 +93,19 @@ describe('loadConfig run', () => {
     ['--drain beats SQS2PG_DRAIN=false', ['--drain'], { SQS2PG_DRAIN: 'false' }, true],
   ])('drain: %s', (_name, args, env, expected) => {
     expect(loadConfig('run', args, { ...ENV, ...env }).config.drain).toBe(expected);
+  });
+
+  it.each([
+    ['default', [], {}, 'auto'],
+    ['flag', ['--sqs-protocol', 'query'], { SQS2PG_SQS_PROTOCOL: 'json' }, 'query'],
+    ['environment', [], { SQS2PG_SQS_PROTOCOL: 'json' }, 'json'],
+  ])('sqsProtocol: %s', (_name, args, env, expected) => {
+    expect(loadConfig('run', args, { ...ENV, ...env }).config.sqsProtocol).toBe(expected);
+  });
+
+  it('refuses an --sqs-protocol it does not know, naming the choices', () => {
+    const message = configError(() => loadConfig('run', ['--sqs-protocol', 'xml'], ENV)).message;
+    expect(message).toBe('invalid --sqs-protocol (SQS2PG_SQS_PROTOCOL) "xml": expected auto, json or query; fix the flag or the environment variable');
   });
 
   it('refuses a drain flag with a value', () => {
