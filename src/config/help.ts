@@ -5,6 +5,7 @@ export const commandSummaries: Record<CommandName, string> = {
   run: 'Move messages from SQS into PostgreSQL: a service until SIGTERM, or --drain to stop when the queue is empty.',
   demo: 'Zero-setup first run: embedded SQS and PostgreSQL, a generated sample, a drain and a report.',
   migrate: 'Apply the database migrations (run also does this at start).',
+  check: 'Check the configuration, SQS, PostgreSQL, the table, the migrations and the privileges; one line each.',
 };
 
 export function renderUsage(): string {

@@ -38,6 +38,7 @@ export class SqsSource {
   /** in hand: received and neither deleted nor released */
   private readonly receipts = new Map<InboundMessage, string>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private depthPoll: NodeJS.Timeout | undefined;
   private readonly deleteSlots = callLimit(DELETE_CONCURRENCY);
   private readonly visibilitySlots = callLimit(VISIBILITY_CONCURRENCY);
 
@@ -90,7 +91,9 @@ export class SqsSource {
       this.receipts.set(message, raw.receiptHandle);
       messages.push(message);
     }
-    if (messages.length > 0) this.options.emit('source:received', { count: messages.length });
+    const redelivered = messages.filter((message) => message.receiveCount > 1).length;
+    this.options.emit('source:received', { count: messages.length, redelivered });
+    if (messages.length > 0) this.emitHeld();
     return messages;
   }
 
@@ -124,6 +127,7 @@ export class SqsSource {
           }
         }
         for (const message of chunk) this.receipts.delete(message);
+        this.emitHeld();
       }),
     );
   }
@@ -136,6 +140,7 @@ export class SqsSource {
         const released = chunk.length - failed;
         if (released > 0) this.options.emit('source:released', { count: released });
         for (const message of chunk) this.receipts.delete(message);
+        this.emitHeld();
       }),
     );
   }
@@ -152,11 +157,31 @@ export class SqsSource {
       AbortSignal.timeout(CALL_TIMEOUT_MS),
     );
     const count = (name: keyof typeof attributes) => Number(attributes[name] ?? 0);
-    return {
+    const depth = {
       visible: count('ApproximateNumberOfMessages'),
       inFlight: count('ApproximateNumberOfMessagesNotVisible'),
       delayed: count('ApproximateNumberOfMessagesDelayed'),
     };
+    this.options.emit('source:depth', depth);
+    return depth;
+  }
+
+  /** Polls the queue's depth for the metrics and the progress line: on an interval, not per receive. */
+  startDepthPolling(everyMs: number): void {
+    this.depthPoll = setInterval(() => {
+      this.depth().catch((error: unknown) => {
+        this.options.emit('source:error', { operation: 'depth', code: errorCode(error), message: describeError(error), retryInMs: null });
+      });
+    }, everyMs);
+    this.depthPoll.unref();
+  }
+
+  stopDepthPolling(): void {
+    clearInterval(this.depthPoll);
+  }
+
+  private emitHeld(): void {
+    this.options.emit('source:held', { count: this.receipts.size });
   }
 
   private async extendAll(): Promise<void> {
