@@ -11,12 +11,15 @@ import { generateSample } from '../local/sample.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents } from '../observability/logger.js';
 import { formatRunSummary } from '../observability/report.js';
+import { colorWanted, progressWanted } from '../observability/progress.js';
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsClient } from '../source/sqs/client.js';
 import { createQueue, sendBodies } from '../source/sqs/queue-admin.js';
 import { SdkSqsApi } from '../source/sqs/sdk-api.js';
+import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
+import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
 const QUEUE_NAME = 'login-queue';
@@ -27,7 +30,10 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     console.log(renderHelp('demo'));
     return 0;
   }
-  const say = (...lines: string[]) => console.log(lines.join('\n'));
+  const say = (...lines: string[]) => {
+    if (!config.quiet) console.log(lines.join('\n'));
+  };
+  const showProgress = progressWanted(process.stderr, env, config.quiet);
   const dataDir = `${config.dataDir}/postgres`;
   say('sqs2pg demo: starting an embedded SQS server (fauxqs) and an embedded PostgreSQL ...');
   const postgres = await startEmbeddedPostgres({ dataDir, persistent: true });
@@ -40,7 +46,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       endpoint: sqsServer.endpoint,
       queueUrl: sqsServer.endpoint,
       receiveWaitSec: config.receiveWaitSec,
-      maxSockets: config.pollers + 8,
+      maxSockets: sqsSocketsFor(config.pollers),
       env: {},
     });
     cleanup.unshift(() => Promise.resolve(sqs.destroy()));
@@ -62,8 +68,17 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
 
     const maskKey = { purpose: 'mask', key: config.maskKey ?? DEV_MASK_KEY, keyId: config.maskKey ? config.maskKeyId : DEV_MASK_KEY_ID } as const;
     const bus = new EventBus();
-    logEvents(bus, createLogger(config.logLevel));
+    logEvents(bus, createLogger(config.logLevel, { clearLine: showProgress }));
     const stats = collectRunStats(bus);
+    const observers = await startObservers({
+      bus,
+      pool,
+      httpHost: config.httpHost,
+      httpPort: config.httpPort,
+      progress: showProgress ? { stream: process.stderr, color: colorWanted(env) } : undefined,
+    });
+    cleanup.unshift(() => observers.close());
+    if (observers.httpUrl) say(`Metrics, /healthz and /readyz at ${observers.httpUrl}.`);
     const pipeline = await prepareWorker({
       // fauxqs speaks JSON: no protocol to choose.
       sqs: new SdkSqsApi(sqs, 'json'),
@@ -82,6 +97,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       await pipeline.run();
     } finally {
       signals.dispose();
+      observers.stopProgress();
     }
 
     const totals = await countRows(pool);

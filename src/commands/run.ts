@@ -4,13 +4,16 @@ import { loadConfig } from '../config/load.js';
 import { createPool, describeDatabase } from '../db/pool.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents } from '../observability/logger.js';
-import { formatRunSummary } from '../observability/report.js';
+import { colorWanted, progressWanted } from '../observability/progress.js';
+import { formatRunSummary, runSummaryJson } from '../observability/report.js';
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
+import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
 import { createVaultCipher } from '../vault/cipher.js';
 import { vaultKeysFrom } from '../vault/keyring.js';
+import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
 export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -20,7 +23,9 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     return 0;
   }
   const vaultKeys = vaultKeysFrom(config);
-  const logger = createLogger(config.logLevel);
+  // The progress line is for a person watching a drain; a service's terminal is a log.
+  const showProgress = config.drain && progressWanted(process.stderr, env, config.quiet);
+  const logger = createLogger(config.logLevel, { clearLine: showProgress });
   const bus = new EventBus();
   logEvents(bus, logger);
   const stats = collectRunStats(bus);
@@ -33,7 +38,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
       endpoint: config.sqsEndpoint,
       queueUrl: config.queueUrl,
       receiveWaitSec: config.receiveWaitSec,
-      maxSockets: config.pollers + 8,
+      maxSockets: sqsSocketsFor(config.pollers),
       env,
     },
     emit: bus.emit,
@@ -43,7 +48,15 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');
     process.exit(130);
   });
+  let observers: Awaited<ReturnType<typeof startObservers>> | undefined;
   try {
+    observers = await startObservers({
+      bus,
+      pool,
+      httpHost: config.httpHost,
+      httpPort: config.httpPort,
+      progress: showProgress ? { stream: process.stderr, color: colorWanted(env) } : undefined,
+    });
     const pipeline = await prepareWorker({
       sqs,
       queueUrl: config.queueUrl,
@@ -67,19 +80,23 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
         pollers: config.pollers,
         maskKeyId: config.maskKeyId,
         vaultKeyId: vaultKeys ? config.vaultKeyId : 'off',
+        http: observers.httpUrl ?? 'off',
       },
       'sqs2pg started',
     );
     signals.attach(pipeline);
     const { drained } = await pipeline.run();
+    observers.stopProgress();
     logger.info({ ...stats, drained }, 'sqs2pg stopped');
-    if (config.drain) {
+    if (config.drain && config.json) console.log(runSummaryJson(stats, drained));
+    else if (config.drain && !config.quiet) {
       const headline = drained ? 'sqs2pg: queue drained' : 'sqs2pg: stopped before the queue was empty';
       console.log([headline, ...formatRunSummary(stats)].join('\n'));
     }
     return 0;
   } finally {
     signals.dispose();
+    await observers?.close();
     sqs.destroy();
     await pool.end();
   }

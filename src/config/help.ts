@@ -5,6 +5,7 @@ export const commandSummaries: Record<CommandName, string> = {
   run: 'Move messages from SQS into PostgreSQL: a service until SIGTERM, or --drain to stop when the queue is empty.',
   demo: 'Zero-setup first run: embedded SQS and PostgreSQL, a generated sample, a drain and a report.',
   migrate: 'Apply the database migrations (run also does this at start).',
+  check: 'Check the configuration, SQS, PostgreSQL, the table, the migrations and the privileges; one line each.',
   reveal: 'Print the original value behind a mask, from the vault, and audit it (needs the vault key and a PII officer role).',
   forget: 'Erase a user (--user-id) or one masked value (--masked): their rows and the vault entries nothing else uses.',
   rotate: 'Bring existing rows and vault entries to the configured keys: re-mask under a new mask key, re-encrypt under a new vault key.',

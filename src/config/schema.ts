@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { decodeKey } from './key.js';
 
-export type CommandName = 'run' | 'demo' | 'migrate' | 'reveal' | 'forget' | 'rotate' | 'grants';
+export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants';
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** kebab-case flag, without the leading dashes */
@@ -67,8 +67,10 @@ const keyFile = z.string().transform((path, ctx) => {
 
 const keyId = z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1-16 lower-case letters or digits');
 
-const pipelineCommands = ['run', 'demo'] as const;
-const vaultKeyCommands = ['run', 'reveal', 'rotate'] as const;
+// `check` reads every setting `run` reads, so it validates exactly what the worker will be given.
+const pipelineCommands = ['run', 'demo', 'check'] as const;
+const runCommands = ['run', 'check'] as const;
+const vaultKeyCommands = [...runCommands, 'reveal', 'rotate'] as const;
 
 export const settings = {
   queueUrl: setting({
@@ -77,7 +79,7 @@ export const settings = {
     schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
     default: 'http://localhost:4566/000000000000/login-queue',
     doc: 'URL of the SQS queue to read.',
-    commands: ['run'],
+    commands: runCommands,
   }),
   sqsEndpoint: setting({
     flag: 'sqs-endpoint',
@@ -85,7 +87,7 @@ export const settings = {
     schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
     defaultDoc: "AWS's own (or the queue URL's host)",
     doc: 'SQS endpoint used for every call, even when the queue URL names another host.',
-    commands: ['run'],
+    commands: runCommands,
   }),
   sqsProtocol: setting({
     flag: 'sqs-protocol',
@@ -93,7 +95,7 @@ export const settings = {
     schema: z.enum(['auto', 'json', 'query'], { error: 'expected auto, json or query' }),
     default: 'auto',
     doc: 'SQS wire protocol. auto: JSON, switching to the older query (XML) protocol for the run if the endpoint answers JSON with XML, as LocalStack before 3.0 does; json or query: that one only.',
-    commands: ['run'],
+    commands: runCommands,
   }),
   region: setting({
     flag: 'region',
@@ -101,7 +103,7 @@ export const settings = {
     schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as us-east-1'),
     default: 'us-east-1',
     doc: 'AWS region. Credentials come from the AWS SDK credential chain.',
-    commands: ['run'],
+    commands: runCommands,
   }),
   databaseUrl: setting({
     flag: 'database-url',
@@ -110,7 +112,7 @@ export const settings = {
     default: 'postgres://postgres:postgres@localhost:5432/postgres',
     doc: 'PostgreSQL connection URL (libpq form; sslmode is honoured).',
     secret: true,
-    commands: ['run', 'migrate', 'reveal', 'forget', 'rotate', 'grants'],
+    commands: ['run', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants'],
   }),
   maskKey: setting({
     flag: 'mask-key',
@@ -153,7 +155,7 @@ export const settings = {
     schema: keyId,
     default: 'v1',
     doc: 'Id stored with every vault entry, so the vault key can be rotated. For rotate: the id entries are re-encrypted to. (reveal finds it from the key.)',
-    commands: ['run', 'rotate'],
+    commands: [...runCommands, 'rotate'],
   }),
   vaultPreviousKey: setting({
     flag: 'vault-previous-key',
@@ -295,7 +297,7 @@ export const settings = {
     default: 'false',
     boolean: true,
     doc: 'Exit 0 once the queue is empty and everything is committed, instead of running as a service.',
-    commands: ['run'],
+    commands: runCommands,
   }),
   logLevel: setting({
     flag: 'log-level',
@@ -305,7 +307,52 @@ export const settings = {
     defaultFor: { demo: 'warn' },
     defaultDoc: 'info (demo: warn)',
     doc: 'Least severe log level written (JSON lines on stderr).',
-    commands: ['run', 'demo', 'migrate', 'rotate'],
+    commands: ['run', 'demo', 'migrate', 'check', 'rotate'],
+  }),
+  queueDepthIntervalSec: setting({
+    flag: 'queue-depth-interval-sec',
+    env: 'SQS2PG_QUEUE_DEPTH_INTERVAL_SEC',
+    schema: int(1, 3600),
+    default: '5',
+    unit: 's',
+    doc: "How often the queue's depth is read (GetQueueAttributes) for the metrics, readiness and the progress line.",
+    commands: pipelineCommands,
+  }),
+  httpPort: setting({
+    flag: 'http-port',
+    env: 'SQS2PG_HTTP_PORT',
+    schema: int(0, 65535),
+    default: '9464',
+    defaultFor: { demo: '0' },
+    defaultDoc: '9464 (demo: 0, off)',
+    doc: 'Port of the HTTP server for /metrics (Prometheus), /healthz and /readyz; 0 turns it off.',
+    commands: pipelineCommands,
+  }),
+  httpHost: setting({
+    flag: 'http-host',
+    env: 'SQS2PG_HTTP_HOST',
+    schema: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')], { error: 'expected an IP address to bind, such as 127.0.0.1 or 0.0.0.0' }),
+    default: '127.0.0.1',
+    doc: 'Address the HTTP server binds; the container image sets 0.0.0.0 so probes and Prometheus can reach it.',
+    commands: pipelineCommands,
+  }),
+  quiet: setting({
+    flag: 'quiet',
+    env: 'SQS2PG_QUIET',
+    schema: z.stringbool(),
+    default: 'false',
+    boolean: true,
+    doc: 'No progress line and no summary on stdout (errors and logs still go to stderr); check prints only its problems.',
+    commands: pipelineCommands,
+  }),
+  json: setting({
+    flag: 'json',
+    env: 'SQS2PG_JSON',
+    schema: z.stringbool(),
+    default: 'false',
+    boolean: true,
+    doc: 'Print the end-of-run summary (run --drain) or the check results as one JSON object on stdout instead of text.',
+    commands: runCommands,
   }),
   demoMessages: setting({
     flag: 'messages',

@@ -40,6 +40,20 @@ export async function assertKeyFingerprints(db: Pool | PoolClient, checks: reado
   }
 }
 
+/** The checks whose key id this database knows under another key (read only: records nothing). */
+export async function mismatchedKeys(db: Pool | PoolClient, checks: readonly KeyCheck[]): Promise<KeyCheck[]> {
+  const mismatched: KeyCheck[] = [];
+  for (const check of checks) {
+    const known = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM sqs2pg.key_fingerprints WHERE purpose = $1 AND key_id = $2', [
+      check.purpose,
+      check.keyId,
+    ]);
+    const fingerprint = known.rows[0]?.fingerprint;
+    if (fingerprint !== undefined && fingerprint !== keyFingerprint(check.key, check.purpose)) mismatched.push(check);
+  }
+  return mismatched;
+}
+
 /** The id a key was used under, found by its fingerprint; undefined when this database has not seen it. */
 export async function keyIdOf(db: Pool | PoolClient, purpose: KeyPurpose, key: Buffer): Promise<string | undefined> {
   const result = await db.query<{ key_id: string }>('SELECT key_id FROM sqs2pg.key_fingerprints WHERE purpose = $1 AND fingerprint = $2', [

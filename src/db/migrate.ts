@@ -60,6 +60,11 @@ export async function migrate(pool: Pool): Promise<string[]> {
   }
 }
 
+/** The names of the migrations a database has not applied; throws when it cannot be asked. */
+export async function pendingMigrations(db: Pick<Pool, 'query'>, migrations?: readonly Migration[]): Promise<string[]> {
+  return (await pendingOf(db, migrations ?? (await loadMigrations()))).map((migration) => migration.name);
+}
+
 async function pendingOf(
   db: Pick<Pool, 'query'>,
   migrations: readonly Migration[],

@@ -1,12 +1,17 @@
-// The one typed event map: everything observable about a run. Logs, the run report and (later)
-// metrics subscribe to it. Payloads never carry personal data: ids, counts, codes, durations.
+// The one typed event map: everything observable about a run. Logs, the run report, the metrics,
+// the readiness state and the progress line subscribe to it. Payloads never carry personal data: ids, counts, codes, durations.
 import { EventEmitter } from 'node:events';
 import type { RejectReason } from '../transform/types.js';
 
 export type SqsOperation = 'receive' | 'delete' | 'release' | 'extend' | 'depth';
 
 export interface EventMap {
-  'source:received': { count: number };
+  /** one per ReceiveMessage answer, empty ones too; `redelivered`: ApproximateReceiveCount > 1 */
+  'source:received': { count: number; redelivered: number };
+  /** messages in hand (received, neither deleted nor released), after it changed */
+  'source:held': { count: number };
+  /** the queue's own counts (GetQueueAttributes), polled on an interval and at each drain check */
+  'source:depth': { visible: number; inFlight: number; delayed: number };
   'source:deleted': { count: number };
   /** entries of a DeleteMessageBatch that failed; given up ones are redelivered and skipped as duplicates */
   'source:deletePartialFailure': { count: number; code: string; willRetry: boolean };
@@ -19,6 +24,8 @@ export interface EventMap {
   'batch:committed': { rows: number; duplicates: number; quarantined: number; durationMs: number };
   'sink:retry': { attempt: number; delayMs: number; code: string; message: string };
   'sink:split': { size: number; code: string };
+  /** connected, migrated, polling */
+  'pipeline:started': { pollers: number };
   'pipeline:stopping': { reason: string; inFlight: number };
   'pipeline:drained': { durationMs: number };
   /** one committed batch of sqs2pg rotate: rows re-masked (mask) or vault entries re-encrypted (vault) */

@@ -7,8 +7,10 @@ export type { Logger };
 
 const REDACT = ['ip', 'device_id', 'body', '*.ip', '*.device_id', '*.body', 'maskKey', 'vaultKey', 'vaultPreviousKey', 'databaseUrl'];
 
-export function createLogger(level: string): Logger {
-  return pino({ name: 'sqs2pg', level, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
+/** `clearLine`: a progress line shares the terminal, so each log line first erases it (it is redrawn). */
+export function createLogger(level: string, options: { clearLine?: boolean } = {}): Logger {
+  const hooks = options.clearLine ? { streamWrite: (line: string) => `\r\x1b[K${line}` } : {};
+  return pino({ name: 'sqs2pg', level, redact: { paths: REDACT, censor: '[redacted]' }, hooks }, pino.destination(2));
 }
 
 /** Writes the events worth a line: problems always, routine progress at debug. */

@@ -19,3 +19,9 @@ export function formatRunSummary(stats: RunStats, now = performance.now()): stri
     `  time               ${seconds.toFixed(1)} s (${number.format(rate)} messages/s)`,
   ];
 }
+
+/** The same summary as one JSON object (--json), for scripts and schedulers. */
+export function runSummaryJson(stats: RunStats, drained: boolean, now = performance.now()): string {
+  const { startedAt, ...counts } = stats;
+  return JSON.stringify({ drained, ...counts, seconds: Math.round(now - startedAt) / 1000 });
+}

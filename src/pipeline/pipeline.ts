@@ -23,6 +23,8 @@ export interface PipelineOptions {
   drain: boolean;
   /** with drain: give up once PostgreSQL or SQS has failed this long */
   maxOutageSec: number;
+  /** how often the queue's depth is polled for the metrics and the progress line */
+  queueDepthIntervalSec: number;
 }
 
 const RECEIVE_MAX = 10;
@@ -82,6 +84,8 @@ export class Pipeline {
   async run(): Promise<{ drained: boolean }> {
     const started = performance.now();
     this.source.startHeartbeat();
+    this.source.startDepthPolling(this.options.queueDepthIntervalSec * 1000);
+    this.emit('pipeline:started', { pollers: this.options.pollers });
     try {
       await Promise.all(
         Array.from({ length: this.options.pollers }, () =>
@@ -98,6 +102,7 @@ export class Pipeline {
       await this.source.release(this.source.held());
     } finally {
       this.source.stopHeartbeat();
+      this.source.stopDepthPolling();
     }
     if (this.failure !== undefined) throw this.failure;
     if (this.drained) this.emit('pipeline:drained', { durationMs: performance.now() - started });

@@ -77,6 +77,8 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       SQS2PG_MASK_KEY: TEST_MASK_KEY,
+      // Many workers run at once in the tests: none serves HTTP unless a test gives it a port.
+      SQS2PG_HTTP_PORT: '0',
       ...extra,
     }),
     async close() {

@@ -205,7 +205,7 @@ describe('exit 3: a server sqs2pg cannot reach, reported quickly', () => {
 });
 
 describe('--help', () => {
-  const commands: CommandName[] = ['run', 'demo', 'migrate', 'reveal', 'forget', 'rotate', 'grants'];
+  const commands: CommandName[] = ['run', 'demo', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants'];
   for (const command of commands) {
     it(`${command} --help lists every flag of "${command}" with its environment variable`, async () => {
       // No environment at all: help must not need a key, a database or a queue.

@@ -42,6 +42,11 @@ describe('loadConfig run', () => {
       drain: false,
       logLevel: 'info',
       vaultKeyId: 'v1',
+      queueDepthIntervalSec: 5,
+      httpPort: 9464,
+      httpHost: '127.0.0.1',
+      quiet: false,
+      json: false,
     });
     expect(help).toBe(false);
   });
@@ -278,12 +283,39 @@ describe('loadConfig demo', () => {
       [
         'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logLevel', 'maskKeyId',
         'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
+        'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet',
       ].sort(),
     );
+    // The demo is a one-shot on a laptop: no HTTP server unless asked for.
+    expect(config.httpPort).toBe(0);
   });
 
   it('refuses the flags of run', () => {
     expect(configError(() => loadConfig('demo', ['--drain'], {})).message).toContain('--drain');
+  });
+});
+
+describe('loadConfig check', () => {
+  it('reads every setting run reads, so it validates what the worker will get', () => {
+    const run = Object.keys(loadConfig('run', [], ENV).config).sort();
+    expect(Object.keys(loadConfig('check', [], ENV).config).sort()).toEqual(run);
+  });
+
+  it('needs no mask key (it reports a missing one as a problem instead)', () => {
+    expect(loadConfig('check', [], {}).config.maskKey).toBeUndefined();
+  });
+
+  it.each([
+    ['0.0.0.0', '0.0.0.0'],
+    ['::', '::'],
+    ['localhost', 'localhost'],
+  ])('binds the HTTP server to %s', (given, expected) => {
+    expect(loadConfig('run', [], { ...ENV, SQS2PG_HTTP_HOST: given }).config.httpHost).toBe(expected);
+  });
+
+  it('refuses an HTTP host that is not an address, and a port out of range', () => {
+    expect(configError(() => loadConfig('run', [], { ...ENV, SQS2PG_HTTP_HOST: 'http://0.0.0.0' })).message).toContain('SQS2PG_HTTP_HOST');
+    expect(configError(() => loadConfig('run', ['--http-port', '70000'], ENV)).message).toContain('--http-port');
   });
 });
 

@@ -1,0 +1,230 @@
+// sqs2pg check: everything `run` needs, checked without moving a message. One line per check,
+// "ok" or "problem" with what to do; exit 0 only when every check passes.
+import { renderHelp } from '../config/help.js';
+import { loadConfig } from '../config/load.js';
+import { mismatchedKeys, type KeyCheck } from '../db/key-fingerprints.js';
+import { loadMigrations, pendingMigrations } from '../db/migrate.js';
+import { createPool, describeDatabase, type Pool } from '../db/pool.js';
+import { missingPrivileges, tableShape, takehomeColumns, vaultWorkerPrivileges, workerPrivileges } from '../db/verify.js';
+import { ConfigError, describeError } from '../errors.js';
+import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
+import { createSqsApi } from '../source/sqs/create-sqs-api.js';
+import { SqsSource } from '../source/sqs/source.js';
+import { vaultKeysFrom, type VaultKeys } from '../vault/keyring.js';
+
+type Status = 'ok' | 'problem' | 'skipped';
+
+export interface CheckResult {
+  check: string;
+  status: Status;
+  detail: string;
+}
+
+const EXIT_PROBLEM = 1;
+
+export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadConfig('check', args, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    print({ check: 'configuration', status: 'problem', detail: error.message });
+    return error.exitCode;
+  }
+  const { config, help } = loaded;
+  if (help) {
+    console.log(renderHelp('check'));
+    return 0;
+  }
+  const results: CheckResult[] = [];
+  const report = (result: CheckResult) => {
+    results.push(result);
+    if (!config.json && !(config.quiet && result.status === 'ok')) print(result);
+  };
+
+  report({ check: 'configuration', status: 'ok', detail: `every setting is valid (queue ${config.queueUrl}, database ${describeDatabase(config.databaseUrl)})` });
+  report(
+    config.maskKey
+      ? { check: 'mask key', status: 'ok', detail: `SQS2PG_MASK_KEY is set (${config.maskKey.length} bytes, key id ${config.maskKeyId})` }
+      : {
+          check: 'mask key',
+          status: 'problem',
+          detail: 'SQS2PG_MASK_KEY is not set; make one with "openssl rand -base64 32", keep it in a secret store and give it to every worker',
+        },
+  );
+  const vault = checkVault(config);
+  report(vault.result);
+  const keys: KeyCheck[] = [
+    ...(config.maskKey ? [{ purpose: 'mask', keyId: config.maskKeyId, key: config.maskKey } as const] : []),
+    ...(vault.keys ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.keys.key } as const] : []),
+  ];
+  report(await checkQueue(config, env));
+  const pool = createPool(config.databaseUrl, 1);
+  try {
+    for (const result of await checkDatabase(pool, config.databaseUrl, keys, vault.keys !== undefined)) report(result);
+  } finally {
+    await pool.end();
+  }
+
+  const passed = results.every((result) => result.status === 'ok');
+  if (config.json) console.log(JSON.stringify({ ok: passed, checks: results }));
+  return passed ? 0 : EXIT_PROBLEM;
+}
+
+function checkVault(config: Parameters<typeof vaultKeysFrom>[0] & { vaultKeyId: string }): { result: CheckResult; keys?: VaultKeys } {
+  try {
+    const keys = vaultKeysFrom(config);
+    if (!keys) return { result: { check: 'vault', status: 'ok', detail: 'off (no SQS2PG_VAULT_KEY): masks only, no originals kept for reveal' } };
+    return { result: { check: 'vault', status: 'ok', detail: `on: the vault key is set (${keys.key.length} bytes, key id ${config.vaultKeyId})` }, keys };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { result: { check: 'vault', status: 'problem', detail: error.message } };
+  }
+}
+
+function print(result: CheckResult): void {
+  console.log(`${result.status.padEnd(8)} ${result.check}: ${result.detail}`);
+}
+
+async function checkQueue(
+  config: { queueUrl: string; sqsEndpoint?: string | undefined; sqsProtocol: SqsProtocolSetting; region: string; visibilityTimeoutSec: number },
+  env: NodeJS.ProcessEnv,
+): Promise<CheckResult> {
+  const via = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
+  const sqs = createSqsApi({
+    protocol: config.sqsProtocol,
+    target: via,
+    client: { region: config.region, endpoint: config.sqsEndpoint, queueUrl: config.queueUrl, receiveWaitSec: 0, maxSockets: 2, env },
+    emit: () => undefined,
+  });
+  const source = new SqsSource(sqs, { queueUrl: config.queueUrl, visibilityTimeoutSec: config.visibilityTimeoutSec, emit: () => undefined });
+  try {
+    const depth = await source.depth();
+    return {
+      check: 'SQS queue',
+      status: 'ok',
+      detail: `${config.queueUrl} answers GetQueueAttributes via ${via}: ${depth.visible} visible, ${depth.inFlight} in flight, ${depth.delayed} delayed`,
+    };
+  } catch (error) {
+    // The call has its own deadline; the SDK then reports only "Request aborted".
+    const reason = error instanceof Error && error.name === 'AbortError' ? 'no answer within 10 s' : describeError(error);
+    return {
+      check: 'SQS queue',
+      status: 'problem',
+      detail: `cannot read ${config.queueUrl} via ${via} (${reason}); check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION, the AWS credentials and that the role may call sqs:GetQueueAttributes`,
+    };
+  } finally {
+    sqs.destroy();
+  }
+}
+
+async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly KeyCheck[], vaultOn: boolean): Promise<CheckResult[]> {
+  const where = describeDatabase(databaseUrl);
+  let server: { version: string; role: string };
+  try {
+    const answer = await pool.query<{ version: string; role: string }>(
+      "SELECT current_setting('server_version') AS version, current_user AS role",
+    );
+    server = answer.rows[0] ?? { version: '?', role: '?' };
+  } catch (error) {
+    const skipped = (check: string): CheckResult => ({ check, status: 'skipped', detail: 'needs PostgreSQL' });
+    return [
+      {
+        check: 'PostgreSQL',
+        status: 'problem',
+        detail: `cannot connect to ${where} (${describeError(error)}); check DATABASE_URL and that the server is running and reachable from here`,
+      },
+      skipped('table user_logins'),
+      skipped('migrations'),
+      skipped('privileges'),
+      skipped('keys'),
+    ];
+  }
+  return [
+    { check: 'PostgreSQL', status: 'ok', detail: `PostgreSQL ${server.version} at ${where}, as role ${server.role}` },
+    await guarded('table user_logins', () => checkTable(pool)),
+    await guarded('migrations', () => checkMigrations(pool)),
+    await guarded('privileges', () => checkPrivileges(pool, vaultOn)),
+    await guarded('keys', () => checkKeys(pool, keys)),
+  ];
+}
+
+/** A check whose query fails is a problem, reported with the server's reason. */
+async function guarded(check: string, run: () => Promise<CheckResult>): Promise<CheckResult> {
+  try {
+    return await run();
+  } catch (error) {
+    return { check, status: 'problem', detail: `PostgreSQL refused the question (${describeError(error)}); check the role's privileges (see the README's grants)` };
+  }
+}
+
+async function checkTable(pool: Pool): Promise<CheckResult> {
+  const check = 'table user_logins';
+  const shape = await tableShape(pool, 'user_logins');
+  if (!shape) {
+    return { check, status: 'problem', detail: 'no table user_logins on the search path; run "sqs2pg migrate" (run also creates it at start, given the privilege)' };
+  }
+  const wrong = takehomeColumns.flatMap(({ name, type }) => {
+    const actual = shape.columns.get(name);
+    if (actual === type) return [];
+    return [actual === undefined ? `${name} is missing (expected ${type})` : `${name} is ${actual}, expected ${type}`];
+  });
+  if (wrong.length > 0) {
+    return {
+      check,
+      status: 'problem',
+      detail: `${shape.qualifiedName} differs from the take-home DDL: ${wrong.join('; ')}; alter the column(s) to match sql/0001_user_logins.sql (sqs2pg never retypes a column)`,
+    };
+  }
+  if (shape.columns.has('sqs_message_id') && !shape.idempotencyIndex) {
+    return {
+      check,
+      status: 'problem',
+      detail: `${shape.qualifiedName} has no unique index on sqs_message_id, so a redelivered message would make a second row; recreate it: CREATE UNIQUE INDEX user_logins_sqs_message_id_key ON user_logins (sqs_message_id)`,
+    };
+  }
+  return { check, status: 'ok', detail: `${shape.qualifiedName} has the take-home's ${takehomeColumns.length} columns with their types` };
+}
+
+async function checkMigrations(pool: Pool): Promise<CheckResult> {
+  const migrations = await loadMigrations();
+  const pending = await pendingMigrations(pool, migrations);
+  if (pending.length > 0) {
+    return {
+      check: 'migrations',
+      status: 'problem',
+      detail: `${migrations.length - pending.length} of ${migrations.length} applied, pending: ${pending.join(', ')}; run "sqs2pg migrate" as the tables' owner (run does it at start, given the privilege)`,
+    };
+  }
+  return { check: 'migrations', status: 'ok', detail: `all ${migrations.length} applied (${migrations.at(-1)?.name ?? 'none'})` };
+}
+
+async function checkPrivileges(pool: Pool, vaultOn: boolean): Promise<CheckResult> {
+  const { role, missing, unknown } = await missingPrivileges(pool, vaultOn ? [...workerPrivileges, ...vaultWorkerPrivileges] : workerPrivileges);
+  if (missing.length > 0) {
+    return {
+      check: 'privileges',
+      status: 'problem',
+      detail: `role ${role} lacks ${missing.map((p) => p.what).join(', ')}; as the tables' owner run: ${missing.map((p) => `${p.grant(role)};`).join(' ')}`,
+    };
+  }
+  if (unknown.length > 0) {
+    return { check: 'privileges', status: 'skipped', detail: `not checked until the migrations have created ${[...new Set(unknown.map((p) => p.what.split(' on ')[1]))].join(', ')}` };
+  }
+  const vault = vaultOn ? ' and sqs2pg_vault.entries' : '';
+  return { check: 'privileges', status: 'ok', detail: `role ${role} may insert into user_logins and sqs2pg.quarantine${vault} and read the migrations` };
+}
+
+/** A key id this database knows under another key would make run refuse to start. */
+async function checkKeys(pool: Pool, keys: readonly KeyCheck[]): Promise<CheckResult> {
+  const check = 'keys';
+  if (keys.length === 0) return { check, status: 'ok', detail: 'no key given, nothing to compare' };
+  const table = await pool.query<{ ok: boolean }>(`SELECT to_regclass('sqs2pg.key_fingerprints') IS NOT NULL AS ok`);
+  if (table.rows[0]?.ok !== true) return { check, status: 'skipped', detail: 'not checked until the migrations have created sqs2pg.key_fingerprints' };
+  const wrong = await mismatchedKeys(pool, keys);
+  if (wrong.length > 0) {
+    const which = wrong.map((k) => `the ${k.purpose} key is not the key ${k.purpose} key id "${k.keyId}" was first used with`).join('; ');
+    return { check, status: 'problem', detail: `${which}; set that key, or give the new key a new key id (then run sqs2pg rotate)` };
+  }
+  return { check, status: 'ok', detail: `${keys.map((k) => `${k.purpose} key id ${k.keyId}`).join(' and ')}: first use here, or the key first used under it` };
+}

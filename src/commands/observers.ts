@@ -1,0 +1,62 @@
+// What `run` and `demo` start beside the pipeline, all subscribed to its event bus: the metrics,
+// the readiness state and their HTTP port, and the progress line on a terminal.
+import { loadMigrations, pendingMigrations } from '../db/migrate.js';
+import type { Pool } from '../db/pool.js';
+import { describeError } from '../errors.js';
+import type { EventBus } from '../observability/events.js';
+import { Readiness } from '../observability/health.js';
+import { startHttpServer, type HttpServer } from '../observability/http-server.js';
+import { createMetrics } from '../observability/metrics.js';
+import { ProgressLine } from '../observability/progress.js';
+
+export interface ObserverOptions {
+  bus: EventBus;
+  pool: Pool;
+  httpHost: string;
+  /** 0: no HTTP server */
+  httpPort: number;
+  /** a terminal to draw the progress line on, or undefined for none */
+  progress: { stream: NodeJS.WriteStream; color: boolean } | undefined;
+}
+
+export interface Observers {
+  /** where /metrics, /healthz and /readyz answer, when the server runs */
+  httpUrl: string | undefined;
+  /** clears the progress line before a summary is printed */
+  stopProgress(): void;
+  close(): Promise<void>;
+}
+
+export async function startObservers(options: ObserverOptions): Promise<Observers> {
+  const { bus, pool } = options;
+  let server: HttpServer | undefined;
+  if (options.httpPort > 0) {
+    const migrations = await loadMigrations();
+    const readiness = new Readiness(bus, {
+      checkDatabase: async () => {
+        let pending: string[];
+        try {
+          pending = await pendingMigrations(pool, migrations);
+        } catch (error) {
+          throw new Error(describeError(error));
+        }
+        if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
+      },
+    });
+    server = await startHttpServer({ host: options.httpHost, port: options.httpPort, metrics: createMetrics(bus), readiness });
+  }
+  let progress: ProgressLine | undefined;
+  if (options.progress) {
+    const line = new ProgressLine(bus, options.progress.stream, { color: options.progress.color });
+    progress = line;
+    bus.on('pipeline:started', () => line.start());
+  }
+  return {
+    httpUrl: server?.url,
+    stopProgress: () => progress?.stop(),
+    async close() {
+      progress?.stop();
+      await server?.close();
+    },
+  };
+}

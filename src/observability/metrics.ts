@@ -1,0 +1,88 @@
+// Prometheus metrics (prom-client), fed by the event map like the logs. Names follow
+// `sqs2pg_<name>_<unit>_total`; every label value comes from a fixed set (reason codes, stages,
+// error classes, queue states), never from a message, so no personal data can reach a label.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { rejectReasons } from '../transform/types.js';
+import { errorClass, errorClasses, errorStages, stageOfSqsOperation, type ErrorClass, type ErrorStage } from './error-class.js';
+import type { EventBus } from './events.js';
+
+export interface Metrics {
+  registry: Registry;
+  /** the exposition text, as GET /metrics answers */
+  render(): Promise<string>;
+  contentType: string;
+}
+
+export const queueStates = ['visible', 'in_flight', 'delayed'] as const;
+
+export function createMetrics(bus: EventBus, options: { processMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name: `sqs2pg_${name}`, help, labelNames, registers: [registry] });
+
+  const received = counter('received_messages_total', 'Messages received from SQS.');
+  const redelivered = counter('redelivered_messages_total', 'Messages received with ApproximateReceiveCount > 1 (seen before).');
+  const loaded = counter('loaded_messages_total', 'Rows inserted into user_logins.');
+  const duplicate = counter('duplicate_messages_total', 'Messages whose row was already loaded (redelivered), skipped by the insert.');
+  const quarantined = counter('quarantined_messages_total', 'Messages kept in sqs2pg.quarantine instead of user_logins, by reason code.', ['reason']);
+  const deleted = counter('deleted_messages_total', 'Messages deleted from SQS after their commit.');
+  const released = counter('released_messages_total', 'Messages made visible again (visibility 0) without being processed, e.g. at shutdown.');
+  const extended = counter('visibility_extended_messages_total', 'Visibility extensions of messages still in hand.');
+  const errors = counter('errors_total', 'Failures by pipeline stage and error class; most are retried.', ['stage', 'code']);
+  const batchSize = new Histogram({
+    name: 'sqs2pg_batch_size_messages',
+    help: 'Messages per committed batch (rows, already loaded and quarantined).',
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+    registers: [registry],
+  });
+  const commitSeconds = new Histogram({
+    name: 'sqs2pg_commit_duration_seconds',
+    help: 'Time to write and commit one batch in PostgreSQL.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const inFlight = new Gauge({ name: 'sqs2pg_in_flight_messages', help: 'Messages in hand: received, not yet deleted or released.', registers: [registry] });
+  const depth = new Gauge({
+    name: 'sqs2pg_queue_depth_messages',
+    help: 'Messages in the queue by state (GetQueueAttributes, polled): visible, in_flight (any consumer), delayed.',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+
+  // Every series exists from the start at 0, so rate() and alerts see a change from nothing.
+  for (const reason of rejectReasons) quarantined.inc({ reason }, 0);
+  for (const stage of errorStages) for (const code of errorClasses) errors.inc({ stage, code }, 0);
+  const error = (stage: ErrorStage, code: ErrorClass, count = 1) => errors.inc({ stage, code }, count);
+
+  bus
+    .on('source:received', (event) => {
+      received.inc(event.count);
+      redelivered.inc(event.redelivered);
+    })
+    .on('source:held', ({ count }) => inFlight.set(count))
+    .on('source:depth', (event) => {
+      depth.set({ state: 'visible' }, event.visible);
+      depth.set({ state: 'in_flight' }, event.inFlight);
+      depth.set({ state: 'delayed' }, event.delayed);
+    })
+    .on('source:deleted', ({ count }) => deleted.inc(count))
+    .on('source:released', ({ count }) => released.inc(count))
+    .on('source:extended', ({ count }) => extended.inc(count))
+    .on('source:error', (event) => error(stageOfSqsOperation(event.operation), errorClass(event.code)))
+    .on('source:deletePartialFailure', (event) => error('delete', errorClass(event.code), event.count))
+    .on('sink:retry', (event) => error('load', errorClass(event.code)))
+    .on('batch:committed', (event) => {
+      loaded.inc(event.rows);
+      duplicate.inc(event.duplicates);
+      batchSize.observe(event.rows + event.duplicates + event.quarantined);
+      commitSeconds.observe(event.durationMs / 1000);
+    })
+    .on('message:quarantined', ({ reason }) => {
+      quarantined.inc({ reason });
+      if (reason === 'db_rejected') error('load', 'refused');
+      else error('transform', 'invalid_message');
+    });
+
+  return { registry, render: () => registry.metrics(), contentType: registry.contentType };
+}

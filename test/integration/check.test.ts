@@ -1,0 +1,220 @@
+// sqs2pg check against real servers: all ok on a migrated database, and one useful "problem"
+// line for each thing that would stop a worker: a retyped column, a missing privilege (whose
+// suggested GRANT is then run, and fixes it), an unreachable queue or database, no mask key.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../src/local/free-port.js';
+import { createTestStack, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
+
+let stack: TestStack;
+let queueUrl: string;
+const cleanups: (() => Promise<void>)[] = [];
+beforeAll(async () => {
+  stack = await createTestStack();
+  queueUrl = await stack.newQueue();
+  const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
+  expect(migrate.code, migrate.stderr).toBe(0);
+});
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  await stack.close();
+});
+
+/** Runs SQL as the admin on one database of the test server (the stack's by default). */
+async function asAdmin(sql: string, database?: string): Promise<void> {
+  const url = new URL(database ? inject('adminDatabaseUrl') : stack.databaseUrl);
+  if (database) url.pathname = `/${database}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A database of its own for one case, dropped after the file; returns its URL. */
+async function extraDatabase(): Promise<string> {
+  const name = `sqs2pg_check_${randomBytes(5).toString('hex')}`;
+  await asAdmin(`CREATE DATABASE ${name}`, 'postgres');
+  cleanups.push(() => asAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, 'postgres'));
+  const url = new URL(inject('adminDatabaseUrl'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function check(extra: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<CliResult> {
+  return runCli(['check', ...args], stack.env(queueUrl, extra), 30_000);
+}
+
+/** The status word of each check, by name: { 'SQS queue': 'ok', ... } */
+function statuses(result: CliResult): Record<string, string> {
+  return Object.fromEntries(
+    result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const match = /^(ok|problem|skipped) +([^:]+): /.exec(line);
+        expect(match, `not a check line: ${line}`).not.toBeNull();
+        return [match![2]!, match![1]!];
+      }),
+  );
+}
+
+function lineOf(result: CliResult, name: string): string {
+  const line = result.stdout.split('\n').find((l) => l.includes(` ${name}: `));
+  expect(line, result.stdout).toBeDefined();
+  return line!;
+}
+
+const ALL_OK = {
+  configuration: 'ok',
+  'mask key': 'ok',
+  'SQS queue': 'ok',
+  PostgreSQL: 'ok',
+  'table user_logins': 'ok',
+  migrations: 'ok',
+  privileges: 'ok',
+  vault: 'ok',
+  keys: 'ok',
+};
+
+describe('sqs2pg check', () => {
+  it('passes on a migrated database and a reachable queue: one ok line per check, exit 0', async () => {
+    const result = await check();
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(statuses(result)).toEqual(ALL_OK);
+    expect(result.stderr).toBe('');
+    // The database password is never echoed.
+    expect(result.stdout).not.toContain(`:${new URL(stack.databaseUrl).password}@`);
+  });
+
+  it('a column retyped from the take-home DDL: the column, both types and what to do', async () => {
+    const databaseUrl = await extraDatabase();
+    await asAdmin(
+      `CREATE TABLE user_logins (user_id varchar(128), device_type varchar(32), masked_ip varchar(256),
+         masked_device_id varchar(256), locale varchar(32), app_version text, create_date date)`,
+      new URL(databaseUrl).pathname.slice(1),
+    );
+    const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: databaseUrl });
+    expect(migrate.code, migrate.stderr).toBe(0);
+    const result = await check({ DATABASE_URL: databaseUrl });
+    expect(result.code).toBe(1);
+    expect(statuses(result)).toEqual({ ...ALL_OK, 'table user_logins': 'problem' });
+    expect(lineOf(result, 'table user_logins')).toBe(
+      'problem  table user_logins: public.user_logins differs from the take-home DDL: app_version is text, expected integer; alter the column(s) to match sql/0001_user_logins.sql (sqs2pg never retypes a column)',
+    );
+  });
+
+  it('a role without INSERT on user_logins: names the privilege and the GRANT, which then fixes it', async () => {
+    const role = `sqs2pg_check_${randomBytes(5).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    await asAdmin(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    cleanups.push(async () => {
+      await asAdmin(`DROP OWNED BY ${role}`);
+      await asAdmin(`DROP ROLE IF EXISTS ${role}`);
+    });
+    await asAdmin(`GRANT USAGE ON SCHEMA sqs2pg TO ${role};
+      GRANT SELECT ON sqs2pg.schema_migrations TO ${role};
+      GRANT SELECT (sqs_message_id) ON user_logins TO ${role};
+      GRANT INSERT, SELECT (sqs_message_id) ON sqs2pg.quarantine TO ${role};
+      GRANT SELECT, INSERT ON sqs2pg.key_fingerprints TO ${role}`);
+    const url = new URL(stack.databaseUrl);
+    url.username = role;
+    url.password = password;
+
+    const result = await check({ DATABASE_URL: url.toString() });
+    expect(result.code).toBe(1);
+    expect(statuses(result)).toEqual({ ...ALL_OK, privileges: 'problem' });
+    const line = lineOf(result, 'privileges');
+    expect(line).toBe(`problem  privileges: role ${role} lacks INSERT on user_logins; as the tables' owner run: GRANT INSERT ON user_logins TO "${role}";`);
+    expect(result.stdout).not.toContain(password);
+
+    await asAdmin(line.split(' run: ')[1]!);
+    const fixed = await check({ DATABASE_URL: url.toString() });
+    expect(fixed.code, fixed.stdout).toBe(0);
+    expect(statuses(fixed)).toEqual(ALL_OK);
+  });
+
+  it('an unreachable queue: the queue, the endpoint, the reason and the settings to look at', async () => {
+    const port = await freePort();
+    const result = await check({ AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}` });
+    expect(result.code).toBe(1);
+    expect(statuses(result)).toEqual({ ...ALL_OK, 'SQS queue': 'problem' });
+    const line = lineOf(result, 'SQS queue');
+    expect(line).toContain(`problem  SQS queue: cannot read ${queueUrl} via http://127.0.0.1:${port} (`);
+    expect(line).toContain('ECONNREFUSED');
+    expect(line).toContain('check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION, the AWS credentials');
+  });
+
+  it('a queue the server does not have', async () => {
+    const missing = queueUrl.replace(/[^/]+$/, 'no-such-queue-sqs2pg');
+    const result = await check({ SQS_QUEUE_URL: missing });
+    expect(result.code).toBe(1);
+    expect(statuses(result)).toEqual({ ...ALL_OK, 'SQS queue': 'problem' });
+    expect(lineOf(result, 'SQS queue')).toContain(`cannot read ${missing}`);
+  });
+
+  it('an unreachable database: one problem, and the checks that need it skipped', async () => {
+    const port = await freePort();
+    const result = await check({ DATABASE_URL: `postgres://sqs2pg:pw-Hunter2-secret@127.0.0.1:${port}/logins` });
+    expect(result.code).toBe(1);
+    expect(statuses(result)).toEqual({ ...ALL_OK, PostgreSQL: 'problem', 'table user_logins': 'skipped', migrations: 'skipped', privileges: 'skipped', keys: 'skipped' });
+    expect(lineOf(result, 'PostgreSQL')).toContain(`cannot connect to 127.0.0.1:${port}/logins`);
+    expect(result.stdout).not.toContain('pw-Hunter2-secret');
+  });
+
+  it('a database never migrated: says to run sqs2pg migrate', async () => {
+    const result = await check({ DATABASE_URL: await extraDatabase() });
+    expect(result.code).toBe(1);
+    expect(statuses(result)).toEqual({ ...ALL_OK, 'table user_logins': 'problem', migrations: 'problem', privileges: 'skipped', keys: 'skipped' });
+    expect(lineOf(result, 'table user_logins')).toContain('run "sqs2pg migrate"');
+    expect(lineOf(result, 'migrations')).toMatch(/0 of \d+ applied, pending: 0001_user_logins, .*; run "sqs2pg migrate"/);
+  });
+
+  it('no mask key: a problem line, not a usage error', async () => {
+    const result = await check({ SQS2PG_MASK_KEY: '' });
+    expect(result.code).toBe(1);
+    expect(statuses(result)).toEqual({ ...ALL_OK, 'mask key': 'problem' });
+    expect(lineOf(result, 'mask key')).toContain('openssl rand -base64 32');
+  });
+
+  it('the vault: on with its key, a problem when it is the mask key; the vault privileges asked for', async () => {
+    const on = await check({ SQS2PG_VAULT_KEY: 'b7'.repeat(32) });
+    expect(on.code, on.stdout).toBe(0);
+    expect(lineOf(on, 'vault')).toBe('ok       vault: on: the vault key is set (32 bytes, key id v1)');
+    expect(lineOf(on, 'privileges')).toContain('and sqs2pg_vault.entries');
+    const same = await check({ SQS2PG_VAULT_KEY: TEST_MASK_KEY });
+    expect(same.code).toBe(1);
+    expect(statuses(same)).toEqual({ ...ALL_OK, vault: 'problem' });
+    expect(lineOf(same, 'vault')).toContain('the vault key is the mask key');
+  });
+
+  it('a mask key other than the one its key id was first used with: what run would refuse', async () => {
+    const databaseUrl = await extraDatabase();
+    const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: databaseUrl });
+    expect(migrate.code, migrate.stderr).toBe(0);
+    await asAdmin(`INSERT INTO sqs2pg.key_fingerprints (purpose, key_id, fingerprint) VALUES ('mask', 'k1', '${'0'.repeat(32)}')`, new URL(databaseUrl).pathname.slice(1));
+    const result = await check({ DATABASE_URL: databaseUrl });
+    expect(result.code).toBe(1);
+    expect(statuses(result)).toEqual({ ...ALL_OK, keys: 'problem' });
+    expect(lineOf(result, 'keys')).toContain('the mask key is not the key mask key id "k1" was first used with');
+  });
+
+  it('a malformed setting: the configuration line, exit 2', async () => {
+    const result = await check({ SQS2PG_POLLERS: 'abc' });
+    expect(result.code).toBe(2);
+    expect(result.stdout.trim()).toMatch(/^problem {2}configuration: invalid --pollers \(SQS2PG_POLLERS\) "abc"/);
+  });
+
+  it('--json: one object with every check; --quiet: only the problems', async () => {
+    const json = await check({ SQS2PG_MASK_KEY: '' }, ['--json']);
+    expect(json.code).toBe(1);
+    const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: { check: string; status: string; detail: string }[] };
+    expect(parsed.ok).toBe(false);
+    expect(Object.fromEntries(parsed.checks.map((c) => [c.check, c.status]))).toEqual({ ...ALL_OK, 'mask key': 'problem' });
+    const quiet = await check({ SQS2PG_MASK_KEY: '' }, ['--quiet']);
+    expect(quiet.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^problem {2}mask key: /)]);
+  });
+});

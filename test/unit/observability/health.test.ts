@@ -1,0 +1,61 @@
+// Readiness from the events and a database check: every way it is not ready, and back.
+import { describe, expect, it } from 'vitest';
+import { EventBus } from '../../../src/observability/events.js';
+import { Readiness } from '../../../src/observability/health.js';
+
+function setup() {
+  const bus = new EventBus();
+  let database: () => Promise<void> = () => Promise.resolve();
+  const readiness = new Readiness(bus, { checkDatabase: () => database(), timeoutMs: 50 });
+  return { bus, readiness, setDatabase: (check: () => Promise<void>) => (database = check) };
+}
+
+describe('Readiness', () => {
+  it('is not ready while starting, ready once the pipeline runs', async () => {
+    const { bus, readiness } = setup();
+    expect((await readiness.report()).ready).toBe(false);
+    expect((await readiness.report()).checks.started).toMatch(/^starting/);
+    bus.emit('pipeline:started', { pollers: 1 });
+    expect(await readiness.report()).toEqual({ ready: true, checks: { started: 'ok', database: 'ok', queue: 'ok', stopping: 'ok' } });
+  });
+
+  it('follows the database check, including one that never answers', async () => {
+    const { bus, readiness, setDatabase } = setup();
+    bus.emit('pipeline:started', { pollers: 1 });
+    setDatabase(() => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')));
+    expect((await readiness.report()).checks.database).toBe('failing (connect ECONNREFUSED 127.0.0.1:5432)');
+    setDatabase(() => new Promise(() => undefined));
+    const hung = await readiness.report();
+    expect(hung.ready).toBe(false);
+    expect(hung.checks.database).toBe('no answer within 50 ms');
+    setDatabase(() => Promise.resolve());
+    expect((await readiness.report()).ready).toBe(true);
+  });
+
+  it('follows SQS: the latest receive and depth poll must both have succeeded', async () => {
+    const { bus, readiness } = setup();
+    bus.emit('pipeline:started', { pollers: 1 });
+    bus.emit('source:error', { operation: 'receive', code: 'ECONNREFUSED', message: 'x', retryInMs: 100 });
+    expect((await readiness.report()).checks.queue).toBe('failing (ECONNREFUSED)');
+    bus.emit('source:depth', { visible: 0, inFlight: 0, delayed: 0 });
+    expect((await readiness.report()).ready).toBe(false);
+    bus.emit('source:received', { count: 0, redelivered: 0 });
+    expect((await readiness.report()).ready).toBe(true);
+    bus.emit('source:error', { operation: 'depth', code: 'AccessDenied', message: 'x', retryInMs: null });
+    expect((await readiness.report()).checks.queue).toBe('failing (AccessDenied)');
+    // A failed delete does not make the worker unready: redelivery covers it.
+    bus.emit('source:depth', { visible: 0, inFlight: 0, delayed: 0 });
+    bus.emit('source:error', { operation: 'delete', code: 'InternalError', message: 'x', retryInMs: null });
+    expect((await readiness.report()).ready).toBe(true);
+  });
+
+  it('is not ready once shutting down', async () => {
+    const { bus, readiness } = setup();
+    bus.emit('pipeline:started', { pollers: 1 });
+    bus.emit('pipeline:stopping', { reason: 'received SIGTERM', inFlight: 3 });
+    expect(await readiness.report()).toEqual({
+      ready: false,
+      checks: { started: 'ok', database: 'ok', queue: 'ok', stopping: 'shutting down (received SIGTERM)' },
+    });
+  });
+});

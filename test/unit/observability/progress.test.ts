@@ -1,0 +1,78 @@
+// The progress line: its text (pure), and what it writes to a terminal as events arrive.
+import { describe, expect, it } from 'vitest';
+import { EventBus } from '../../../src/observability/events.js';
+import { colorWanted, formatProgress, progressWanted, ProgressLine } from '../../../src/observability/progress.js';
+
+// eslint-disable-next-line no-control-regex
+const SGR = /\x1b\[[0-9;]*m/;
+
+describe('formatProgress', () => {
+  it.each([
+    [{ done: 0, quarantined: 0, remaining: undefined, ratePerSec: 0 }, 'sqs2pg 0 done · queue depth unknown · 0/s · 0 quarantined · ETA -'],
+    [{ done: 12345, quarantined: 3, remaining: 4000, ratePerSec: 1000 }, 'sqs2pg 12,345 done · 4,000 in queue · 1,000/s · 3 quarantined · ETA 4s'],
+    [{ done: 1, quarantined: 0, remaining: 90_000, ratePerSec: 1000 }, 'sqs2pg 1 done · 90,000 in queue · 1,000/s · 0 quarantined · ETA 1m 30s'],
+    [{ done: 1, quarantined: 0, remaining: 7_500_000, ratePerSec: 1000 }, 'sqs2pg 1 done · 7,500,000 in queue · 1,000/s · 0 quarantined · ETA 2h 05m'],
+    [{ done: 5, quarantined: 0, remaining: 0, ratePerSec: 0.1 }, 'sqs2pg 5 done · 0 in queue · 0/s · 0 quarantined · ETA -'],
+  ])('%o', (figures, expected) => {
+    expect(formatProgress(figures, false)).toBe(expected);
+  });
+
+  it('colours only when asked', () => {
+    const figures = { done: 10, quarantined: 2, remaining: 5, ratePerSec: 3 };
+    expect(formatProgress(figures, true)).toMatch(SGR);
+    expect(formatProgress(figures, false)).not.toMatch(SGR);
+    expect(formatProgress(figures, true).replace(new RegExp(SGR, 'g'), '')).toBe(formatProgress(figures, false));
+  });
+});
+
+describe('progressWanted and colorWanted', () => {
+  it('wants a terminal that can redraw, and no --quiet', () => {
+    expect(progressWanted({ isTTY: true }, {}, false)).toBe(true);
+    expect(progressWanted({ isTTY: false }, {}, false)).toBe(false);
+    expect(progressWanted({}, {}, false)).toBe(false);
+    expect(progressWanted({ isTTY: true }, {}, true)).toBe(false);
+    expect(progressWanted({ isTTY: true }, { TERM: 'dumb' }, false)).toBe(false);
+  });
+
+  it('honours NO_COLOR when it is set to anything', () => {
+    expect(colorWanted({})).toBe(true);
+    expect(colorWanted({ NO_COLOR: '1' })).toBe(false);
+    expect(colorWanted({ NO_COLOR: '' })).toBe(true);
+  });
+});
+
+describe('ProgressLine', () => {
+  function setup(columns?: number) {
+    const bus = new EventBus();
+    const written: string[] = [];
+    let now = 0;
+    const line = new ProgressLine(bus, { write: (text: string) => written.push(text), columns }, { color: false, intervalMs: 60_000, now: () => now });
+    return { bus, written, line, advance: (ms: number) => (now += ms) };
+  }
+
+  it('counts committed messages, estimates what is left since the last depth poll, and clears itself', () => {
+    const { bus, written, line, advance } = setup();
+    line.start();
+    bus.emit('source:depth', { visible: 900, inFlight: 100, delayed: 0 });
+    bus.emit('batch:committed', { rows: 300, duplicates: 50, quarantined: 0, durationMs: 5 });
+    bus.emit('message:quarantined', { messageId: 'm', reason: 'not_json', field: null, receiveCount: 1 });
+    advance(1000);
+    expect(line.figures()).toEqual({ done: 351, quarantined: 1, remaining: 649, ratePerSec: 351 });
+    line.stop();
+    expect(written[0]).toBe('\rsqs2pg 0 done · queue depth unknown · 0/s · 0 quarantined · ETA -\x1b[K');
+    expect(written.at(-1)).toBe('\r\x1b[K');
+  });
+
+  it('never writes a line as wide as the terminal (it would wrap and break the redraw)', () => {
+    const { written, line } = setup(30);
+    line.start();
+    line.stop();
+    expect(written[0]).toBe(`\r${'sqs2pg 0 done · queue depth unknown'.slice(0, 29)}\x1b[K`);
+  });
+
+  it('writes nothing on stop when it never drew', () => {
+    const { written, line } = setup();
+    line.stop();
+    expect(written).toEqual([]);
+  });
+});
