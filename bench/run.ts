@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/local/embedded-postgres.js';
+import { freePort } from '../src/local/free-port.js';
 import { generateSample } from '../src/local/sample.js';
 import { createSqsClient } from '../src/source/sqs/client.js';
 import { createQueue } from '../src/source/sqs/queue-admin.js';
@@ -25,6 +26,8 @@ const MASK_KEY = 'b2'.repeat(32);
 // the 15 ms proxy, where concurrency does (sqs-consumer, the baseline, has its single loop).
 const POLLERS: Record<string, number> = { loopback: 4, 'aws-like': 16 };
 const DEADLINE_MS = 15 * 60_000;
+// sqs2pg runs as a user runs it, metrics endpoint included, on a port nothing else holds.
+const METRICS_PORT = await freePort();
 
 const { values: flags } = parseArgs({
   options: {
@@ -130,9 +133,20 @@ function commandFor(
     case 'sqs2pg':
       return {
         args: ['node', CLI, 'run', '--drain', '--pollers', String(pollers)],
-        env: { SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: endpoint, DATABASE_URL: databaseUrl, SQS2PG_MASK_KEY: MASK_KEY, SQS2PG_LOG_LEVEL: 'warn' },
+        env: sqs2pgEnv(queueUrl, endpoint, databaseUrl),
       };
   }
+}
+
+function sqs2pgEnv(queueUrl: string, endpoint: string, databaseUrl: string): NodeJS.ProcessEnv {
+  return {
+    SQS_QUEUE_URL: queueUrl,
+    AWS_ENDPOINT_URL_SQS: endpoint,
+    DATABASE_URL: databaseUrl,
+    SQS2PG_MASK_KEY: MASK_KEY,
+    SQS2PG_LOG_LEVEL: 'warn',
+    SQS2PG_HTTP_PORT: String(METRICS_PORT),
+  };
 }
 
 /** Service mode at a steady rate: the time from SendMessageBatch to the row's insert, per message. */
@@ -143,9 +157,7 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
     const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`);
-    const worker = startChild('node', [CLI, 'run', '--pollers', String(POLLERS.loopback)], {
-      SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: endpoint, DATABASE_URL: databaseUrl, SQS2PG_MASK_KEY: MASK_KEY, SQS2PG_LOG_LEVEL: 'warn',
-    });
+    const worker = startChild('node', [CLI, 'run', '--pollers', String(POLLERS.loopback)], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const seconds = Number(flags['latency-sec']);
     const bodies = generateSample({ count: Math.ceil(rate * seconds), malformed: 0, seed: 5 }).bodies;
