@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/local/embedded-postgres.js';
+import { settings } from '../src/config/schema.js';
 import { freePort } from '../src/local/free-port.js';
 import { generateSample } from '../src/local/sample.js';
 import { createSqsClient } from '../src/source/sqs/client.js';
@@ -22,9 +23,9 @@ const HERE = fileURLToPath(new URL('./', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
 const README = join(ROOT, 'README.md');
 const MASK_KEY = 'b2'.repeat(32);
-// The same pollers for the ceiling and sqs2pg: few on loopback, where CPU decides; more behind
-// the 15 ms proxy, where concurrency does (sqs-consumer, the baseline, has its single loop).
-const POLLERS: Record<string, number> = { loopback: 4, 'aws-like': 16 };
+// The ceiling gets sqs2pg's default concurrency; sqs2pg runs with its defaults, as a user runs it
+// (sqs-consumer, the baseline, has its single loop).
+const POLLERS = Number(settings.pollers.default);
 const DEADLINE_MS = 15 * 60_000;
 // sqs2pg runs as a user runs it, metrics endpoint included, on a port nothing else holds.
 const METRICS_PORT = await freePort();
@@ -36,6 +37,8 @@ const { values: flags } = parseArgs({
     'latency-sec': { type: 'string', default: '10' },
     'write-readme': { type: 'boolean', default: false },
     'sqs2pg-only': { type: 'boolean', default: false },
+    // V8 options for every contender alike, e.g. "--max-semi-space-size=2" as the Docker image sets
+    'node-options': { type: 'string', default: '' },
   },
 });
 const messages = Number(flags.messages);
@@ -94,7 +97,7 @@ async function measureOne(
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     const queueUrl = await fillQueue(endpoint, count);
     const timeFile = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-')), 'time');
-    const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count, POLLERS[profile] ?? 4);
+    const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count);
     const t0 = performance.now();
     const child = spawnTimed(command.args, timeFile, { ...command.env });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -123,16 +126,15 @@ function commandFor(
   queueUrl: string,
   databaseUrl: string,
   count: number,
-  pollers: number,
 ) {
   switch (contender) {
     case 'ceiling':
-      return { args: ['node', join(HERE, 'ceiling.js'), endpoint, queueUrl, String(pollers), String(count)], env: {} };
+      return { args: ['node', join(HERE, 'ceiling.js'), endpoint, queueUrl, String(POLLERS), String(count)], env: {} };
     case 'baseline':
       return { args: ['node', join(HERE, 'baselines/sqs-consumer-pg.js'), endpoint, queueUrl, databaseUrl], env: {} };
     case 'sqs2pg':
       return {
-        args: ['node', CLI, 'run', '--drain', '--pollers', String(pollers)],
+        args: ['node', CLI, 'run', '--drain'],
         env: sqs2pgEnv(queueUrl, endpoint, databaseUrl),
       };
   }
@@ -157,7 +159,7 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
     const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`);
-    const worker = startChild('node', [CLI, 'run', '--pollers', String(POLLERS.loopback)], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
+    const worker = startChild('node', [CLI, 'run'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const seconds = Number(flags['latency-sec']);
     const bodies = generateSample({ count: Math.ceil(rate * seconds), malformed: 0, seed: 5 }).bodies;
@@ -287,7 +289,12 @@ function readTime(file: string): { cpuSeconds: number | null; peakRssMb: number 
 
 function startChild(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(command, args, {
-    env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    env: {
+      PATH: process.env.PATH,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...(flags['node-options'] ? { NODE_OPTIONS: flags['node-options'] } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.add(child);
@@ -336,15 +343,19 @@ function renderTable(results: readonly Measure[], latency: { p50: number; p99: n
   return lines.join('\n');
 }
 
+/** Rewrites the README's section for this kind of run: the comparison, or (--sqs2pg-only) the memory check. */
 function writeReadme(table: string): void {
-  const START = '<!-- bench:start (written by npm run bench -- --write-readme) -->';
-  const END = '<!-- bench:end -->';
+  const name = flags['sqs2pg-only'] ? 'bench-memory' : 'bench';
+  const START = `<!-- ${name}:start (written by npm run bench -- --write-readme) -->`;
+  const END = `<!-- ${name}:end -->`;
   const text = readFileSync(README, 'utf8');
   const start = text.indexOf(START);
   const end = text.indexOf(END);
-  if (start === -1 || end < start) return;
+  if (start === -1 || end < start) throw new Error(`README.md has no ${START} ... ${END} section to write`);
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const section = [START, `Last run: ${new Date().toISOString().slice(0, 10)}, on ${machine}; \`npm run bench -- --messages ${messages}\`.`, '', table, END].join('\n');
+  const args = process.argv.slice(2).filter((arg) => arg !== '--write-readme').map((arg) => (/\s/.test(arg) ? `"${arg}"` : arg));
+  const command = ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' ');
+  const section = [START, `Last run: ${new Date().toISOString().slice(0, 10)}, on ${machine}; \`${command}\`.`, '', table, END].join('\n');
   writeFileSync(README, text.slice(0, start) + section + text.slice(end + END.length));
 }
 

@@ -2,6 +2,7 @@
 // all its quarantine records with another, and (vault on) its vault entries with a third. A message
 // id already present is skipped, which is what makes redelivery harmless; so is a mask already vaulted.
 import type { Pool } from '../../db/pool.js';
+import { inTransaction } from '../../db/transaction.js';
 import { BEGIN_VAULT_WRITE } from '../../db/vault-lock.js';
 import type { LoginRow, Rejection } from '../../transform/types.js';
 import type { VaultEntry } from '../../vault/cipher.js';
@@ -40,34 +41,17 @@ export class PostgresSink {
 
   /** Commits the rows, the rejections and the vault entries together, or nothing; throws the database's error. */
   async write(rows: readonly LoginRow[], rejections: readonly Rejection[], vault: readonly VaultEntry[] = []): Promise<WriteResult> {
-    const client = await this.pool.connect();
-    let broken = false;
-    // pg-pool stops listening for a checked-out client's errors: a socket reset mid-batch would
-    // otherwise be an uncaught 'error' event. The query in flight fails, and the writer retries.
-    const onError = () => {
-      broken = true;
-    };
-    client.on('error', onError);
-    try {
-      await client.query(vault.length === 0 ? 'BEGIN' : BEGIN_VAULT_WRITE);
+    // A socket reset mid-batch fails the query in flight (the writer retries) and the connection
+    // is discarded: inTransaction listens for the checked-out client's errors, which pg-pool does not.
+    return inTransaction(this.pool, vault.length === 0 ? 'BEGIN' : BEGIN_VAULT_WRITE, async (client) => {
       const inserted = rows.length === 0 ? 0 : ((await client.query(INSERT_ROWS, rowColumns(rows))).rowCount ?? 0);
       const quarantined =
         rejections.length === 0 ? 0 : ((await client.query(INSERT_QUARANTINE, rejectionColumns(rejections))).rowCount ?? 0);
       // Last, so a worker never holds a vault entry while it waits on a row: with the entries sorted,
       // it cannot deadlock with another worker or a rotation.
       const vaulted = vault.length === 0 ? 0 : ((await client.query(INSERT_VAULT, vaultColumns(vault))).rowCount ?? 0);
-      await client.query('COMMIT');
       return { inserted, quarantined, vaulted };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw error;
-    } finally {
-      client.removeListener('error', onError);
-      // A connection that failed is in an unknown state: do not hand it out again.
-      client.release(broken);
-    }
+    });
   }
 }
 

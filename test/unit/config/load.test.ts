@@ -33,7 +33,7 @@ describe('loadConfig run', () => {
       maskKeyId: 'k1',
       visibilityTimeoutSec: 30,
       receiveWaitSec: 20,
-      pollers: 4,
+      pollers: 16,
       batchMaxRows: 500,
       batchMaxWaitMs: 200,
       maxInFlightMessages: 2000,
@@ -55,7 +55,7 @@ describe('loadConfig run', () => {
     ['flag beats env', ['--pollers', '8'], { SQS2PG_POLLERS: '6' }, 8],
     ['flag=value form', ['--pollers=9'], { SQS2PG_POLLERS: '6' }, 9],
     ['env beats default', [], { SQS2PG_POLLERS: '6' }, 6],
-    ['default', [], {}, 4],
+    ['default', [], {}, 16],
     ['last flag wins', ['--pollers', '2', '--pollers', '3'], {}, 3],
     ['surrounding spaces allowed', [], { SQS2PG_POLLERS: ' 7 ' }, 7],
   ])('pollers: %s', (_name, args, env, expected) => {
@@ -253,7 +253,7 @@ describe('loadConfig run, invalid values', () => {
   // Compose files often leave a variable empty (SQS2PG_POLLERS=): that means unset, not invalid.
   it('treats an empty variable as unset and uses the default', () => {
     expect(loadConfig('run', [], { ...ENV, SQS2PG_POLLERS: '', AWS_REGION: '' }).config).toMatchObject({
-      pollers: 4,
+      pollers: 16,
       region: 'us-east-1',
     });
   });
