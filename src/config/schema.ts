@@ -242,7 +242,7 @@ export const settings = {
     env: 'SQS2PG_POLLERS',
     schema: int(1, 64),
     default: '16',
-    doc: 'Concurrent ReceiveMessage loops. Each waits a round trip per call: 16 keep a worker busy at the 10-20 ms of a call to AWS, and cost nothing on a fast local queue.',
+    doc: 'Most concurrent ReceiveMessage loops. A run starts with one and adds one whenever a receive comes back full; one whose receive is less than half full ends (never the last). 16 keep a worker busy at the 10-20 ms of a call to AWS.',
     commands: pipelineCommands,
   }),
   batchMaxRows: setting({

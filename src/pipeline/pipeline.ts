@@ -42,6 +42,9 @@ export class Pipeline {
   private pending: Entry[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly writes = new Set<Promise<void>>();
+  private readonly pollers = new Set<Promise<void>>();
+  /** pollers still polling: decremented the moment one decides to end, so two never both end the last */
+  private activePollers = 0;
   private roomWaiters: (() => void)[] = [];
   private failure: Error | undefined;
 
@@ -87,15 +90,8 @@ export class Pipeline {
     this.source.startDepthPolling(this.options.queueDepthIntervalSec * 1000);
     this.emit('pipeline:started', { pollers: this.options.pollers });
     try {
-      await Promise.all(
-        Array.from({ length: this.options.pollers }, () =>
-          // A poller that fails stops the run in order: in-flight batches finish, the rest is released.
-          this.poll().catch((error: unknown) => {
-            this.failure ??= asError(error);
-            this.stop('fatal');
-          }),
-        ),
-      );
+      this.startPoller();
+      while (this.pollers.size > 0) await Promise.all(this.pollers);
       this.flush();
       while (this.writes.size > 0) await Promise.all(this.writes);
       // Whatever is still in hand was never committed: give it back to the queue now.
@@ -107,6 +103,24 @@ export class Pipeline {
     if (this.failure !== undefined) throw this.failure;
     if (this.drained) this.emit('pipeline:drained', { durationMs: performance.now() - started });
     return { drained: this.drained };
+  }
+
+  /**
+   * Pollers adapt to the queue: the run starts with one; a receive that comes back full starts
+   * another (up to --pollers), and one that comes back less than half full ends its own poller
+   * (never the last). A backed-up queue gets every poller; a trickle gets few, so its receives stay
+   * full and its calls few, which keeps the send-to-commit latency of a service low.
+   */
+  private startPoller(): void {
+    this.activePollers++;
+    // A poller that fails stops the run in order: in-flight batches finish, the rest is released.
+    const poller: Promise<void> = this.poll()
+      .catch((error: unknown) => {
+        this.failure ??= asError(error);
+        this.stop('fatal');
+      })
+      .finally(() => this.pollers.delete(poller));
+    this.pollers.add(poller);
   }
 
   private async poll(): Promise<void> {
@@ -146,6 +160,7 @@ export class Pipeline {
         break;
       }
       if (messages.length === 0) {
+        if (this.retirePoller()) break;
         if (this.options.drain && (await this.queueIsEmpty())) {
           this.drained = true;
           this.stop('drained');
@@ -153,7 +168,19 @@ export class Pipeline {
         continue;
       }
       for (const message of messages) this.add(this.transform(message));
+      if (messages.length === RECEIVE_MAX) {
+        if (this.activePollers < this.options.pollers) this.startPoller();
+      } else if (messages.length < RECEIVE_MAX / 2 && this.retirePoller()) {
+        break;
+      }
     }
+  }
+
+  /** This poller may end, unless it is the last. */
+  private retirePoller(): boolean {
+    if (this.activePollers <= 1) return false;
+    this.activePollers--;
+    return true;
   }
 
   /** With the vault off, exactly the transform alone: the hot path pays nothing for the vault. */
