@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settingsFor, type CommandName } from '../../src/config/schema.js';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, runCli, startCli, type CliResult, type TestStack } from '../helpers/stack.js';
+import { oneErrorLine } from '../helpers/cli-output.js';
 
 /**
  * A CLI still running after this is killed, and then fails its test (no exit 3). A generous bound,
@@ -48,14 +49,6 @@ function envWith(overrides: Record<string, string | undefined>): NodeJS.ProcessE
   return env;
 }
 
-/** Exactly one non-empty line on stderr, starting "sqs2pg: "; returns it. */
-function oneErrorLine(result: CliResult): string {
-  const lines = result.stderr.replace(/\n$/, '').split('\n');
-  expect(lines, `stderr was: ${result.stderr}`).toHaveLength(1);
-  const line = lines[0]!;
-  expect(line).toMatch(/^sqs2pg: \S/);
-  return line;
-}
 
 describe('exit 2: a setting sqs2pg cannot use', () => {
   // Every case runs `run --drain` on an otherwise working environment: if the bad setting were

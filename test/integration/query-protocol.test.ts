@@ -21,6 +21,7 @@ import {
   type CliResult,
   type TestStack,
 } from '../helpers/stack.js';
+import { oneErrorLine } from '../helpers/cli-output.js';
 
 const SWITCH_LINE = 'using the query protocol for this run';
 
@@ -207,14 +208,6 @@ describe('the query protocol', () => {
   });
 });
 
-/** Exactly one non-empty line on stderr, starting "sqs2pg: "; returns it. */
-function oneErrorLine(result: CliResult): string {
-  const lines = result.stderr.replace(/\n$/, '').split('\n');
-  expect(lines, `stderr was: ${result.stderr}`).toHaveLength(1);
-  const line = lines[0]!;
-  expect(line).toMatch(/^sqs2pg: \S/);
-  return line;
-}
 
 describe('exit 3: an endpoint that does not speak the protocol sqs2pg needs', () => {
   it('--sqs-protocol json against an endpoint that answers JSON in XML says to use auto or query', async () => {

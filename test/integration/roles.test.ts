@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
-import { createTestStack, runCli, type CliResult, type TestStack } from '../helpers/stack.js';
+import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
+import { oneErrorLine } from '../helpers/cli-output.js';
 import { TEST_VAULT_KEY } from '../helpers/vault.js';
 
 const PREFIX = `t${randomBytes(4).toString('hex')}_`;
@@ -42,11 +43,6 @@ async function attempt(pool: pg.Pool, sql: string, params: unknown[] = []): Prom
   }
 }
 
-function oneErrorLine(result: CliResult): string {
-  const lines = result.stderr.replace(/\n$/, '').split('\n');
-  expect(lines, `stderr was: ${result.stderr}`).toHaveLength(1);
-  return lines[0]!;
-}
 
 beforeAll(async () => {
   stack = await createTestStack();

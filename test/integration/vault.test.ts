@@ -3,7 +3,8 @@
 // reveal can be refused is one line and a non-zero exit; without the key nothing is vaulted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
-import { createTestStack, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
+import { createTestStack, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
+import { oneErrorLine } from '../helpers/cli-output.js';
 import { openVault, originalsByUser, rawValues, rowMasks, TEST_MASK_KEY_2, TEST_VAULT_KEY, TEST_VAULT_KEY_2, vaultDump } from '../helpers/vault.js';
 
 const N = 600;
@@ -25,12 +26,6 @@ afterAll(async () => {
   await stack.close();
 });
 
-function oneErrorLine(result: CliResult): string {
-  const lines = result.stderr.replace(/\n$/, '').split('\n');
-  expect(lines, `stderr was: ${result.stderr}`).toHaveLength(1);
-  expect(lines[0]).toMatch(/^sqs2pg: \S/);
-  return lines[0]!;
-}
 
 async function auditRows(): Promise<{ action: string; masked_value: string | null; reason: string | null; database_user: string; session_user_name: string; recent: boolean }[]> {
   const result = await stack.pool.query(
