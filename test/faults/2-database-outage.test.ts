@@ -3,7 +3,7 @@
 // with exit 3 and one line, and the next drain finishes the job. Throughout, the queue is sampled:
 // nothing may leave it before its row (or quarantine record) is committed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestStack, runCli, startCli, type CliProcess, type TestStack } from '../helpers/stack.js';
+import { createTestStack, migrateWithCli, runCli, startCli, type CliProcess, type TestStack } from '../helpers/stack.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { checkDelivery, piiFound, recordFigures, scaled, SCENARIO_TIMEOUT_MS, sendWorkload, type Workload } from './harness.js';
 
@@ -11,8 +11,7 @@ let stack: TestStack;
 beforeAll(async () => {
   stack = await createTestStack();
   // The tables exist before the first worker starts, so progress can be read from the first commit.
-  const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
-  expect(migrate.code, migrate.stderr).toBe(0);
+  await migrateWithCli(stack.databaseUrl);
 });
 afterAll(async () => {
   await stack.close();

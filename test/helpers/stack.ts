@@ -127,6 +127,12 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutM
   return startCli(args, env, timeoutMs).done;
 }
 
+/** Creates the tables with the real CLI, as a deployment's migrate job would; throws if it fails. */
+export async function migrateWithCli(databaseUrl: string): Promise<void> {
+  const result = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: databaseUrl });
+  if (result.code !== 0) throw new Error(`sqs2pg migrate exited ${result.code}: ${result.stderr}`);
+}
+
 /** Polls `probe` until it returns true, or fails after `timeoutMs`. */
 export async function waitFor(probe: () => Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
-import { createTestStack, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
+import { createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 let queueUrl: string;
@@ -13,8 +13,7 @@ const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   stack = await createTestStack();
   queueUrl = await stack.newQueue();
-  const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
-  expect(migrate.code, migrate.stderr).toBe(0);
+  await migrateWithCli(stack.databaseUrl);
 });
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -97,8 +96,7 @@ describe('sqs2pg check', () => {
          masked_device_id varchar(256), locale varchar(32), app_version text, create_date date)`,
       new URL(databaseUrl).pathname.slice(1),
     );
-    const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: databaseUrl });
-    expect(migrate.code, migrate.stderr).toBe(0);
+    await migrateWithCli(databaseUrl);
     const result = await check({ DATABASE_URL: databaseUrl });
     expect(result.code).toBe(1);
     expect(statuses(result)).toEqual({ ...ALL_OK, 'table user_logins': 'problem' });
@@ -193,8 +191,7 @@ describe('sqs2pg check', () => {
 
   it('a mask key other than the one its key id was first used with: what run would refuse', async () => {
     const databaseUrl = await extraDatabase();
-    const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: databaseUrl });
-    expect(migrate.code, migrate.stderr).toBe(0);
+    await migrateWithCli(databaseUrl);
     await asAdmin(`INSERT INTO sqs2pg.key_fingerprints (purpose, key_id, fingerprint) VALUES ('mask', 'k1', '${'0'.repeat(32)}')`, new URL(databaseUrl).pathname.slice(1));
     const result = await check({ DATABASE_URL: databaseUrl });
     expect(result.code).toBe(1);

@@ -5,13 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { generateSample } from '../../src/local/sample.js';
 import { get, sample } from '../helpers/http.js';
-import { createTestStack, runCli, startCli, waitFor, type CliProcess, type TestStack } from '../helpers/stack.js';
+import { createTestStack, migrateWithCli, startCli, waitFor, type CliProcess, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await createTestStack();
-  const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
-  expect(migrate.code, migrate.stderr).toBe(0);
+  await migrateWithCli(stack.databaseUrl);
 });
 afterAll(async () => {
   await stack.close();

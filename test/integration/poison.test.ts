@@ -3,7 +3,7 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
-import { countRows, createTestStack, runCli, type TestStack } from '../helpers/stack.js';
+import { countRows, createTestStack, migrateWithCli, runCli, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -35,8 +35,7 @@ interface Event {
 
 describe('poison messages', () => {
   it('quarantines the rows a CHECK constraint refuses and loads the rest of their batch', async () => {
-    const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
-    expect(migrate.code).toBe(0);
+    await migrateWithCli(stack.databaseUrl);
     await stack.pool.query(`ALTER TABLE user_logins ADD CONSTRAINT no_blackberry CHECK (device_type <> 'blackberry')`);
 
     const N = 100;

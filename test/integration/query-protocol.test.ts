@@ -13,6 +13,7 @@ import { startSqsProxy, type SqsProxy } from '../helpers/sqs-proxy.js';
 import {
   countRows,
   createTestStack,
+  migrateWithCli,
   runCli,
   startCli,
   TEST_MASK_KEY,
@@ -31,7 +32,7 @@ const proxies: SqsProxy[] = [];
 beforeAll(async () => {
   server = await startQuerySqsServer();
   stack = await createTestStack({ sqsEndpoint: server.endpoint });
-  expect((await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl })).code).toBe(0);
+  await migrateWithCli(stack.databaseUrl);
 });
 afterAll(async () => {
   for (const proxy of proxies) await proxy.close();

@@ -3,13 +3,22 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { startSqsProxy, type FaultRule } from '../helpers/sqs-proxy.js';
-import { countRows, createTestStack, runCli, startCli, waitFor, type CliProcess, type TestStack } from '../helpers/stack.js';
+import {
+  countRows,
+  createTestStack,
+  migrateWithCli,
+  runCli,
+  startCli,
+  waitFor,
+  type CliProcess,
+  type TestStack,
+} from '../helpers/stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await createTestStack();
   // Tables exist from the start, so every test can begin from empty ones.
-  expect((await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl })).code).toBe(0);
+  await migrateWithCli(stack.databaseUrl);
 });
 afterAll(async () => {
   await stack.close();

@@ -5,12 +5,22 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { startSqsProxy } from '../helpers/sqs-proxy.js';
-import { countRows, createTestStack, runCli, startCli, waitFor, type CliProcess, type CliResult, type TestStack } from '../helpers/stack.js';
+import {
+  countRows,
+  createTestStack,
+  migrateWithCli,
+  runCli,
+  startCli,
+  waitFor,
+  type CliProcess,
+  type CliResult,
+  type TestStack,
+} from '../helpers/stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await createTestStack();
-  expect((await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl })).code).toBe(0);
+  await migrateWithCli(stack.databaseUrl);
 });
 afterAll(async () => {
   await stack.close();
