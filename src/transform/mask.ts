@@ -8,6 +8,11 @@ export interface Masker {
   readonly keyId: string;
   /** `<keyId>:<64 hex>`; the value must already be canonical (see ip.ts) */
   mask(field: MaskedField, value: string): string;
+  /**
+   * `<keyId>:<64 hex>`: a keyed hash of a user id under a key derived for that purpose alone, so
+   * erasure tombstones and quarantine records can name a user without holding the id in clear.
+   */
+  userKey(userId: string): string;
 }
 
 export function createMasker(key: Buffer, keyId: string): Masker {
@@ -16,9 +21,11 @@ export function createMasker(key: Buffer, keyId: string): Masker {
     ip: deriveFieldKey(key, 'ip'),
     device_id: deriveFieldKey(key, 'device_id'),
   };
+  const userKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'sqs2pg user key v1', 32));
   return {
     keyId,
     mask: (field, value) => `${keyId}:${createHmac('sha256', fieldKeys[field]).update(value, 'utf8').digest('hex')}`,
+    userKey: (userId) => `${keyId}:${createHmac('sha256', userKey).update(userId, 'utf8').digest('hex')}`,
   };
 }
 

@@ -99,3 +99,14 @@ describe('createMasker', () => {
     expect(a).not.toBe(b);
   });
 });
+
+describe('userKey', () => {
+  const masker = createMasker(Buffer.alloc(32, 3), 'k1');
+  it('is keyed, stable, prefixed with the key id, and unlike any mask of the same text', () => {
+    expect(masker.userKey('alice')).toMatch(/^k1:[0-9a-f]{64}$/);
+    expect(masker.userKey('alice')).toBe(masker.userKey('alice'));
+    expect(masker.userKey('alice')).not.toBe(masker.userKey('bob'));
+    expect(masker.userKey('alice')).not.toBe(createMasker(Buffer.alloc(32, 4), 'k1').userKey('alice'));
+    expect([masker.mask('ip', 'alice'), masker.mask('device_id', 'alice')]).not.toContain(masker.userKey('alice'));
+  });
+});
