@@ -22,7 +22,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
 const README = join(ROOT, 'README.md');
-const MASK_KEY = 'b2'.repeat(32);
+const MASK_KEY = '6b0f3a52c1d94e87a2f5b3c8d90e1f2a7c4b5d6e8f9a0b1c2d3e4f5061728394';
 // The ceiling gets sqs2pg's default concurrency; sqs2pg runs with its defaults, as a user runs it
 // (sqs-consumer, the baseline, has its single loop).
 const POLLERS = Number(settings.pollers.default);

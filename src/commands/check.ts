@@ -1,18 +1,19 @@
 // sqs2pg check: everything `run` needs, checked without moving a message. One line per check,
-// "ok" or "problem" with what to do; exit 0 only when every check passes.
+// "ok", "warning" or "problem" with what to do; exit 0 unless a check found a problem.
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { mismatchedKeys, type KeyCheck } from '../db/key-fingerprints.js';
 import { loadMigrations, pendingMigrations } from '../db/migrate.js';
 import { createPool, describeDatabase, type Pool } from '../db/pool.js';
-import { missingPrivileges, tableShape, takehomeColumns, vaultWorkerPrivileges, workerPrivileges } from '../db/verify.js';
+import { excessPrivileges, missingPrivileges, tableShape, takehomeColumns, vaultWorkerPrivileges, workerPrivileges } from '../db/verify.js';
 import { ConfigError, describeError } from '../errors.js';
 import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { SqsSource } from '../source/sqs/source.js';
-import { vaultKeysFrom, type VaultKeys } from '../vault/keyring.js';
+import { maskKeyFrom } from '../config/key.js';
+import { refuseLegacyVaultKey, vaultPublicKeyFrom } from '../vault/key-pair.js';
 
-type Status = 'ok' | 'problem' | 'skipped';
+type Status = 'ok' | 'warning' | 'problem' | 'skipped';
 
 export interface CheckResult {
   check: string;
@@ -43,39 +44,54 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   };
 
   report({ check: 'configuration', status: 'ok', detail: `every setting is valid (queue ${config.queueUrl}, database ${describeDatabase(config.databaseUrl)})` });
+  const maskKey = guardedKey(() => maskKeyFrom(config));
   report(
-    config.maskKey
-      ? { check: 'mask key', status: 'ok', detail: `SQS2PG_MASK_KEY is set (${config.maskKey.length} bytes, key id ${config.maskKeyId})` }
+    maskKey.key
+      ? { check: 'mask key', status: 'ok', detail: `the mask key is set (${maskKey.key.length} bytes, key id ${config.maskKeyId})` }
       : {
           check: 'mask key',
           status: 'problem',
-          detail: 'SQS2PG_MASK_KEY is not set; make one with "openssl rand -base64 32", keep it in a secret store and give it to every worker',
+          detail: maskKey.error ?? 'SQS2PG_MASK_KEY (or SQS2PG_MASK_KEY_FILE) is not set; make one with "sqs2pg keygen", keep it in a secret store and give it to every worker',
         },
   );
-  const vault = checkVault(config);
+  const vault = checkVault(config, maskKey.key);
   report(vault.result);
   const keys: KeyCheck[] = [
-    ...(config.maskKey ? [{ purpose: 'mask', keyId: config.maskKeyId, key: config.maskKey } as const] : []),
-    ...(vault.keys ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.keys.key } as const] : []),
+    ...(maskKey.key ? [{ purpose: 'mask', keyId: config.maskKeyId, key: maskKey.key } as const] : []),
+    ...(vault.publicKey ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.publicKey } as const] : []),
   ];
   report(await checkQueue(config, env));
   const pool = createPool(config.databaseUrl, 1);
   try {
-    for (const result of await checkDatabase(pool, config.databaseUrl, keys, vault.keys !== undefined)) report(result);
+    for (const result of await checkDatabase(pool, config.databaseUrl, keys, vault.publicKey !== undefined)) report(result);
   } finally {
     await pool.end();
   }
 
-  const passed = results.every((result) => result.status === 'ok');
+  const passed = results.every((result) => result.status === 'ok' || result.status === 'warning');
   if (config.json) console.log(JSON.stringify({ ok: passed, checks: results }));
   return passed ? 0 : EXIT_PROBLEM;
 }
 
-function checkVault(config: Parameters<typeof vaultKeysFrom>[0] & { vaultKeyId: string }): { result: CheckResult; keys?: VaultKeys } {
+function guardedKey(read: () => Buffer | undefined): { key?: Buffer | undefined; error?: string } {
   try {
-    const keys = vaultKeysFrom(config);
-    if (!keys) return { result: { check: 'vault', status: 'ok', detail: 'off (no SQS2PG_VAULT_KEY): masks only, no originals kept for reveal' } };
-    return { result: { check: 'vault', status: 'ok', detail: `on: the vault key is set (${keys.key.length} bytes, key id ${config.vaultKeyId})` }, keys };
+    return { key: read() };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { error: error.message };
+  }
+}
+
+function checkVault(
+  config: Parameters<typeof vaultPublicKeyFrom>[0] & Parameters<typeof refuseLegacyVaultKey>[0] & { vaultKeyId: string },
+  maskKey: Buffer | undefined,
+): { result: CheckResult; publicKey?: Buffer } {
+  try {
+    refuseLegacyVaultKey(config);
+    const publicKey = vaultPublicKeyFrom(config);
+    if (!publicKey) return { result: { check: 'vault', status: 'ok', detail: 'off (no SQS2PG_VAULT_PUBLIC_KEY): masks only, no originals kept for reveal' } };
+    if (maskKey?.equals(publicKey)) throw new ConfigError('the vault public key is the mask key; make a vault key pair with "sqs2pg keygen --vault"');
+    return { result: { check: 'vault', status: 'ok', detail: `on: the vault public key is set (key id ${config.vaultKeyId}); workers seal, only the private key opens` }, publicKey };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return { result: { check: 'vault', status: 'problem', detail: error.message } };
@@ -137,6 +153,7 @@ async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly Key
       skipped('table user_logins'),
       skipped('migrations'),
       skipped('privileges'),
+      skipped('least privilege'),
       skipped('keys'),
     ];
   }
@@ -145,6 +162,7 @@ async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly Key
     await guarded('table user_logins', () => checkTable(pool)),
     await guarded('migrations', () => checkMigrations(pool)),
     await guarded('privileges', () => checkPrivileges(pool, vaultOn)),
+    await guarded('least privilege', () => checkExcessPrivilege(pool, vaultOn)),
     await guarded('keys', () => checkKeys(pool, keys)),
   ];
 }
@@ -215,6 +233,21 @@ async function checkPrivileges(pool: Pool, vaultOn: boolean): Promise<CheckResul
   return { check: 'privileges', status: 'ok', detail: `role ${role} may insert into user_logins and sqs2pg.quarantine${vault} and read the migrations` };
 }
 
+/**
+ * A worker role that could read the vault (a superuser, the tables' owner, or one granted it):
+ * a compromised worker host would then need only the private key's absence to be in the way.
+ */
+async function checkExcessPrivilege(pool: Pool, vaultOn: boolean): Promise<CheckResult> {
+  const check = 'least privilege';
+  const { role, excess } = await excessPrivileges(pool);
+  if (excess.length === 0) return { check, status: 'ok', detail: `role ${role} is no superuser, owns none of the tables and cannot read the vault` };
+  const how = `as the tables' owner run "sqs2pg grants" and give the worker a login that is a member of the role sqs2pg_worker (GRANT sqs2pg_worker TO <login>), in DATABASE_URL`;
+  const what = `role ${role} ${excess.join(', ')}: more than a worker needs`;
+  return vaultOn
+    ? { check, status: 'problem', detail: `${what}, and the vault is on; ${how}` }
+    : { check, status: 'warning', detail: `${what} (the vault is off); ${how}` };
+}
+
 /** A key id this database knows under another key would make run refuse to start. */
 async function checkKeys(pool: Pool, keys: readonly KeyCheck[]): Promise<CheckResult> {
   const check = 'keys';
@@ -223,8 +256,8 @@ async function checkKeys(pool: Pool, keys: readonly KeyCheck[]): Promise<CheckRe
   if (table.rows[0]?.ok !== true) return { check, status: 'skipped', detail: 'not checked until the migrations have created sqs2pg.key_fingerprints' };
   const wrong = await mismatchedKeys(pool, keys);
   if (wrong.length > 0) {
-    const which = wrong.map((k) => `the ${k.purpose} key is not the key ${k.purpose} key id "${k.keyId}" was first used with`).join('; ');
-    return { check, status: 'problem', detail: `${which}; set that key, or give the new key a new key id (then run sqs2pg rotate)` };
+    const which = wrong.map((k) => `the ${k.purpose} key and ${k.purpose} key id "${k.keyId}" do not match what this database first saw them with`).join('; ');
+    return { check, status: 'problem', detail: `${which} (one key, one id, both ways); set the key first used under the id, or give a new key a new key id (then run sqs2pg rotate)` };
   }
   return { check, status: 'ok', detail: `${keys.map((k) => `${k.purpose} key id ${k.keyId}`).join(' and ')}: first use here, or the key first used under it` };
 }

@@ -1,5 +1,6 @@
 // sqs2pg demo (npm start): the whole pipeline on an embedded SQS server and an embedded
 // PostgreSQL, with a generated sample, so a first run needs nothing but Node.
+import { maskKeyFrom } from '../config/key.js';
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { countRows, mostRepeatedDevice, sampleRows, type LoginRowView } from '../db/inspect.js';
@@ -56,7 +57,8 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     const queueUrl = await createQueue(sqs, QUEUE_NAME);
     const sample = generateSample({ count: config.demoMessages });
     await sendBodies(sqs, queueUrl, sample.bodies);
-    const keyNote = config.maskKey
+    const givenMaskKey = maskKeyFrom(config);
+    const keyNote = givenMaskKey
       ? `Masking with SQS2PG_MASK_KEY (key id "${config.maskKeyId}").`
       : `Masking with the fixed development key (key id "${DEV_MASK_KEY_ID}"): fine for a demo, never for real data.`;
     say(
@@ -66,7 +68,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       '',
     );
 
-    const maskKey = { purpose: 'mask', key: config.maskKey ?? DEV_MASK_KEY, keyId: config.maskKey ? config.maskKeyId : DEV_MASK_KEY_ID } as const;
+    const maskKey = { purpose: 'mask', key: givenMaskKey ?? DEV_MASK_KEY, keyId: givenMaskKey ? config.maskKeyId : DEV_MASK_KEY_ID } as const;
     const bus = new EventBus();
     logEvents(bus, createLogger(config.logLevel, { clearLine: showProgress }));
     const stats = collectRunStats(bus);

@@ -34,9 +34,10 @@ export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): P
     console.log(
       [
         `roles on ${describeDatabase(config.databaseUrl)}${created.length > 0 ? ` (created ${created.join(', ')})` : ''}:`,
-        `  ${roles.worker}: inserts rows, quarantine records and vault entries; reads none of them`,
+        `  ${roles.worker}: inserts rows, quarantine records and sealed vault entries; reads none of them`,
         `  ${roles.analyst}: reads user_logins, and nothing else`,
-        `  ${roles.officer}: reads the vault, writes the audit, erases (forget) and rotates keys`,
+        `  ${roles.officer}: reveals and erases (forget) only through the audited functions; reads rows, quarantine and audit`,
+        `rotate runs as the owner of the tables, like migrate.`,
         `They cannot log in: make login roles members, e.g. GRANT ${roles.analyst} TO alice;`,
       ].join('\n'),
     );

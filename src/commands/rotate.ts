@@ -1,21 +1,28 @@
 // sqs2pg rotate: brings existing data to the configured keys, while workers keep loading. Vault
-// entries under another vault key are re-encrypted (the old key given as the previous vault key);
-// with a mask key given, rows are re-masked under it from the vault's originals, and the entries
-// of the old masks that no row uses any more are deleted. Interrupted, it resumes when run again.
+// entries under another vault key, and legacy v1 (symmetric) entries, are re-sealed to the public
+// key of the vault private key given (the old keys given as previous or legacy keys); with a mask
+// key given, rows are re-masked under it from the vault's originals, the entries of the old masks
+// that no row uses any more are deleted, and tombstones get a twin under the new mask key id.
+// Interrupted, it resumes when run again. Run as the tables' owner: it reads every ciphertext.
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
-import { assertKeyFingerprints, keyIdOf } from '../db/key-fingerprints.js';
+import { maskKeyFrom } from '../config/key.js';
+import { assertKeyFingerprints } from '../db/key-fingerprints.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, createPool, type Pool } from '../db/pool.js';
-import { RotationStore } from '../db/rotation.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents } from '../observability/logger.js';
 import { createMasker } from '../transform/mask.js';
 import { VaultIntegrityError } from '../vault/cipher.js';
-import { VaultKeyring, vaultKeysFrom, type VaultKeys } from '../vault/keyring.js';
+import { sealerOfPrivateKey } from '../vault/key-pair.js';
+import { vaultKeysFrom, type VaultKeys } from '../vault/keyring.js';
+import { keyIdsOf, officerKeyring } from '../vault/officer-keyring.js';
 import { reencryptVault, remaskRows, type RotationOptions } from '../vault/rotation.js';
+import { RotationStore } from '../vault/rotation-store.js';
+import { createVaultOpener, publicKeyOf, type VaultOpener } from '../vault/sealed-box.js';
+import { rotateTombstones } from '../vault/tombstones.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
 export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -24,11 +31,14 @@ export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): P
     console.log(renderHelp('rotate'));
     return 0;
   }
-  const keys = vaultKeysFrom(config);
-  if (!keys) {
-    throw new ConfigError('rotate needs the vault key, which holds the originals: set SQS2PG_VAULT_KEY or SQS2PG_VAULT_KEY_FILE; see: sqs2pg rotate --help');
+  const keys = vaultKeysFrom({ ...config, maskKey: maskKeyFrom(config) });
+  if (!keys?.privateKey) {
+    throw new ConfigError(
+      'rotate needs the vault private key, which opens the originals and whose public key entries are re-sealed to: set SQS2PG_VAULT_PRIVATE_KEY or SQS2PG_VAULT_PRIVATE_KEY_FILE; see: sqs2pg rotate --help',
+    );
   }
-  const maskKey = config.maskKey && { key: config.maskKey, keyId: config.maskKeyId };
+  const givenMaskKey = maskKeyFrom(config);
+  const maskKey = givenMaskKey && { key: givenMaskKey, keyId: config.maskKeyId };
   const bus = new EventBus();
   const logger = createLogger(config.logLevel);
   logEvents(bus, logger);
@@ -66,16 +76,21 @@ async function rotateWith(
   options: RotationOptions,
 ): Promise<string[]> {
   await migrate(pool);
+  const privateKey = keys.privateKey!;
   await assertKeyFingerprints(pool, [
-    { purpose: 'vault', keyId: vaultKeyId, key: keys.key },
+    { purpose: 'vault', keyId: vaultKeyId, key: publicKeyOf(privateKey) },
     ...(maskKey ? [{ purpose: 'mask', ...maskKey } as const] : []),
   ]);
   const masker = maskKey && createMasker(maskKey.key, maskKey.keyId);
-  const previousId = keys.previousKey && (await keyIdOf(pool, 'vault', keys.previousKey));
-  if (keys.previousKey && previousId === undefined) {
-    throw new ConfigError("the previous vault key is not a key this database's vault was written with; check SQS2PG_VAULT_PREVIOUS_KEY");
+  const ids = await keyIdsOf(pool, keys);
+  const unknown = (['previousPrivateKey', 'legacyKey', 'legacyPreviousKey'] as const).filter((which) => keys[which] !== undefined && ids[which] === undefined);
+  if (unknown.length > 0) {
+    throw new ConfigError(`a previous or legacy vault key given is not a key this database's vault was written with (${unknown.join(', ')}); check the keys`);
   }
-  const keyring = VaultKeyring.of(keys, vaultKeyId, previousId);
+  const keyring = await officerKeyring(pool, keys);
+  const sealer = sealerOfPrivateKey(privateKey, vaultKeyId);
+  const sealedOpeners = new Map<string, VaultOpener>([[vaultKeyId, createVaultOpener(privateKey, vaultKeyId)]]);
+  if (keys.previousPrivateKey && ids.previousPrivateKey) sealedOpeners.set(ids.previousPrivateKey, createVaultOpener(keys.previousPrivateKey, ids.previousPrivateKey));
 
   const client = await pool.connect();
   const store = new RotationStore(client);
@@ -87,16 +102,16 @@ async function rotateWith(
     if (unopenable.length > 0) {
       const [id, count] = unopenable[0]!;
       throw new ConfigError(
-        `${count} vault entries are under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_KEY (or _FILE) to that key`,
+        `${count} vault entries are under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2) to that key`,
       );
     }
     const lines: string[] = [];
     const detail: Record<string, string | number> = { vault_key_id: vaultKeyId };
-    const reencrypted = await reencryptVault(store, keyring, options);
-    lines.push(`re-encrypted ${reencrypted} vault entries under vault key id "${vaultKeyId}"`);
+    const reencrypted = await reencryptVault(store, keyring, sealer, options);
+    lines.push(`re-sealed ${reencrypted} vault entries to vault key id "${vaultKeyId}"`);
     detail.reencrypted = reencrypted;
     if (masker) {
-      const remasked = await remaskRows(store, masker, keyring, options);
+      const remasked = await remaskRows(store, masker, keyring, sealer, options);
       detail.mask_key_id = masker.keyId;
       detail.rows_remasked = remasked.rowsRemasked;
       lines.push(`re-masked ${remasked.rowsRemasked} rows under mask key id "${masker.keyId}" (${remasked.entriesAdded} new vault entries)`);
@@ -106,6 +121,14 @@ async function rotateWith(
         detail.entries_deleted = shredded;
         detail.rows_left = left.rows;
         lines.push(`deleted ${shredded} vault entries of older masks that no row uses any more`);
+        const tombstones = await store.inTransaction((client) => rotateTombstones(client, masker, sealedOpeners, sealer));
+        detail.tombstones_rekeyed = tombstones.rekeyed;
+        lines.push(`gave ${tombstones.rekeyed} tombstones of erased users a twin under mask key id "${masker.keyId}"`);
+        if (tombstones.unsealed > 0) {
+          lines.push(
+            `${tombstones.unsealed} tombstones under older mask keys hold no sealed user id (forgotten with the vault off): run sqs2pg forget --user-id again for those users with the new mask key, or workers on it will not stop their messages`,
+          );
+        }
         const stuck = left.rows - left.remaskable;
         if (left.rows === 0) lines.push(`every row is under mask key id "${masker.keyId}"`);
         if (left.remaskable > 0) {

@@ -11,18 +11,23 @@ import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
-import { createVaultCipher } from '../vault/cipher.js';
-import { vaultKeysFrom } from '../vault/keyring.js';
+import { maskKeyFrom } from '../config/key.js';
+import { ConfigError } from '../errors.js';
+import { refuseLegacyVaultKey, vaultSealerFrom } from '../vault/key-pair.js';
 import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
 export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('run', args, env);
-  if (help || !config.maskKey) {
+  if (help) {
     console.log(renderHelp('run'));
     return 0;
   }
-  const vaultKeys = vaultKeysFrom(config);
+  const maskKey = maskKeyFrom(config);
+  if (!maskKey) throw new ConfigError('--mask-key (SQS2PG_MASK_KEY) or --mask-key-file (SQS2PG_MASK_KEY_FILE) must be set for "sqs2pg run" (make one with: sqs2pg keygen); see: sqs2pg run --help');
+  refuseLegacyVaultKey(config);
+  const vault = vaultSealerFrom(config);
+  if (vault?.publicKey.equals(maskKey)) throw new ConfigError('the vault public key is the mask key; make a vault key pair with "sqs2pg keygen --vault"');
   // The progress line is for a person watching a drain; a service's terminal is a log.
   const showProgress = config.drain && progressWanted(process.stderr, env, config.quiet);
   const logger = createLogger(config.logLevel, { clearLine: showProgress });
@@ -63,11 +68,11 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
       sqsTarget,
       pool,
       databaseUrl: config.databaseUrl,
-      masker: createMasker(config.maskKey, config.maskKeyId),
-      vault: vaultKeys && createVaultCipher(vaultKeys.key, config.vaultKeyId),
+      masker: createMasker(maskKey, config.maskKeyId),
+      vault,
       keyChecks: [
-        { purpose: 'mask', keyId: config.maskKeyId, key: config.maskKey },
-        ...(vaultKeys ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vaultKeys.key } as const] : []),
+        { purpose: 'mask', keyId: config.maskKeyId, key: maskKey },
+        ...(vault ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.publicKey } as const] : []),
       ],
       bus,
       options: config,
@@ -79,7 +84,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
         drain: config.drain,
         pollers: config.pollers,
         maskKeyId: config.maskKeyId,
-        vaultKeyId: vaultKeys ? config.vaultKeyId : 'off',
+        vaultKeyId: vault ? config.vaultKeyId : 'off',
         http: observers.httpUrl ?? 'off',
       },
       'sqs2pg started',

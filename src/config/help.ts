@@ -6,10 +6,11 @@ export const commandSummaries: Record<CommandName, string> = {
   demo: 'Zero-setup first run: embedded SQS and PostgreSQL, a generated sample, a drain and a report.',
   migrate: 'Apply the database migrations (run also does this at start).',
   check: 'Check the configuration, SQS, PostgreSQL, the table, the migrations and the privileges; one line each.',
-  reveal: 'Print the original value behind a mask, from the vault, and audit it (needs the vault key and a PII officer role).',
-  forget: 'Erase a user (--user-id) or one masked value (--masked): their rows and the vault entries nothing else uses.',
-  rotate: 'Bring existing rows and vault entries to the configured keys: re-mask under a new mask key, re-encrypt under a new vault key.',
+  reveal: 'Print the original value behind a mask, from the vault, and audit it (needs the vault private key and a PII officer role).',
+  forget: 'Erase a user (--user-id, with a tombstone that keeps their later messages out) or one masked value (--masked).',
+  rotate: 'Bring existing rows and vault entries to the configured keys: re-mask under a new mask key, re-seal under a new vault key pair (and legacy entries to it). Run as the tables\' owner.',
   grants: 'Create the worker, analyst and PII officer roles with least privilege, and grant them.',
+  keygen: 'Print a fresh mask key, or with --vault a fresh vault key pair, as NAME=value lines for a secret store.',
 };
 
 export function renderUsage(): string {

@@ -1,20 +1,48 @@
-// Keys arrive as text (environment, flag or file): 32 or more random bytes in hex or base64.
-// A short key would make the keyed masks guessable, so it is refused rather than stretched.
-import { createHmac, hkdfSync } from 'node:crypto';
+// Keys arrive as text (environment, flag or file): exactly 32 random bytes, as 64 hex digits or
+// as canonical base64. Anything else is refused rather than stretched or guessed at: a base64
+// "decoding" of a passphrase, or an odd-length hex string read as base64, is not a key. Messages
+// give the reason only, never the text, which may be a real key put in the wrong place.
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { ConfigError } from '../errors.js';
 
-export const MIN_KEY_BYTES = 32;
+export const KEY_BYTES = 32;
+// 32 random bytes show ~30 distinct values; fewer than 16 happens by chance with probability
+// below 1e-12, and is what a repeated pattern ("ab" x 32, 64 zeros) looks like.
+const MIN_DISTINCT_BYTES = 16;
+const MAKE_ONE = 'make one with: sqs2pg keygen';
 
-/** Decodes hex or base64 key text; returns a reason instead of a key when it is not acceptable. */
+/** Decodes key text; returns a reason instead of a key when it is not acceptable. */
 export function decodeKey(text: string): Buffer | string {
   const trimmed = text.trim();
   let key: Buffer;
-  if (/^(?:[0-9a-fA-F]{2})+$/.test(trimmed)) key = Buffer.from(trimmed, 'hex');
-  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) key = Buffer.from(trimmed, 'base64');
-  else return 'is neither hex nor base64';
-  if (key.length < MIN_KEY_BYTES) {
-    return `decodes to ${key.length} bytes, fewer than ${MIN_KEY_BYTES} (make one with: openssl rand -base64 32)`;
-  }
+  if (/^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length === KEY_BYTES * 2) key = Buffer.from(trimmed, 'hex');
+  else if (/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) && Buffer.from(trimmed, 'base64').toString('base64') === trimmed) key = Buffer.from(trimmed, 'base64');
+  else return `is not ${KEY_BYTES} bytes as 64 hex digits or canonical base64 (${MAKE_ONE})`;
+  if (key.length !== KEY_BYTES) return `decodes to ${key.length} bytes, not ${KEY_BYTES} (${MAKE_ONE})`;
+  const weakness = lowEntropy(key);
+  if (weakness) return `${weakness}: it is not random (${MAKE_ONE})`;
   return key;
+}
+
+/** Why a 32-byte key visibly did not come from a random generator, or undefined. */
+export function lowEntropy(key: Buffer): string | undefined {
+  if (new Set(key).size < MIN_DISTINCT_BYTES) return `has only ${new Set(key).size} distinct bytes`;
+  // Random bytes are all printable ASCII with probability (95/256)^32, about 1e-14: this is text.
+  if (key.every((byte) => byte >= 0x20 && byte <= 0x7e)) return 'is printable text (a passphrase)';
+  return undefined;
+}
+
+/** A fresh key, as keygen prints it: 32 random bytes in canonical base64. */
+export function freshKey(): string {
+  return randomBytes(KEY_BYTES).toString('base64');
+}
+
+/** The mask key from the setting or its file (one of them), or undefined. */
+export function maskKeyFrom(settings: { maskKey?: Buffer | undefined; maskKeyFile?: Buffer | undefined }): Buffer | undefined {
+  if (settings.maskKey !== undefined && settings.maskKeyFile !== undefined) {
+    throw new ConfigError('both --mask-key (SQS2PG_MASK_KEY) and --mask-key-file (SQS2PG_MASK_KEY_FILE) are set; set only one');
+  }
+  return settings.maskKey ?? settings.maskKeyFile;
 }
 
 /**

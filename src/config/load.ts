@@ -51,7 +51,10 @@ export function loadConfig<C extends CommandName>(
     const given = [flagValue === undefined ? undefined : String(flagValue), env[spec.env]].find((v) => v !== undefined && v !== '');
     const raw = given ?? spec.defaultFor?.[command] ?? spec.default;
     if (raw === undefined || raw === '') {
-      if (spec.requiredFor?.includes(command)) missing.push(describeSource(spec));
+      // A required key may come from its file instead (SQS2PG_MASK_KEY_FILE for SQS2PG_MASK_KEY).
+      const file = specs.find(([, other]) => other.env === `${spec.env}_FILE`)?.[1];
+      const fileGiven = file !== undefined && [parsed.values[file.flag], env[file.env]].some((v) => v !== undefined && v !== '');
+      if (spec.requiredFor?.includes(command) && !fileGiven) missing.push(describeSource(spec));
       continue;
     }
     const result = spec.schema.safeParse(raw);

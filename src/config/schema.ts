@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { decodeKey } from './key.js';
 
-export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants';
+export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen';
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** kebab-case flag, without the leading dashes */
@@ -59,6 +59,7 @@ const keyFile = z.string().transform((path, ctx) => {
   }
   const decoded = decodeKey(text);
   if (typeof decoded === 'string') {
+    // The reason only: what the file holds may be a key, and the path may be one put there by mistake.
     ctx.addIssue({ code: 'custom', message: `the key in the file ${decoded}` });
     return z.NEVER;
   }
@@ -70,7 +71,9 @@ const keyId = z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1-16 lower-case let
 // `check` reads every setting `run` reads, so it validates exactly what the worker will be given.
 const pipelineCommands = ['run', 'demo', 'check'] as const;
 const runCommands = ['run', 'check'] as const;
+// The legacy symmetric vault key: run and check read it only to refuse it (workers get the public key now).
 const vaultKeyCommands = [...runCommands, 'reveal', 'rotate'] as const;
+const officerKeyCommands = ['reveal', 'rotate'] as const;
 
 export const settings = {
   queueUrl: setting({
@@ -119,10 +122,19 @@ export const settings = {
     env: 'SQS2PG_MASK_KEY',
     schema: key.optional(),
     defaultDoc: 'none (the demo uses a fixed development key)',
-    doc: 'Secret key for the HMAC masks of ip and device_id: 32+ random bytes, hex or base64. Prefer the environment to the flag. For rotate: the new key, whose originals come from the vault.',
+    doc: 'Secret key for the HMAC masks of ip and device_id and the keyed hashes of erased user ids: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Prefer the environment or the file to the flag. Required by run and forget --user-id. For rotate: the new key, whose originals come from the vault.',
     secret: true,
-    commands: [...pipelineCommands, 'rotate'],
+    commands: [...pipelineCommands, 'rotate', 'forget'],
     requiredFor: ['run'],
+  }),
+  maskKeyFile: setting({
+    flag: 'mask-key-file',
+    env: 'SQS2PG_MASK_KEY_FILE',
+    schema: keyFile.optional(),
+    defaultDoc: 'none',
+    doc: 'A file holding the mask key (a mounted secret), instead of --mask-key.',
+    secret: true,
+    commands: [...pipelineCommands, 'rotate', 'forget'],
   }),
   maskKeyId: setting({
     flag: 'mask-key-id',
@@ -130,14 +142,14 @@ export const settings = {
     schema: keyId,
     default: 'k1',
     doc: 'Short id written in front of every mask (k1:...), so the key can be rotated. For rotate: the id rows are re-masked to.',
-    commands: [...pipelineCommands, 'rotate'],
+    commands: [...pipelineCommands, 'rotate', 'forget'],
   }),
   vaultKey: setting({
     flag: 'vault-key',
     env: 'SQS2PG_VAULT_KEY',
     schema: key.optional(),
-    defaultDoc: 'none: no vault',
-    doc: 'Secret key of the vault, which keeps the value behind each mask encrypted so a PII officer can reveal it: 32+ random bytes, hex or base64, not the mask key. Set it (or --vault-key-file) to turn the vault on.',
+    defaultDoc: 'none',
+    doc: 'The legacy symmetric vault key of sqs2pg before 0.2: reveal and rotate open the entries written under it (rotate moves them to the public-key vault). Workers refuse it: give them SQS2PG_VAULT_PUBLIC_KEY.',
     secret: true,
     commands: vaultKeyCommands,
   }),
@@ -146,7 +158,8 @@ export const settings = {
     env: 'SQS2PG_VAULT_KEY_FILE',
     schema: keyFile.optional(),
     defaultDoc: 'none',
-    doc: 'A file holding the vault key (a mounted secret), instead of --vault-key.',
+    doc: 'A file holding the legacy vault key (a mounted secret), instead of --vault-key.',
+    secret: true,
     commands: vaultKeyCommands,
   }),
   vaultPublicKey: setting({
@@ -154,8 +167,8 @@ export const settings = {
     env: 'SQS2PG_VAULT_PUBLIC_KEY',
     schema: key.optional(),
     defaultDoc: 'none: no vault',
-    doc: 'Public key of the vault (X25519, 32 bytes, hex or base64; sqs2pg keygen --vault makes a pair). Workers seal the value behind every mask, and every quarantined body, to it; they can never open what they sealed. Set it (or --vault-public-key-file) to turn the vault on.',
-    commands: runCommands,
+    doc: 'Public key of the vault (X25519, 32 bytes, hex or base64; sqs2pg keygen --vault makes a pair). Workers seal the value behind every mask, and every quarantined body, to it; they can never open what they sealed. Set it (or --vault-public-key-file) to turn the vault on. For forget --user-id: seals the erased id in its tombstone, so rotate can re-key it under a new mask key.',
+    commands: [...runCommands, 'forget'],
   }),
   vaultPublicKeyFile: setting({
     flag: 'vault-public-key-file',
@@ -163,16 +176,17 @@ export const settings = {
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the vault public key (a mounted secret), instead of --vault-public-key.',
-    commands: runCommands,
+    secret: true,
+    commands: [...runCommands, 'forget'],
   }),
   vaultPrivateKey: setting({
     flag: 'vault-private-key',
     env: 'SQS2PG_VAULT_PRIVATE_KEY',
     schema: key.optional(),
     defaultDoc: 'none',
-    doc: 'Private key of the vault (X25519, 32 bytes, hex or base64), for the PII officer only: it opens what workers sealed. Never give it to a worker.',
+    doc: 'Private key of the vault (X25519, 32 bytes, hex or base64), for the PII officer only: it opens what workers sealed. Never give it to a worker. For rotate: the key entries are re-sealed to (its public key).',
     secret: true,
-    commands: ['reveal', 'rotate'],
+    commands: officerKeyCommands,
   }),
   vaultPrivateKeyFile: setting({
     flag: 'vault-private-key-file',
@@ -180,22 +194,41 @@ export const settings = {
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the vault private key (a mounted secret), instead of --vault-private-key.',
-    commands: ['reveal', 'rotate'],
+    secret: true,
+    commands: officerKeyCommands,
+  }),
+  vaultPreviousPrivateKey: setting({
+    flag: 'vault-previous-private-key',
+    env: 'SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY',
+    schema: key.optional(),
+    defaultDoc: 'none',
+    doc: 'The vault private key being rotated away from: rotate re-seals its entries to the vault private key\'s public key; reveal can still open them meanwhile.',
+    secret: true,
+    commands: officerKeyCommands,
+  }),
+  vaultPreviousPrivateKeyFile: setting({
+    flag: 'vault-previous-private-key-file',
+    env: 'SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY_FILE',
+    schema: keyFile.optional(),
+    defaultDoc: 'none',
+    doc: 'A file holding the previous vault private key, instead of --vault-previous-private-key.',
+    secret: true,
+    commands: officerKeyCommands,
   }),
   vaultKeyId: setting({
     flag: 'vault-key-id',
     env: 'SQS2PG_VAULT_KEY_ID',
     schema: keyId,
     default: 'v1',
-    doc: 'Id stored with every vault entry, so the vault key can be rotated. For rotate: the id entries are re-encrypted to. (reveal finds it from the key.)',
-    commands: [...runCommands, 'rotate'],
+    doc: 'Id stored with every vault entry, so the vault key can be rotated; one id names one key pair. For rotate: the id entries are re-sealed to. (reveal finds it from the key.)',
+    commands: [...runCommands, 'rotate', 'forget'],
   }),
   vaultPreviousKey: setting({
     flag: 'vault-previous-key',
     env: 'SQS2PG_VAULT_PREVIOUS_KEY',
     schema: key.optional(),
     defaultDoc: 'none',
-    doc: 'The vault key being rotated away from: rotate re-encrypts its entries under the vault key; reveal can still open them meanwhile.',
+    doc: 'A second legacy symmetric vault key (from a rotation before 0.2 that did not finish): reveal and rotate open its entries too.',
     secret: true,
     commands: ['reveal', 'rotate'],
   }),
@@ -204,7 +237,8 @@ export const settings = {
     env: 'SQS2PG_VAULT_PREVIOUS_KEY_FILE',
     schema: keyFile.optional(),
     defaultDoc: 'none',
-    doc: 'A file holding the previous vault key, instead of --vault-previous-key.',
+    doc: 'A file holding the previous legacy vault key, instead of --vault-previous-key.',
+    secret: true,
     commands: ['reveal', 'rotate'],
   }),
   masked: setting({
@@ -232,7 +266,7 @@ export const settings = {
     env: 'SQS2PG_USER_ID',
     schema: z.string().max(128, 'expected at most 128 characters').optional(),
     defaultDoc: 'none',
-    doc: "Erase this user: their rows, quarantine records naming them, and the vault entries no other row uses.",
+    doc: "Erase this user: their rows, quarantine records naming them and the vault entries no other row uses, and record a tombstone (a keyed hash of the id) so workers load none of their later messages. Needs the mask key.",
     commands: ['forget'],
   }),
   rotatePauseMs: setting({
@@ -243,6 +277,15 @@ export const settings = {
     unit: 'ms',
     doc: 'Pause between two rotation batches, to leave the database to the workers.',
     commands: ['rotate'],
+  }),
+  keygenVault: setting({
+    flag: 'vault',
+    env: 'SQS2PG_KEYGEN_VAULT',
+    schema: z.stringbool(),
+    default: 'false',
+    boolean: true,
+    doc: 'keygen: print a fresh vault key pair (public key for workers, private key for the PII officer) instead of a mask key.',
+    commands: ['keygen'],
   }),
   rolePrefix: setting({
     flag: 'role-prefix',

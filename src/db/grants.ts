@@ -2,9 +2,12 @@
 // their own roles and are made members). Privileges are revoked and granted again in one
 // transaction, so rerunning grants also takes back anything granted by hand since.
 //   worker:      writes rows, quarantine and vault entries; reads none of them (the column-level
-//                SELECT on sqs_message_id is what ON CONFLICT (sqs_message_id) needs to infer its index)
+//                SELECT on sqs_message_id is what ON CONFLICT (sqs_message_id) needs to infer its index);
+//                asks which users are erased only through sqs2pg.stop_tombstoned
 //   analyst:     reads user_logins, nothing else
-//   pii_officer: reads the vault, writes the audit (but not its who/when columns), erases, rotates
+//   pii_officer: reads rows, the quarantine and the audit; reveals and erases only through the
+//                owner's SECURITY DEFINER functions, which write the audit row themselves: no SELECT
+//                on the vault's entries, no INSERT, UPDATE or DELETE anywhere. rotate runs as the owner.
 import pg from 'pg';
 import type { Pool } from './pool.js';
 import { inTransaction } from './transaction.js';
@@ -24,6 +27,7 @@ const TABLES = [
   'sqs2pg.quarantine',
   'sqs2pg.schema_migrations',
   'sqs2pg.key_fingerprints',
+  'sqs2pg.tombstones',
   'sqs2pg_vault.entries',
   'sqs2pg_vault.audit',
 ];
@@ -35,20 +39,26 @@ export function grantStatements(roles: RoleNames, database: string): string[] {
   return [
     ...TABLES.map((table) => `REVOKE ALL ON ${table} FROM ${all}`),
     `REVOKE ALL ON SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
+    `REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
     `GRANT CONNECT ON DATABASE ${q(database)} TO ${all}`,
     `GRANT USAGE ON SCHEMA public TO ${all}`,
     `GRANT USAGE ON SCHEMA sqs2pg, sqs2pg_vault TO ${w}, ${o}`,
     // Both start by checking migrations and key fingerprints.
     `GRANT SELECT ON sqs2pg.schema_migrations TO ${w}, ${o}`,
-    `GRANT SELECT, INSERT ON sqs2pg.key_fingerprints TO ${w}, ${o}`,
+    `GRANT SELECT, INSERT ON sqs2pg.key_fingerprints TO ${w}`,
+    `GRANT SELECT ON sqs2pg.key_fingerprints TO ${o}`,
+    `GRANT EXECUTE ON FUNCTION sqs2pg.stop_tombstoned(text[]) TO ${w}`,
     `GRANT INSERT, SELECT (sqs_message_id) ON user_logins TO ${w}`,
     `GRANT INSERT, SELECT (sqs_message_id) ON sqs2pg.quarantine TO ${w}`,
     `GRANT INSERT ON sqs2pg_vault.entries TO ${w}`,
     `GRANT SELECT ON user_logins TO ${a}`,
-    `GRANT SELECT, UPDATE, DELETE ON user_logins TO ${o}`,
-    `GRANT SELECT, DELETE ON sqs2pg.quarantine TO ${o}`,
-    `GRANT SELECT, INSERT, UPDATE, DELETE ON sqs2pg_vault.entries TO ${o}`,
-    `GRANT SELECT, INSERT (action, masked_value, reason, detail) ON sqs2pg_vault.audit TO ${o}`,
+    `GRANT SELECT ON user_logins TO ${o}`,
+    `GRANT SELECT ON sqs2pg.quarantine TO ${o}`,
+    `GRANT SELECT ON sqs2pg.tombstones TO ${o}`,
+    `GRANT SELECT ON sqs2pg_vault.audit TO ${o}`,
+    ...['sqs2pg_vault.begin_reveal(text, text)', 'sqs2pg_vault.revealed_entry(bigint)', 'sqs2pg_vault.forget_user(text, text, text, text, bytea, bytea, bytea)', 'sqs2pg_vault.forget_masked(text, text)'].map(
+      (fn) => `GRANT EXECUTE ON FUNCTION ${fn} TO ${o}`,
+    ),
   ];
 }
 

@@ -109,6 +109,13 @@ export const workerPrivileges: readonly Privilege[] = [
     // Both: with a list, has_table_privilege is true when any one of them is held.
     query: `SELECT has_table_privilege('sqs2pg.key_fingerprints', 'SELECT') AND has_table_privilege('sqs2pg.key_fingerprints', 'INSERT') AS ok`,
   },
+  // Every batch asks which of its users are erased (tombstones), through the owner's function.
+  {
+    what: 'EXECUTE on sqs2pg.stop_tombstoned',
+    grant: (role) => `GRANT EXECUTE ON FUNCTION sqs2pg.stop_tombstoned(text[]) TO ${quoteIdent(role)}`,
+    exists: `SELECT to_regprocedure('sqs2pg.stop_tombstoned(text[])') IS NOT NULL AS ok`,
+    query: `SELECT has_function_privilege('sqs2pg.stop_tombstoned(text[])', 'EXECUTE') AS ok`,
+  },
 ];
 
 /** What the worker needs besides, with the vault on: writing entries (and never reading them). */
@@ -147,4 +154,26 @@ export async function missingPrivileges(pool: Pool, privileges: readonly Privile
     if (answer.rows[0]?.ok !== true) missing.push(privilege);
   }
   return { role, missing, unknown };
+}
+
+const SQS2PG_TABLES = ['user_logins', 'sqs2pg.quarantine', 'sqs2pg.schema_migrations', 'sqs2pg.key_fingerprints', 'sqs2pg.tombstones', 'sqs2pg_vault.entries', 'sqs2pg_vault.audit'];
+
+/** What the connected role holds beyond a worker's needs: superuser, ownership, any read of the vault. */
+export async function excessPrivileges(pool: Pool): Promise<{ role: string; excess: string[] }> {
+  const answer = await pool.query<{ role: string; superuser: boolean; owned: string[] | null; reads_vault: boolean }>(
+    `SELECT current_user AS role,
+            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+            (SELECT array_agg(c.oid::regclass::text ORDER BY 1) FROM pg_class c
+              WHERE c.oid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND pg_has_role(current_user, c.relowner, 'USAGE')) AS owned,
+            coalesce(to_regclass('sqs2pg_vault.entries') IS NOT NULL AND has_table_privilege('sqs2pg_vault.entries', 'SELECT'), false)
+              OR coalesce(to_regprocedure('sqs2pg_vault.revealed_entry(bigint)') IS NOT NULL
+                          AND has_function_privilege('sqs2pg_vault.revealed_entry(bigint)', 'EXECUTE'), false) AS reads_vault`,
+    [SQS2PG_TABLES],
+  );
+  const row = answer.rows[0];
+  const excess: string[] = [];
+  if (row?.superuser) excess.push('is a superuser');
+  if (row?.owned && row.owned.length > 0) excess.push(`owns ${row.owned.join(', ')}`);
+  if (row?.reads_vault) excess.push('can read the vault');
+  return { role: row?.role ?? 'unknown', excess };
 }

@@ -21,7 +21,8 @@ export interface EventMap {
   'source:protocolSwitched': { from: 'json' | 'query'; to: 'json' | 'query'; answer: string };
   'source:error': { operation: SqsOperation; code: string; message: string; retryInMs: number | null };
   'message:quarantined': { messageId: string; reason: RejectReason; field: string | null; receiveCount: number };
-  'batch:committed': { rows: number; duplicates: number; quarantined: number; durationMs: number };
+  /** erased: messages of users erased by sqs2pg forget (tombstoned), dropped and deleted from the queue */
+  'batch:committed': { rows: number; duplicates: number; quarantined: number; erased?: number; durationMs: number };
   'sink:retry': { attempt: number; delayMs: number; code: string; message: string };
   'sink:split': { size: number; code: string };
   /** connected, migrated, polling */

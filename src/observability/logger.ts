@@ -5,7 +5,7 @@ import type { EventBus } from './events.js';
 
 export type { Logger };
 
-const REDACT = ['ip', 'device_id', 'body', '*.ip', '*.device_id', '*.body', 'maskKey', 'vaultKey', 'vaultPreviousKey', 'databaseUrl'];
+const REDACT = ['ip', 'device_id', 'body', '*.ip', '*.device_id', '*.body', 'maskKey', 'maskKeyFile', 'vaultKey', 'vaultKeyFile', 'vaultPreviousKey', 'vaultPreviousKeyFile', 'vaultPrivateKey', 'vaultPrivateKeyFile', 'vaultPreviousPrivateKey', 'vaultPreviousPrivateKeyFile', 'databaseUrl'];
 
 /** `clearLine`: a progress line shares the terminal, so each log line first erases it (it is redrawn). */
 export function createLogger(level: string, options: { clearLine?: boolean } = {}): Logger {

@@ -65,7 +65,7 @@ export class ProgressLine {
     private readonly options: { color: boolean; intervalMs?: number; now?: () => number },
   ) {
     bus
-      .on('batch:committed', ({ rows, duplicates }) => (this.done += rows + duplicates))
+      .on('batch:committed', ({ rows, duplicates, erased }) => (this.done += rows + duplicates + (erased ?? 0)))
       .on('message:quarantined', () => {
         this.done += 1;
         this.quarantined += 1;

@@ -9,7 +9,7 @@ import type { PostgresSink } from '../sink/postgres/sink.js';
 import type { Masker } from '../transform/mask.js';
 import { reject } from '../transform/message-to-row.js';
 import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../transform/types.js';
-import type { VaultCipher } from '../vault/cipher.js';
+import type { VaultSealer } from '../vault/sealed-box.js';
 import { sealBatch } from '../vault/seal-batch.js';
 
 export interface Entry {
@@ -38,8 +38,8 @@ export class BatchWriter {
     private readonly signal: AbortSignal,
     /** give up after failing this long; null: retry for ever */
     private readonly outageLimitMs: number | null,
-    /** vault on: seals the originals of each committed batch */
-    private readonly vault: VaultCipher | null = null,
+    /** vault on: seals the originals of each committed batch to the vault's public key */
+    private readonly vault: VaultSealer | null = null,
   ) {}
 
   async write(entries: readonly Entry[]): Promise<void> {
@@ -109,11 +109,13 @@ export class BatchWriter {
     this.failingSince = undefined;
     this.emit('batch:committed', {
       rows: result.inserted,
-      duplicates: rows.length - result.inserted,
+      duplicates: rows.length - result.erasedRows - result.inserted,
       quarantined: result.quarantined,
+      erased: result.erased,
       durationMs: performance.now() - started,
     });
     for (const rejection of rejections) {
+      if (rejection.userKey !== null && result.erasedKeys.has(rejection.userKey)) continue;
       this.emit('message:quarantined', {
         messageId: rejection.messageId,
         reason: rejection.reason,

@@ -9,7 +9,7 @@ import { errorCode, type SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
 import { messageToRow, messageToVaultedRow } from '../transform/message-to-row.js';
 import type { InboundMessage } from '../transform/types.js';
-import type { VaultCipher } from '../vault/cipher.js';
+import type { VaultSealer } from '../vault/sealed-box.js';
 import { BatchWriter, WriteAbortedError, type Entry } from './batch-writer.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
 
@@ -54,8 +54,8 @@ export class Pipeline {
     private readonly masker: Masker,
     private readonly options: PipelineOptions,
     private readonly emit: Emit,
-    /** vault on: the cipher the originals of every row are sealed with */
-    private readonly vault: VaultCipher | null = null,
+    /** vault on: seals the originals of every row to the vault's public key (it cannot open them) */
+    private readonly vault: VaultSealer | null = null,
   ) {
     // Every batch waiting out an outage listens for the stop: dozens of listeners are expected.
     setMaxListeners(0, this.stopping.signal, this.receiving.signal);

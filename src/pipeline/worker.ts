@@ -9,7 +9,7 @@ import { PostgresSink } from '../sink/postgres/sink.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
-import type { VaultCipher } from '../vault/cipher.js';
+import type { VaultSealer } from '../vault/sealed-box.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 
 export interface WorkerParts {
@@ -20,8 +20,8 @@ export interface WorkerParts {
   pool: Pool;
   databaseUrl: string;
   masker: Masker;
-  /** vault on: the cipher for new vault entries */
-  vault?: VaultCipher | undefined;
+  /** vault on: seals new vault entries to the vault's public key */
+  vault?: VaultSealer | undefined;
   /** the keys to check against the ids this database has seen them under */
   keyChecks: readonly KeyCheck[];
   bus: EventBus;

@@ -35,6 +35,7 @@ function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOri
     row: {
       messageId: message.messageId,
       userId: event.user_id,
+      userKey: masker.userKey(event.user_id),
       deviceType: event.device_type,
       maskedIp,
       maskedDeviceId,
@@ -61,7 +62,20 @@ export function reject(
     receiveCount: message.receiveCount,
     sentAtMs: message.sentAtMs,
     redactedBody: redactBody(message.body, masker),
+    userKey: readableUserId(message.body, masker),
   };
+}
+
+/** The keyed hash of the body's user_id when the body is a JSON object with a string user_id. */
+function readableUserId(body: string, masker: Masker): string | null {
+  try {
+    const value: unknown = JSON.parse(body);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+    const userId = (value as Record<string, unknown>).user_id;
+    return typeof userId === 'string' ? masker.userKey(userId) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** YYYY-MM-DD in UTC; a timestamp no Date can hold falls back to now rather than throwing. */

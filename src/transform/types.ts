@@ -15,6 +15,8 @@ export interface InboundMessage {
 export interface LoginRow {
   messageId: string;
   userId: string;
+  /** Masker.userKey(userId): what erasure tombstones are matched against; not a column */
+  userKey: string;
   deviceType: string;
   maskedIp: string;
   maskedDeviceId: string;
@@ -50,6 +52,8 @@ export interface Rejection {
   sentAtMs: number;
   /** the body with every ip and device_id value replaced by its mask */
   redactedBody: string;
+  /** Masker.userKey of the body's user_id, when one can be read: tombstones and forget find the record by it */
+  userKey: string | null;
 }
 
 /** A mask and the value it was made from: what the vault encrypts. Personal data in clear. */

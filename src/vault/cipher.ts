@@ -1,5 +1,6 @@
-// Encrypts the value behind a mask for the vault, and decrypts it for reveal and rotation.
-// Not in transform/: every seal draws a random nonce, so it is not a pure function of its input.
+// The legacy (v1) vault cipher, symmetric: entries written before the vault was sealed to a public
+// key (sealed-box.ts) still open with it, for reveal, and for rotate, which moves them to v2.
+// Workers no longer hold it: a key that encrypts here also decrypts.
 //
 // AES-256-GCM with a fresh random 96-bit nonce per seal, under a key derived (HKDF) from the vault
 // key. The associated data binds each ciphertext to its mask, field and vault key id, so a row
@@ -10,19 +11,12 @@
 // distinct value (plus once per rotation), far fewer.
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
 import type { MaskedField } from '../transform/mask.js';
+import type { VaultEntry } from './entry.js';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
-/** One row of sqs2pg_vault.entries. */
-export interface VaultEntry {
-  maskedValue: string;
-  field: MaskedField;
-  vaultKeyId: string;
-  nonce: Buffer;
-  /** AES-GCM ciphertext followed by its 16-byte tag */
-  ciphertext: Buffer;
-}
+export type { VaultEntry };
 
 export interface Sealable {
   maskedValue: string;
@@ -53,7 +47,7 @@ export function createVaultCipher(vaultKey: Buffer, keyId: string): VaultCipher 
     const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(associatedData(maskedValue, field, keyId));
     const ciphertext = Buffer.concat([cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-    return { maskedValue, field, vaultKeyId: keyId, nonce, ciphertext };
+    return { maskedValue, field, vaultKeyId: keyId, ephemeralPublicKey: null, nonce, ciphertext };
   };
   return {
     keyId,
@@ -63,7 +57,7 @@ export function createVaultCipher(vaultKey: Buffer, keyId: string): VaultCipher 
       return items.map((item, i) => sealOne(item, nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES)));
     },
     open(entry) {
-      if (entry.vaultKeyId !== keyId || entry.nonce.length !== NONCE_BYTES || entry.ciphertext.length < TAG_BYTES) {
+      if (entry.vaultKeyId !== keyId || entry.ephemeralPublicKey !== null || entry.nonce.length !== NONCE_BYTES || entry.ciphertext.length < TAG_BYTES) {
         throw new VaultIntegrityError(entry.maskedValue);
       }
       try {

@@ -1,7 +1,7 @@
 // The vault's public and private keys as commands are given them: one of the key or its file,
-// exactly 32 bytes each. Workers get a sealer (public key only); officers' commands get an opener.
+// exactly 32 bytes each. Workers get a sealer (public key only); officers' commands get openers.
 import { ConfigError } from '../errors.js';
-import { createVaultOpener, createVaultSealer, VAULT_KEY_BYTES, type VaultOpener, type VaultSealer } from './sealed-box.js';
+import { createVaultOpener, createVaultSealer, publicKeyOf, VAULT_KEY_BYTES, type VaultOpener, type VaultSealer } from './sealed-box.js';
 
 export interface VaultPublicKeySettings {
   vaultPublicKey?: Buffer | undefined;
@@ -14,20 +14,52 @@ export interface VaultPrivateKeySettings {
   vaultPrivateKeyFile?: Buffer | undefined;
 }
 
+export interface VaultPreviousPrivateKeySettings {
+  vaultPreviousPrivateKey?: Buffer | undefined;
+  vaultPreviousPrivateKeyFile?: Buffer | undefined;
+}
+
 /** The worker's sealer, or undefined when no vault public key is set (the vault is off). */
 export function vaultSealerFrom(settings: VaultPublicKeySettings): VaultSealer | undefined {
-  const key = oneOf(settings.vaultPublicKey, settings.vaultPublicKeyFile, 'public');
+  const key = vaultPublicKeyFrom(settings);
   return key && createVaultSealer(key, settings.vaultKeyId);
+}
+
+export function vaultPublicKeyFrom(settings: Omit<VaultPublicKeySettings, 'vaultKeyId'>): Buffer | undefined {
+  return oneOf(settings.vaultPublicKey, settings.vaultPublicKeyFile, '--vault-public-key (SQS2PG_VAULT_PUBLIC_KEY)');
+}
+
+export function vaultPrivateKeyFrom(settings: VaultPrivateKeySettings): Buffer | undefined {
+  return oneOf(settings.vaultPrivateKey, settings.vaultPrivateKeyFile, '--vault-private-key (SQS2PG_VAULT_PRIVATE_KEY)');
+}
+
+export function vaultPreviousPrivateKeyFrom(settings: VaultPreviousPrivateKeySettings): Buffer | undefined {
+  return oneOf(settings.vaultPreviousPrivateKey, settings.vaultPreviousPrivateKeyFile, '--vault-previous-private-key (SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY)');
+}
+
+/**
+ * A worker given the legacy symmetric vault key would hold a key that decrypts the vault: refused,
+ * with what to do instead (the key still serves reveal and rotate for the entries written under it).
+ */
+export function refuseLegacyVaultKey(settings: { vaultKey?: Buffer | undefined; vaultKeyFile?: Buffer | undefined }): void {
+  if (settings.vaultKey === undefined && settings.vaultKeyFile === undefined) return;
+  throw new ConfigError(
+    'workers no longer take the symmetric vault key (SQS2PG_VAULT_KEY / _FILE), which also decrypts; make a key pair with "sqs2pg keygen --vault", give workers SQS2PG_VAULT_PUBLIC_KEY with a new SQS2PG_VAULT_KEY_ID, and keep the old key for reveal and rotate only',
+  );
 }
 
 /** An opener for the private key under `keyId`, or undefined when no private key is set. */
 export function vaultOpenerFrom(settings: VaultPrivateKeySettings, keyId: string): VaultOpener | undefined {
-  const key = oneOf(settings.vaultPrivateKey, settings.vaultPrivateKeyFile, 'private');
+  const key = vaultPrivateKeyFrom(settings);
   return key && createVaultOpener(key, keyId);
 }
 
-function oneOf(direct: Buffer | undefined, file: Buffer | undefined, kind: 'public' | 'private'): Buffer | undefined {
-  const name = `--vault-${kind}-key (SQS2PG_VAULT_${kind.toUpperCase()}_KEY)`;
+/** The sealer that belongs to a private key: rotate seals what it re-encrypts with it. */
+export function sealerOfPrivateKey(privateKey: Buffer, keyId: string): VaultSealer {
+  return createVaultSealer(publicKeyOf(privateKey), keyId);
+}
+
+function oneOf(direct: Buffer | undefined, file: Buffer | undefined, name: string): Buffer | undefined {
   if (direct !== undefined && file !== undefined) throw new ConfigError(`both ${name} and its _FILE variant are set; set only one`);
   const key = direct ?? file;
   if (key !== undefined && key.length !== VAULT_KEY_BYTES) {

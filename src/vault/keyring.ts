@@ -1,70 +1,100 @@
-// The vault keys a command was given, checked against each other: the vault key from the
-// environment, a flag or a file (one of them), never equal to the mask key, since keeping the two
-// apart is what makes a stolen mask key worthless without the vault's.
+// The keys an officer's command opens vault entries with, by key id: the vault private key (and
+// the previous one while rotating) for sealed v2 entries, and the legacy symmetric vault key (and
+// its previous one) for v1 entries written before 0.2. Key ids come from the keys' fingerprints in
+// the database, so a key this vault never saw opens nothing.
 import { ConfigError } from '../errors.js';
-import { createVaultCipher, VaultIntegrityError, type VaultCipher, type VaultEntry } from './cipher.js';
+import { createVaultCipher, VaultIntegrityError, type VaultCipher } from './cipher.js';
+import type { VaultEntry } from './entry.js';
+import { vaultPreviousPrivateKeyFrom, vaultPrivateKeyFrom, type VaultPreviousPrivateKeySettings, type VaultPrivateKeySettings } from './key-pair.js';
+import { createVaultOpener, entryContext, publicKeyOf, SealedItemError, type VaultOpener } from './sealed-box.js';
 
-export interface VaultKeySettings {
+export interface LegacyVaultKeySettings {
   vaultKey?: Buffer | undefined;
   vaultKeyFile?: Buffer | undefined;
   vaultPreviousKey?: Buffer | undefined;
   vaultPreviousKeyFile?: Buffer | undefined;
-  maskKey?: Buffer | undefined;
 }
+
+export type OfficerKeySettings = LegacyVaultKeySettings & VaultPrivateKeySettings & VaultPreviousPrivateKeySettings & { maskKey?: Buffer | undefined };
 
 export interface VaultKeys {
-  key: Buffer;
-  /** the key being rotated away from; its id is found from its fingerprint in the database */
-  previousKey: Buffer | undefined;
+  /** the vault private key: opens v2 entries, and is what rotate re-seals to (its public key) */
+  privateKey: Buffer | undefined;
+  previousPrivateKey: Buffer | undefined;
+  /** the legacy symmetric vault key and its predecessor: open v1 entries only */
+  legacyKey: Buffer | undefined;
+  legacyPreviousKey: Buffer | undefined;
 }
 
-/** The vault keys, or undefined when no vault key is set (the vault is off). */
-export function vaultKeysFrom(settings: VaultKeySettings): VaultKeys | undefined {
-  const key = oneOf(settings.vaultKey, settings.vaultKeyFile, '--vault-key (SQS2PG_VAULT_KEY)', '--vault-key-file (SQS2PG_VAULT_KEY_FILE)');
-  const previousKey = oneOf(
-    settings.vaultPreviousKey,
-    settings.vaultPreviousKeyFile,
-    '--vault-previous-key (SQS2PG_VAULT_PREVIOUS_KEY)',
-    '--vault-previous-key-file (SQS2PG_VAULT_PREVIOUS_KEY_FILE)',
-  );
-  if (key === undefined) {
-    if (previousKey !== undefined) throw new ConfigError('a previous vault key is set but no vault key; set SQS2PG_VAULT_KEY or SQS2PG_VAULT_KEY_FILE to the new key');
-    return undefined;
+/** An officer's vault keys, or undefined when none is set. */
+export function vaultKeysFrom(settings: OfficerKeySettings): VaultKeys | undefined {
+  const keys: VaultKeys = {
+    privateKey: vaultPrivateKeyFrom(settings),
+    previousPrivateKey: vaultPreviousPrivateKeyFrom(settings),
+    legacyKey: oneOf(settings.vaultKey, settings.vaultKeyFile, '--vault-key (SQS2PG_VAULT_KEY)'),
+    legacyPreviousKey: oneOf(settings.vaultPreviousKey, settings.vaultPreviousKeyFile, '--vault-previous-key (SQS2PG_VAULT_PREVIOUS_KEY)'),
+  };
+  const given = [keys.privateKey, keys.previousPrivateKey, keys.legacyKey, keys.legacyPreviousKey].filter((key) => key !== undefined);
+  if (given.length === 0) return undefined;
+  if (settings.maskKey && given.some((key) => key.equals(settings.maskKey!))) {
+    throw new ConfigError('a vault key is the mask key; the vault has its own keys (sqs2pg keygen --vault), kept apart from the mask key');
   }
-  if (settings.maskKey?.equals(key)) {
-    throw new ConfigError('the vault key is the mask key; give the vault its own key (openssl rand -base64 32), kept apart from the mask key');
+  if (new Set(given.map((key) => key.toString('hex'))).size !== given.length) {
+    throw new ConfigError('two of the vault key settings hold the same key; the previous key is the one being rotated away from');
   }
-  if (previousKey?.equals(key)) throw new ConfigError('the previous vault key is the vault key itself; set the new key as SQS2PG_VAULT_KEY and the old one as SQS2PG_VAULT_PREVIOUS_KEY');
-  return { key, previousKey };
+  return keys;
 }
 
-function oneOf(direct: Buffer | undefined, file: Buffer | undefined, directName: string, fileName: string): Buffer | undefined {
-  if (direct !== undefined && file !== undefined) throw new ConfigError(`both ${directName} and ${fileName} are set; set only one`);
+function oneOf(direct: Buffer | undefined, file: Buffer | undefined, name: string): Buffer | undefined {
+  if (direct !== undefined && file !== undefined) throw new ConfigError(`both ${name} and its _FILE variant are set; set only one`);
   return direct ?? file;
 }
 
-/** The ciphers a command can open entries with: the current key, and the previous one while rotating. */
+/** The vault key a fingerprint stands for: the public key of a private key, or the legacy key itself. */
+export function fingerprintedKey(keys: VaultKeys, which: keyof VaultKeys): Buffer | undefined {
+  const key = keys[which];
+  if (key === undefined) return undefined;
+  return which === 'privateKey' || which === 'previousPrivateKey' ? publicKeyOf(key) : key;
+}
+
+type Opener = { kind: 'sealed'; opener: VaultOpener } | { kind: 'legacy'; cipher: VaultCipher };
+
+/** The keys a command can open entries with, by key id. */
 export class VaultKeyring {
-  private readonly ciphers = new Map<string, VaultCipher>();
+  private readonly openers = new Map<string, Opener>();
 
-  constructor(readonly current: VaultCipher, previous?: VaultCipher) {
-    this.ciphers.set(current.keyId, current);
-    if (previous) this.ciphers.set(previous.keyId, previous);
-  }
-
-  static of(keys: VaultKeys, keyId: string, previousKeyId: string | undefined): VaultKeyring {
-    const previous = keys.previousKey && previousKeyId ? createVaultCipher(keys.previousKey, previousKeyId) : undefined;
-    return new VaultKeyring(createVaultCipher(keys.key, keyId), previous);
+  /** `ids`: the key id each given key is known under in this database (undefined: not known there) */
+  constructor(keys: VaultKeys, ids: Partial<Record<keyof VaultKeys, string | undefined>>) {
+    const add = (which: keyof VaultKeys) => {
+      const key = keys[which];
+      const id = ids[which];
+      if (key === undefined || id === undefined || this.openers.has(id)) return;
+      const legacy = which === 'legacyKey' || which === 'legacyPreviousKey';
+      this.openers.set(id, legacy ? { kind: 'legacy', cipher: createVaultCipher(key, id) } : { kind: 'sealed', opener: createVaultOpener(key, id) });
+    };
+    add('privateKey');
+    add('previousPrivateKey');
+    add('legacyKey');
+    add('legacyPreviousKey');
   }
 
   get keyIds(): string[] {
-    return [...this.ciphers.keys()];
+    return [...this.openers.keys()];
   }
 
   /** Opens an entry under whichever of the keys sealed it; VaultIntegrityError when none can. */
   open(entry: VaultEntry): string {
-    const cipher = this.ciphers.get(entry.vaultKeyId);
-    if (!cipher) throw new VaultIntegrityError(entry.maskedValue);
-    return cipher.open(entry);
+    const opener = this.openers.get(entry.vaultKeyId);
+    if (!opener) throw new VaultIntegrityError(entry.maskedValue);
+    if (opener.kind === 'legacy') return opener.cipher.open(entry);
+    if (entry.ephemeralPublicKey === null) throw new VaultIntegrityError(entry.maskedValue);
+    try {
+      return opener.opener
+        .open({ vaultKeyId: entry.vaultKeyId, ephemeralPublicKey: entry.ephemeralPublicKey, nonce: entry.nonce, ciphertext: entry.ciphertext }, entryContext(entry.field, entry.maskedValue))
+        .toString('utf8');
+    } catch (error) {
+      if (error instanceof SealedItemError) throw new VaultIntegrityError(entry.maskedValue);
+      throw error;
+    }
   }
 }

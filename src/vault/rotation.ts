@@ -1,13 +1,15 @@
 // Key rotation, online: batches small enough that workers keep loading between them (each batch
 // is one short transaction, optionally followed by a pause). Re-masking needs the originals, so it
-// works only for values the vault holds; re-encryption re-seals each entry under the new vault key.
+// works only for values the vault holds; re-encryption re-seals each entry (legacy v1 entries
+// included) to the public key of the vault private key given, one ephemeral key per batch.
 import { backoffDelayMs, sleep } from '../backoff.js';
-import type { RemaskBatch, RotationStore } from '../db/rotation.js';
 import type { Emit } from '../observability/events.js';
 import { classifyFailure } from '../sink/postgres/sqlstate.js';
 import type { Masker } from '../transform/mask.js';
-import type { VaultEntry } from './cipher.js';
+import type { VaultEntry } from './entry.js';
 import type { VaultKeyring } from './keyring.js';
+import type { RemaskBatch, RotationStore } from './rotation-store.js';
+import { entryContext, type VaultSealer } from './sealed-box.js';
 
 export interface RotationOptions {
   batchRows: number;
@@ -25,13 +27,15 @@ export interface RemaskResult {
 }
 
 /** Re-masks every row whose masks are not under `masker.keyId`, from the vault's originals. */
-export async function remaskRows(store: RotationStore, masker: Masker, keyring: VaultKeyring, options: RotationOptions): Promise<RemaskResult> {
+export async function remaskRows(store: RotationStore, masker: Masker, keyring: VaultKeyring, sealer: VaultSealer, options: RotationOptions): Promise<RemaskResult> {
   const totals: RemaskResult = { rowsScanned: 0, rowsRemasked: 0, valuesUnvaulted: 0, entriesAdded: 0 };
   const remask = (entries: readonly VaultEntry[]) => {
     const next = new Map<string, VaultEntry>();
+    const batch = sealer.batch();
     for (const entry of entries) {
       const value = keyring.open(entry);
-      next.set(entry.maskedValue, keyring.current.seal(masker.mask(entry.field, value), entry.field, value));
+      const mask = masker.mask(entry.field, value);
+      next.set(entry.maskedValue, { maskedValue: mask, field: entry.field, ...batch.seal(entryContext(entry.field, mask), value) });
     }
     return next;
   };
@@ -50,13 +54,16 @@ export async function remaskRows(store: RotationStore, masker: Masker, keyring: 
   return totals;
 }
 
-/** Re-encrypts every vault entry not under the current vault key. */
-export async function reencryptVault(store: RotationStore, keyring: VaultKeyring, options: RotationOptions): Promise<number> {
-  const reseal = (entry: VaultEntry) => keyring.current.seal(entry.maskedValue, entry.field, keyring.open(entry));
+/** Re-seals every vault entry not sealed to `sealer`'s key (legacy v1 entries included). */
+export async function reencryptVault(store: RotationStore, keyring: VaultKeyring, sealer: VaultSealer, options: RotationOptions): Promise<number> {
+  const reseal = (entries: readonly VaultEntry[]): VaultEntry[] => {
+    const batch = sealer.batch();
+    return entries.map((entry) => ({ maskedValue: entry.maskedValue, field: entry.field, ...batch.seal(entryContext(entry.field, entry.maskedValue), keyring.open(entry)) }));
+  };
   let after = '';
   let done = 0;
   while (!options.signal.aborted) {
-    const batch = await retryingConflicts(() => store.reencryptBatch(after, keyring.current.keyId, options.batchRows, reseal));
+    const batch = await retryingConflicts(() => store.reencryptBatch(after, sealer.keyId, options.batchRows, reseal));
     if (batch.lastMaskedValue === undefined) break;
     after = batch.lastMaskedValue;
     done += batch.entries;

@@ -11,7 +11,8 @@ import { createQueue, sendBodies } from '../../src/source/sqs/queue-admin.js';
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 /** A test mask key (hex, 32 bytes); public, like the demo's. */
-export const TEST_MASK_KEY = 'a1'.repeat(32);
+// Fixed random bytes: public, like every test key, but shaped like a real key (low-entropy keys are refused).
+export const TEST_MASK_KEY = 'ecfa96dd3f29bc244460689c0b9ccc3042fa97318679104bbe50bb0a90c805ce';
 
 export interface TestStack {
   databaseUrl: string;

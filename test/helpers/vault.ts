@@ -1,14 +1,24 @@
 // What the vault tests share: public test keys, the workload's originals by user id, and a look
-// at the vault as a PII officer would have it (every entry opened with the test key).
+// at the vault as a PII officer would have it (every entry opened with the test keys).
 import type pg from 'pg';
 import { canonicalIp } from '../../src/transform/ip.js';
-import { createVaultCipher, type VaultEntry } from '../../src/vault/cipher.js';
+import { createVaultCipher } from '../../src/vault/cipher.js';
+import { toVaultEntry, type EntryRow } from '../../src/vault/entry.js';
+import { createVaultOpener, entryContext } from '../../src/vault/sealed-box.js';
 
-/** Test vault keys (hex, 32 bytes); public, like the test mask key. */
-export const TEST_VAULT_KEY = 'b7'.repeat(32);
-export const TEST_VAULT_KEY_2 = 'c8'.repeat(32);
+/** Test vault key pairs (hex, 32 bytes each); public, like the test mask key. */
+export const TEST_VAULT_PUBLIC_KEY = 'c8c0e32d2f3198911945feb5be09983113261b3a4f0da48a6628f52176c4661d';
+export const TEST_VAULT_PRIVATE_KEY = '08558402254966377c6f9983d55dab7e494ea4a59d182f63d6ff4c1b4ae94e78';
+export const TEST_VAULT_PUBLIC_KEY_2 = '1ad7c4add7fa25473bbc96bf20df0958e6b75786aa3a554bfe3d2db125537b26';
+export const TEST_VAULT_PRIVATE_KEY_2 = '78b8efb5e4d02d03e7a807789c48dabfa5edad79c92a95d25fcb895ddbb74d6c';
+/** Legacy (v1, symmetric) vault keys, for entries written before the vault was sealed. */
+export const TEST_VAULT_KEY = '29ff5cd0a4514bcb8257061060ca91ec7da8c21a841564df22dbe28ebaf336fe';
+export const TEST_VAULT_KEY_2 = '10580758f216c2797756dc362e0139c2941ea108580fabb065d6c47f8e680747';
 /** A second mask key, for rotation. */
-export const TEST_MASK_KEY_2 = 'd9'.repeat(32);
+export const TEST_MASK_KEY_2 = 'df9bc54028245fa329dc355bef87cfedd8e62efb6952e97fe525f059ec5a1286';
+
+/** Keys for openVault: a private key (sealed entries) or a legacy key, by key id. */
+export type TestKeys = Record<string, { private: string } | { legacy: string }>;
 
 export interface Original {
   ip: string;
@@ -40,26 +50,40 @@ export function rawValues(bodies: readonly string[]): string[] {
   return [...values];
 }
 
-interface EntryRow {
-  masked_value: string;
-  field: 'ip' | 'device_id';
-  vault_key_id: string;
-  nonce: Buffer;
-  ciphertext: Buffer;
-}
-
 /** Every vault entry, opened with the given keys (by key id); throws if one does not open. */
-export async function openVault(pool: pg.Pool, keys: Record<string, string>): Promise<Map<string, { field: string; keyId: string; value: string }>> {
-  const rows = await pool.query<EntryRow>('SELECT masked_value, field, vault_key_id, nonce, ciphertext FROM sqs2pg_vault.entries');
-  const ciphers = new Map(Object.entries(keys).map(([id, hex]) => [id, createVaultCipher(Buffer.from(hex, 'hex'), id)]));
-  const opened = new Map<string, { field: string; keyId: string; value: string }>();
+export async function openVault(pool: pg.Pool, keys: TestKeys): Promise<Map<string, { field: string; keyId: string; value: string; sealed: boolean }>> {
+  const rows = await pool.query<EntryRow>('SELECT masked_value, field, vault_key_id, ephemeral_public_key, nonce, ciphertext FROM sqs2pg_vault.entries');
+  const opened = new Map<string, { field: string; keyId: string; value: string; sealed: boolean }>();
   for (const row of rows.rows) {
-    const entry: VaultEntry = { maskedValue: row.masked_value, field: row.field, vaultKeyId: row.vault_key_id, nonce: row.nonce, ciphertext: row.ciphertext };
-    const cipher = ciphers.get(row.vault_key_id);
-    if (!cipher) throw new Error(`no test key for vault key id ${row.vault_key_id}`);
-    opened.set(row.masked_value, { field: row.field, keyId: row.vault_key_id, value: cipher.open(entry) });
+    const entry = toVaultEntry(row);
+    const key = keys[row.vault_key_id];
+    if (!key) throw new Error(`no test key for vault key id ${row.vault_key_id}`);
+    let value: string;
+    if ('legacy' in key) value = createVaultCipher(Buffer.from(key.legacy, 'hex'), row.vault_key_id).open(entry);
+    else {
+      if (entry.ephemeralPublicKey === null) throw new Error(`entry ${row.masked_value} is not sealed`);
+      value = createVaultOpener(Buffer.from(key.private, 'hex'), row.vault_key_id)
+        .open({ vaultKeyId: entry.vaultKeyId, ephemeralPublicKey: entry.ephemeralPublicKey, nonce: entry.nonce, ciphertext: entry.ciphertext }, entryContext(entry.field, entry.maskedValue))
+        .toString('utf8');
+    }
+    opened.set(row.masked_value, { field: row.field, keyId: row.vault_key_id, value, sealed: entry.ephemeralPublicKey !== null });
   }
   return opened;
+}
+
+/** Writes legacy (v1) entries as sqs2pg before 0.2 did, for the upgrade tests. */
+export async function insertLegacyEntries(pool: pg.Pool, legacyKeyHex: string, keyId: string, items: readonly { mask: string; field: 'ip' | 'device_id'; value: string }[]): Promise<void> {
+  const cipher = createVaultCipher(Buffer.from(legacyKeyHex, 'hex'), keyId);
+  for (const item of items) {
+    const entry = cipher.seal(item.mask, item.field, item.value);
+    await pool.query('INSERT INTO sqs2pg_vault.entries (masked_value, field, vault_key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [
+      entry.maskedValue,
+      entry.field,
+      entry.vaultKeyId,
+      entry.nonce,
+      entry.ciphertext,
+    ]);
+  }
 }
 
 export interface RowMasks {

@@ -1,11 +1,26 @@
-// The vault end to end with the real CLI: a drain with SQS2PG_VAULT_KEY writes one encrypted entry
-// per distinct mask and nothing in clear; reveal gives the original back and audits it; every way
-// reveal can be refused is one line and a non-zero exit; without the key nothing is vaulted.
+// The vault end to end with the real CLI: a drain with SQS2PG_VAULT_PUBLIC_KEY writes one sealed
+// entry per distinct mask and nothing in clear; reveal, with the private key, gives the original
+// back and audits it; entries of the legacy symmetric vault still reveal; every way reveal can be
+// refused is one line and a non-zero exit; without the key nothing is vaulted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { createTestStack, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 import { oneErrorLine } from '../helpers/cli-output.js';
-import { openVault, originalsByUser, rawValues, rowMasks, TEST_MASK_KEY_2, TEST_VAULT_KEY, TEST_VAULT_KEY_2, vaultDump } from '../helpers/vault.js';
+import { keyFingerprint } from '../../src/config/key.js';
+import {
+  insertLegacyEntries,
+  openVault,
+  originalsByUser,
+  rawValues,
+  rowMasks,
+  TEST_MASK_KEY_2,
+  TEST_VAULT_KEY,
+  TEST_VAULT_PRIVATE_KEY,
+  TEST_VAULT_PRIVATE_KEY_2,
+  TEST_VAULT_PUBLIC_KEY,
+  TEST_VAULT_PUBLIC_KEY_2,
+  vaultDump,
+} from '../helpers/vault.js';
 
 const N = 600;
 const sample = generateSample({ count: N, malformed: 12, seed: 51 });
@@ -18,7 +33,7 @@ beforeAll(async () => {
   stack = await createTestStack();
   queueUrl = await stack.newQueue();
   await stack.send(queueUrl, sample.bodies);
-  env = stack.env(queueUrl, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY, SQS2PG_BATCH_MAX_ROWS: '50' });
+  env = stack.env(queueUrl, { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY, SQS2PG_BATCH_MAX_ROWS: '50' });
   const result = await runCli(['run', '--drain'], env, 60_000);
   expect(result.code, result.stderr).toBe(0);
 });
@@ -38,7 +53,7 @@ async function auditRows(): Promise<{ action: string; masked_value: string | nul
 const revealEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
   DATABASE_URL: stack.databaseUrl,
-  SQS2PG_VAULT_KEY: TEST_VAULT_KEY,
+  SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY,
   ...extra,
 });
 
@@ -46,7 +61,7 @@ describe('the vault after a drain', () => {
   it('holds exactly one entry per distinct mask of user_logins, each opening to its value', async () => {
     const rows = await rowMasks(stack.pool);
     expect(rows).toHaveLength(N);
-    const vault = await openVault(stack.pool, { v1: TEST_VAULT_KEY });
+    const vault = await openVault(stack.pool, { v1: { private: TEST_VAULT_PRIVATE_KEY } });
     const masks = new Set(rows.flatMap((row) => [row.masked_ip, row.masked_device_id]));
     // Not one entry per message: the sample repeats ips and devices.
     expect(masks.size).toBeLessThan(2 * N);
@@ -54,8 +69,8 @@ describe('the vault after a drain', () => {
     for (const row of rows) {
       const original = originals.get(row.user_id);
       expect(original).toBeDefined();
-      expect(vault.get(row.masked_ip)).toEqual({ field: 'ip', keyId: 'v1', value: original!.ip });
-      expect(vault.get(row.masked_device_id)).toEqual({ field: 'device_id', keyId: 'v1', value: original!.deviceId });
+      expect(vault.get(row.masked_ip)).toEqual({ field: 'ip', keyId: 'v1', value: original!.ip, sealed: true });
+      expect(vault.get(row.masked_device_id)).toEqual({ field: 'device_id', keyId: 'v1', value: original!.deviceId, sealed: true });
     }
   });
 
@@ -105,16 +120,16 @@ describe('sqs2pg reveal', () => {
 
   it('refuses a vault key the vault was never written with', async () => {
     const [row] = await rowMasks(stack.pool);
-    const wrong = await runCli(['reveal', row!.masked_ip, '--reason', 'ticket SEC-103'], revealEnv({ SQS2PG_VAULT_KEY: TEST_VAULT_KEY_2 }), 15_000);
+    const wrong = await runCli(['reveal', row!.masked_ip, '--reason', 'ticket SEC-103'], revealEnv({ SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY_2 }), 15_000);
     expect(wrong.code).toBe(2);
-    expect(oneErrorLine(wrong)).toContain("not a key this database's vault was written with");
+    expect(oneErrorLine(wrong)).toContain("is a key this database's vault was written with");
     expect(wrong.stdout).toBe('');
   });
 
   const refusals: { name: string; args: (mask: string) => string[]; env?: NodeJS.ProcessEnv; code: number; says: string[] }[] = [
     { name: 'without --reason', args: (mask) => [mask], code: 2, says: ['--reason', 'must be set'] },
-    { name: 'without the vault key', args: (mask) => [mask, '--reason', 'ticket SEC-104'], env: { SQS2PG_VAULT_KEY: '' }, code: 2, says: ['vault key', 'SQS2PG_VAULT_KEY'] },
-    { name: 'with a short vault key', args: (mask) => [mask, '--reason', 'ticket SEC-105'], env: { SQS2PG_VAULT_KEY: 'ab'.repeat(16) }, code: 2, says: ['fewer than 32'] },
+    { name: 'without the vault key', args: (mask) => [mask, '--reason', 'ticket SEC-104'], env: { SQS2PG_VAULT_PRIVATE_KEY: '' }, code: 2, says: ['vault private key', 'SQS2PG_VAULT_PRIVATE_KEY'] },
+    { name: 'with a short vault key', args: (mask) => [mask, '--reason', 'ticket SEC-105'], env: { SQS2PG_VAULT_PRIVATE_KEY: 'ab'.repeat(16) }, code: 2, says: ['not 32'] },
     {
       name: 'for a mask the vault does not hold',
       args: () => [`k1:${'0'.repeat(64)}`, '--reason', 'ticket SEC-106'],
@@ -137,7 +152,7 @@ describe('sqs2pg reveal', () => {
     });
   }
 
-  it('refuses an entry moved onto another mask (its ciphertext is bound to its own), auditing nothing', async () => {
+  it('refuses an entry moved onto another mask (its ciphertext is bound to its own); the attempt is audited', async () => {
     const rows = await rowMasks(stack.pool);
     const [a, b] = [rows[1]!.masked_ip, rows[2]!.masked_ip];
     expect(a).not.toBe(b);
@@ -161,14 +176,31 @@ describe('sqs2pg reveal', () => {
     const moved = await runCli(['reveal', a, '--reason', 'ticket SEC-109'], revealEnv(), 15_000);
     expect(moved.code).toBe(1);
     expect(moved.stdout).toBe('');
-    expect(oneErrorLine(moved)).toContain('does not decrypt');
-    expect(await auditRows()).toHaveLength(before + 1);
+    expect(oneErrorLine(moved)).toContain('does not open');
+    // The audit row is committed before the ciphertext is handed out: the failed attempt is in it too.
+    expect(await auditRows()).toHaveLength(before + 2);
+  });
+
+  it('still reveals entries of the legacy symmetric vault (v0), with the old key, beside sealed ones', async () => {
+    const mask = `k1:${'e'.repeat(64)}`;
+    await insertLegacyEntries(stack.pool, TEST_VAULT_KEY, 'v0', [{ mask, field: 'ip', value: '192.0.2.200' }]);
+    await stack.pool.query("INSERT INTO sqs2pg.key_fingerprints (purpose, key_id, fingerprint) VALUES ('vault', 'v0', $1)", [
+      keyFingerprint(Buffer.from(TEST_VAULT_KEY, 'hex'), 'vault'),
+    ]);
+    const both = await runCli(['reveal', mask, '--reason', 'ticket SEC-110'], revealEnv({ SQS2PG_VAULT_KEY: TEST_VAULT_KEY }), 15_000);
+    expect([both.code, both.stdout], both.stderr).toEqual([0, '192.0.2.200\n']);
+    const [row] = await rowMasks(stack.pool);
+    const legacyOnly = await runCli(['reveal', row!.masked_ip, '--reason', 'ticket SEC-111'], revealEnv({ SQS2PG_VAULT_PRIVATE_KEY: '', SQS2PG_VAULT_KEY: TEST_VAULT_KEY }), 15_000);
+    // The legacy key opens no sealed entry.
+    expect(legacyOnly.code).toBe(1);
+    expect(legacyOnly.stdout).toBe('');
+    await stack.pool.query("DELETE FROM sqs2pg_vault.entries WHERE vault_key_id = 'v0'");
   });
 });
 
 describe('sqs2pg run and the keys', () => {
   it('refuses at start, in one line, a vault key other than the one its key id was used with', async () => {
-    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_VAULT_KEY: TEST_VAULT_KEY_2 }, 20_000);
+    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY_2 }, 20_000);
     expect(result.code, result.stderr).toBe(2);
     expect(oneErrorLine(result)).toContain('vault key id "v1" was first used with');
   });
@@ -179,10 +211,34 @@ describe('sqs2pg run and the keys', () => {
     expect(oneErrorLine(result)).toContain('mask key id "k1" was first used with');
   });
 
-  it('refuses the mask key as the vault key', async () => {
-    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_VAULT_KEY: TEST_MASK_KEY }, 20_000);
+  it('refuses one vault key under a second key id (a key has one id), in one line', async () => {
+    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_VAULT_KEY_ID: 'v9' }, 20_000);
+    expect(result.code, result.stderr).toBe(2);
+    expect(oneErrorLine(result)).toContain('first used here under vault key id "v1", not "v9"');
+    const ids = await stack.pool.query("SELECT key_id FROM sqs2pg.key_fingerprints WHERE purpose = 'vault' AND key_id = 'v9'");
+    expect(ids.rowCount).toBe(0);
+  });
+
+  it('refuses one mask key under a second key id', async () => {
+    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_MASK_KEY_ID: 'k9' }, 20_000);
+    expect(result.code, result.stderr).toBe(2);
+    expect(oneErrorLine(result)).toContain('first used here under mask key id "k1", not "k9"');
+  });
+
+  it('refuses the mask key as the vault public key', async () => {
+    const result = await runCli(['run', '--drain'], { ...env, SQS2PG_VAULT_PUBLIC_KEY: TEST_MASK_KEY }, 20_000);
     expect(result.code).toBe(2);
-    expect(oneErrorLine(result)).toContain('the vault key is the mask key');
+    expect(oneErrorLine(result)).toContain('the vault public key is the mask key');
+  });
+
+  it('gives a worker nothing that decrypts: the legacy symmetric key and any private key are refused, unechoed', async () => {
+    const legacy = await runCli(['run', '--drain'], { ...env, SQS2PG_VAULT_KEY: TEST_VAULT_KEY }, 20_000);
+    expect(legacy.code).toBe(2);
+    expect(oneErrorLine(legacy)).toContain('workers no longer take the symmetric vault key');
+    expect(legacy.stderr).not.toContain(TEST_VAULT_KEY);
+    const privateKey = await runCli(['run', '--drain', '--vault-private-key', TEST_VAULT_PRIVATE_KEY], env, 20_000);
+    expect(privateKey.code).toBe(2);
+    expect(privateKey.stderr).not.toContain(TEST_VAULT_PRIVATE_KEY);
   });
 
   it('vaults nothing without the vault key, and loads as before', async () => {

@@ -37,6 +37,7 @@ describe('messageToRow, valid messages', () => {
       row: {
         messageId: 'msg-1',
         userId: EVENT.user_id,
+        userKey: masker.userKey(EVENT.user_id),
         deviceType: 'android',
         maskedIp: masker.mask('ip', '199.172.111.135'),
         maskedDeviceId: masker.mask('device_id', '593-47-5928'),
@@ -107,6 +108,7 @@ describe('messageToRow, rejected messages', () => {
       receiveCount: 3,
       sentAtMs: 1_700_000_000_123,
       redactedBody: expect.any(String) as string,
+      userKey: masker.userKey((JSON.parse(body) as { user_id: string }).user_id),
     });
     expect(JSON.parse(rejection.redactedBody)).toEqual({
       ...EVENT,

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createMasker } from '../../../src/transform/mask.js';
 import { createVaultCipher, VaultIntegrityError, type VaultEntry } from '../../../src/vault/cipher.js';
 import { sealBatch } from '../../../src/vault/seal-batch.js';
+import { createVaultOpener, createVaultSealer, entryContext, generateVaultKeyPair } from '../../../src/vault/sealed-box.js';
 
 const KEY = Buffer.alloc(32, 7);
 const OTHER_KEY = Buffer.alloc(32, 8);
@@ -80,18 +81,28 @@ describe('createVaultCipher', () => {
 });
 
 describe('sealBatch', () => {
-  it('seals each distinct mask once, sorted by mask', () => {
+  const pair = generateVaultKeyPair();
+  const sealer = createVaultSealer(pair.publicKey, 'v2');
+  const opener = createVaultOpener(pair.privateKey, 'v2');
+
+  it('seals each distinct mask once, sorted by mask, to the public key, under one ephemeral key', () => {
     const values = ['10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.3', '10.0.0.2'];
     const originals = values.map((value) => ({ mask: masker.mask('ip', value), field: 'ip' as const, value }));
-    const entries = sealBatch(originals, cipher);
+    const entries = sealBatch(originals, sealer);
     expect(entries).toHaveLength(3);
     const masks = entries.map((entry) => entry.maskedValue);
     expect(masks).toEqual([...new Set(originals.map((o) => o.mask))].sort());
-    for (const entry of entries) expect(originals.find((o) => o.mask === entry.maskedValue)?.value).toBe(cipher.open(entry));
+    expect(new Set(entries.map((entry) => entry.ephemeralPublicKey?.toString('hex'))).size).toBe(1);
+    for (const entry of entries) {
+      const item = { vaultKeyId: entry.vaultKeyId, ephemeralPublicKey: entry.ephemeralPublicKey!, nonce: entry.nonce, ciphertext: entry.ciphertext };
+      expect(opener.open(item, entryContext(entry.field, entry.maskedValue)).toString()).toBe(originals.find((o) => o.mask === entry.maskedValue)?.value);
+      // A legacy cipher cannot open a sealed entry, whatever its key.
+      expect(() => cipher.open(entry)).toThrow(VaultIntegrityError);
+    }
   });
 
   it('gives nothing for nothing', () => {
-    expect(sealBatch([], cipher)).toEqual([]);
+    expect(sealBatch([], sealer)).toEqual([]);
   });
 });
 

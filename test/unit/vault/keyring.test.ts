@@ -1,5 +1,6 @@
-// Which vault keys a command ends up with: from the environment, a flag or a file, one of them,
-// never the mask key, and never one that is short or unreadable.
+// Which vault keys a command ends up with: the worker a public key only (the legacy symmetric key
+// refused), the officer's commands private and legacy keys; from the environment, a flag or a
+// file, one of them, never the mask key, never one key twice; and never echoed.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +8,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors.js';
 import { createVaultCipher } from '../../../src/vault/cipher.js';
+import { refuseLegacyVaultKey, vaultSealerFrom } from '../../../src/vault/key-pair.js';
 import { VaultKeyring, vaultKeysFrom } from '../../../src/vault/keyring.js';
+import { sealBatch } from '../../../src/vault/seal-batch.js';
+import { createVaultSealer, generateVaultKeyPair } from '../../../src/vault/sealed-box.js';
 
-const MASK_KEY = 'a1'.repeat(32);
-const VAULT_KEY = Buffer.alloc(32, 0x5c);
+const MASK_KEY = 'ecfa96dd3f29bc244460689c0b9ccc3042fa97318679104bbe50bb0a90c805ce';
+const LEGACY_KEY = Buffer.from('29ff5cd0a4514bcb8257061060ca91ec7da8c21a841564df22dbe28ebaf336fe', 'hex');
+const PAIR = generateVaultKeyPair();
+const OLD_PAIR = generateVaultKeyPair();
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-keyring-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -18,10 +24,6 @@ function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
-}
-
-function keysFor(env: NodeJS.ProcessEnv, args: string[] = []) {
-  return vaultKeysFrom(loadConfig('run', args, { SQS2PG_MASK_KEY: MASK_KEY, ...env }).config);
 }
 
 function configError(load: () => unknown): string {
@@ -36,64 +38,75 @@ function configError(load: () => unknown): string {
   throw new Error('expected a ConfigError');
 }
 
-describe('vault keys', () => {
-  it('are off without a vault key', () => {
-    expect(keysFor({})).toBeUndefined();
+const runConfig = (env: NodeJS.ProcessEnv, args: string[] = []) => loadConfig('run', args, { SQS2PG_MASK_KEY: MASK_KEY, ...env }).config;
+const revealKeys = (env: NodeJS.ProcessEnv) => vaultKeysFrom(loadConfig('reveal', ['k1:' + '0'.repeat(64), '--reason', 'test'], env).config);
+
+describe('the worker', () => {
+  it('has no vault without a public key', () => {
+    expect(vaultSealerFrom(runConfig({}))).toBeUndefined();
   });
 
   it.each([
-    ['base64 in the environment', { SQS2PG_VAULT_KEY: VAULT_KEY.toString('base64') }],
-    ['hex in the environment', { SQS2PG_VAULT_KEY: VAULT_KEY.toString('hex') }],
-    ['base64 in a file, with a trailing newline', { SQS2PG_VAULT_KEY_FILE: file('b64', `${VAULT_KEY.toString('base64')}\n`) }],
-    ['hex in a file', { SQS2PG_VAULT_KEY_FILE: file('hex', VAULT_KEY.toString('hex')) }],
-  ])('come from %s', (_name, env) => {
-    expect(keysFor(env)?.key.equals(VAULT_KEY)).toBe(true);
+    ['base64 in the environment', () => ({ SQS2PG_VAULT_PUBLIC_KEY: PAIR.publicKey.toString('base64') })],
+    ['hex in the environment', () => ({ SQS2PG_VAULT_PUBLIC_KEY: PAIR.publicKey.toString('hex') })],
+    ['base64 in a file, with a trailing newline', () => ({ SQS2PG_VAULT_PUBLIC_KEY_FILE: file('b64', `${PAIR.publicKey.toString('base64')}\n`) })],
+  ])('gets the public key from %s', (_name, env) => {
+    expect(vaultSealerFrom(runConfig(env()))?.publicKey.equals(PAIR.publicKey)).toBe(true);
   });
 
-  it('come from the flag too', () => {
-    expect(keysFor({}, ['--vault-key', VAULT_KEY.toString('hex')])?.key.equals(VAULT_KEY)).toBe(true);
+  it('refuses the legacy symmetric vault key, which also decrypts, without echoing it', () => {
+    const message = configError(() => refuseLegacyVaultKey(runConfig({ SQS2PG_VAULT_KEY: LEGACY_KEY.toString('hex') })));
+    expect(message).toContain('SQS2PG_VAULT_PUBLIC_KEY');
+    expect(message).toContain('keygen --vault');
+    expect(message).not.toContain(LEGACY_KEY.toString('hex'));
   });
 
-  it('refuse both a key and a key file', () => {
-    const message = configError(() => keysFor({ SQS2PG_VAULT_KEY: VAULT_KEY.toString('hex'), SQS2PG_VAULT_KEY_FILE: file('both', VAULT_KEY.toString('hex')) }));
-    expect(message).toContain('SQS2PG_VAULT_KEY_FILE');
+  it('refuses a public key and a public key file together', () => {
+    const message = configError(() =>
+      vaultSealerFrom(runConfig({ SQS2PG_VAULT_PUBLIC_KEY: PAIR.publicKey.toString('hex'), SQS2PG_VAULT_PUBLIC_KEY_FILE: file('both', PAIR.publicKey.toString('hex')) })),
+    );
     expect(message).toContain('only one');
   });
+});
 
-  it('refuse the mask key as the vault key', () => {
-    expect(configError(() => keysFor({ SQS2PG_VAULT_KEY: MASK_KEY }))).toContain('the vault key is the mask key');
+describe("an officer's keys", () => {
+  it('are none without a key', () => {
+    expect(revealKeys({})).toBeUndefined();
   });
 
-  it.each([
-    ['a short key', { SQS2PG_VAULT_KEY: 'ab'.repeat(16) }, 'fewer than 32', 'abababab'],
-    ['a key that is neither hex nor base64', { SQS2PG_VAULT_KEY: 'my vault passphrase!' }, 'neither hex nor base64', 'passphrase'],
-    ['a short key in a file', { SQS2PG_VAULT_KEY_FILE: file('short', 'cd'.repeat(20)) }, 'fewer than 32', 'cdcdcdcd'],
-    ['a missing file', { SQS2PG_VAULT_KEY_FILE: join(dir, 'nope') }, 'ENOENT', '\u0000'],
-  ])('refuse %s in one line, without echoing it', (_name, env, says, secret) => {
-    const message = configError(() => keysFor(env));
-    expect(message).toContain(says);
-    expect(message).toMatch(/SQS2PG_VAULT_KEY/);
-    expect(message).not.toContain(secret);
+  it('are the private key, and the legacy key for entries written before 0.2', () => {
+    const keys = revealKeys({ SQS2PG_VAULT_PRIVATE_KEY: PAIR.privateKey.toString('base64'), SQS2PG_VAULT_KEY_FILE: file('legacy', LEGACY_KEY.toString('hex')) });
+    expect(keys?.privateKey?.equals(PAIR.privateKey)).toBe(true);
+    expect(keys?.legacyKey?.equals(LEGACY_KEY)).toBe(true);
   });
 
-  it('refuse a previous key without a key, and a previous key equal to the key', () => {
-    const hex = VAULT_KEY.toString('hex');
-    expect(configError(() => vaultKeysFrom({ vaultPreviousKey: VAULT_KEY }))).toContain('no vault key');
-    expect(configError(() => vaultKeysFrom(loadConfig('rotate', [], { SQS2PG_VAULT_KEY: hex, SQS2PG_VAULT_PREVIOUS_KEY: hex }).config))).toContain(
-      'previous vault key is the vault key',
-    );
+  it('refuse the mask key as a vault key, and one key given twice', () => {
+    expect(configError(() => vaultKeysFrom({ vaultKey: Buffer.from(MASK_KEY, 'hex'), maskKey: Buffer.from(MASK_KEY, 'hex') }))).toContain('is the mask key');
+    expect(configError(() => vaultKeysFrom({ vaultPrivateKey: PAIR.privateKey, vaultPreviousPrivateKey: PAIR.privateKey }))).toContain('same key');
   });
 });
 
 describe('VaultKeyring', () => {
-  it('opens entries of the current and the previous key, by their key id', () => {
-    const old = createVaultCipher(Buffer.alloc(32, 1), 'v1');
-    const ring = VaultKeyring.of({ key: VAULT_KEY, previousKey: Buffer.alloc(32, 1) }, 'v2', 'v1');
+  it('opens sealed entries of the current and previous private keys and legacy entries, by key id', () => {
+    const ring = new VaultKeyring(
+      { privateKey: PAIR.privateKey, previousPrivateKey: OLD_PAIR.privateKey, legacyKey: LEGACY_KEY, legacyPreviousKey: undefined },
+      { privateKey: 'v3', previousPrivateKey: 'v2', legacyKey: 'v1' },
+    );
+    expect(ring.keyIds.sort()).toEqual(['v1', 'v2', 'v3']);
     const mask = `k1:${'0'.repeat(64)}`;
-    expect(ring.open(old.seal(mask, 'ip', '10.1.2.3'))).toBe('10.1.2.3');
-    expect(ring.open(ring.current.seal(mask, 'ip', '10.1.2.4'))).toBe('10.1.2.4');
-    expect(ring.current.keyId).toBe('v2');
-    expect(ring.keyIds.sort()).toEqual(['v1', 'v2']);
-    expect(() => ring.open(createVaultCipher(Buffer.alloc(32, 2), 'v0').seal(mask, 'ip', 'x'))).toThrow('does not decrypt');
+    const [current] = sealBatch([{ mask, field: 'ip', value: '10.1.2.3' }], { keyId: 'v3', publicKey: PAIR.publicKey, batch: () => sealerBatch(PAIR.publicKey, 'v3') });
+    expect(ring.open(current!)).toBe('10.1.2.3');
+    const [old] = sealBatch([{ mask, field: 'ip', value: '10.1.2.4' }], { keyId: 'v2', publicKey: OLD_PAIR.publicKey, batch: () => sealerBatch(OLD_PAIR.publicKey, 'v2') });
+    expect(ring.open(old!)).toBe('10.1.2.4');
+    expect(ring.open(createVaultCipher(LEGACY_KEY, 'v1').seal(mask, 'ip', '10.1.2.5'))).toBe('10.1.2.5');
+    // Relabelled: a sealed entry under the legacy id, a legacy entry under a sealed id.
+    expect(() => ring.open({ ...current!, vaultKeyId: 'v1' })).toThrow('does not decrypt');
+    expect(() => ring.open({ ...createVaultCipher(LEGACY_KEY, 'v3').seal(mask, 'ip', 'x') })).toThrow('does not decrypt');
+    expect(() => ring.open({ ...current!, vaultKeyId: 'v0' })).toThrow('does not decrypt');
   });
 });
+
+
+function sealerBatch(publicKey: Buffer, keyId: string) {
+  return createVaultSealer(publicKey, keyId).batch();
+}

@@ -2,13 +2,13 @@
 // is one transaction under the vault's shared lock: rows are locked, their new masks' entries
 // inserted, the rows updated, and all of it commits together, so a crash leaves every row either
 // as it was or fully re-masked. What is left to do is read from the data itself (rows whose masks
-// are not under the target key id, entries not under the target vault key id): a rerun resumes.
-import { INSERT_VAULT, vaultColumns } from '../sink/postgres/sink.js';
-import type { VaultEntry } from '../vault/cipher.js';
-import { writeAudit, type AuditRecord } from './audit.js';
-import type { PoolClient } from './pool.js';
-import { ENTRY_COLUMNS, toVaultEntry, type EntryRow } from './reveal.js';
-import { BEGIN_VAULT_DELETE, BEGIN_VAULT_WRITE } from './vault-lock.js';
+// are not under the target key id, entries not under the target vault key id, or legacy v1
+// entries): a rerun resumes. Rotation reads every ciphertext, so it runs as the tables' owner,
+// like migrate; the PII officer's role holds no privilege on the entries (see sql/0005).
+import type { PoolClient } from '../db/pool.js';
+import { BEGIN_VAULT_DELETE, BEGIN_VAULT_WRITE } from '../db/vault-lock.js';
+import { recordAudit, type AuditRecord } from './audit.js';
+import { ENTRY_COLUMNS, entryColumns, INSERT_ENTRIES, toVaultEntry, type EntryRow, type VaultEntry } from './entry.js';
 
 const ROTATION_LOCK = "hashtext('sqs2pg rotate')";
 
@@ -29,14 +29,14 @@ UPDATE user_logins u
 
 const ENTRIES_TO_REENCRYPT = `
 SELECT ${ENTRY_COLUMNS} FROM sqs2pg_vault.entries
- WHERE masked_value > $1 AND vault_key_id <> $2
+ WHERE masked_value > $1 AND (vault_key_id <> $2 OR ephemeral_public_key IS NULL)
  ORDER BY masked_value LIMIT $3
    FOR UPDATE`;
 
 const UPDATE_ENTRIES = `
 UPDATE sqs2pg_vault.entries e
-   SET vault_key_id = v.key_id, nonce = v.nonce, ciphertext = v.ciphertext
-  FROM unnest($1::varchar[], $2::text[], $3::bytea[], $4::bytea[]) AS v(masked_value, key_id, nonce, ciphertext)
+   SET vault_key_id = v.key_id, ephemeral_public_key = v.epk, nonce = v.nonce, ciphertext = v.ciphertext
+  FROM unnest($1::varchar[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[]) AS v(masked_value, key_id, epk, nonce, ciphertext)
  WHERE e.masked_value = v.masked_value`;
 
 export interface RemaskBatch {
@@ -87,7 +87,7 @@ export class RotationStore {
       )).rows.map(toVaultEntry);
       const next = remask(found);
       const fresh = [...next.values()].sort((a, b) => (a.maskedValue < b.maskedValue ? -1 : a.maskedValue > b.maskedValue ? 1 : 0));
-      const vaulted = fresh.length === 0 ? 0 : ((await this.client.query(INSERT_VAULT, vaultColumns(fresh))).rowCount ?? 0);
+      const vaulted = fresh.length === 0 ? 0 : ((await this.client.query(INSERT_ENTRIES, entryColumns(fresh))).rowCount ?? 0);
       const updates = rows.rows
         .map((row) => ({
           id: row.sqs_message_id,
@@ -159,15 +159,16 @@ export class RotationStore {
     after: string,
     keyId: string,
     limit: number,
-    reseal: (entry: VaultEntry) => VaultEntry,
+    reseal: (entries: readonly VaultEntry[]) => VaultEntry[],
   ): Promise<{ lastMaskedValue: string | undefined; entries: number }> {
     return this.transaction(BEGIN_VAULT_WRITE, async () => {
       const rows = (await this.client.query<EntryRow>(ENTRIES_TO_REENCRYPT, [after, keyId, limit])).rows.map(toVaultEntry);
-      const sealed = rows.map(reseal);
+      const sealed = reseal(rows);
       if (sealed.length > 0) {
         await this.client.query(UPDATE_ENTRIES, [
           sealed.map((e) => e.maskedValue),
           sealed.map((e) => e.vaultKeyId),
+          sealed.map((e) => e.ephemeralPublicKey),
           sealed.map((e) => e.nonce),
           sealed.map((e) => e.ciphertext),
         ]);
@@ -177,7 +178,12 @@ export class RotationStore {
   }
 
   async audit(record: AuditRecord): Promise<void> {
-    await this.transaction('BEGIN', () => writeAudit(this.client, record));
+    await this.transaction('BEGIN', () => recordAudit(this.client, record));
+  }
+
+  /** Runs `work` in one transaction on the rotation's connection. */
+  async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN', () => work(this.client));
   }
 
   private async transaction<T>(begin: string, work: () => Promise<T>): Promise<T> {

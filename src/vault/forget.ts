@@ -1,0 +1,42 @@
+// The right to erasure, each in one call of a SECURITY DEFINER function (sql/0005) that deletes,
+// records the tombstone and writes the audit row in one transaction under the vault's delete
+// lock. Deleting a vault entry is crypto-shredding: the mask stays, nothing turns it back.
+import type { Pool } from '../db/pool.js';
+import type { SealedItem } from './sealed-box.js';
+
+export interface ForgetUserResult {
+  rows: number;
+  quarantined: number;
+  /** vault entries deleted: masks only this user's rows had */
+  vaultEntries: number;
+  /** vault entries kept because other rows use the same value */
+  vaultEntriesKept: number;
+  /** messages of the user the tombstone stopped since an earlier forget (0 the first time) */
+  messagesStopped: number;
+}
+
+export async function forgetUser(pool: Pool, userId: string, userKey: string, reason: string | undefined, sealedId: SealedItem | undefined): Promise<ForgetUserResult> {
+  const result = await pool.query<{ rows_deleted: string; quarantined: string; vault_entries: string; vault_entries_kept: string; messages_stopped: string }>(
+    'SELECT * FROM sqs2pg_vault.forget_user($1, $2, $3, $4, $5, $6, $7)',
+    [userId, userKey, reason ?? null, sealedId?.vaultKeyId ?? null, sealedId?.ephemeralPublicKey ?? null, sealedId?.nonce ?? null, sealedId?.ciphertext ?? null],
+  );
+  const row = result.rows[0];
+  return {
+    rows: Number(row?.rows_deleted ?? 0),
+    quarantined: Number(row?.quarantined ?? 0),
+    vaultEntries: Number(row?.vault_entries ?? 0),
+    vaultEntriesKept: Number(row?.vault_entries_kept ?? 0),
+    messagesStopped: Number(row?.messages_stopped ?? 0),
+  };
+}
+
+export interface ForgetMaskedResult {
+  vaultEntries: number;
+  /** rows that keep the mask, now irreversible */
+  rowsUsingIt: number;
+}
+
+export async function forgetMasked(pool: Pool, maskedValue: string, reason: string | undefined): Promise<ForgetMaskedResult> {
+  const result = await pool.query<{ vault_entries: string; rows_using_it: string }>('SELECT * FROM sqs2pg_vault.forget_masked($1, $2)', [maskedValue, reason ?? null]);
+  return { vaultEntries: Number(result.rows[0]?.vault_entries ?? 0), rowsUsingIt: Number(result.rows[0]?.rows_using_it ?? 0) };
+}
