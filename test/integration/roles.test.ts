@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
 import { oneErrorLine } from '../helpers/cli-output.js';
-import { TEST_VAULT_KEY } from '../helpers/vault.js';
+import { TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
+import { TEST_MASK_KEY } from '../helpers/stack.js';
 
 const PREFIX = `t${randomBytes(4).toString('hex')}_`;
 const GROUPS = { worker: `${PREFIX}worker`, analyst: `${PREFIX}analyst`, officer: `${PREFIX}pii_officer` };
@@ -43,6 +44,10 @@ async function attempt(pool: pg.Pool, sql: string, params: unknown[] = []): Prom
   }
 }
 
+
+async function auditCount(): Promise<number> {
+  return Number((await stack.pool.query<{ n: string }>('SELECT count(*) AS n FROM sqs2pg_vault.audit')).rows[0]!.n);
+}
 
 beforeAll(async () => {
   stack = await createTestStack();
@@ -81,7 +86,7 @@ describe('sqs2pg grants', () => {
 
 describe('the worker role', () => {
   it('loads with the vault on: the real CLI, logged in as a member of the worker role', async () => {
-    const env = stack.env(queueUrl, { DATABASE_URL: urlAs('worker'), SQS2PG_VAULT_KEY: TEST_VAULT_KEY });
+    const env = stack.env(queueUrl, { DATABASE_URL: urlAs('worker'), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
     const result = await runCli(['run', '--drain'], env, 60_000);
     expect(result.code, result.stderr).toBe(0);
     const counts = await stack.pool.query<{ rows: string; entries: string; masks: string; quarantined: string }>(
@@ -103,13 +108,19 @@ describe('the worker role', () => {
     expect(await attempt(worker, 'SELECT redacted_body FROM sqs2pg.quarantine LIMIT 1')).toBe('42501');
     expect(await attempt(worker, 'DELETE FROM sqs2pg_vault.entries')).toBe('42501');
     expect(await attempt(worker, 'UPDATE user_logins SET locale = NULL')).toBe('42501');
+    expect(await attempt(worker, 'SELECT * FROM sqs2pg.tombstones')).toBe('42501');
+    expect(await attempt(worker, "INSERT INTO sqs2pg_vault.audit (action) VALUES ('reveal')")).toBe('42501');
+    expect(await attempt(worker, "SELECT sqs2pg_vault.record_audit('reveal', NULL, 'forged', NULL)")).toBe('42501');
+    expect(await attempt(worker, "SELECT sqs2pg_vault.begin_reveal('k1:x', 'curious worker')")).toBe('42501');
+    expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.revealed_entry(1)')).toBe('42501');
+    expect(await attempt(worker, "SELECT * FROM sqs2pg_vault.forget_masked('k1:x', 'cover tracks')")).toBe('42501');
   });
 
   it('is told by reveal, in one line, that it may not read the vault', async () => {
     const [row] = (await stack.pool.query<{ m: string }>('SELECT masked_ip AS m FROM user_logins LIMIT 1')).rows;
     const result = await runCli(
       ['reveal', row!.m, '--reason', 'curious worker'],
-      { PATH: process.env.PATH, DATABASE_URL: urlAs('worker'), SQS2PG_VAULT_KEY: TEST_VAULT_KEY },
+      { PATH: process.env.PATH, DATABASE_URL: urlAs('worker'), SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY },
       15_000,
     );
     expect(result.code).toBe(1);
@@ -128,13 +139,17 @@ describe('the analyst role', () => {
     expect(await attempt(analyst, 'SELECT * FROM sqs2pg.key_fingerprints LIMIT 1')).toBe('42501');
     expect(await attempt(analyst, "INSERT INTO user_logins (user_id) VALUES ('x')")).toBe('42501');
     expect(await attempt(analyst, 'DELETE FROM user_logins')).toBe('42501');
+    expect(await attempt(analyst, "SELECT sqs2pg_vault.begin_reveal('k1:x', 'curious analyst')")).toBe('42501');
+    expect(await attempt(analyst, 'SELECT * FROM sqs2pg_vault.revealed_entry(1)')).toBe('42501');
+    expect(await attempt(analyst, "SELECT sqs2pg_vault.record_audit('reveal', NULL, 'forged', NULL)")).toBe('42501');
+    expect(await attempt(analyst, "SELECT * FROM sqs2pg.stop_tombstoned(ARRAY['k1:x'])")).toBe('42501');
   });
 
   it('is refused by reveal, even holding the vault key', async () => {
     const [row] = (await stack.pool.query<{ m: string }>('SELECT masked_device_id AS m FROM user_logins LIMIT 1')).rows;
     const result = await runCli(
       ['reveal', row!.m, '--reason', 'curious analyst'],
-      { PATH: process.env.PATH, DATABASE_URL: urlAs('analyst'), SQS2PG_VAULT_KEY: TEST_VAULT_KEY },
+      { PATH: process.env.PATH, DATABASE_URL: urlAs('analyst'), SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY },
       15_000,
     );
     expect(result.code).toBe(1);
@@ -148,7 +163,7 @@ describe('the PII officer role', () => {
     const [row] = (await stack.pool.query<{ m: string }>('SELECT masked_ip AS m FROM user_logins LIMIT 1')).rows;
     const result = await runCli(
       ['reveal', row!.m, '--reason', 'ticket SEC-200'],
-      { PATH: process.env.PATH, DATABASE_URL: urlAs('officer'), SQS2PG_VAULT_KEY: TEST_VAULT_KEY },
+      { PATH: process.env.PATH, DATABASE_URL: urlAs('officer'), SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY },
       15_000,
     );
     expect(result.code, result.stderr).toBe(0);
@@ -157,19 +172,80 @@ describe('the PII officer role', () => {
     expect(audit.rows).toEqual([{ database_user: LOGINS.officer, session_user_name: LOGINS.officer, masked_value: row!.m }]);
   });
 
-  it('cannot forge, change or delete audit rows', async () => {
+  it('cannot read the entries, so cannot decrypt offline without an audit row', async () => {
     const officer = poolAs('officer');
-    expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, reason) VALUES ('reveal', 'allowed columns')")).toBe('ok');
+    const before = await auditCount();
+    expect(await attempt(officer, 'SELECT * FROM sqs2pg_vault.entries LIMIT 3')).toBe('42501');
+    expect(await attempt(officer, 'SELECT ciphertext FROM sqs2pg_vault.entries LIMIT 3')).toBe('42501');
+    expect(await attempt(officer, 'COPY sqs2pg_vault.entries TO STDOUT')).toBe('42501');
+    expect(await auditCount()).toBe(before);
+  });
+
+  it('gets a ciphertext only for a reveal audited in an earlier, committed transaction of their own', async () => {
+    const officer = poolAs('officer');
+    const [row] = (await stack.pool.query<{ m: string }>('SELECT masked_device_id AS m FROM user_logins LIMIT 1')).rows;
+    const client = await officer.connect();
+    try {
+      // In one transaction with the audit row, rolled back afterwards: refused, and nothing leaks.
+      await client.query('BEGIN');
+      const id = (await client.query<{ id: string }>('SELECT sqs2pg_vault.begin_reveal($1, $2) AS id', [row!.m, 'try to roll back'])).rows[0]!.id;
+      await expect(client.query('SELECT * FROM sqs2pg_vault.revealed_entry($1)', [id])).rejects.toMatchObject({ code: '42501' });
+      await client.query('ROLLBACK');
+      // The same with a savepoint in between.
+      await client.query('BEGIN');
+      await client.query('SAVEPOINT s');
+      const sub = (await client.query<{ id: string }>('SELECT sqs2pg_vault.begin_reveal($1, $2) AS id', [row!.m, 'try a savepoint'])).rows[0]!.id;
+      await client.query('RELEASE SAVEPOINT s');
+      await expect(client.query('SELECT * FROM sqs2pg_vault.revealed_entry($1)', [sub])).rejects.toMatchObject({ code: '42501' });
+      await client.query('ROLLBACK');
+      // Committed first: the ciphertext comes, and the audit row stays whatever happens next.
+      const committed = (await client.query<{ id: string }>('SELECT sqs2pg_vault.begin_reveal($1, $2) AS id', [row!.m, 'ticket SEC-201'])).rows[0]!.id;
+      const entry = await client.query('SELECT * FROM sqs2pg_vault.revealed_entry($1)', [committed]);
+      expect(entry.rowCount).toBe(1);
+    } finally {
+      client.release();
+    }
+    // Another login cannot use the officer's audit row.
+    const other = await stack.pool.query<{ id: string }>("SELECT id FROM sqs2pg_vault.audit WHERE reason = 'ticket SEC-201'");
+    expect(await attempt(stack.pool, 'SELECT * FROM sqs2pg_vault.revealed_entry($1)', [other.rows[0]!.id])).toBe('42501');
+    const reasons = await stack.pool.query<{ reason: string }>("SELECT reason FROM sqs2pg_vault.audit WHERE action = 'reveal' ORDER BY id");
+    expect(reasons.rows.map((r) => r.reason)).not.toContain('try to roll back');
+    expect(reasons.rows.map((r) => r.reason)).not.toContain('try a savepoint');
+  });
+
+  it('cannot forge, change or delete audit rows, by any path', async () => {
+    const officer = poolAs('officer');
+    const before = await auditCount();
+    expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, reason) VALUES ('reveal', 'allowed columns')")).toBe('42501');
+    expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, reason, detail) VALUES ('forget_user', 'fake', '{\"rows\": 99}')")).toBe('42501');
     expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, database_user) VALUES ('reveal', 'someone_else')")).toBe('42501');
-    expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, at) VALUES ('reveal', now() - interval '1 year')")).toBe('42501');
     expect(await attempt(officer, "UPDATE sqs2pg_vault.audit SET reason = 'edited'")).toBe('42501');
     expect(await attempt(officer, 'DELETE FROM sqs2pg_vault.audit')).toBe('42501');
+    expect(await attempt(officer, 'TRUNCATE sqs2pg_vault.audit')).toBe('42501');
+    expect(await attempt(officer, "SELECT sqs2pg_vault.record_audit('forget_user', NULL, 'fake', '{\"rows\": 99}')")).toBe('42501');
+    expect(await attempt(officer, 'ALTER TABLE sqs2pg_vault.audit DISABLE TRIGGER ALL')).toBe('42501');
+    expect(await auditCount()).toBe(before);
+  });
+
+  it('cannot erase or rewrite behind the audit: no DELETE or UPDATE on rows, vault, quarantine or tombstones', async () => {
+    const officer = poolAs('officer');
+    expect(await attempt(officer, 'DELETE FROM user_logins WHERE false')).toBe('42501');
+    expect(await attempt(officer, 'UPDATE user_logins SET locale = NULL WHERE false')).toBe('42501');
+    expect(await attempt(officer, 'DELETE FROM sqs2pg_vault.entries WHERE false')).toBe('42501');
+    expect(await attempt(officer, 'DELETE FROM sqs2pg.quarantine WHERE false')).toBe('42501');
+    expect(await attempt(officer, 'DELETE FROM sqs2pg.tombstones WHERE false')).toBe('42501');
+    expect(await attempt(officer, 'UPDATE sqs2pg.tombstones SET messages_stopped = 0')).toBe('42501');
+    expect(await attempt(officer, "INSERT INTO sqs2pg.tombstones (user_key) VALUES ('k1:' || repeat('0', 64))")).toBe('42501');
   });
 
   it('erases a user', async () => {
     const [row] = (await stack.pool.query<{ u: string }>('SELECT user_id AS u FROM user_logins LIMIT 1')).rows;
-    const result = await runCli(['forget', '--user-id', row!.u, '--reason', 'ER-9'], { PATH: process.env.PATH, DATABASE_URL: urlAs('officer') }, 15_000);
+    const before = await auditCount();
+    const result = await runCli(['forget', '--user-id', row!.u, '--reason', 'ER-9'], { PATH: process.env.PATH, DATABASE_URL: urlAs('officer'), SQS2PG_MASK_KEY: TEST_MASK_KEY }, 15_000);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('removed 1 row of user_logins');
+    const audit = await stack.pool.query<{ action: string; session_user_name: string }>('SELECT action, session_user_name::text FROM sqs2pg_vault.audit ORDER BY id DESC LIMIT 1');
+    expect(audit.rows[0]).toEqual({ action: 'forget_user', session_user_name: LOGINS.officer });
+    expect(await auditCount()).toBe(before + 1);
   });
 });
