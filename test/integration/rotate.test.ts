@@ -7,7 +7,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { createMasker } from '../../src/transform/mask.js';
 import { countRows, createTestStack, runCli, startCli, TEST_MASK_KEY, waitFor, type CliProcess, type CliResult, type TestStack } from '../helpers/stack.js';
-import { openVault, originalsByUser, rowMasks, TEST_MASK_KEY_2, TEST_VAULT_KEY, TEST_VAULT_KEY_2, type Original } from '../helpers/vault.js';
+import { keyFingerprint } from '../../src/config/key.js';
+import {
+  insertLegacyEntries,
+  openVault,
+  originalsByUser,
+  rowMasks,
+  TEST_MASK_KEY_2,
+  TEST_VAULT_KEY,
+  TEST_VAULT_PRIVATE_KEY,
+  TEST_VAULT_PRIVATE_KEY_2,
+  TEST_VAULT_PUBLIC_KEY,
+  type Original,
+  type TestKeys,
+} from '../helpers/vault.js';
+
+const V1: TestKeys = { v1: { private: TEST_VAULT_PRIVATE_KEY } };
 
 const newMasker = createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2');
 const oldMasker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
@@ -24,7 +39,7 @@ async function newStack(): Promise<TestStack> {
 }
 
 function adminEnv(stack: TestStack, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_KEY: TEST_VAULT_KEY, ...extra };
+  return { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY, ...extra };
 }
 
 const rotateToK2 = (stack: TestStack, extra: NodeJS.ProcessEnv = {}) =>
@@ -52,7 +67,7 @@ async function onK2(pool: pg.Pool, ids: readonly string[]): Promise<number> {
  * The invariants at any moment: a row is re-masked whole or not at all, its masks are the ones
  * its key id's key gives its values, and every mask of a vaulted row has an entry opening to its value.
  */
-async function expectConsistent(stack: TestStack, originals: Map<string, Original>, vaultKeys: Record<string, string>, unvaulted = new Set<string>()) {
+async function expectConsistent(stack: TestStack, originals: Map<string, Original>, vaultKeys: TestKeys, unvaulted = new Set<string>()) {
   const vault = await openVault(stack.pool, vaultKeys);
   for (const row of await rowMasks(stack.pool)) {
     const original = originals.get(row.user_id)!;
@@ -66,7 +81,7 @@ async function expectConsistent(stack: TestStack, originals: Map<string, Origina
 }
 
 /** After a complete rotation: every vaulted row under k2, the vault exactly the rows' masks, nothing lost or doubled. */
-async function expectRotated(stack: TestStack, originals: Map<string, Original>, total: number, vaultKeys: Record<string, string>, unvaulted = new Set<string>()) {
+async function expectRotated(stack: TestStack, originals: Map<string, Original>, total: number, vaultKeys: TestKeys, unvaulted = new Set<string>()) {
   const counts = await countRows(stack.pool);
   expect([counts.rows, counts.distinctIds]).toEqual([total, total]);
   await expectConsistent(stack, originals, vaultKeys, unvaulted);
@@ -88,14 +103,14 @@ describe('sqs2pg rotate --mask-key-id k2, while workers keep loading', () => {
   let stack: TestStack;
   beforeAll(async () => {
     stack = await newStack();
-    await drain(stack, history.bodies, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY });
+    await drain(stack, history.bodies, { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
   });
 
   it('re-masks the history, loses and duplicates nothing, and leaves equal values equal', async () => {
     const historyIds = (await rowMasks(stack.pool)).map((row) => row.sqs_message_id);
     expect(historyIds).toHaveLength(1500);
     const queueUrl = await stack.newQueue();
-    const service = { SQS2PG_VAULT_KEY: TEST_VAULT_KEY, SQS2PG_BATCH_MAX_ROWS: '20', SQS2PG_RECEIVE_WAIT_SEC: '1', SQS2PG_POLLERS: '2' };
+    const service = { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY, SQS2PG_BATCH_MAX_ROWS: '20', SQS2PG_RECEIVE_WAIT_SEC: '1', SQS2PG_POLLERS: '2' };
     // The new deployment, and a worker the rolling update has not reached yet.
     const onNewKey = startCli(['run'], stack.env(queueUrl, { ...service, SQS2PG_MASK_KEY: TEST_MASK_KEY_2, SQS2PG_MASK_KEY_ID: 'k2' }), 120_000);
     const straggler = startCli(['run'], stack.env(queueUrl, service), 120_000);
@@ -110,7 +125,7 @@ describe('sqs2pg rotate --mask-key-id k2, while workers keep loading', () => {
       for (let i = 0; i < incoming.bodies.length; i += 100) await stack.send(queueUrl, incoming.bodies.slice(i, i + 100));
       const first = await rotation.done;
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toMatch(/^re-encrypted 0 vault entries/);
+      expect(first.stdout).toMatch(/^re-sealed 0 vault entries/);
       await waitFor(async () => (await countRows(stack.pool)).rows === 3500, 60_000, 'the workers to load everything');
       for (const worker of [onNewKey, straggler]) worker.child.kill('SIGTERM');
       for (const worker of [onNewKey, straggler]) expect((await worker.done).code).toBe(0);
@@ -124,13 +139,13 @@ describe('sqs2pg rotate --mask-key-id k2, while workers keep loading', () => {
       [historyIds],
     );
     expect(Number(interleaved.rows[0]?.n)).toBeGreaterThan(0);
-    await expectConsistent(stack, originals, { v1: TEST_VAULT_KEY });
+    await expectConsistent(stack, originals, V1);
 
     // The straggler's rows are still under k1; once it is gone, a second rotate finishes the job.
     const second = await runCli(['rotate', '--reason', 'after the rollout'], rotateToK2(stack), 60_000);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('every row is under mask key id "k2"');
-    await expectRotated(stack, originals, 3500, { v1: TEST_VAULT_KEY });
+    await expectRotated(stack, originals, 3500, V1);
 
     const audit = await stack.pool.query<{ reason: string; detail: { mask_key_id: string } }>("SELECT reason, detail FROM sqs2pg_vault.audit WHERE action = 'rotate' ORDER BY id");
     expect(audit.rows.map((row) => [row.reason, row.detail.mask_key_id])).toEqual([
@@ -150,7 +165,7 @@ describe('sqs2pg rotate killed in the middle', () => {
     stack = await newStack();
     // Loaded before the vault was on: these can only keep their masks.
     await drain(stack, unvaulted.bodies, {});
-    await drain(stack, sample.bodies, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY });
+    await drain(stack, sample.bodies, { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
   });
 
   async function killMidway(
@@ -188,45 +203,81 @@ describe('sqs2pg rotate killed in the middle', () => {
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(stopped.stdout).toContain('stopped by a signal before the end: run sqs2pg rotate again to resume');
     const afterStop = await onK2(stack.pool, ids);
-    await expectConsistent(stack, originals, { v1: TEST_VAULT_KEY }, unvaultedUsers);
+    await expectConsistent(stack, originals, V1, unvaultedUsers);
     await killMidway(['rotate'], slow, async () => (await onK2(stack.pool, ids)) - afterStop, ids.length - afterStop);
     const partial = await onK2(stack.pool, ids);
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(ids.length);
-    await expectConsistent(stack, originals, { v1: TEST_VAULT_KEY }, unvaultedUsers);
+    await expectConsistent(stack, originals, V1, unvaultedUsers);
 
     const rerun = await runCli(['rotate'], rotateToK2(stack), 60_000);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stdout).toContain(`re-masked ${ids.length - partial} rows under mask key id "k2"`);
     expect(rerun.stdout).toContain('60 rows keep older masks for good: their values are not in the vault');
-    await expectRotated(stack, originals, 2060, { v1: TEST_VAULT_KEY }, unvaultedUsers);
+    await expectRotated(stack, originals, 2060, V1, unvaultedUsers);
   }, 120_000);
 
   it('re-encrypts the vault under a new vault key: refused without the old key, resumable, then the old key is not needed', async () => {
     const toV2 = (extra: NodeJS.ProcessEnv = {}) =>
-      adminEnv(stack, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY_2, SQS2PG_VAULT_KEY_ID: 'v2', SQS2PG_VAULT_PREVIOUS_KEY: TEST_VAULT_KEY, ...extra });
+      adminEnv(stack, { SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY_2, SQS2PG_VAULT_KEY_ID: 'v2', SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY, ...extra });
     const entries = Number((await stack.pool.query<{ n: string }>('SELECT count(*) AS n FROM sqs2pg_vault.entries')).rows[0]?.n);
     const onV2 = async () => Number((await stack.pool.query<{ n: string }>("SELECT count(*) AS n FROM sqs2pg_vault.entries WHERE vault_key_id = 'v2'")).rows[0]?.n);
 
-    const without = await runCli(['rotate'], toV2({ SQS2PG_VAULT_PREVIOUS_KEY: '' }), 30_000);
+    const without = await runCli(['rotate'], toV2({ SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY: '' }), 30_000);
     expect(without.code).toBe(2);
     expect(without.stderr.trim()).toBe(
-      `sqs2pg: ${entries} vault entries are under vault key id "v1", which no key given opens; set SQS2PG_VAULT_PREVIOUS_KEY (or _FILE) to that key`,
+      `sqs2pg: ${entries} vault entries are under vault key id "v1", which no key given opens; set SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2) to that key`,
     );
 
     await killMidway(['rotate'], toV2({ SQS2PG_BATCH_MAX_ROWS: '20', SQS2PG_ROTATE_PAUSE_MS: '50' }), onV2, entries);
     const partial = await onV2();
     // Mid-way the vault opens with both keys, each entry with its own.
-    await expectConsistent(stack, originals, { v1: TEST_VAULT_KEY, v2: TEST_VAULT_KEY_2 }, unvaultedUsers);
+    await expectConsistent(stack, originals, { ...V1, v2: { private: TEST_VAULT_PRIVATE_KEY_2 } }, unvaultedUsers);
 
     const rerun = await runCli(['rotate'], toV2(), 60_000);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stdout.split('\n')[0]).toBe(`re-encrypted ${entries - partial} vault entries under vault key id "v2"`);
+    expect(rerun.stdout.split('\n')[0]).toBe(`re-sealed ${entries - partial} vault entries to vault key id "v2"`);
     expect(await onV2()).toBe(entries);
-    await expectRotated(stack, originals, 2060, { v2: TEST_VAULT_KEY_2 }, unvaultedUsers);
+    await expectRotated(stack, originals, 2060, { v2: { private: TEST_VAULT_PRIVATE_KEY_2 } }, unvaultedUsers);
 
     const [row] = (await rowMasks(stack.pool)).filter((r) => !unvaultedUsers.has(r.user_id));
-    const reveal = await runCli(['reveal', row!.masked_ip, '--reason', 'after rotation'], adminEnv(stack, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY_2 }), 15_000);
+    const reveal = await runCli(['reveal', row!.masked_ip, '--reason', 'after rotation'], adminEnv(stack, { SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY_2 }), 15_000);
     expect([reveal.code, reveal.stdout]).toEqual([0, `${originals.get(row!.user_id)!.ip}\n`]);
+  }, 120_000);
+});
+
+describe('sqs2pg rotate from the legacy symmetric vault (v1 entries) to the sealed vault, online', () => {
+  const sample = generateSample({ count: 300, malformed: 0, seed: 95 });
+  const originals = originalsByUser(sample.bodies);
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await newStack();
+    // As sqs2pg before 0.2 left it: rows, and entries under the symmetric key, id "v1".
+    await drain(stack, sample.bodies, {});
+    const items = [...originals.values()].flatMap((o) => [
+      { mask: oldMasker.mask('ip', o.ip), field: 'ip' as const, value: o.ip },
+      { mask: oldMasker.mask('device_id', o.deviceId), field: 'device_id' as const, value: o.deviceId },
+    ]);
+    await insertLegacyEntries(stack.pool, TEST_VAULT_KEY, 'v1', items);
+    await stack.pool.query("INSERT INTO sqs2pg.key_fingerprints (purpose, key_id, fingerprint) VALUES ('vault', 'v1', $1)", [keyFingerprint(Buffer.from(TEST_VAULT_KEY, 'hex'), 'vault')]);
+  });
+
+  it('re-seals every legacy entry to the new public key; then the private key alone reveals', async () => {
+    const legacy = Number((await stack.pool.query<{ n: string }>('SELECT count(*) AS n FROM sqs2pg_vault.entries WHERE ephemeral_public_key IS NULL')).rows[0]?.n);
+    expect(legacy).toBeGreaterThan(100);
+    // The new pair under a new id: the key id "v1" names the legacy key and cannot name the pair.
+    const sameId = await runCli(['rotate'], adminEnv(stack, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY }), 30_000);
+    expect(sameId.code).toBe(2);
+    expect(sameId.stderr).toContain('vault key id "v1"');
+    const result = await runCli(['rotate', '--reason', 'move to the sealed vault'], adminEnv(stack, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY, SQS2PG_VAULT_KEY_ID: 'v2' }), 60_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.split('\n')[0]).toBe(`re-sealed ${legacy} vault entries to vault key id "v2"`);
+    const left = await stack.pool.query('SELECT 1 FROM sqs2pg_vault.entries WHERE ephemeral_public_key IS NULL OR vault_key_id <> $1', ['v2']);
+    expect(left.rowCount).toBe(0);
+    const vault = await openVault(stack.pool, { v2: { private: TEST_VAULT_PRIVATE_KEY } });
+    for (const original of originals.values()) expect(vault.get(oldMasker.mask('ip', original.ip))?.value).toBe(original.ip);
+    const [row] = await rowMasks(stack.pool);
+    const reveal = await runCli(['reveal', row!.masked_ip, '--reason', 'after the move'], adminEnv(stack, {}), 15_000);
+    expect([reveal.code, reveal.stdout], reveal.stderr).toEqual([0, `${originals.get(row!.user_id)!.ip}\n`]);
   }, 120_000);
 });
