@@ -156,18 +156,26 @@ export async function missingPrivileges(pool: Pool, privileges: readonly Privile
   return { role, missing, unknown };
 }
 
-const SQS2PG_TABLES = ['user_logins', 'sqs2pg.quarantine', 'sqs2pg.schema_migrations', 'sqs2pg.key_fingerprints', 'sqs2pg.tombstones', 'sqs2pg_vault.entries', 'sqs2pg_vault.audit'];
+const SQS2PG_TABLES = ['public.user_logins', 'sqs2pg.quarantine', 'sqs2pg.schema_migrations', 'sqs2pg.key_fingerprints', 'sqs2pg.tombstones', 'sqs2pg_vault.entries', 'sqs2pg_vault.audit'];
 
-/** What the connected role holds beyond a worker's needs: superuser, ownership, any read of the vault. */
+/**
+ * What the connected role holds beyond a worker's needs: superuser, ownership, any read of the
+ * vault. Asked of the catalogs by oid, since a role without USAGE on sqs2pg_vault (as a worker
+ * should be) cannot even name its objects.
+ */
 export async function excessPrivileges(pool: Pool): Promise<{ role: string; excess: string[] }> {
   const answer = await pool.query<{ role: string; superuser: boolean; owned: string[] | null; reads_vault: boolean }>(
-    `SELECT current_user AS role,
+    `WITH tables AS (
+       SELECT c.oid, n.nspname || '.' || c.relname AS name, c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname || '.' || c.relname = ANY ($1::text[]) OR (c.oid = to_regclass('user_logins'))
+     ), vault AS (SELECT oid FROM pg_namespace WHERE nspname = 'sqs2pg_vault')
+     SELECT current_user AS role,
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-            (SELECT array_agg(c.oid::regclass::text ORDER BY 1) FROM pg_class c
-              WHERE c.oid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND pg_has_role(current_user, c.relowner, 'USAGE')) AS owned,
-            coalesce(to_regclass('sqs2pg_vault.entries') IS NOT NULL AND has_table_privilege('sqs2pg_vault.entries', 'SELECT'), false)
-              OR coalesce(to_regprocedure('sqs2pg_vault.revealed_entry(bigint)') IS NOT NULL
-                          AND has_function_privilege('sqs2pg_vault.revealed_entry(bigint)', 'EXECUTE'), false) AS reads_vault`,
+            (SELECT array_agg(DISTINCT name) FROM tables WHERE pg_has_role(current_user, relowner, 'USAGE')) AS owned,
+            coalesce((SELECT has_schema_privilege(oid, 'USAGE') FROM vault), false) AND (
+              coalesce((SELECT has_table_privilege(t.oid, 'SELECT') FROM tables t WHERE t.name = 'sqs2pg_vault.entries'), false)
+              OR coalesce((SELECT bool_or(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p, vault
+                            WHERE p.pronamespace = vault.oid AND p.proname = 'revealed_entry'), false)) AS reads_vault`,
     [SQS2PG_TABLES],
   );
   const row = answer.rows[0];

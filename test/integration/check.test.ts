@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
+import { TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 
 let stack: TestStack;
 let queueUrl: string;
@@ -54,7 +55,7 @@ function statuses(result: CliResult): Record<string, string> {
       .trim()
       .split('\n')
       .map((line) => {
-        const match = /^(ok|problem|skipped) +([^:]+): /.exec(line);
+        const match = /^(ok|warning|problem|skipped) +([^:]+): /.exec(line);
         expect(match, `not a check line: ${line}`).not.toBeNull();
         return [match![2]!, match![1]!];
       }),
@@ -76,6 +77,8 @@ const ALL_OK = {
   migrations: 'ok',
   privileges: 'ok',
   vault: 'ok',
+  // The test stack connects as a superuser: more than a worker needs, a warning while the vault is off.
+  'least privilege': 'warning',
   keys: 'ok',
 };
 
@@ -117,14 +120,15 @@ describe('sqs2pg check', () => {
       GRANT SELECT ON sqs2pg.schema_migrations TO ${role};
       GRANT SELECT (sqs_message_id) ON user_logins TO ${role};
       GRANT INSERT, SELECT (sqs_message_id) ON sqs2pg.quarantine TO ${role};
-      GRANT SELECT, INSERT ON sqs2pg.key_fingerprints TO ${role}`);
+      GRANT SELECT, INSERT ON sqs2pg.key_fingerprints TO ${role};
+      GRANT EXECUTE ON FUNCTION sqs2pg.stop_tombstoned(text[]) TO ${role}`);
     const url = new URL(stack.databaseUrl);
     url.username = role;
     url.password = password;
 
     const result = await check({ DATABASE_URL: url.toString() });
     expect(result.code).toBe(1);
-    expect(statuses(result)).toEqual({ ...ALL_OK, privileges: 'problem' });
+    expect(statuses(result)).toEqual({ ...ALL_OK, privileges: 'problem', 'least privilege': 'ok' });
     const line = lineOf(result, 'privileges');
     expect(line).toBe(`problem  privileges: role ${role} lacks INSERT on user_logins; as the tables' owner run: GRANT INSERT ON user_logins TO "${role}";`);
     expect(result.stdout).not.toContain(password);
@@ -132,7 +136,20 @@ describe('sqs2pg check', () => {
     await asAdmin(line.split(' run: ')[1]!);
     const fixed = await check({ DATABASE_URL: url.toString() });
     expect(fixed.code, fixed.stdout).toBe(0);
-    expect(statuses(fixed)).toEqual(ALL_OK);
+    expect(statuses(fixed)).toEqual({ ...ALL_OK, 'least privilege': 'ok' });
+    // With the vault on, the same role passes too: it cannot read the vault.
+    await asAdmin(`GRANT USAGE ON SCHEMA sqs2pg_vault TO ${role}; GRANT INSERT ON sqs2pg_vault.entries TO ${role}`);
+    const vaultOn = await check({ DATABASE_URL: url.toString(), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
+    expect(vaultOn.code, vaultOn.stdout).toBe(0);
+    expect(statuses(vaultOn)).toEqual({ ...ALL_OK, 'least privilege': 'ok' });
+    // Granted a read of the vault by hand: a problem with the vault on, a warning with it off.
+    await asAdmin(`GRANT SELECT ON sqs2pg_vault.entries TO ${role}`);
+    const reads = await check({ DATABASE_URL: url.toString(), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
+    expect(reads.code).toBe(1);
+    expect(lineOf(reads, 'least privilege')).toContain(`role ${role} can read the vault`);
+    const off = await check({ DATABASE_URL: url.toString() });
+    expect(off.code).toBe(0);
+    expect(statuses(off)['least privilege']).toBe('warning');
   });
 
   it('an unreachable queue: the queue, the endpoint, the reason and the settings to look at', async () => {
@@ -158,7 +175,7 @@ describe('sqs2pg check', () => {
     const port = await freePort();
     const result = await check({ DATABASE_URL: `postgres://sqs2pg:pw-Hunter2-secret@127.0.0.1:${port}/logins` });
     expect(result.code).toBe(1);
-    expect(statuses(result)).toEqual({ ...ALL_OK, PostgreSQL: 'problem', 'table user_logins': 'skipped', migrations: 'skipped', privileges: 'skipped', keys: 'skipped' });
+    expect(statuses(result)).toEqual({ ...ALL_OK, PostgreSQL: 'problem', 'table user_logins': 'skipped', migrations: 'skipped', privileges: 'skipped', 'least privilege': 'skipped', keys: 'skipped' });
     expect(lineOf(result, 'PostgreSQL')).toContain(`cannot connect to 127.0.0.1:${port}/logins`);
     expect(result.stdout).not.toContain('pw-Hunter2-secret');
   });
@@ -175,18 +192,32 @@ describe('sqs2pg check', () => {
     const result = await check({ SQS2PG_MASK_KEY: '' });
     expect(result.code).toBe(1);
     expect(statuses(result)).toEqual({ ...ALL_OK, 'mask key': 'problem' });
-    expect(lineOf(result, 'mask key')).toContain('openssl rand -base64 32');
+    expect(lineOf(result, 'mask key')).toContain('sqs2pg keygen');
   });
 
-  it('the vault: on with its key, a problem when it is the mask key; the vault privileges asked for', async () => {
-    const on = await check({ SQS2PG_VAULT_KEY: 'b7'.repeat(32) });
-    expect(on.code, on.stdout).toBe(0);
-    expect(lineOf(on, 'vault')).toBe('ok       vault: on: the vault key is set (32 bytes, key id v1)');
+  it('the vault: on with its public key, a problem when it is the mask key or the legacy symmetric key', async () => {
+    const on = await check({ SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
+    expect(lineOf(on, 'vault')).toBe('ok       vault: on: the vault public key is set (key id v1); workers seal, only the private key opens');
     expect(lineOf(on, 'privileges')).toContain('and sqs2pg_vault.entries');
-    const same = await check({ SQS2PG_VAULT_KEY: TEST_MASK_KEY });
+    const same = await check({ SQS2PG_VAULT_PUBLIC_KEY: TEST_MASK_KEY });
     expect(same.code).toBe(1);
-    expect(statuses(same)).toEqual({ ...ALL_OK, vault: 'problem' });
-    expect(lineOf(same, 'vault')).toContain('the vault key is the mask key');
+    expect(lineOf(same, 'vault')).toContain('the vault public key is the mask key');
+    const legacy = await check({ SQS2PG_VAULT_KEY: 'b7c1d2e3f405162738495a6b7c8d9eafb0c1d2e3f405162738495a6b7c8d9eaf' });
+    expect(legacy.code).toBe(1);
+    expect(lineOf(legacy, 'vault')).toContain('workers no longer take the symmetric vault key');
+  });
+
+  it('a worker that runs as a superuser: a problem with the vault on, naming sqs2pg grants and the role to use; a warning with it off', async () => {
+    const on = await check({ SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
+    expect(on.code).toBe(1);
+    expect(statuses(on)).toEqual({ ...ALL_OK, 'least privilege': 'problem' });
+    const line = lineOf(on, 'least privilege');
+    expect(line).toMatch(/^problem {2}least privilege: role \S+ is a superuser, owns [^:]*sqs2pg_vault\.entries[^:]*, can read the vault: more than a worker needs, and the vault is on; /);
+    expect(line).toContain('"sqs2pg grants"');
+    expect(line).toContain('sqs2pg_worker');
+    const off = await check();
+    expect(off.code).toBe(0);
+    expect(lineOf(off, 'least privilege')).toMatch(/^warning {2}least privilege: role \S+ is a superuser.*\(the vault is off\)/);
   });
 
   it('a mask key other than the one its key id was first used with: what run would refuse', async () => {
@@ -196,7 +227,7 @@ describe('sqs2pg check', () => {
     const result = await check({ DATABASE_URL: databaseUrl });
     expect(result.code).toBe(1);
     expect(statuses(result)).toEqual({ ...ALL_OK, keys: 'problem' });
-    expect(lineOf(result, 'keys')).toContain('the mask key is not the key mask key id "k1" was first used with');
+    expect(lineOf(result, 'keys')).toContain('the mask key and mask key id "k1" do not match what this database first saw them with');
   });
 
   it('a malformed setting: the configuration line, exit 2', async () => {
@@ -211,7 +242,8 @@ describe('sqs2pg check', () => {
     const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: { check: string; status: string; detail: string }[] };
     expect(parsed.ok).toBe(false);
     expect(Object.fromEntries(parsed.checks.map((c) => [c.check, c.status]))).toEqual({ ...ALL_OK, 'mask key': 'problem' });
+    // --quiet leaves out the ok lines; warnings (this stack's superuser) stay listed.
     const quiet = await check({ SQS2PG_MASK_KEY: '' }, ['--quiet']);
-    expect(quiet.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^problem {2}mask key: /)]);
+    expect(quiet.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^problem {2}mask key: /), expect.stringMatching(/^warning {2}least privilege: /)]);
   });
 });
