@@ -105,14 +105,22 @@ export async function checkDelivery(stack: TestStack, workload: Workload): Promi
 
 /**
  * How many raw ip/device_id values of the workload occur in the texts and in everything the
- * database stores. The text is split into tokens once, so a large run costs one pass, not one per value.
+ * database stores: rows, quarantine, erasure tombstones, the vault's entries and its audit (the
+ * ciphertexts as bytes too). The text is split into tokens once, so a large run costs one pass,
+ * not one per value.
  */
 export async function piiFound(stack: TestStack, workload: Workload, texts: readonly string[]): Promise<number> {
-  const stored = await stack.pool.query<{ text: string }>(
+  const stored = await stack.pool.query<{ text: string; bytes: Buffer | null }>(
     `SELECT coalesce((SELECT json_agg(q)::text FROM sqs2pg.quarantine q), '') ||
-            coalesce((SELECT json_agg(u)::text FROM user_logins u), '') AS text`,
+            coalesce((SELECT json_agg(u)::text FROM user_logins u), '') ||
+            coalesce((SELECT json_agg(t)::text FROM sqs2pg.tombstones t), '') ||
+            coalesce((SELECT json_agg(e)::text FROM sqs2pg_vault.entries e), '') ||
+            coalesce((SELECT json_agg(a)::text FROM sqs2pg_vault.audit a), '') AS text,
+            coalesce((SELECT string_agg(ciphertext, '\\x00'::bytea) FROM sqs2pg_vault.entries), ''::bytea) ||
+            coalesce((SELECT string_agg(sealed_user_id, '\\x00'::bytea) FROM sqs2pg.tombstones), ''::bytea) AS bytes`,
   );
-  const haystack = [...texts, stored.rows[0]?.text ?? ''].join('\n');
+  // Ciphertext read as Latin-1 text: a value stored unencrypted in a bytea would show as itself.
+  const haystack = [...texts, stored.rows[0]?.text ?? '', stored.rows[0]?.bytes?.toString('latin1') ?? ''].join('\n');
   const tokens = new Set(haystack.split(/[^\w.:-]+/));
   let found = 0;
   for (const secret of workload.secrets) {
