@@ -6,6 +6,7 @@ import { rethrowRefusal } from '../db/denied.js';
 import { forgetMasked, forgetUser } from '../db/forget.js';
 import { assertReachable, createPool } from '../db/pool.js';
 import { ConfigError } from '../errors.js';
+import { createMasker } from '../transform/mask.js';
 
 export async function forget(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('forget', args, env);
@@ -21,7 +22,9 @@ export async function forget(args: readonly string[], env: NodeJS.ProcessEnv): P
     await assertReachable(pool, config.databaseUrl);
     try {
       if (config.userId !== undefined) {
-        const done = await forgetUser(pool, config.userId, config.reason);
+        // The quarantine names users only by their key under the mask key: without it, none is found.
+        const userKeys = config.maskKey ? [createMasker(config.maskKey, config.maskKeyId).userKey(config.userId)] : [];
+        const done = await forgetUser(pool, config.userId, userKeys, config.reason);
         console.log(
           `forgot the user: removed ${plural(done.rows, 'row')} of user_logins, ${plural(done.quarantined, 'quarantine record')} and ` +
             `${plural(done.vaultEntries, 'vault entry', 'vault entries')} no other row uses; ` +

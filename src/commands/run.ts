@@ -12,6 +12,7 @@ import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
 import { createVaultCipher } from '../vault/cipher.js';
+import { vaultSealerFrom } from '../vault/key-pair.js';
 import { vaultKeysFrom } from '../vault/keyring.js';
 import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
@@ -65,6 +66,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
       databaseUrl: config.databaseUrl,
       masker: createMasker(config.maskKey, config.maskKeyId),
       vault: vaultKeys && createVaultCipher(vaultKeys.key, config.vaultKeyId),
+      bodySealer: vaultSealerFrom(config),
       keyChecks: [
         { purpose: 'mask', keyId: config.maskKeyId, key: config.maskKey },
         ...(vaultKeys ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vaultKeys.key } as const] : []),

@@ -10,10 +10,12 @@ export const commandSummaries: Record<CommandName, string> = {
   forget: 'Erase a user (--user-id) or one masked value (--masked): their rows and the vault entries nothing else uses.',
   rotate: 'Bring existing rows and vault entries to the configured keys: re-mask under a new mask key, re-encrypt under a new vault key.',
   grants: 'Create the worker, analyst and PII officer roles with least privilege, and grant them.',
+  quarantine: 'quarantine list: quarantined messages by reason and day; quarantine show <message-id>: one record\'s metadata and shape (--reveal: its sealed body, audited).',
+  replay: 'Re-run quarantined messages through today\'s validation and masking from their sealed bodies (after a rule was widened or a constraint fixed); audited, resumable.',
 };
 
 export function renderUsage(): string {
-  const lines = Object.entries(commandSummaries).map(([name, summary]) => `  ${name.padEnd(9)}${summary}`);
+  const lines = Object.entries(commandSummaries).map(([name, summary]) => `  ${name.padEnd(11)}${summary}`);
   return ['Usage: sqs2pg <command> [options]', '', 'Commands:', ...lines, '', 'Run "sqs2pg <command> --help" for its options.'].join('\n');
 }
 

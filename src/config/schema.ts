@@ -2,9 +2,10 @@
 // and documentation. The CLI's --help and the README's configuration table are generated from it.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { rejectReasons } from '../transform/types.js';
 import { decodeKey } from './key.js';
 
-export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants';
+export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'quarantine' | 'replay';
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** kebab-case flag, without the leading dashes */
@@ -70,7 +71,9 @@ const keyId = z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1-16 lower-case let
 // `check` reads every setting `run` reads, so it validates exactly what the worker will be given.
 const pipelineCommands = ['run', 'demo', 'check'] as const;
 const runCommands = ['run', 'check'] as const;
-const vaultKeyCommands = [...runCommands, 'reveal', 'rotate'] as const;
+const vaultKeyCommands = [...runCommands, 'reveal', 'rotate', 'replay'] as const;
+// Commands that open what workers sealed: their private key never goes to a worker.
+const openerCommands = ['reveal', 'rotate', 'quarantine', 'replay'] as const;
 
 export const settings = {
   queueUrl: setting({
@@ -112,16 +115,16 @@ export const settings = {
     default: 'postgres://postgres:postgres@localhost:5432/postgres',
     doc: 'PostgreSQL connection URL (libpq form; sslmode is honoured).',
     secret: true,
-    commands: ['run', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants'],
+    commands: ['run', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants', 'quarantine', 'replay'],
   }),
   maskKey: setting({
     flag: 'mask-key',
     env: 'SQS2PG_MASK_KEY',
     schema: key.optional(),
     defaultDoc: 'none (the demo uses a fixed development key)',
-    doc: 'Secret key for the HMAC masks of ip and device_id: 32+ random bytes, hex or base64. Prefer the environment to the flag. For rotate: the new key, whose originals come from the vault.',
+    doc: 'Secret key for the HMAC masks of ip and device_id: 32+ random bytes, hex or base64. Prefer the environment to the flag. For rotate: the new key, whose originals come from the vault. For forget, quarantine and replay: the key quarantine records name users under.',
     secret: true,
-    commands: [...pipelineCommands, 'rotate'],
+    commands: [...pipelineCommands, 'rotate', 'forget', 'replay'],
     requiredFor: ['run'],
   }),
   maskKeyId: setting({
@@ -130,7 +133,7 @@ export const settings = {
     schema: keyId,
     default: 'k1',
     doc: 'Short id written in front of every mask (k1:...), so the key can be rotated. For rotate: the id rows are re-masked to.',
-    commands: [...pipelineCommands, 'rotate'],
+    commands: [...pipelineCommands, 'rotate', 'forget', 'replay'],
   }),
   vaultKey: setting({
     flag: 'vault-key',
@@ -172,7 +175,7 @@ export const settings = {
     defaultDoc: 'none',
     doc: 'Private key of the vault (X25519, 32 bytes, hex or base64), for the PII officer only: it opens what workers sealed. Never give it to a worker.',
     secret: true,
-    commands: ['reveal', 'rotate'],
+    commands: openerCommands,
   }),
   vaultPrivateKeyFile: setting({
     flag: 'vault-private-key-file',
@@ -180,7 +183,7 @@ export const settings = {
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the vault private key (a mounted secret), instead of --vault-private-key.',
-    commands: ['reveal', 'rotate'],
+    commands: openerCommands,
   }),
   vaultKeyId: setting({
     flag: 'vault-key-id',
@@ -188,7 +191,7 @@ export const settings = {
     schema: keyId,
     default: 'v1',
     doc: 'Id stored with every vault entry, so the vault key can be rotated. For rotate: the id entries are re-encrypted to. (reveal finds it from the key.)',
-    commands: [...runCommands, 'rotate'],
+    commands: [...runCommands, 'rotate', 'replay'],
   }),
   vaultPreviousKey: setting({
     flag: 'vault-previous-key',
@@ -223,9 +226,9 @@ export const settings = {
     env: 'SQS2PG_REASON',
     schema: z.string().trim().min(3, 'expected a few words: why, or a ticket reference').max(500, 'expected at most 500 characters').optional(),
     defaultDoc: 'none',
-    doc: 'Why, written to the audit table (a ticket reference, not the person\'s details). Required by reveal.',
-    commands: ['reveal', 'forget', 'rotate'],
-    requiredFor: ['reveal'],
+    doc: 'Why, written to the audit table (a ticket reference, not the person\'s details). Required by reveal, quarantine show --reveal and replay.',
+    commands: ['reveal', 'forget', 'rotate', 'quarantine', 'replay'],
+    requiredFor: ['reveal', 'replay'],
   }),
   userId: setting({
     flag: 'user-id',
@@ -234,6 +237,40 @@ export const settings = {
     defaultDoc: 'none',
     doc: "Erase this user: their rows, quarantine records naming them, and the vault entries no other row uses.",
     commands: ['forget'],
+  }),
+  messageId: setting({
+    flag: 'message-id',
+    env: 'SQS2PG_MESSAGE_ID',
+    schema: z.string().min(1).max(128, 'expected an SQS message id (at most 128 characters)').optional(),
+    defaultDoc: 'none',
+    doc: 'The SQS message id of a quarantine record. quarantine show takes it as its argument.',
+    commands: ['quarantine'],
+  }),
+  reveal: setting({
+    flag: 'reveal',
+    env: 'SQS2PG_REVEAL',
+    schema: z.stringbool(),
+    default: 'false',
+    boolean: true,
+    doc: 'quarantine show: also open the sealed body and print it, audited (needs --reason, the vault private key and a PII officer role).',
+    commands: ['quarantine'],
+  }),
+  whereReason: setting({
+    flag: 'where-reason',
+    env: 'SQS2PG_WHERE_REASON',
+    schema: z.enum(rejectReasons, { error: `expected a reason code: ${rejectReasons.join(', ')}` }).optional(),
+    defaultDoc: 'none: every reason',
+    doc: 'replay: only the quarantine records of this reason code.',
+    commands: ['replay'],
+  }),
+  limit: setting({
+    flag: 'limit',
+    env: 'SQS2PG_LIMIT',
+    schema: int(1, 100_000_000).optional(),
+    defaultDoc: 'none: all',
+    unit: 'records',
+    doc: 'replay: at most this many records (oldest first); quarantine list: at most this many lines.',
+    commands: ['quarantine', 'replay'],
   }),
   rotatePauseMs: setting({
     flag: 'rotate-pause-ms',
@@ -305,6 +342,16 @@ export const settings = {
     doc: 'Received but not yet deleted messages; polling pauses at this limit (backpressure).',
     commands: pipelineCommands,
   }),
+  maxInFlightBytes: setting({
+    flag: 'max-in-flight-bytes',
+    env: 'SQS2PG_MAX_IN_FLIGHT_BYTES',
+    schema: int(1_048_576, 4_294_967_296),
+    default: '50331648',
+    defaultDoc: '`50331648` (48 MiB)',
+    unit: 'bytes',
+    doc: 'Bodies in hand (UTF-8 bytes), counting 10 MiB for each receive in flight (ten bodies of SQS\'s 1 MiB maximum); polling pauses at this limit. The default keeps a worker under 200 MB of memory, within the shipped Deployment\'s 256 Mi, whatever the bodies hold.',
+    commands: pipelineCommands,
+  }),
   dbPoolSize: setting({
     flag: 'db-pool-size',
     env: 'SQS2PG_DB_POOL_SIZE',
@@ -340,7 +387,7 @@ export const settings = {
     defaultFor: { demo: 'warn' },
     defaultDoc: 'info (demo: warn)',
     doc: 'Least severe log level written (JSON lines on stderr).',
-    commands: ['run', 'demo', 'migrate', 'check', 'rotate'],
+    commands: ['run', 'demo', 'migrate', 'check', 'rotate', 'replay'],
   }),
   queueDepthIntervalSec: setting({
     flag: 'queue-depth-interval-sec',
@@ -412,6 +459,7 @@ type Settings = typeof settings;
 /** The one argument a command takes, as another way to give one of its settings. */
 export const positionalFor: Partial<Record<CommandName, { setting: SettingName; name: string }>> = {
   reveal: { setting: 'masked', name: 'masked-value' },
+  quarantine: { setting: 'messageId', name: 'message-id' },
 };
 
 /** The parsed settings one command reads. */

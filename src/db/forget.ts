@@ -16,14 +16,15 @@ export interface ForgetUserResult {
   vaultEntriesKept: number;
 }
 
-export async function forgetUser(pool: Pool, userId: string, reason: string | undefined): Promise<ForgetUserResult> {
+/** `userKeys`: Masker.userKey of the user id under each mask key that may have written records. */
+export async function forgetUser(pool: Pool, userId: string, userKeys: readonly string[], reason: string | undefined): Promise<ForgetUserResult> {
   return inTransaction(pool, BEGIN_VAULT_DELETE, async (client) => {
     const gone = await client.query<{ masked_ip: string | null; masked_device_id: string | null }>(
       'DELETE FROM user_logins WHERE user_id = $1 RETURNING masked_ip, masked_device_id',
       [userId],
     );
     const masks = [...new Set(gone.rows.flatMap((row) => [row.masked_ip, row.masked_device_id]).filter((mask) => mask !== null))];
-    const quarantined = await forgetQuarantined(client, userId);
+    const quarantined = await forgetQuarantined(client, userKeys);
     const { deleted, kept } = await deleteUnusedEntries(client, masks);
     const result = { rows: gone.rowCount ?? 0, quarantined, vaultEntries: deleted, vaultEntriesKept: kept };
     // Counts only: neither the user id nor the masks, which the erasure is meant to leave nowhere.
@@ -69,29 +70,9 @@ async function deleteUnusedEntries(client: PoolClient, masks: readonly string[])
   return { deleted: Number(result.rows[0]?.deleted ?? 0), kept: Number(result.rows[0]?.kept ?? 0) };
 }
 
-/**
- * Quarantine records naming the user: their bodies keep user_id in clear (it is not personal data
- * that sqs2pg masks, but it is this person's). Found by the id's JSON text, then confirmed by key.
- */
-async function forgetQuarantined(client: PoolClient, userId: string): Promise<number> {
-  const quoted = JSON.stringify(userId);
-  const candidates = await client.query<{ sqs_message_id: string; redacted_body: string }>(
-    'SELECT sqs_message_id, redacted_body FROM sqs2pg.quarantine WHERE strpos(redacted_body, $1) > 0',
-    [quoted],
-  );
-  const ids = candidates.rows.filter((row) => namesUser(row.redacted_body, userId, quoted)).map((row) => row.sqs_message_id);
-  if (ids.length === 0) return 0;
-  const deleted = await client.query('DELETE FROM sqs2pg.quarantine WHERE sqs_message_id = ANY($1::varchar[])', [ids]);
+/** Quarantine records of the user, found by the user's key: the records hold no user id in clear. */
+async function forgetQuarantined(client: PoolClient, userKeys: readonly string[]): Promise<number> {
+  if (userKeys.length === 0) return 0;
+  const deleted = await client.query('DELETE FROM sqs2pg.quarantine WHERE user_key = ANY($1::varchar[])', [userKeys]);
   return deleted.rowCount ?? 0;
-}
-
-function namesUser(body: string, userId: string, quoted: string): boolean {
-  try {
-    const value: unknown = JSON.parse(body);
-    return typeof value === 'object' && value !== null && (value as Record<string, unknown>).user_id === userId;
-  } catch {
-    // Not JSON (a truncated body, kept as text): the key followed by the id's JSON text.
-    const escaped = quoted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    return new RegExp(`"user_id"\\s*:\\s*${escaped}`).test(body);
-  }
 }

@@ -5,11 +5,13 @@ import { migrate } from '../db/migrate.js';
 import { assertReachable, type Pool } from '../db/pool.js';
 import { ConnectError, describeError, Sqs2pgError } from '../errors.js';
 import type { EventBus } from '../observability/events.js';
+import { conflictTargetOf } from '../sink/postgres/conflict-target.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
 import type { VaultCipher } from '../vault/cipher.js';
+import type { VaultSealer } from '../vault/sealed-box.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 
 export interface WorkerParts {
@@ -22,6 +24,8 @@ export interface WorkerParts {
   masker: Masker;
   /** vault on: the cipher for new vault entries */
   vault?: VaultCipher | undefined;
+  /** vault on: the sealer for quarantined bodies (the lead unifies it with `vault` at merge) */
+  bodySealer?: VaultSealer | undefined;
   /** the keys to check against the ids this database has seen them under */
   keyChecks: readonly KeyCheck[];
   bus: EventBus;
@@ -48,5 +52,7 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
       error,
     );
   }
-  return new Pipeline(source, new PostgresSink(parts.pool), parts.masker, parts.options, parts.bus.emit, parts.vault ?? null);
+  // After migrate, so a partitioned table already has its (sqs_message_id, create_date) index.
+  const sink = new PostgresSink(parts.pool, await conflictTargetOf(parts.pool));
+  return new Pipeline(source, sink, parts.masker, parts.options, parts.bus.emit, parts.vault ?? null, parts.bodySealer ?? null);
 }

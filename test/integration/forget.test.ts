@@ -6,7 +6,8 @@ import { generateSample } from '../../src/local/sample.js';
 import { BEGIN_VAULT_WRITE } from '../../src/db/vault-lock.js';
 import { INSERT_VAULT, vaultColumns } from '../../src/sink/postgres/sink.js';
 import { createVaultCipher } from '../../src/vault/cipher.js';
-import { createTestStack, runCli, startCli, waitFor, type TestStack } from '../helpers/stack.js';
+import { createMasker } from '../../src/transform/mask.js';
+import { createTestStack, runCli, startCli, TEST_MASK_KEY, waitFor, type TestStack } from '../helpers/stack.js';
 import { openVault, TEST_VAULT_KEY } from '../helpers/vault.js';
 
 const A = 'user-to-forget-a';
@@ -39,7 +40,8 @@ beforeAll(async () => {
   await stack.send(queueUrl, [...BODIES, ...generateSample({ count: 300, malformed: 0, seed: 61 }).bodies]);
   const result = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY }), 60_000);
   expect(result.code, result.stderr).toBe(0);
-  cliEnv = { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_KEY: TEST_VAULT_KEY };
+  // The mask key too: quarantine records name a user only by the user's key under it.
+  cliEnv = { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_KEY: TEST_VAULT_KEY, SQS2PG_MASK_KEY: TEST_MASK_KEY };
 });
 afterAll(async () => {
   await stack.close();
@@ -55,7 +57,7 @@ interface Snapshot {
 async function snapshot(): Promise<Snapshot> {
   const rows = await stack.pool.query<{ id: string; t: string }>('SELECT sqs_message_id AS id, row_to_json(u)::text AS t FROM user_logins u');
   const vault = await stack.pool.query<{ id: string; t: string }>('SELECT masked_value AS id, row_to_json(e)::text AS t FROM sqs2pg_vault.entries e');
-  const quarantine = await stack.pool.query<{ id: string; t: string }>('SELECT sqs_message_id AS id, redacted_body AS t FROM sqs2pg.quarantine');
+  const quarantine = await stack.pool.query<{ id: string; t: string }>('SELECT sqs_message_id AS id, row_to_json(q)::text AS t FROM sqs2pg.quarantine q');
   const map = (result: { rows: { id: string; t: string }[] }) => new Map(result.rows.map((row) => [row.id, row.t]));
   return { rows: map(rows), vault: map(vault), quarantine: map(quarantine) };
 }
@@ -82,7 +84,9 @@ describe('sqs2pg forget --user-id', () => {
     const shared = [await maskOfValue('198.51.100.1'), await maskOfValue('900-00-0002')];
     const own = [await maskOfValue('198.51.100.2'), await maskOfValue('198.51.100.3'), await maskOfValue('900-00-0001')];
     for (const mask of [...shared, ...own]) expect(mask).toBeDefined();
-    const aQuarantine = [...before.quarantine].filter(([, body]) => body.includes(A)).map(([id]) => id);
+    const userKey = (user: string) => createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1').userKey(user);
+    const aQuarantine = [...before.quarantine].filter(([, record]) => record.includes(userKey(A))).map(([id]) => id);
+    for (const record of before.quarantine.values()) expect(record).not.toContain(A);
     expect(aQuarantine).toHaveLength(2);
 
     const result = await runCli(['forget', '--user-id', A, '--reason', 'erasure request ER-7'], cliEnv, 20_000);
@@ -108,7 +112,7 @@ describe('sqs2pg forget --user-id', () => {
     const expectedQuarantine = new Map(before.quarantine);
     for (const id of aQuarantine) expectedQuarantine.delete(id);
     expect(after.quarantine).toEqual(expectedQuarantine);
-    expect([...after.quarantine.values()].some((body) => body.includes(B))).toBe(true);
+    expect([...after.quarantine.values()].some((record) => record.includes(userKey(B)))).toBe(true);
 
     // The shredded mask cannot be revealed; the shared one still can, for B's rows.
     const gone = await runCli(['reveal', own[0]!, '--reason', 'check erasure'], cliEnv, 15_000);
