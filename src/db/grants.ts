@@ -26,6 +26,7 @@ const TABLES = [
   'sqs2pg.key_fingerprints',
   'sqs2pg_vault.entries',
   'sqs2pg_vault.audit',
+  'sqs2pg_vault.quarantine_bodies',
 ];
 
 export function grantStatements(roles: RoleNames, database: string): string[] {
@@ -49,6 +50,15 @@ export function grantStatements(roles: RoleNames, database: string): string[] {
     `GRANT SELECT, DELETE ON sqs2pg.quarantine TO ${o}`,
     `GRANT SELECT, INSERT, UPDATE, DELETE ON sqs2pg_vault.entries TO ${o}`,
     `GRANT SELECT, INSERT (action, masked_value, reason, detail) ON sqs2pg_vault.audit TO ${o}`,
+    // Issue 10: a partitioned user_logins infers its conflict target from (sqs_message_id, create_date).
+    `GRANT SELECT (create_date) ON user_logins TO ${w}`,
+    `GRANT INSERT ON sqs2pg_vault.quarantine_bodies TO ${w}`,
+    // Replay writes rows through the workers' statements, and updates the reason of a record still refused.
+    `GRANT INSERT ON user_logins TO ${o}`,
+    `GRANT UPDATE (reason, field, detail) ON sqs2pg.quarantine TO ${o}`,
+    // Sealed bodies only through the audited function: no SELECT on sqs2pg_vault.quarantine_bodies.
+    `REVOKE ALL ON FUNCTION sqs2pg_vault.open_quarantined_body(varchar, text, text) FROM ${all}`,
+    `GRANT EXECUTE ON FUNCTION sqs2pg_vault.open_quarantined_body(varchar, text, text) TO ${o}`,
   ];
 }
 
