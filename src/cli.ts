@@ -6,6 +6,8 @@ import { forget } from './commands/forget.js';
 import { grants } from './commands/grants.js';
 import { keygen } from './commands/keygen.js';
 import { migrate } from './commands/migrate.js';
+import { quarantine } from './commands/quarantine.js';
+import { replay } from './commands/replay.js';
 import { reveal } from './commands/reveal.js';
 import { rotate } from './commands/rotate.js';
 import { run } from './commands/run.js';
@@ -15,7 +17,7 @@ import { describeError, Sqs2pgError } from './errors.js';
 // The SDK warns at every start that its 2027 releases will need Node 22; the lockfile pins this one.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const commands = { run, demo, migrate, check, reveal, forget, rotate, grants, keygen } as const;
+const commands = { run, demo, migrate, check, reveal, forget, rotate, grants, keygen, quarantine, replay } as const;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...args] = argv;

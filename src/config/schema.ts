@@ -2,9 +2,10 @@
 // and documentation. The CLI's --help and the README's configuration table are generated from it.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { rejectReasons } from '../transform/types.js';
 import { decodeKey } from './key.js';
 
-export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen';
+export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen' | 'quarantine' | 'replay';
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** kebab-case flag, without the leading dashes */
@@ -73,7 +74,8 @@ const pipelineCommands = ['run', 'demo', 'check'] as const;
 const runCommands = ['run', 'check'] as const;
 // The legacy symmetric vault key: run and check read it only to refuse it (workers get the public key now).
 const vaultKeyCommands = [...runCommands, 'reveal', 'rotate'] as const;
-const officerKeyCommands = ['reveal', 'rotate'] as const;
+// Commands that open what workers sealed: their private key never goes to a worker.
+const officerKeyCommands = ['reveal', 'rotate', 'quarantine', 'replay'] as const;
 
 export const settings = {
   queueUrl: setting({
@@ -115,16 +117,16 @@ export const settings = {
     default: 'postgres://postgres:postgres@localhost:5432/postgres',
     doc: 'PostgreSQL connection URL (libpq form; sslmode is honoured).',
     secret: true,
-    commands: ['run', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants'],
+    commands: ['run', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants', 'quarantine', 'replay'],
   }),
   maskKey: setting({
     flag: 'mask-key',
     env: 'SQS2PG_MASK_KEY',
     schema: key.optional(),
     defaultDoc: 'none (the demo uses a fixed development key)',
-    doc: 'Secret key for the HMAC masks of ip and device_id and the keyed hashes of erased user ids: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Prefer the environment or the file to the flag. Required by run and forget --user-id. For rotate: the new key, whose originals come from the vault.',
+    doc: 'Secret key for the HMAC masks of ip and device_id and the keyed hashes of erased user ids: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Prefer the environment or the file to the flag. Required by run and forget --user-id; replay masks with it. For rotate: the new key, whose originals come from the vault.',
     secret: true,
-    commands: [...pipelineCommands, 'rotate', 'forget'],
+    commands: [...pipelineCommands, 'rotate', 'forget', 'replay'],
     requiredFor: ['run'],
   }),
   maskKeyFile: setting({
@@ -134,7 +136,7 @@ export const settings = {
     defaultDoc: 'none',
     doc: 'A file holding the mask key (a mounted secret), instead of --mask-key.',
     secret: true,
-    commands: [...pipelineCommands, 'rotate', 'forget'],
+    commands: [...pipelineCommands, 'rotate', 'forget', 'replay'],
   }),
   maskKeyId: setting({
     flag: 'mask-key-id',
@@ -142,7 +144,7 @@ export const settings = {
     schema: keyId,
     default: 'k1',
     doc: 'Short id written in front of every mask (k1:...), so the key can be rotated. For rotate: the id rows are re-masked to.',
-    commands: [...pipelineCommands, 'rotate', 'forget'],
+    commands: [...pipelineCommands, 'rotate', 'forget', 'replay'],
   }),
   vaultKey: setting({
     flag: 'vault-key',
@@ -257,9 +259,9 @@ export const settings = {
     env: 'SQS2PG_REASON',
     schema: z.string().trim().min(3, 'expected a few words: why, or a ticket reference').max(500, 'expected at most 500 characters').optional(),
     defaultDoc: 'none',
-    doc: 'Why, written to the audit table (a ticket reference, not the person\'s details). Required by reveal.',
-    commands: ['reveal', 'forget', 'rotate'],
-    requiredFor: ['reveal'],
+    doc: 'Why, written to the audit table (a ticket reference, not the person\'s details). Required by reveal, quarantine show --reveal and replay.',
+    commands: ['reveal', 'forget', 'rotate', 'quarantine', 'replay'],
+    requiredFor: ['reveal', 'replay'],
   }),
   userId: setting({
     flag: 'user-id',
@@ -268,6 +270,40 @@ export const settings = {
     defaultDoc: 'none',
     doc: "Erase this user: their rows, quarantine records naming them and the vault entries no other row uses, and record a tombstone (a keyed hash of the id) so workers load none of their later messages. Needs the mask key.",
     commands: ['forget'],
+  }),
+  messageId: setting({
+    flag: 'message-id',
+    env: 'SQS2PG_MESSAGE_ID',
+    schema: z.string().min(1).max(128, 'expected an SQS message id (at most 128 characters)').optional(),
+    defaultDoc: 'none',
+    doc: 'The SQS message id of a quarantine record. quarantine show takes it as its argument.',
+    commands: ['quarantine'],
+  }),
+  reveal: setting({
+    flag: 'reveal',
+    env: 'SQS2PG_REVEAL',
+    schema: z.stringbool(),
+    default: 'false',
+    boolean: true,
+    doc: 'quarantine show: also open the sealed body and print it, audited (needs --reason, the vault private key and a PII officer role).',
+    commands: ['quarantine'],
+  }),
+  whereReason: setting({
+    flag: 'where-reason',
+    env: 'SQS2PG_WHERE_REASON',
+    schema: z.enum(rejectReasons, { error: `expected a reason code: ${rejectReasons.join(', ')}` }).optional(),
+    defaultDoc: 'none: every reason',
+    doc: 'replay: only the quarantine records of this reason code.',
+    commands: ['replay'],
+  }),
+  limit: setting({
+    flag: 'limit',
+    env: 'SQS2PG_LIMIT',
+    schema: int(1, 100_000_000).optional(),
+    defaultDoc: 'none: all',
+    unit: 'records',
+    doc: 'replay: at most this many records (oldest first); quarantine list: at most this many lines.',
+    commands: ['quarantine', 'replay'],
   }),
   rotatePauseMs: setting({
     flag: 'rotate-pause-ms',
@@ -348,6 +384,16 @@ export const settings = {
     doc: 'Received but not yet deleted messages; polling pauses at this limit (backpressure).',
     commands: pipelineCommands,
   }),
+  maxInFlightBytes: setting({
+    flag: 'max-in-flight-bytes',
+    env: 'SQS2PG_MAX_IN_FLIGHT_BYTES',
+    schema: int(1_048_576, 4_294_967_296),
+    default: '50331648',
+    defaultDoc: '`50331648` (48 MiB)',
+    unit: 'bytes',
+    doc: 'Bodies in hand (UTF-8 bytes), counting 10 MiB for each receive in flight (ten bodies of SQS\'s 1 MiB maximum); polling pauses at this limit. The default keeps a worker under 200 MB of memory, within the shipped Deployment\'s 256 Mi, whatever the bodies hold.',
+    commands: pipelineCommands,
+  }),
   dbPoolSize: setting({
     flag: 'db-pool-size',
     env: 'SQS2PG_DB_POOL_SIZE',
@@ -383,7 +429,7 @@ export const settings = {
     defaultFor: { demo: 'warn' },
     defaultDoc: 'info (demo: warn)',
     doc: 'Least severe log level written (JSON lines on stderr).',
-    commands: ['run', 'demo', 'migrate', 'check', 'rotate'],
+    commands: ['run', 'demo', 'migrate', 'check', 'rotate', 'replay'],
   }),
   queueDepthIntervalSec: setting({
     flag: 'queue-depth-interval-sec',
@@ -455,6 +501,7 @@ type Settings = typeof settings;
 /** The one argument a command takes, as another way to give one of its settings. */
 export const positionalFor: Partial<Record<CommandName, { setting: SettingName; name: string }>> = {
   reveal: { setting: 'masked', name: 'masked-value' },
+  quarantine: { setting: 'messageId', name: 'message-id' },
 };
 
 /** The parsed settings one command reads. */

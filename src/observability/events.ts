@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { RejectReason } from '../transform/types.js';
 
-export type SqsOperation = 'receive' | 'delete' | 'release' | 'extend' | 'depth';
+export type SqsOperation = 'receive' | 'delete' | 'release' | 'extend' | 'postpone' | 'depth';
 
 export interface EventMap {
   /** one per ReceiveMessage answer, empty ones too; `redelivered`: ApproximateReceiveCount > 1 */
@@ -23,6 +23,11 @@ export interface EventMap {
   'message:quarantined': { messageId: string; reason: RejectReason; field: string | null; receiveCount: number };
   /** erased: messages of users erased by sqs2pg forget (tombstoned), dropped and deleted from the queue */
   'batch:committed': { rows: number; duplicates: number; quarantined: number; erased?: number; durationMs: number };
+  /**
+   * PostgreSQL refused a message even as a minimal quarantine record (SQLSTATE `code`): it is left
+   * in the queue, not deleted, its visibility backed off; the queue's redrive policy takes it from there.
+   */
+  'message:leftInQueue': { messageId: string; code: string; receiveCount: number };
   'sink:retry': { attempt: number; delayMs: number; code: string; message: string };
   'sink:split': { size: number; code: string };
   /** connected, migrated, polling */

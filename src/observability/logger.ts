@@ -15,7 +15,19 @@ export function createLogger(level: string, options: { clearLine?: boolean } = {
 
 /** Writes the events worth a line: problems always, routine progress at debug. */
 export function logEvents(bus: EventBus, logger: Logger): void {
+  // A message left in the queue comes back after its backoff and may be refused again: one line per
+  // message is enough (the metric counts every time). Bounded: the oldest ids are forgotten first.
+  const leftLogged = new Set<string>();
   bus
+    .on('message:leftInQueue', (event) => {
+      if (leftLogged.has(event.messageId)) return;
+      if (leftLogged.size >= 10_000) leftLogged.delete(leftLogged.values().next().value ?? '');
+      leftLogged.add(event.messageId);
+      logger.warn(
+        event,
+        `PostgreSQL refused message ${event.messageId} even as a minimal quarantine record (${event.code}); left in the queue with its visibility backed off: check the sqs2pg.quarantine table and the queue's dead-letter queue`,
+      );
+    })
     .on('source:error', (event) => logger.warn(event, `SQS ${event.operation} failed: ${event.message}`))
     .on('source:protocolSwitched', (event) =>
       logger.info(event, `the SQS endpoint answered a ${event.from === 'json' ? 'JSON' : 'query-protocol'} request with ${event.answer}; using the ${event.to} protocol for this run`),

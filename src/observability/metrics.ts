@@ -29,6 +29,10 @@ export function createMetrics(bus: EventBus, options: { processMetrics?: boolean
   const deleted = counter('deleted_messages_total', 'Messages deleted from SQS after their commit.');
   const released = counter('released_messages_total', 'Messages made visible again (visibility 0) without being processed, e.g. at shutdown.');
   const extended = counter('visibility_extended_messages_total', 'Visibility extensions of messages still in hand.');
+  const leftInQueue = counter(
+    'left_in_queue_messages_total',
+    'Messages PostgreSQL refused even as a minimal quarantine record: not deleted, visibility backed off (each time).',
+  );
   const errors = counter('errors_total', 'Failures by pipeline stage and error class; most are retried.', ['stage', 'code']);
   const batchSize = new Histogram({
     name: 'sqs2pg_batch_size_messages',
@@ -69,6 +73,10 @@ export function createMetrics(bus: EventBus, options: { processMetrics?: boolean
     .on('source:deleted', ({ count }) => deleted.inc(count))
     .on('source:released', ({ count }) => released.inc(count))
     .on('source:extended', ({ count }) => extended.inc(count))
+    .on('message:leftInQueue', () => {
+      leftInQueue.inc();
+      error('load', 'refused');
+    })
     .on('source:error', (event) => error(stageOfSqsOperation(event.operation), errorClass(event.code)))
     .on('source:deletePartialFailure', (event) => error('delete', errorClass(event.code), event.count))
     .on('sink:retry', (event) => error('load', errorClass(event.code)))

@@ -1,16 +1,18 @@
-// Gets a batch committed whatever PostgreSQL says: transient failures are retried with backoff,
-// a row the server refuses is isolated by splitting the batch and quarantined, and anything no
-// retry can fix stops the run. Nothing here deletes from SQS: the caller does, after commit.
+// Gets a batch committed whatever PostgreSQL says: transient failures are retried with backoff;
+// an entry the server refuses is isolated by splitting the batch and written one step simpler
+// (a row becomes its quarantine record, a record its minimal record); an entry refused even as a
+// minimal record is left to the queue. Only errors no message can fix stop the run.
+// Nothing here deletes from SQS: the caller does, after commit.
 import { backoffDelayMs, sleep } from '../backoff.js';
 import { ConnectError, describeError, Sqs2pgError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
 import { classifyFailure } from '../sink/postgres/sqlstate.js';
-import type { PostgresSink } from '../sink/postgres/sink.js';
+import type { PostgresSink, SealedBody } from '../sink/postgres/sink.js';
 import type { Masker } from '../transform/mask.js';
-import { reject } from '../transform/message-to-row.js';
+import { minimalRejection, reject } from '../transform/message-to-row.js';
 import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../transform/types.js';
-import type { VaultSealer } from '../vault/sealed-box.js';
 import { sealBatch } from '../vault/seal-batch.js';
+import { quarantineContext, type VaultSealer } from '../vault/sealed-box.js';
 
 export interface Entry {
   message: InboundMessage;
@@ -38,15 +40,19 @@ export class BatchWriter {
     private readonly signal: AbortSignal,
     /** give up after failing this long; null: retry for ever */
     private readonly outageLimitMs: number | null,
-    /** vault on: seals the originals of each committed batch to the vault's public key */
+    /** vault on: seals the originals of each committed batch, and the whole body of each quarantined message, to the vault's public key */
     private readonly vault: VaultSealer | null = null,
   ) {}
 
-  async write(entries: readonly Entry[]): Promise<void> {
+  /**
+   * Commits the batch; resolves to the entries that PostgreSQL refused in every form, which the
+   * caller must leave to the queue (not delete). Everything else is committed.
+   */
+  async write(entries: readonly Entry[]): Promise<Entry[]> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.commit(entries);
-        return;
+        return [];
       } catch (error) {
         const { kind, code } = classifyFailure(error);
         if (kind === 'data') return this.isolate(entries, code);
@@ -73,39 +79,48 @@ export class BatchWriter {
     }
   }
 
-  /** Splits the batch until the refused row stands alone, then quarantines it and loads the rest. */
-  private async isolate(entries: readonly Entry[], code: string): Promise<void> {
-    const rowCount = entries.filter((entry) => entry.outcome.kind === 'row').length;
-    if (rowCount === 0) {
-      throw new Sqs2pgError('db_schema', `PostgreSQL refused quarantine records (${code}); check the sqs2pg.quarantine table`, 1);
-    }
-    if (rowCount === 1) {
-      await this.write(
-        entries.map((entry) =>
-          entry.outcome.kind === 'row'
-            ? { message: entry.message, outcome: { kind: 'rejected', rejection: reject(entry.message, this.masker, 'db_rejected', null, code) } }
-            : entry,
-        ),
-      );
-      return;
+  /**
+   * Splits the batch until the refused entry stands alone, then writes it one step simpler. Any
+   * entry may be the one refused (a row, or a record in a database that cannot store it), so the
+   * split is blind: log2(batch) more commits per refused entry.
+   */
+  private async isolate(entries: readonly Entry[], code: string): Promise<Entry[]> {
+    if (entries.length === 1) {
+      const entry = entries[0]!;
+      const simpler = this.simpler(entry, code);
+      if (simpler) return this.write([simpler]);
+      this.emit('message:leftInQueue', { messageId: entry.message.messageId, code, receiveCount: entry.message.receiveCount });
+      return [entry];
     }
     this.emit('sink:split', { size: entries.length, code });
     const middle = Math.ceil(entries.length / 2);
-    await this.write(entries.slice(0, middle));
-    await this.write(entries.slice(middle));
+    return [...(await this.write(entries.slice(0, middle))), ...(await this.write(entries.slice(middle)))];
+  }
+
+  /** row -> full record (db_rejected) -> minimal record -> nothing simpler (undefined). */
+  private simpler({ message, outcome }: Entry, code: string): Entry | undefined {
+    if (outcome.kind === 'row') {
+      return { message, outcome: { kind: 'rejected', rejection: reject(message, this.masker, 'db_rejected', null, code) } };
+    }
+    if (outcome.rejection.body !== null) return { message, outcome: { kind: 'rejected', rejection: minimalRejection(message, code, outcome.rejection.userKey) } };
+    return undefined;
   }
 
   private async commit(entries: readonly Entry[]): Promise<void> {
     const rows: LoginRow[] = [];
     const rejections: Rejection[] = [];
-    for (const { outcome } of entries) {
+    const rejected: InboundMessage[] = [];
+    for (const { message, outcome } of entries) {
       if (outcome.kind === 'row') rows.push(outcome.row);
-      else rejections.push(outcome.rejection);
+      else {
+        rejections.push(outcome.rejection);
+        rejected.push(message);
+      }
     }
     const started = performance.now();
     // Only rows get vaulted: a row isolated as db_rejected became an entry without originals.
     const vault = this.vault ? sealBatch(entries.flatMap((entry) => (entry.outcome.kind === 'row' ? (entry.originals ?? []) : [])), this.vault) : [];
-    const result = await this.sink.write(rows, rejections, vault);
+    const result = await this.sink.write({ rows, rejections, vault, sealedBodies: this.sealBodies(rejected) });
     this.failingSince = undefined;
     this.emit('batch:committed', {
       rows: result.inserted,
@@ -123,5 +138,12 @@ export class BatchWriter {
         receiveCount: rejection.receiveCount,
       });
     }
+  }
+
+  /** One key agreement per commit, one AES-GCM seal per body; the minimal record keeps its body too. */
+  private sealBodies(messages: readonly InboundMessage[]): SealedBody[] {
+    if (!this.vault || messages.length === 0) return [];
+    const sealer = this.vault.batch();
+    return messages.map((message) => ({ messageId: message.messageId, sealed: sealer.seal(quarantineContext(message.messageId), message.body) }));
   }
 }

@@ -2,6 +2,7 @@
 // bounded by rows and time; each batch is committed, then (and only then) deleted from SQS.
 // Stopping ends polling, commits and deletes what is in hand, and releases everything else.
 import { setMaxListeners } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { backoffDelayMs, sleep } from '../backoff.js';
 import { ConnectError, describeError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
@@ -19,6 +20,8 @@ export interface PipelineOptions {
   batchMaxRows: number;
   batchMaxWaitMs: number;
   maxInFlightMessages: number;
+  /** UTF-8 bytes of the bodies in hand, plus a full answer reserved for each receive in flight */
+  maxInFlightBytes: number;
   /** finish once the queue is empty and everything is committed */
   drain: boolean;
   /** with drain: give up once PostgreSQL or SQS has failed this long */
@@ -28,6 +31,16 @@ export interface PipelineOptions {
 }
 
 const RECEIVE_MAX = 10;
+// SQS's largest body (its default maximum): a receive may bring ten of them, so each receive in
+// flight holds that much of the byte budget until its answer is counted by what it really holds.
+export const SQS_MAX_BODY_BYTES = 1024 * 1024;
+const RECEIVE_RESERVE_BYTES = RECEIVE_MAX * SQS_MAX_BODY_BYTES;
+// A batch is written once it holds this many bytes of bodies, whatever its row count: the quarantined
+// bodies of a batch are sealed and sent together, and must not add up to hundreds of megabytes.
+const BATCH_MAX_BYTES = 8 * 1024 * 1024;
+// Transforming a receive's messages gives the event loop back after this long (timers, heartbeats,
+// health probes): a hostile answer of ten 1 MiB bodies must not hold it for their whole cost.
+const TRANSFORM_SLICE_MS = 10;
 // On stop, a receive already sent may be answering with messages the server has hidden: let it
 // finish for this long (an idle long poll is then cut short; it holds no messages).
 const STOP_RECEIVE_GRACE_MS = 1_000;
@@ -40,6 +53,9 @@ export class Pipeline {
   private drained = false;
   private readonly writer: BatchWriter;
   private pending: Entry[] = [];
+  private pendingBytes = 0;
+  /** receives sent and not yet answered: each holds RECEIVE_RESERVE_BYTES of the byte budget */
+  private receivesInFlight = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly writes = new Set<Promise<void>>();
   private readonly pollers = new Set<Promise<void>>();
@@ -133,11 +149,14 @@ export class Pipeline {
       await this.roomForMore();
       if (this.stopped) break;
       let messages;
+      this.receivesInFlight++;
       try {
         messages = await this.source.receive(RECEIVE_MAX, waitSec, this.receiving.signal);
         failures = 0;
         failingSince = undefined;
       } catch (error) {
+        this.receivesInFlight--;
+        this.wakePollers();
         failingSince ??= Date.now();
         const limit = this.outageLimitMs;
         if (limit !== null && Date.now() - failingSince > limit) {
@@ -154,6 +173,9 @@ export class Pipeline {
         await sleep(retryInMs, this.stopping.signal);
         continue;
       }
+      // The reservation gives way to what the answer holds, which the source now counts.
+      this.receivesInFlight--;
+      this.wakePollers();
       if (this.stopped) {
         // Answered after the stop: not started, so handed straight back.
         await this.source.release(messages);
@@ -167,7 +189,14 @@ export class Pipeline {
         }
         continue;
       }
-      for (const message of messages) this.add(this.transform(message));
+      let sliceStart = performance.now();
+      for (const message of messages) {
+        this.add(this.transform(message));
+        if (performance.now() - sliceStart > TRANSFORM_SLICE_MS) {
+          await nextTurn();
+          sliceStart = performance.now();
+        }
+      }
       if (messages.length === RECEIVE_MAX) {
         if (this.activePollers < this.options.pollers) this.startPoller();
       } else if (messages.length < RECEIVE_MAX / 2 && this.retirePoller()) {
@@ -191,7 +220,8 @@ export class Pipeline {
 
   private add(entry: Entry): void {
     this.pending.push(entry);
-    if (this.pending.length >= this.options.batchMaxRows) this.flush();
+    this.pendingBytes += entry.message.body.length;
+    if (this.pending.length >= this.options.batchMaxRows || this.pendingBytes >= BATCH_MAX_BYTES) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), this.options.batchMaxWaitMs);
   }
 
@@ -201,6 +231,7 @@ export class Pipeline {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    this.pendingBytes = 0;
     const write = this.commitThenDelete(batch)
       .catch((error: unknown) => {
         this.failure ??= asError(error);
@@ -215,8 +246,9 @@ export class Pipeline {
 
   private async commitThenDelete(batch: readonly Entry[]): Promise<void> {
     const messages = batch.map((entry) => entry.message);
+    let refused: Entry[];
     try {
-      await this.writer.write(batch);
+      refused = await this.writer.write(batch);
     } catch (error) {
       if (!(error instanceof WriteAbortedError)) {
         this.failure ??= asError(error);
@@ -225,14 +257,27 @@ export class Pipeline {
       await this.source.release(messages);
       return;
     }
-    await this.source.delete(messages);
+    if (refused.length === 0) return this.source.delete(messages);
+    // Refused in every form: not deleted, hidden for a while, and the rest of the batch goes on.
+    const left = new Set(refused.map((entry) => entry.message));
+    await Promise.all([this.source.delete(messages.filter((message) => !left.has(message))), this.source.postpone([...left])]);
   }
 
-  /** Backpressure: polling waits while the messages in hand are at the limit. */
+  /**
+   * Backpressure: polling waits while the messages in hand, or their bytes plus a full answer for
+   * every receive in flight, are at the limits. With nothing in hand and nothing being received,
+   * one receive always goes out, so a budget smaller than one answer still makes progress.
+   */
   private async roomForMore(): Promise<void> {
-    while (!this.stopped && this.source.inFlight + RECEIVE_MAX > this.options.maxInFlightMessages) {
+    while (!this.stopped && !this.hasRoom()) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
+  }
+
+  private hasRoom(): boolean {
+    if (this.source.inFlight + RECEIVE_MAX > this.options.maxInFlightMessages) return false;
+    if (this.source.inFlight === 0 && this.receivesInFlight === 0) return true;
+    return this.source.inFlightBytes + (this.receivesInFlight + 1) * RECEIVE_RESERVE_BYTES <= this.options.maxInFlightBytes;
   }
 
   private wakePollers(): void {
@@ -246,7 +291,8 @@ export class Pipeline {
     if (this.source.inFlight > 0 || this.pending.length > 0 || this.writes.size > 0) return false;
     try {
       const depth = await this.source.depth();
-      return depth.visible + depth.inFlight + depth.delayed === 0 && this.source.inFlight === 0;
+      // Messages this run left in the queue (postponed) are hidden, not work a drain can finish.
+      return depth.visible + depth.delayed === 0 && depth.inFlight <= this.source.postponedHidden() && this.source.inFlight === 0;
     } catch (error) {
       this.emit('source:error', { operation: 'depth', code: errorCode(error), message: describeError(error), retryInMs: null });
       return false;

@@ -5,6 +5,7 @@ import { migrate } from '../db/migrate.js';
 import { assertReachable, type Pool } from '../db/pool.js';
 import { ConnectError, describeError, Sqs2pgError } from '../errors.js';
 import type { EventBus } from '../observability/events.js';
+import { conflictTargetOf } from '../sink/postgres/conflict-target.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { SqsSource } from '../source/sqs/source.js';
@@ -48,5 +49,7 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
       error,
     );
   }
-  return new Pipeline(source, new PostgresSink(parts.pool), parts.masker, parts.options, parts.bus.emit, parts.vault ?? null);
+  // After migrate, so a partitioned table already has its (sqs_message_id, create_date) index.
+  const sink = new PostgresSink(parts.pool, await conflictTargetOf(parts.pool));
+  return new Pipeline(source, sink, parts.masker, parts.options, parts.bus.emit, parts.vault ?? null);
 }

@@ -28,12 +28,21 @@ export type ParseResult =
   | { ok: false; reason: RejectReason; field: string | null };
 
 export function parseLoginEvent(body: string): ParseResult {
-  let value: unknown;
+  const parsed = parseJson(body);
+  return parsed ? validateLoginEvent(parsed.value) : { ok: false, reason: 'not_json', field: null };
+}
+
+/** The body's JSON value (a leading byte order mark ignored), or undefined when it is not JSON. */
+export function parseJson(body: string): { value: unknown } | undefined {
   try {
-    value = JSON.parse(stripByteOrderMark(body));
+    return { value: JSON.parse(stripByteOrderMark(body)) };
   } catch {
-    return { ok: false, reason: 'not_json', field: null };
+    return undefined;
   }
+}
+
+/** Validates a parsed JSON value as a login event. */
+export function validateLoginEvent(value: unknown): ParseResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, reason: 'not_object', field: null };
   }

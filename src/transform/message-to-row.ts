@@ -2,9 +2,9 @@
 // rejection with a reason. It never throws for any body.
 import { appVersionToInt } from './app-version.js';
 import { canonicalIp } from './ip.js';
-import { parseLoginEvent } from './login-event.js';
+import { parseJson, validateLoginEvent } from './login-event.js';
 import type { Masker } from './mask.js';
-import { redactBody } from './redact.js';
+import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
 import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from './types.js';
 
 export function messageToRow(message: InboundMessage, masker: Masker): Outcome {
@@ -22,8 +22,13 @@ export function messageToVaultedRow(message: InboundMessage, masker: Masker): { 
 }
 
 function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOriginal[] | null): Outcome {
-  const parsed = parseLoginEvent(message.body);
-  if (!parsed.ok) return { kind: 'rejected', rejection: reject(message, masker, parsed.reason, parsed.field) };
+  // The size is checked before any parsing: a body no login event can be is only hashed and scanned.
+  const bytes = Buffer.byteLength(message.body, 'utf8');
+  if (bytes > MAX_PARSED_BODY_BYTES) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, null, bytes) };
+  const json = parseJson(message.body);
+  if (!json) return { kind: 'rejected', rejection: reject(message, masker, 'not_json', null, null, bytes, undefined) };
+  const parsed = validateLoginEvent(json.value);
+  if (!parsed.ok) return { kind: 'rejected', rejection: reject(message, masker, parsed.reason, parsed.field, null, bytes, json) };
   const { event } = parsed;
   // Non-null: the schema has already checked it. The canonical form is what is masked and vaulted.
   const ip = canonicalIp(event.ip) ?? event.ip;
@@ -47,12 +52,15 @@ function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOri
   };
 }
 
+/** The full quarantine record of a message; `parsed` saves parsing the body again. */
 export function reject(
   message: InboundMessage,
   masker: Masker,
   reason: RejectReason,
   field: string | null,
   detail: string | null = null,
+  bytes = Buffer.byteLength(message.body, 'utf8'),
+  parsed?: { value: unknown },
 ): Rejection {
   return {
     messageId: message.messageId,
@@ -61,22 +69,28 @@ export function reject(
     detail,
     receiveCount: message.receiveCount,
     sentAtMs: message.sentAtMs,
-    redactedBody: redactBody(message.body, masker),
-    userKey: readableUserId(message.body, masker),
+    ...bodyFacts(message.body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES || reason === 'not_json' ? undefined : (parsed ?? parseJson(message.body))),
   };
 }
 
-/** The keyed hash of the body's user_id when the body is a JSON object with a string user_id. */
-function readableUserId(body: string, masker: Masker): string | null {
-  try {
-    const value: unknown = JSON.parse(body);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-    const userId = (value as Record<string, unknown>).user_id;
-    return typeof userId === 'string' ? masker.userKey(userId) : null;
-  } catch {
-    return null;
-  }
+/**
+ * The minimal record, for when PostgreSQL refused the full one: ids, the SQLSTATE, and nothing
+ * from the body, so no value of it can be the reason it is refused again.
+ */
+export function minimalRejection(message: InboundMessage, code: string, userKey: string | null): Rejection {
+  return {
+    messageId: message.messageId,
+    reason: 'db_rejected',
+    field: null,
+    detail: code,
+    receiveCount: message.receiveCount,
+    sentAtMs: message.sentAtMs,
+    // A keyed hash, not the body's text: kept so that forget and the tombstones still find it.
+    userKey,
+    body: null,
+  };
 }
+
 
 /** YYYY-MM-DD in UTC; a timestamp no Date can hold falls back to now rather than throwing. */
 function utcDate(epochMs: number): string {

@@ -36,9 +36,23 @@ export const rejectReasons = [
   'bad_char',
   'bad_ip',
   'bad_app_version',
+  'too_large',
   'db_rejected',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
+
+/** What a quarantine record says about a body: never one of its values. */
+export interface BodyFacts {
+  /** UTF-8 bytes, as SQS counts them */
+  bytes: number;
+  /** hex SHA-256 of the UTF-8 body: two copies of one bad message match */
+  sha256: string;
+  /** ASCII JSON text of the body's shape (see body-shape.ts) */
+  shape: string;
+  /** masks of the ip values that could be read from it */
+  maskedIps: string[];
+  maskedDeviceIds: string[];
+}
 
 /** A message that cannot become a row, as the quarantine keeps it: no personal data in clear. */
 export interface Rejection {
@@ -50,10 +64,10 @@ export interface Rejection {
   detail: string | null;
   receiveCount: number;
   sentAtMs: number;
-  /** the body with every ip and device_id value replaced by its mask */
-  redactedBody: string;
   /** Masker.userKey of the body's user_id, when one can be read: tombstones and forget find the record by it */
   userKey: string | null;
+  /** null in a minimal record: the one written when PostgreSQL refused the full one */
+  body: BodyFacts | null;
 }
 
 /** A mask and the value it was made from: what the vault encrypts. Personal data in clear. */

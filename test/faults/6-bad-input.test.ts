@@ -156,7 +156,7 @@ describe('fault scenario 6: bad input', () => {
 
       // Each message's fate against what its body deserves, to name the bodies that went wrong.
       const quarantine = await stack.pool.query<{ id: string; reason: string; body: string }>(
-        'SELECT sqs_message_id AS id, reason, redacted_body AS body FROM sqs2pg.quarantine',
+        'SELECT sqs_message_id AS id, reason, row_to_json(q)::text AS body FROM sqs2pg.quarantine q',
       );
       const reasonOf = new Map(quarantine.rows.map((row) => [row.id, row]));
       const loaded = new Set((await stack.pool.query<{ id: string }>('SELECT sqs_message_id AS id FROM user_logins')).rows.map((r) => r.id));
@@ -209,7 +209,7 @@ describe('fault scenario 6: bad input', () => {
     const { result, ids } = await drainOnce([body]);
     expect(result.code).toBe(0);
     const row = await stack.pool.query<{ reason: string; body: string }>(
-      'SELECT reason, redacted_body AS body FROM sqs2pg.quarantine WHERE sqs_message_id = $1',
+      'SELECT reason, row_to_json(q)::text AS body FROM sqs2pg.quarantine q WHERE sqs_message_id = $1',
       [ids[0]],
     );
     expect(row.rows[0]?.reason).toBe('not_json');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, runCli, startCli, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
 
-const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault'];
+const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault', '0006_quarantine_sealed'];
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -87,6 +87,7 @@ describe('sqs2pg migrate on an empty database', () => {
       'sqs2pg.schema_migrations',
       'sqs2pg_vault.audit',
       'sqs2pg_vault.entries',
+      'sqs2pg_vault.quarantine_bodies',
     ]);
     const schema = await stack.pool.query(`SELECT 1 FROM information_schema.schemata WHERE schema_name = 'sqs2pg'`);
     expect(schema.rowCount).toBe(1);
@@ -96,9 +97,10 @@ describe('sqs2pg migrate on an empty database', () => {
     );
     expect(quarantineColumns.rows.map((row) => row.column_name)).toEqual([
       'sqs_message_id', 'reason', 'field', 'detail', 'receive_count', 'sent_at', 'quarantined_at', 'redacted_body',
+      'body_bytes', 'body_sha256', 'body_shape', 'masked_ips', 'masked_device_ids', 'user_key',
     ]);
 
-    expect(await schemaMigrations(stack.pool)).toEqual(MIGRATIONS.map((name, i) => ({ version: i + 1, name })));
+    expect(await schemaMigrations(stack.pool)).toEqual(MIGRATIONS.map((name) => ({ version: Number(name.slice(0, 4)), name })));
   });
 
   it('a second run applies nothing and says the database is up to date', async () => {
@@ -168,7 +170,7 @@ describe('four sqs2pg migrate processes at once on a new database', () => {
     const rows = await pool!.query<{ version: number; n: string }>(
       'SELECT version, count(*) AS n FROM sqs2pg.schema_migrations GROUP BY version ORDER BY version',
     );
-    expect(rows.rows.map((row) => [row.version, Number(row.n)])).toEqual(MIGRATIONS.map((_, i) => [i + 1, 1]));
+    expect(rows.rows.map((row) => [row.version, Number(row.n)])).toEqual(MIGRATIONS.map((name) => [Number(name.slice(0, 4)), 1]));
     const columns = await pool!.query<{ n: string }>(
       `SELECT count(*) AS n FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'user_logins'`,
     );

@@ -105,7 +105,7 @@ describe('the worker role', () => {
     expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.audit LIMIT 1')).toBe('42501');
     expect(await attempt(worker, 'SELECT * FROM user_logins LIMIT 1')).toBe('42501');
     expect(await attempt(worker, 'SELECT masked_ip FROM user_logins LIMIT 1')).toBe('42501');
-    expect(await attempt(worker, 'SELECT redacted_body FROM sqs2pg.quarantine LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, 'SELECT body_shape FROM sqs2pg.quarantine LIMIT 1')).toBe('42501');
     expect(await attempt(worker, 'DELETE FROM sqs2pg_vault.entries')).toBe('42501');
     expect(await attempt(worker, 'UPDATE user_logins SET locale = NULL')).toBe('42501');
     expect(await attempt(worker, 'SELECT * FROM sqs2pg.tombstones')).toBe('42501');

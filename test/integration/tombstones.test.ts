@@ -144,7 +144,7 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
           const { outcome, originals } = messageToVaultedRow(inbound, masker);
           const rows: LoginRow[] = outcome.kind === 'row' ? [outcome.row] : [];
           const rejections: Rejection[] = outcome.kind === 'rejected' ? [outcome.rejection] : [];
-          await sink.write(rows, rejections, sealBatch(outcome.kind === 'row' ? originals : [], sealer));
+          await sink.write({ rows, rejections, vault: sealBatch(outcome.kind === 'row' ? originals : [], sealer) });
         };
         for (const step of ops) {
           if (step.kind === 'load') {

@@ -2,28 +2,48 @@
 // all its quarantine records with another, and (vault on) its vault entries with a third. A message
 // id already present is skipped, which is what makes redelivery harmless; so is a mask already vaulted.
 // First, in the same transaction, the batch's user keys are checked against the erasure tombstones:
-// an erased user's rows, quarantine records and vault entries are dropped here, so every path that
-// writes through the sink (workers, replay) honours an erasure.
-import type { Pool } from '../../db/pool.js';
+// an erased user's rows, quarantine records, sealed bodies and vault entries are dropped here, so
+// every path that writes through the sink (workers, replay) honours an erasure.
+import type { Pool, PoolClient } from '../../db/pool.js';
 import { inTransaction } from '../../db/transaction.js';
 import { BEGIN_VAULT_WRITE } from '../../db/vault-lock.js';
 import type { LoginRow, Rejection } from '../../transform/types.js';
 import { entryColumns, INSERT_ENTRIES, type VaultEntry } from '../../vault/entry.js';
+import type { SealedItem } from '../../vault/sealed-box.js';
 import { stopTombstoned } from '../../vault/tombstones.js';
+import { CONFLICT_ON_MESSAGE_ID, type ConflictTarget } from './conflict-target.js';
 
-const INSERT_ROWS = `
+const insertRows = (conflictTarget: ConflictTarget) => `
 INSERT INTO user_logins
   (sqs_message_id, user_id, device_type, masked_ip, masked_device_id, locale, app_version, app_version_raw, create_date)
 SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[],
                      $7::integer[], $8::varchar[], $9::date[])
+ON CONFLICT ${conflictTarget} DO NOTHING`;
+
+// Masks are passed as array literals (key id, colon, hex: nothing to quote) because unnest would
+// flatten an array of arrays.
+const INSERT_QUARANTINE = `
+INSERT INTO sqs2pg.quarantine
+  (sqs_message_id, reason, field, detail, receive_count, sent_at, body_bytes, body_sha256, body_shape, masked_ips, masked_device_ids, user_key)
+SELECT id, reason, field, detail, receive_count, to_timestamp(sent_ms / 1000.0), bytes, sha256, shape, ips::varchar(256)[], devices::varchar(256)[], user_key
+FROM unnest($1::varchar[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::bigint[], $7::integer[], $8::text[], $9::text[],
+            $10::text[], $11::text[], $12::varchar[])
+  AS q(id, reason, field, detail, receive_count, sent_ms, bytes, sha256, shape, ips, devices, user_key)
 ON CONFLICT (sqs_message_id) DO NOTHING`;
 
-const INSERT_QUARANTINE = `
-INSERT INTO sqs2pg.quarantine (sqs_message_id, reason, field, detail, receive_count, sent_at, redacted_body, user_key)
-SELECT id, reason, field, detail, receive_count, to_timestamp(sent_ms / 1000.0), body, user_key
-FROM unnest($1::varchar[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::bigint[], $7::text[], $8::text[])
-  AS q(id, reason, field, detail, receive_count, sent_ms, body, user_key)
-ON CONFLICT (sqs_message_id) DO NOTHING`;
+// One statement per body with binary parameters: an array of bytea would travel as hex text, twice
+// the size of bodies that may each be 1 MiB. Quarantined messages are rare, so the round trips are too.
+const INSERT_SEALED_BODY = `
+INSERT INTO sqs2pg_vault.quarantine_bodies (sqs_message_id, vault_key_id, ephemeral_public_key, nonce, ciphertext)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING`;
+
+/** A quarantined body sealed to the vault's public key (context: quarantineContext(messageId)). */
+export interface SealedBody {
+  messageId: string;
+  sealed: SealedItem;
+}
+
 
 export interface WriteResult {
   /** rows inserted; rows.length - inserted were already present (redelivered) */
@@ -39,30 +59,54 @@ export interface WriteResult {
   erasedKeys: ReadonlySet<string>;
 }
 
+export interface SinkBatch {
+  rows: readonly LoginRow[];
+  rejections: readonly Rejection[];
+  vault?: readonly VaultEntry[];
+  /** vault on: the whole bodies of the rejections, sealed */
+  sealedBodies?: readonly SealedBody[];
+}
+
 export class PostgresSink {
-  constructor(private readonly pool: Pool) {}
+  private readonly insertRows: string;
+
+  /** `conflictTarget`: see conflict-target.ts (a partitioned user_logins needs its partition key in it). */
+  constructor(
+    private readonly pool: Pool,
+    conflictTarget: ConflictTarget = CONFLICT_ON_MESSAGE_ID,
+  ) {
+    this.insertRows = insertRows(conflictTarget);
+  }
 
   /** Commits the rows, the rejections and the vault entries together, or nothing; throws the database's error. */
-  async write(rows: readonly LoginRow[], rejections: readonly Rejection[], vault: readonly VaultEntry[] = []): Promise<WriteResult> {
+  async write(batch: SinkBatch): Promise<WriteResult> {
     // A socket reset mid-batch fails the query in flight (the writer retries) and the connection
     // is discarded: inTransaction listens for the checked-out client's errors, which pg-pool does not.
-    return inTransaction(this.pool, vault.length === 0 ? 'BEGIN' : BEGIN_VAULT_WRITE, async (client) => {
-      const keys = [...rows.map((row) => row.userKey), ...rejections.flatMap((r) => (r.userKey === null ? [] : [r.userKey]))];
-      const erased = await stopTombstoned(client, keys);
-      const keptRows = erased.size === 0 ? rows : rows.filter((row) => !erased.has(row.userKey));
-      const keptRejections = erased.size === 0 ? rejections : rejections.filter((r) => r.userKey === null || !erased.has(r.userKey));
-      // An entry goes only with a row that stays: masks of erased users' rows are not vaulted.
-      const keptMasks = erased.size === 0 ? undefined : new Set(keptRows.flatMap((row) => [row.maskedIp, row.maskedDeviceId]));
-      const keptVault = keptMasks ? vault.filter((entry) => keptMasks.has(entry.maskedValue)) : vault;
-      const inserted = keptRows.length === 0 ? 0 : ((await client.query(INSERT_ROWS, rowColumns(keptRows))).rowCount ?? 0);
-      const quarantined =
-        keptRejections.length === 0 ? 0 : ((await client.query(INSERT_QUARANTINE, rejectionColumns(keptRejections))).rowCount ?? 0);
-      // Last, so a worker never holds a vault entry while it waits on a row: with the entries sorted,
-      // it cannot deadlock with another worker or a rotation.
-      const vaulted = keptVault.length === 0 ? 0 : ((await client.query(INSERT_ENTRIES, entryColumns(keptVault))).rowCount ?? 0);
-      const erasedRows = rows.length - keptRows.length;
-      return { inserted, quarantined, vaulted, erased: erasedRows + rejections.length - keptRejections.length, erasedRows, erasedKeys: erased };
-    });
+    return inTransaction(this.pool, (batch.vault ?? []).length === 0 ? 'BEGIN' : BEGIN_VAULT_WRITE, (client) => this.writeIn(client, batch));
+  }
+
+  /** The same statements in a transaction the caller holds (replay deletes its records in it too). */
+  async writeIn(client: PoolClient, { rows, rejections, vault = [], sealedBodies = [] }: SinkBatch): Promise<WriteResult> {
+    const keys = [...rows.map((row) => row.userKey), ...rejections.flatMap((r) => (r.userKey === null ? [] : [r.userKey]))];
+    const erased = await stopTombstoned(client, keys);
+    const keptRows = erased.size === 0 ? rows : rows.filter((row) => !erased.has(row.userKey));
+    const keptRejections = erased.size === 0 ? rejections : rejections.filter((r) => r.userKey === null || !erased.has(r.userKey));
+    // An entry goes only with a row that stays, a sealed body only with a record that stays.
+    const keptMasks = erased.size === 0 ? undefined : new Set(keptRows.flatMap((row) => [row.maskedIp, row.maskedDeviceId]));
+    const keptVault = keptMasks ? vault.filter((entry) => keptMasks.has(entry.maskedValue)) : vault;
+    const keptIds = erased.size === 0 ? undefined : new Set(keptRejections.map((r) => r.messageId));
+    const keptBodies = keptIds ? sealedBodies.filter((body) => keptIds.has(body.messageId)) : sealedBodies;
+    const inserted = keptRows.length === 0 ? 0 : ((await client.query(this.insertRows, rowColumns(keptRows))).rowCount ?? 0);
+    const quarantined =
+      keptRejections.length === 0 ? 0 : ((await client.query(INSERT_QUARANTINE, rejectionColumns(keptRejections))).rowCount ?? 0);
+    for (const { messageId, sealed } of keptBodies) {
+      await client.query(INSERT_SEALED_BODY, [messageId, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext]);
+    }
+    // Last, so a worker never holds a vault entry while it waits on a row: with the entries sorted,
+    // it cannot deadlock with another worker or a rotation.
+    const vaulted = keptVault.length === 0 ? 0 : ((await client.query(INSERT_ENTRIES, entryColumns(keptVault))).rowCount ?? 0);
+    const erasedRows = rows.length - keptRows.length;
+    return { inserted, quarantined, vaulted, erased: erasedRows + rejections.length - keptRejections.length, erasedRows, erasedKeys: erased };
   }
 }
 
@@ -88,7 +132,12 @@ function rejectionColumns(rejections: readonly Rejection[]): unknown[][] {
     rejections.map((r) => r.detail),
     rejections.map((r) => r.receiveCount),
     rejections.map((r) => r.sentAtMs),
-    rejections.map((r) => r.redactedBody),
+    rejections.map((r) => r.body?.bytes ?? null),
+    rejections.map((r) => r.body?.sha256 ?? null),
+    rejections.map((r) => r.body?.shape ?? null),
+    rejections.map((r) => (r.body ? `{${r.body.maskedIps.join(',')}}` : null)),
+    rejections.map((r) => (r.body ? `{${r.body.maskedDeviceIds.join(',')}}` : null)),
     rejections.map((r) => r.userKey),
   ];
 }
+

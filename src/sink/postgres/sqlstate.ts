@@ -5,8 +5,9 @@ export type FailureKind = 'transient' | 'data' | 'fatal';
 
 const TRANSIENT_CLASSES = ['08', '53', '57', '58'];
 const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '55006']);
-// 22: data exception (too long, NUL, out of range...); 23: a constraint a user added refuses one row.
-const DATA_CLASSES = ['22', '23'];
+// 22: data exception (too long, NUL, a character the database encoding lacks...); 23: a constraint a
+// user added refuses one row; 54: a value too large for an index or a row. One message can cause each.
+const DATA_CLASSES = ['22', '23', '54'];
 // Node socket errors: the server went away or never answered.
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 

@@ -34,9 +34,24 @@ export function sqsSocketsFor(pollers: number): number {
   return pollers + DELETE_CONCURRENCY + VISIBILITY_CONCURRENCY + 1;
 }
 
+// A message PostgreSQL refused in every form is hidden for this long, doubling with each receive
+// (30 s, 1 min, 2 min ... up to SQS's 12 h), so it costs little while the queue's redrive policy
+// (maxReceiveCount) moves it to the dead-letter queue, or someone fixes the database.
+const POSTPONE_FIRST_SEC = 30;
+const POSTPONE_MAX_SEC = 43_200;
+
+export function postponeSec(receiveCount: number): number {
+  return Math.min(POSTPONE_MAX_SEC, POSTPONE_FIRST_SEC * 2 ** Math.min(Math.max(receiveCount - 1, 0), 12));
+}
+
 export class SqsSource {
   /** in hand: received and neither deleted nor released */
   private readonly receipts = new Map<InboundMessage, string>();
+  /** UTF-8 bytes of each message in hand, and their sum: what --max-in-flight-bytes bounds */
+  private readonly sizes = new WeakMap<InboundMessage, number>();
+  private bytesInHand = 0;
+  /** messages this run postponed, by id, with when they become visible again */
+  private readonly postponed = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
   private depthPoll: NodeJS.Timeout | undefined;
   private readonly deleteSlots = callLimit(DELETE_CONCURRENCY);
@@ -49,6 +64,18 @@ export class SqsSource {
 
   get inFlight(): number {
     return this.receipts.size;
+  }
+
+  /** UTF-8 bytes of the bodies in hand. */
+  get inFlightBytes(): number {
+    return this.bytesInHand;
+  }
+
+  /** Messages this run postponed that SQS still hides: a drain does not wait for them. */
+  postponedHidden(): number {
+    const now = Date.now();
+    for (const [id, until] of this.postponed) if (until <= now) this.postponed.delete(id);
+    return this.postponed.size;
   }
 
   /** Starts extending the visibility of messages in hand at half the visibility timeout. */
@@ -89,6 +116,9 @@ export class SqsSource {
         receiveCount: Number(raw.approximateReceiveCount) || 1,
       };
       this.receipts.set(message, raw.receiptHandle);
+      const bytes = Buffer.byteLength(message.body, 'utf8');
+      this.sizes.set(message, bytes);
+      this.bytesInHand += bytes;
       messages.push(message);
     }
     const redelivered = messages.filter((message) => message.receiveCount > 1).length;
@@ -126,7 +156,7 @@ export class SqsSource {
             pending = [];
           }
         }
-        for (const message of chunk) this.receipts.delete(message);
+        for (const message of chunk) this.letGo(message);
         this.emitHeld();
       }),
     );
@@ -139,7 +169,23 @@ export class SqsSource {
         const failed = await this.changeVisibility('release', chunk, 0);
         const released = chunk.length - failed;
         if (released > 0) this.options.emit('source:released', { count: released });
-        for (const message of chunk) this.receipts.delete(message);
+        for (const message of chunk) this.letGo(message);
+        this.emitHeld();
+      }),
+    );
+  }
+
+  /**
+   * Leaves messages in the queue, hidden for a backoff that grows with their receive count, and
+   * no longer in hand. Best effort: one whose change fails reappears after the visibility timeout.
+   */
+  async postpone(messages: readonly InboundMessage[]): Promise<void> {
+    await Promise.all(
+      messages.map(async (message) => {
+        const seconds = postponeSec(message.receiveCount);
+        await this.changeVisibility('postpone', [message], seconds);
+        if (this.postponed.size < 10_000) this.postponed.set(message.messageId, Date.now() + seconds * 1000);
+        this.letGo(message);
         this.emitHeld();
       }),
     );
@@ -180,6 +226,10 @@ export class SqsSource {
     clearInterval(this.depthPoll);
   }
 
+  private letGo(message: InboundMessage): void {
+    if (this.receipts.delete(message)) this.bytesInHand -= this.sizes.get(message) ?? 0;
+  }
+
   private emitHeld(): void {
     this.options.emit('source:held', { count: this.receipts.size });
   }
@@ -196,7 +246,7 @@ export class SqsSource {
 
   /** Returns how many entries failed; failures are reported, not thrown. */
   private async changeVisibility(
-    operation: 'release' | 'extend',
+    operation: 'release' | 'extend' | 'postpone',
     chunk: readonly InboundMessage[],
     visibilityTimeout: number,
   ): Promise<number> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { createMasker } from '../../../src/transform/mask.js';
@@ -97,7 +98,7 @@ describe('messageToRow, valid messages', () => {
 });
 
 describe('messageToRow, rejected messages', () => {
-  it('keeps messageId, receiveCount and sentAtMs, and redacts the body', () => {
+  it('keeps messageId, receiveCount and sentAtMs, and describes the body without its values', () => {
     const body = JSON.stringify({ ...EVENT, app_version: 'v1-beta' });
     const rejection = rejectionOf(messageToRow(message(body, 1_700_000_000_123), masker));
     expect(rejection).toEqual({
@@ -107,15 +108,20 @@ describe('messageToRow, rejected messages', () => {
       detail: null,
       receiveCount: 3,
       sentAtMs: 1_700_000_000_123,
-      redactedBody: expect.any(String) as string,
-      userKey: masker.userKey((JSON.parse(body) as { user_id: string }).user_id),
+      userKey: masker.userKey(EVENT.user_id),
+      body: {
+        bytes: Buffer.byteLength(body),
+        sha256: createHash('sha256').update(body).digest('hex'),
+        shape: expect.any(String) as string,
+        maskedIps: [masker.mask('ip', '199.172.111.135')],
+        maskedDeviceIds: [masker.mask('device_id', '593-47-5928')],
+      },
     });
-    expect(JSON.parse(rejection.redactedBody)).toEqual({
-      ...EVENT,
-      app_version: 'v1-beta',
-      ip: masker.mask('ip', '199.172.111.135'),
-      device_id: masker.mask('device_id', '593-47-5928'),
-    });
+    const shape = JSON.parse(rejection.body!.shape) as { json: boolean; entries: { path: string; type: string; length: number }[] };
+    expect(shape.json).toBe(true);
+    expect(shape.entries).toContainEqual({ path: 'app_version', type: 'string', length: 7 });
+    expect(shape.entries).toContainEqual({ path: 'ip', type: 'string', length: 15 });
+    expect(rejection.body!.shape).not.toContain('v1-beta');
   });
 
   it.each([
@@ -131,17 +137,28 @@ describe('messageToRow, rejected messages', () => {
     for (const secret of secrets) expect(text).not.toContain(secret);
   });
 
-  it('rejects the take-home malformed body as missing user_id and keeps its harmless text', () => {
+  it('rejects the take-home malformed body as missing user_id and keeps its keys, not its values', () => {
     const rejection = rejectionOf(messageToRow(message('{"foo": "oops_wrong_msg_type", "bar": "123"}'), masker));
     expect([rejection.reason, rejection.field]).toEqual(['missing_field', 'user_id']);
-    expect(JSON.parse(rejection.redactedBody)).toEqual({ foo: 'oops_wrong_msg_type', bar: '123' });
+    expect(JSON.parse(rejection.body!.shape)).toEqual({
+      json: true,
+      entries: [
+        { path: '$', type: 'object', length: 2 },
+        { path: 'foo', type: 'string', length: 19 },
+        { path: 'bar', type: 'string', length: 3 },
+      ],
+      truncated: false,
+    });
+    expect(rejection.userKey).toBeNull();
   });
 
-  it('rejects a NUL in user_id and keeps no NUL in the redacted body', () => {
-    const body = JSON.stringify(EVENT).replace(EVENT.user_id, 'a\\u0000b');
+  it('rejects a body too large for any event before parsing it', () => {
+    const body = JSON.stringify({ ...EVENT, pad: 'x'.repeat(70_000) });
     const rejection = rejectionOf(messageToRow(message(body), masker));
-    expect([rejection.reason, rejection.field]).toEqual(['bad_char', 'user_id']);
-    expect((JSON.parse(rejection.redactedBody) as { user_id: string }).user_id).toBe('a\uFFFDb');
+    expect(rejection.reason).toBe('too_large');
+    expect(JSON.parse(rejection.body!.shape)).toMatchObject({ json: false, chars: body.length });
+    // Its head is still read for keyed values, so forget finds it by the user's key.
+    expect(rejection.userKey).toBe(masker.userKey(EVENT.user_id));
   });
 });
 

@@ -1,0 +1,76 @@
+-- The quarantine keeps nothing of a refused body in clear (issue 10). A record says what the body
+-- looked like (bytes, SHA-256, shape: keys with value types and lengths, never a value), the masks
+-- of the ip and device_id values that could be read, the user's key (a keyed hash of user_id, how
+-- forget finds the record), and, vault on, the whole body sealed to the vault's public key.
+ALTER TABLE sqs2pg.quarantine
+  ALTER COLUMN redacted_body DROP NOT NULL,
+  ADD COLUMN IF NOT EXISTS body_bytes integer,
+  ADD COLUMN IF NOT EXISTS body_sha256 text,
+  ADD COLUMN IF NOT EXISTS body_shape text,
+  ADD COLUMN IF NOT EXISTS masked_ips varchar(256)[],
+  ADD COLUMN IF NOT EXISTS masked_device_ids varchar(256)[],
+  ADD COLUMN IF NOT EXISTS user_key varchar(256);
+
+-- The pattern-based redactor let values through (addresses in free text, device ids in arrays or
+-- under escaped keys): what it stored is cleared. VACUUM FULL sqs2pg.quarantine removes the old
+-- row versions from disk too (see the README's upgrade notes).
+UPDATE sqs2pg.quarantine SET redacted_body = NULL WHERE redacted_body IS NOT NULL;
+
+-- Workers of an earlier release still send a redacted body during a rolling upgrade: never store it.
+CREATE OR REPLACE FUNCTION sqs2pg.quarantine_without_redacted_body() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  NEW.redacted_body := NULL;
+  RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS quarantine_without_redacted_body ON sqs2pg.quarantine;
+CREATE TRIGGER quarantine_without_redacted_body BEFORE INSERT OR UPDATE OF redacted_body ON sqs2pg.quarantine
+  FOR EACH ROW WHEN (NEW.redacted_body IS NOT NULL) EXECUTE FUNCTION sqs2pg.quarantine_without_redacted_body();
+
+CREATE INDEX IF NOT EXISTS quarantine_user_key_idx ON sqs2pg.quarantine (user_key) WHERE user_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS quarantine_quarantined_at_idx ON sqs2pg.quarantine (quarantined_at);
+
+-- Sealed bodies live in the vault's schema, which only the schema owner reads: an officer gets one
+-- only through open_quarantined_body below, which audits it. Removing a record removes its body.
+CREATE TABLE IF NOT EXISTS sqs2pg_vault.quarantine_bodies (
+  sqs_message_id varchar(128) PRIMARY KEY REFERENCES sqs2pg.quarantine (sqs_message_id) ON DELETE CASCADE,
+  vault_key_id text NOT NULL,
+  ephemeral_public_key bytea NOT NULL CHECK (octet_length(ephemeral_public_key) = 32),
+  nonce bytea NOT NULL CHECK (octet_length(nonce) = 12),
+  -- AES-256-GCM ciphertext and tag; associated data: the key id and quarantineContext(message id)
+  ciphertext bytea NOT NULL CHECK (octet_length(ciphertext) >= 16),
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Audit: two more actions, and the subject of one (a message id) where it is not a mask.
+-- The same list as issue 11's migration, so either order of the two leaves the same constraint.
+ALTER TABLE sqs2pg_vault.audit ADD COLUMN IF NOT EXISTS subject text;
+ALTER TABLE sqs2pg_vault.audit DROP CONSTRAINT IF EXISTS audit_action_check;
+ALTER TABLE sqs2pg_vault.audit ADD CONSTRAINT audit_action_check
+  CHECK (action IN ('reveal', 'forget_user', 'forget_masked', 'rotate', 'quarantine_reveal', 'replay'));
+
+-- The only way to a sealed body: returns it and writes the audit row in the caller's transaction,
+-- so the body is handed over only if the audit row commits. Runs as the schema owner, with a fixed
+-- search_path; who asked is session_user (current_user is the owner in here).
+CREATE OR REPLACE FUNCTION sqs2pg_vault.open_quarantined_body(message_id varchar, action text, reason text)
+RETURNS TABLE (vault_key_id text, ephemeral_public_key bytea, nonce bytea, ciphertext bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+  IF action IS NULL OR action NOT IN ('quarantine_reveal', 'replay') THEN
+    RAISE EXCEPTION 'open_quarantined_body: action must be quarantine_reveal or replay' USING ERRCODE = '22023';
+  END IF;
+  IF reason IS NULL OR length(btrim(reason)) < 3 THEN
+    RAISE EXCEPTION 'open_quarantined_body: a reason is required' USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+    SELECT b.vault_key_id, b.ephemeral_public_key, b.nonce, b.ciphertext
+      FROM sqs2pg_vault.quarantine_bodies b WHERE b.sqs_message_id = open_quarantined_body.message_id;
+  IF FOUND THEN
+    INSERT INTO sqs2pg_vault.audit (database_user, session_user_name, action, subject, reason)
+    VALUES (session_user, session_user, open_quarantined_body.action, open_quarantined_body.message_id, open_quarantined_body.reason);
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION sqs2pg_vault.open_quarantined_body(varchar, text, text) FROM PUBLIC;

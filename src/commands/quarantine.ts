@@ -1,0 +1,66 @@
+// sqs2pg quarantine list | show <message-id> [--reveal --reason "..."]: what arrives that cannot
+// be loaded. list and show print no personal data; --reveal prints the body, once its audit row is committed.
+import { renderHelp } from '../config/help.js';
+import { loadConfig } from '../config/load.js';
+import { rethrowRefusal } from '../db/denied.js';
+import { assertReachable, createPool } from '../db/pool.js';
+import { inTransaction } from '../db/transaction.js';
+import { ConfigError, Sqs2pgError } from '../errors.js';
+import { openersFrom, rethrowSealed } from '../quarantine/openers.js';
+import { countsByReasonAndDay, findRecord } from '../quarantine/records.js';
+import { openBody, takeSealedBody } from '../quarantine/sealed-body.js';
+
+const LIST_LIMIT = 100;
+
+export async function quarantine(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [action, ...rest] = args;
+  const { config, help } = loadConfig('quarantine', action === 'list' || action === 'show' ? rest : args, env);
+  if (help) {
+    console.log(renderHelp('quarantine'));
+    return 0;
+  }
+  if (action !== 'list' && action !== 'show') throw new ConfigError('quarantine needs "list" or "show <message-id>"; see: sqs2pg quarantine --help');
+  const pool = createPool(config.databaseUrl, 1);
+  try {
+    await assertReachable(pool, config.databaseUrl);
+    try {
+      if (action === 'list') {
+        const counts = await countsByReasonAndDay(pool, config.limit ?? LIST_LIMIT);
+        if (counts.length === 0) console.log('the quarantine is empty');
+        for (const row of counts) console.log(`${row.day}  ${row.reason.padEnd(16)}${String(row.count).padStart(8)}  ${row.bytes} bytes`);
+        return 0;
+      }
+      const messageId = config.messageId;
+      if (messageId === undefined) throw new ConfigError('quarantine show needs <message-id>; see: sqs2pg quarantine --help');
+      if (config.reveal && config.reason === undefined) throw new ConfigError('quarantine show --reveal needs --reason (written to the audit); see: sqs2pg quarantine --help');
+      const openerFor = config.reveal ? openersFrom(config, 'quarantine show --reveal', 'it opens the sealed body') : undefined;
+      const record = await findRecord(pool, messageId);
+      if (!record) throw new Sqs2pgError('vault_not_found', `the quarantine holds no record of message ${messageId}`, 4);
+      if (!openerFor || config.reason === undefined) {
+        console.log(JSON.stringify(record, null, 2));
+        return 0;
+      }
+      const reason = config.reason;
+      // Opened inside the transaction, printed only after the audit row has committed.
+      const body = await inTransaction(pool, 'BEGIN', async (client) => {
+        const sealed = await takeSealedBody(client, messageId, 'quarantine_reveal', reason);
+        if (!sealed) return undefined;
+        try {
+          return openBody(sealed, messageId, openerFor);
+        } catch (error) {
+          rethrowSealed(error, messageId);
+          throw error;
+        }
+      });
+      if (body === undefined) {
+        throw new Sqs2pgError('vault_not_found', `the record of ${messageId} has no sealed body: it was quarantined while the vault was off (no SQS2PG_VAULT_PUBLIC_KEY)`, 4);
+      }
+      console.log(JSON.stringify({ ...record, body }, null, 2));
+      return 0;
+    } catch (error) {
+      rethrowRefusal(error, config.databaseUrl, 'read the quarantine (or open a sealed body)');
+    }
+  } finally {
+    await pool.end();
+  }
+}

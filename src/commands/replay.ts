@@ -1,0 +1,58 @@
+// sqs2pg replay --reason "..." [--where-reason R] [--limit N]: quarantined messages re-run through
+// today's validation and masking, from their sealed bodies. Needs the vault private key (to open
+// them) and the mask key (to mask them as workers do); audited per message; safe beside workers.
+import { renderHelp } from '../config/help.js';
+import { loadConfig } from '../config/load.js';
+import { rethrowRefusal } from '../db/denied.js';
+import { assertReachable, createPool } from '../db/pool.js';
+import { ConfigError } from '../errors.js';
+import { openersFrom, rethrowSealed } from '../quarantine/openers.js';
+import { replayQuarantined } from '../quarantine/replay.js';
+import { conflictTargetOf } from '../sink/postgres/conflict-target.js';
+import { PostgresSink } from '../sink/postgres/sink.js';
+import { createMasker } from '../transform/mask.js';
+import { keyIdOf } from '../db/key-fingerprints.js';
+import { sealerOfPrivateKey, vaultPrivateKeyFrom } from '../vault/key-pair.js';
+import { publicKeyOf } from '../vault/sealed-box.js';
+
+export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { config, help } = loadConfig('replay', args, env);
+  if (help) {
+    console.log(renderHelp('replay'));
+    return 0;
+  }
+  const openerFor = openersFrom(config, 'replay', 'without the vault there is no original body to replay, only its shape');
+  if (!config.maskKey) throw new ConfigError('replay needs the mask key (SQS2PG_MASK_KEY), to mask replayed rows as workers do; see: sqs2pg replay --help');
+  if (config.reason === undefined) throw new ConfigError('replay needs --reason; see: sqs2pg replay --help');
+  const pool = createPool(config.databaseUrl, 1);
+  try {
+    await assertReachable(pool, config.databaseUrl);
+    try {
+      // Replayed rows' vault entries are sealed to the key pair the officer holds, under the id
+      // workers registered its public key with (none: the rows are loaded, their entries not).
+      const privateKey = vaultPrivateKeyFrom(config)!;
+      const keyId = await keyIdOf(pool, 'vault', publicKeyOf(privateKey));
+      const result = await replayQuarantined(pool, {
+        sink: new PostgresSink(pool, await conflictTargetOf(pool)),
+        masker: createMasker(config.maskKey, config.maskKeyId),
+        openerFor,
+        vault: keyId === undefined ? null : sealerOfPrivateKey(privateKey, keyId),
+        reason: config.reason,
+        whereReason: config.whereReason,
+        limit: config.limit,
+      });
+      const refused = Object.entries(result.stillRefused).map(([reason, count]) => `${reason} ${count}`);
+      const stillRefused = refused.reduce((sum, part) => sum + Number(part.split(' ')[1]), 0);
+      console.log(
+        `replayed: ${result.loaded} loaded and removed from the quarantine; ${stillRefused} still refused${refused.length ? ` (${refused.join(', ')})` : ''}; ` +
+          `${result.withoutBody} without a sealed body (quarantined while the vault was off)`,
+      );
+      return 0;
+    } catch (error) {
+      rethrowSealed(error, 'a quarantined message');
+      rethrowRefusal(error, config.databaseUrl, 'replay the quarantine');
+    }
+  } finally {
+    await pool.end();
+  }
+}

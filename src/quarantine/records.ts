@@ -1,0 +1,76 @@
+// Reading the quarantine for operators: counts by reason and day, and one record's metadata.
+// Nothing read here is personal data: the records hold shapes, hashes and masks only.
+import type { Pool } from '../db/pool.js';
+
+export interface ReasonDayCount {
+  day: string;
+  reason: string;
+  count: number;
+  bytes: number;
+}
+
+export async function countsByReasonAndDay(pool: Pool, limit: number): Promise<ReasonDayCount[]> {
+  const result = await pool.query<{ day: string; reason: string; count: string; bytes: string | null }>(
+    `SELECT to_char(date_trunc('day', quarantined_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, reason,
+            count(*) AS count, sum(body_bytes) AS bytes
+       FROM sqs2pg.quarantine GROUP BY 1, 2 ORDER BY 1 DESC, 3 DESC LIMIT $1`,
+    [limit],
+  );
+  return result.rows.map((row) => ({ day: row.day, reason: row.reason, count: Number(row.count), bytes: Number(row.bytes ?? 0) }));
+}
+
+export interface QuarantineRecord {
+  messageId: string;
+  reason: string;
+  field: string | null;
+  detail: string | null;
+  receiveCount: number;
+  sentAt: string;
+  quarantinedAt: string;
+  bodyBytes: number | null;
+  bodySha256: string | null;
+  bodyShape: unknown;
+  maskedIps: string[];
+  maskedDeviceIds: string[];
+  userKey: string | null;
+}
+
+export async function findRecord(pool: Pool, messageId: string): Promise<QuarantineRecord | undefined> {
+  const result = await pool.query<{
+    sqs_message_id: string;
+    reason: string;
+    field: string | null;
+    detail: string | null;
+    receive_count: number;
+    sent_at: Date;
+    quarantined_at: Date;
+    body_bytes: number | null;
+    body_sha256: string | null;
+    body_shape: string | null;
+    masked_ips: string[] | null;
+    masked_device_ids: string[] | null;
+    user_key: string | null;
+  }>(
+    `SELECT sqs_message_id, reason, field, detail, receive_count, sent_at, quarantined_at, body_bytes, body_sha256, body_shape,
+            masked_ips, masked_device_ids, user_key
+       FROM sqs2pg.quarantine WHERE sqs_message_id = $1`,
+    [messageId],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return {
+    messageId: row.sqs_message_id,
+    reason: row.reason,
+    field: row.field,
+    detail: row.detail,
+    receiveCount: row.receive_count,
+    sentAt: row.sent_at.toISOString(),
+    quarantinedAt: row.quarantined_at.toISOString(),
+    bodyBytes: row.body_bytes,
+    bodySha256: row.body_sha256,
+    bodyShape: row.body_shape === null ? null : (JSON.parse(row.body_shape) as unknown),
+    maskedIps: row.masked_ips ?? [],
+    maskedDeviceIds: row.masked_device_ids ?? [],
+    userKey: row.user_key,
+  };
+}

@@ -1,0 +1,116 @@
+// What a quarantined body looked like, without any of its values: for JSON, its paths with each
+// value's type and length; for anything else, its length and the classes of characters it holds.
+// The result is ASCII JSON text, so any database encoding (LATIN1, SQL_ASCII) can store it.
+
+/** Nodes described at most: a shape is for a person to read, not a copy of the body. */
+const MAX_ENTRIES = 64;
+const MAX_DEPTH = 4;
+// A key a sender chose may itself be personal data: only identifier-like keys are shown.
+const SHOWN_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/;
+
+export type JsonType = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null';
+
+export interface ShapeEntry {
+  /** dot-separated keys, `[i]` for array items; a key not shown is `<n chars>` */
+  path: string;
+  type: JsonType;
+  /** characters of a string or number, items of an array, keys of an object */
+  length: number;
+}
+
+export type BodyShape =
+  | { json: true; entries: ShapeEntry[]; truncated: boolean }
+  | { json: false; chars: number; classes: string[] };
+
+/**
+ * The shape of a parsed JSON value. Keys in `hidden` (values read from the body's ip and
+ * device_id fields) are never shown, even when they look like identifiers.
+ */
+export function jsonShape(value: unknown, hidden: ReadonlySet<string>): BodyShape {
+  const entries: ShapeEntry[] = [];
+  let truncated = false;
+  // Breadth first and iterative: a body nested a million deep costs no stack and a bounded walk.
+  const queue: { path: string; value: unknown; depth: number }[] = [{ path: '', value, depth: 0 }];
+  for (let at = 0; at < queue.length; at++) {
+    const node = queue[at]!;
+    if (entries.length >= MAX_ENTRIES) {
+      truncated = true;
+      break;
+    }
+    const type = jsonType(node.value);
+    entries.push({ path: node.path || '$', type, length: lengthOf(node.value, type) });
+    if (type !== 'array' && type !== 'object') continue;
+    if (node.depth >= MAX_DEPTH) {
+      truncated ||= entries[entries.length - 1]!.length > 0;
+      continue;
+    }
+    if (type === 'array') {
+      const items = node.value as unknown[];
+      for (let i = 0; i < items.length; i++) {
+        if (queue.length >= MAX_ENTRIES) {
+          truncated = true;
+          break;
+        }
+        queue.push({ path: `${node.path}[${i}]`, value: items[i], depth: node.depth + 1 });
+      }
+    } else {
+      for (const key in node.value as Record<string, unknown>) {
+        if (queue.length >= MAX_ENTRIES) {
+          truncated = true;
+          break;
+        }
+        const shown = SHOWN_KEY.test(key) && !hidden.has(key) ? key : `<${key.length} chars>`;
+        queue.push({ path: node.path ? `${node.path}.${shown}` : shown, value: (node.value as Record<string, unknown>)[key], depth: node.depth + 1 });
+      }
+    }
+  }
+  return { json: true, entries, truncated };
+}
+
+/** The shape of text that is not JSON (or too large to parse): its length and character classes. */
+export function textShape(text: string): BodyShape {
+  const classes: [string, RegExp][] = [
+    ['digit', /[0-9]/],
+    ['lower', /[a-z]/],
+    ['upper', /[A-Z]/],
+    ['space', /[ \t\r\n]/],
+    ['punct', /[!-/:-@[-`{-~]/],
+    // eslint-disable-next-line no-control-regex
+    ['control', /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/],
+    ['non_ascii', /[\u0080-\uffff]/],
+  ];
+  const found = classes.filter(([, pattern]) => pattern.test(text)).map(([name]) => name);
+  if (!text.isWellFormed()) found.push('lone_surrogate');
+  return { json: false, chars: text.length, classes: found };
+}
+
+/** ASCII-only JSON text of a shape (non-ASCII can only come from nowhere, but escape it anyway). */
+export function shapeText(shape: BodyShape): string {
+  return JSON.stringify(shape).replace(/[^\u0020-\u007e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function jsonType(value: unknown): JsonType {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  const type = typeof value;
+  return type === 'string' || type === 'number' || type === 'boolean' || type === 'object' ? type : 'null';
+}
+
+function lengthOf(value: unknown, type: JsonType): number {
+  switch (type) {
+    case 'string':
+      return (value as string).length;
+    case 'number':
+    case 'boolean':
+      return String(value).length;
+    case 'array':
+      return (value as unknown[]).length;
+    case 'object': {
+      let count = 0;
+      for (const key in value as Record<string, unknown>) if (key !== undefined) count++;
+      return count;
+    }
+    default:
+      return 0;
+  }
+}

@@ -1,0 +1,44 @@
+// The quarantine record of a refused body: what an operator needs to understand it and match two
+// copies of it, and nothing of its values. Its ip and device_id values are kept only as masks and
+// its user_id only as the user's key; the whole body is kept only sealed, by the writer, when the vault is on.
+import { createHash } from 'node:crypto';
+import { jsonShape, shapeText, textShape, type BodyShape } from './body-shape.js';
+import { canonicalIp } from './ip.js';
+import type { Masker } from './mask.js';
+import { readJsonValues, readTextValues, type ReadableValues } from './readable-values.js';
+import type { BodyFacts } from './types.js';
+
+/**
+ * Bodies longer than this are never parsed: a login event is a few hundred bytes, and a refused
+ * body must cost work linear in its size with a small constant (hashing, one scan), whatever it holds.
+ */
+export const MAX_PARSED_BODY_BYTES = 64 * 1024;
+
+/** `parsed`: the body's JSON value when the caller already parsed it (undefined: not JSON or not parsed). */
+export function bodyFacts(body: string, bytes: number, masker: Masker, parsed?: { value: unknown }): { body: BodyFacts; userKey: string | null } {
+  const sha256 = createHash('sha256').update(body, 'utf8').digest('hex');
+  let values: ReadableValues;
+  let shape: BodyShape;
+  if (parsed) {
+    values = readJsonValues(parsed.value);
+    shape = jsonShape(parsed.value, new Set([...values.ip, ...values.deviceId]));
+  } else {
+    // Only the head of a huge body is read for keyed values: enough for any real event.
+    values = readTextValues(bytes > MAX_PARSED_BODY_BYTES ? body.slice(0, MAX_PARSED_BODY_BYTES) : body);
+    shape = textShape(body);
+  }
+  return {
+    body: {
+      bytes,
+      sha256,
+      shape: shapeText(shape),
+      maskedIps: unique(values.ip.map((ip) => masker.mask('ip', canonicalIp(ip) ?? ip))),
+      maskedDeviceIds: unique(values.deviceId.map((id) => masker.mask('device_id', id))),
+    },
+    userKey: values.userId === null ? null : masker.userKey(values.userId),
+  };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
