@@ -7,8 +7,8 @@
 //   analyst:     reads user_logins, nothing else
 //   pii_officer: reads rows, the quarantine and the audit; reveals and erases only through the
 //                owner's SECURITY DEFINER functions, which write the audit row themselves: no SELECT
-//                on the vault's entries; writes only what replay needs (rows, vault entries, and
-//                removing or re-reasoning the quarantine records it replays). rotate runs as the owner.
+//                on the vault's entries, no INSERT, UPDATE or DELETE anywhere. rotate and replay run
+//                as the owner.
 import pg from 'pg';
 import type { Pool } from './pool.js';
 import { inTransaction } from './transaction.js';
@@ -64,13 +64,9 @@ export function grantStatements(roles: RoleNames, database: string): string[] {
     // A partitioned user_logins infers its conflict target from (sqs_message_id, create_date).
     `GRANT SELECT (create_date) ON user_logins TO ${w}`,
     `GRANT INSERT ON sqs2pg_vault.quarantine_bodies TO ${w}`,
-    // Replay loads a record's row through the workers' statements (tombstones included), removes the
-    // record it replaced and updates the reason of one still refused; nothing else it may change.
-    `GRANT INSERT, SELECT (sqs_message_id, create_date) ON user_logins TO ${o}`,
-    `GRANT INSERT ON sqs2pg_vault.entries TO ${o}`,
-    `GRANT EXECUTE ON FUNCTION sqs2pg.stop_tombstoned(text[]) TO ${o}`,
-    `GRANT UPDATE (reason, field, detail), DELETE ON sqs2pg.quarantine TO ${o}`,
     // Sealed bodies only through the audited function: no SELECT on sqs2pg_vault.quarantine_bodies.
+    // Replay, which rewrites rows and records, runs as the owner like rotate (it too opens each body
+    // through that function, so every body it reads is audited).
     `GRANT EXECUTE ON FUNCTION sqs2pg_vault.open_quarantined_body(varchar, text, text) TO ${o}`,
   ];
 }

@@ -92,7 +92,7 @@ describe('sqs2pg forget --user-id', () => {
     const result = await runCli(['forget', '--user-id', A, '--reason', 'erasure request ER-7'], cliEnv, 20_000);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe(
-      'forgot the user: removed 3 rows of user_logins, 1 quarantine record and 3 vault entries no other row uses; kept 2 vault entries other rows still use; a tombstone keeps their later messages out (it has stopped 0 messages so far)',
+      'forgot the user: removed 3 rows of user_logins, 2 quarantine records and 3 vault entries no other row uses; kept 2 vault entries other rows still use; a tombstone keeps their later messages out (it has stopped 0 messages so far)',
     );
     expect(result.stderr).toBe('');
 
@@ -127,7 +127,7 @@ describe('sqs2pg forget --user-id', () => {
     expect(audit.rows).toHaveLength(1);
     const row = audit.rows[0]!;
     expect([row.action, row.masked_value, row.reason]).toEqual(['forget_user', null, 'erasure request ER-7']);
-    expect(row.detail).toEqual({ rows: 3, quarantined: 1, vaultEntries: 3, vaultEntriesKept: 2 });
+    expect(row.detail).toEqual({ rows: 3, quarantined: 2, vaultEntries: 3, vaultEntriesKept: 2 });
     for (const secret of [A, ...A_VALUES, ...aMasks.flatMap((m) => [m.ip, m.device])]) expect(row.t).not.toContain(secret);
   });
 

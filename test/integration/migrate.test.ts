@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, runCli, startCli, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
 
-const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault', '0006_quarantine_sealed'];
+const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault', '0005_vault_sealed', '0006_quarantine_sealed'];
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -85,6 +85,7 @@ describe('sqs2pg migrate on an empty database', () => {
       'sqs2pg.key_fingerprints',
       'sqs2pg.quarantine',
       'sqs2pg.schema_migrations',
+      'sqs2pg.tombstones',
       'sqs2pg_vault.audit',
       'sqs2pg_vault.entries',
       'sqs2pg_vault.quarantine_bodies',

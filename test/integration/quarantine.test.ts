@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { generateVaultKeyPair } from '../../src/vault/sealed-box.js';
-import { countRows, createTestStack, migrateWithCli, runCli, type TestStack } from '../helpers/stack.js';
+import { countRows, createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -107,7 +107,7 @@ describe('a message PostgreSQL refuses never stops the pipeline', () => {
 
 describe('sealed bodies: quarantine show --reveal and replay', () => {
   const { publicKey, privateKey } = generateVaultKeyPair();
-  const officer = () => ({ PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_PRIVATE_KEY: privateKey.toString('hex'), SQS2PG_MASK_KEY: 'a1'.repeat(32) });
+  const officer = () => ({ PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_PRIVATE_KEY: privateKey.toString('hex'), SQS2PG_MASK_KEY: TEST_MASK_KEY });
   const bodies = [login({ user_id: 'bb-1', device_type: 'blackberry' }), login({ user_id: 'bb-2', device_type: 'blackberry', ip: '198.51.100.22' }), login({ user_id: 'v-1', app_version: 'v1-beta' })];
   let ids: string[] = [];
 
@@ -144,7 +144,7 @@ describe('sealed bodies: quarantine show --reveal and replay', () => {
   });
 
   it('replay without the vault private key says it is impossible', async () => {
-    const result = await runCli(['replay', '--reason', 'fix'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_MASK_KEY: 'a1'.repeat(32) });
+    const result = await runCli(['replay', '--reason', 'fix'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_MASK_KEY: TEST_MASK_KEY });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('without the vault there is no original body to replay');
   });

@@ -37,6 +37,7 @@ describe('loadConfig run', () => {
       pollers: 16,
       batchMaxRows: 500,
       batchMaxWaitMs: 200,
+      maxInFlightBytes: 50331648,
       maxInFlightMessages: 2000,
       dbPoolSize: 4,
       maxOutageSec: 300,
@@ -282,7 +283,7 @@ describe('loadConfig demo', () => {
     expect(Object.keys(config).sort()).toEqual(
       [
         'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logLevel', 'maskKeyId',
-        'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
+        'maxInFlightBytes', 'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
         'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet',
       ].sort(),
     );
