@@ -98,7 +98,7 @@ describe('sqs2pg migrate on an empty database', () => {
     );
     expect(quarantineColumns.rows.map((row) => row.column_name)).toEqual([
       'sqs_message_id', 'reason', 'field', 'detail', 'receive_count', 'sent_at', 'quarantined_at', 'redacted_body',
-      'body_bytes', 'body_sha256', 'body_shape', 'masked_ips', 'masked_device_ids', 'user_key',
+      'user_key', 'body_bytes', 'body_sha256', 'body_shape', 'masked_ips', 'masked_device_ids',
     ]);
 
     expect(await schemaMigrations(stack.pool)).toEqual(MIGRATIONS.map((name) => ({ version: Number(name.slice(0, 4)), name })));
