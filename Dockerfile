@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 # The sqs2pg worker image: compiled with the dev tools in the first stage; the second holds only
 # the compiled CLI, its SQL migrations and the production dependencies, and runs as `node`.
-ARG NODE_IMAGE=node:20.19-alpine
+# Node 24, the active LTS (supported until April 2028), which the test matrix runs (.ci/matrix).
+# Pinned by tag only: no Docker registry answers where this is written, so no digest could be read.
+# To pin: docker buildx imagetools inspect node:24-alpine, then node:24-alpine@sha256:<digest>.
+ARG NODE_IMAGE=node:24-alpine
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'node_modules/', '.sqs2pg/', 'coverage/'] },
+  { ignores: ['dist/', 'dist-bench/', 'node_modules/', '.sqs2pg/', 'coverage/', '.ci/cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

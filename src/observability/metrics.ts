@@ -15,9 +15,16 @@ export interface Metrics {
 
 export const queueStates = ['visible', 'in_flight', 'delayed'] as const;
 
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export function createMetrics(bus: EventBus, options: { processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names three gauges *_total, which Prometheus keeps for counters (promtool check
+    // metrics refuses them); each is the sum of its per-type gauge, e.g. sum(nodejs_active_handles).
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  }
   const counter = (name: string, help: string, labelNames: string[] = []) =>
     new Counter({ name: `sqs2pg_${name}`, help, labelNames, registers: [registry] });
 

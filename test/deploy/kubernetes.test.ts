@@ -5,12 +5,12 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { K8S_DIR, kubernetesFiles, kubernetesManifests, readYaml, schemaEnv, SOME_KEY, type Manifest } from './manifests.js';
+import { K8S_DIR, kubernetesFiles, ROOT, kubernetesManifests, readYaml, schemaEnv, SOME_KEY, type Manifest } from './manifests.js';
 
 type Validating = new (data: never) => { validate(): void };
 const models: Record<string, Validating> = {
@@ -22,6 +22,7 @@ const models: Record<string, Validating> = {
   'keda.sh/v1alpha1 ScaledObject': ScaledObject,
   'keda.sh/v1alpha1 TriggerAuthentication': TriggerAuthentication,
   'monitoring.coreos.com/v1 ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1 PrometheusRule': PrometheusRule,
 };
 
 const manifests = kubernetesManifests();
@@ -124,5 +125,12 @@ describe('deploy/kubernetes', () => {
     expect(trigger?.authenticationRef.name).toBe(only('TriggerAuthentication').metadata.name);
     // KEDA owns the replica count: a fixed one in the Deployment would fight it on every apply.
     expect(deployment.spec!.replicas).toBeUndefined();
+  });
+
+  it("carries the same alerts as deploy/prometheus/sqs2pg-alerts.yaml, for the Prometheus operator", () => {
+    const rule = only<{ spec: { groups: unknown } }>('PrometheusRule');
+    const [rulesFile] = readYaml(`${ROOT}deploy/prometheus/sqs2pg-alerts.yaml`) as [{ groups: unknown }];
+    expect(rule.spec.groups).toEqual(rulesFile.groups);
+    expect(rule.metadata.labels?.['app.kubernetes.io/name']).toBe('sqs2pg');
   });
 });

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
-import { createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
+import { createTestStack, dropDatabase, migrateWithCli, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
 import { TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 
 let stack: TestStack;
@@ -38,7 +38,7 @@ async function asAdmin(sql: string, database?: string): Promise<void> {
 async function extraDatabase(): Promise<string> {
   const name = `sqs2pg_check_${randomBytes(5).toString('hex')}`;
   await asAdmin(`CREATE DATABASE ${name}`, 'postgres');
-  cleanups.push(() => asAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, 'postgres'));
+  cleanups.push(() => dropDatabase(inject('adminDatabaseUrl'), name));
   const url = new URL(inject('adminDatabaseUrl'));
   url.pathname = `/${name}`;
   return url.toString();
