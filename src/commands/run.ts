@@ -44,10 +44,13 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     emit: bus.emit,
   });
   const pool = createPool(config.databaseUrl, config.dbPoolSize);
-  const signals = stopOnSignals(() => {
-    logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');
-    process.exit(130);
-  });
+  const signals = stopOnSignals(
+    () => {
+      logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');
+      process.exit(130);
+    },
+    (signal) => logger.info(`received ${signal} during start-up: stopping as soon as it ends`),
+  );
   let observers: Awaited<ReturnType<typeof startObservers>> | undefined;
   try {
     observers = await startObservers({

@@ -43,8 +43,6 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  // close() drops the database WITH (FORCE), which may end an idle connection of this pool.
-  pool.on('error', () => undefined);
   const sqs = new SQSClient({
     region: 'us-east-1',
     endpoint: sqsEndpoint,
@@ -84,12 +82,32 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
     async close() {
       sqs.destroy();
       await pool.end();
-      const cleanup = new pg.Client({ connectionString: adminUrl });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleanup.end();
+      await dropDatabase(adminUrl, name);
     },
   };
+}
+
+/**
+ * Drops a test database once the server has seen every client of it go. `pool.end()` resolves
+ * when its clients were told to end, not when their sessions are over: dropping WITH (FORCE) at
+ * that moment terminates a session still closing, whose client then throws an unhandled 57P01.
+ */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        const sessions = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+        return Number(sessions.rows[0]?.n) === 0;
+      },
+      30_000,
+      `every session of ${name} to end`,
+    );
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+  } finally {
+    await admin.end();
+  }
 }
 
 export interface CliResult {
@@ -134,7 +152,7 @@ export async function migrateWithCli(databaseUrl: string): Promise<void> {
 }
 
 /** Polls `probe` until it returns true, or fails after `timeoutMs`. */
-export async function waitFor(probe: () => Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+export async function waitFor(probe: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await probe()) return;

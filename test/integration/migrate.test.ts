@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
-import { createTestStack, runCli, startCli, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
+import { createTestStack, dropDatabase, runCli, startCli, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
 
 const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault'];
 
@@ -126,10 +126,7 @@ describe('four sqs2pg migrate processes at once on a new database', () => {
   });
   afterAll(async () => {
     await pool?.end();
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(adminUrl, name);
   });
 
   it('all exit 0, one applies every migration, and each version is recorded once', async () => {
