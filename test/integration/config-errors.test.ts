@@ -277,3 +277,30 @@ describe('exit 3 within seconds: PostgreSQL refuses, and the line names why', ()
     expect(oneErrorLine(result)).toMatch(/\(the host name no-such-host\.invalid does not resolve \(DNS E[A-Z_]+\)\); check DATABASE_URL's host name/);
   });
 });
+
+describe('--help', () => {
+  const commands: CommandName[] = ['run', 'demo', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants'];
+  for (const command of commands) {
+    it(`${command} --help lists every flag of "${command}" with its environment variable`, async () => {
+      // No environment at all: help must not need a key, a database or a queue.
+      const result = await runCli([command, '--help'], { PATH: process.env.PATH }, GIVE_UP_MS);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toContain(command === 'reveal' ? 'Usage: sqs2pg reveal <masked-value> [options]' : `Usage: sqs2pg ${command} [options]`);
+
+      // One block per option: its "  --flag" line and the indented lines under it.
+      const blocks = result.stdout.split(/\n(?= {2}--)/).filter((block) => block.startsWith('  --'));
+      const byFlag = new Map(blocks.map((block) => [/^ {2}(--[a-z-]+)/.exec(block)![1]!, block]));
+      const specs = settingsFor(command);
+      expect(specs.length).toBeGreaterThan(0);
+      for (const [, spec] of specs) {
+        const block = byFlag.get(`--${spec.flag}`);
+        expect(block, `--${spec.flag} missing from "${command} --help"`).toBeDefined();
+        expect(block).toContain(`env ${spec.env}`);
+        expect(block).toContain(spec.doc);
+      }
+      // And nothing it does not accept.
+      expect([...byFlag.keys()].sort()).toEqual([...specs.map(([, spec]) => `--${spec.flag}`), '--help'].sort());
+    });
+  }
+});
