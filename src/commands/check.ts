@@ -1,14 +1,16 @@
 // sqs2pg check: everything `run` needs, checked without moving a message. One line per check,
 // "ok", "warning" or "problem" with what to do; exit 0 unless a check found a problem.
+import { createServer } from 'node:net';
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { mismatchedKeys, type KeyCheck } from '../db/key-fingerprints.js';
 import { loadMigrations, pendingMigrations } from '../db/migrate.js';
-import { createPool, describeDatabase, type Pool } from '../db/pool.js';
+import { createPool, describeDatabase, explainConnectFailure, type Pool } from '../db/pool.js';
 import { excessPrivileges, missingPrivileges, tableShape, takehomeColumns, vaultWorkerPrivileges, workerPrivileges } from '../db/verify.js';
 import { ConfigError, describeError } from '../errors.js';
 import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
+import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SqsSource } from '../source/sqs/source.js';
 import { maskKeyFrom } from '../config/key.js';
 import { refuseLegacyVaultKey, vaultPublicKeyFrom } from '../vault/key-pair.js';
@@ -22,6 +24,7 @@ export interface CheckResult {
 }
 
 const EXIT_PROBLEM = 1;
+const count = new Intl.NumberFormat('en-US');
 
 export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let loaded;
@@ -40,7 +43,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   const results: CheckResult[] = [];
   const report = (result: CheckResult) => {
     results.push(result);
-    if (!config.json && !(config.quiet && result.status === 'ok')) print(result);
+    if (!config.json && (!config.quiet || result.status === 'problem')) print(result);
   };
 
   report({ check: 'configuration', status: 'ok', detail: `every setting is valid (queue ${config.queueUrl}, database ${describeDatabase(config.databaseUrl)})` });
@@ -56,6 +59,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   );
   const vault = checkVault(config, maskKey.key);
   report(vault.result);
+  report(await checkHttpPort(config.httpHost, config.httpPort));
   const keys: KeyCheck[] = [
     ...(maskKey.key ? [{ purpose: 'mask', keyId: config.maskKeyId, key: maskKey.key } as const] : []),
     ...(vault.publicKey ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.publicKey } as const] : []),
@@ -98,6 +102,36 @@ function checkVault(
   }
 }
 
+/** The port run would serve /metrics, /healthz and /readyz on: bound for a moment, then let go. */
+async function checkHttpPort(host: string, port: number): Promise<CheckResult> {
+  const check = 'HTTP port';
+  if (port === 0) return { check, status: 'ok', detail: 'off (--http-port 0): no /metrics, /healthz or /readyz' };
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const why =
+      code === 'EADDRINUSE'
+        ? 'another process listens there'
+        : code === 'EADDRNOTAVAIL'
+          ? 'the address is not one of this host'
+          : code === 'EACCES'
+            ? 'a port below 1024 needs privileges'
+            : describeError(error);
+    return {
+      check,
+      status: 'problem',
+      detail: `run cannot serve /metrics, /healthz and /readyz on ${host}:${port} (${code}: ${why}); set --http-port (SQS2PG_HTTP_PORT) to a free port, --http-host (SQS2PG_HTTP_HOST) to an address of this host, or the port to 0 to turn the server off`,
+    };
+  }
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return { check, status: 'ok', detail: `${host}:${port} is free for /metrics, /healthz and /readyz` };
+}
+
 function print(result: CheckResult): void {
   console.log(`${result.status.padEnd(8)} ${result.check}: ${result.detail}`);
 }
@@ -119,16 +153,12 @@ async function checkQueue(
     return {
       check: 'SQS queue',
       status: 'ok',
-      detail: `${config.queueUrl} answers GetQueueAttributes via ${via}: ${depth.visible} visible, ${depth.inFlight} in flight, ${depth.delayed} delayed`,
+      detail: `${config.queueUrl} answers GetQueueAttributes via ${via}: ${count.format(depth.visible)} visible, ${count.format(depth.inFlight)} in flight, ${count.format(depth.delayed)} delayed`,
     };
   } catch (error) {
-    // The call has its own deadline; the SDK then reports only "Request aborted".
-    const reason = error instanceof Error && error.name === 'AbortError' ? 'no answer within 10 s' : describeError(error);
-    return {
-      check: 'SQS queue',
-      status: 'problem',
-      detail: `cannot read ${config.queueUrl} via ${via} (${reason}); check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION, the AWS credentials and that the role may call sqs:GetQueueAttributes`,
-    };
+    // The call has its own deadline; the SDK then reports only "Request aborted", which is named here.
+    const { cause, action } = await explainQueueFailure(error, config.queueUrl, via, sqs);
+    return { check: 'SQS queue', status: 'problem', detail: `cannot read ${config.queueUrl} via ${via} (${cause}); ${action}` };
   } finally {
     sqs.destroy();
   }
@@ -144,12 +174,9 @@ async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly Key
     server = answer.rows[0] ?? { version: '?', role: '?' };
   } catch (error) {
     const skipped = (check: string): CheckResult => ({ check, status: 'skipped', detail: 'needs PostgreSQL' });
+    const { cause, action } = explainConnectFailure(error, databaseUrl);
     return [
-      {
-        check: 'PostgreSQL',
-        status: 'problem',
-        detail: `cannot connect to ${where} (${describeError(error)}); check DATABASE_URL and that the server is running and reachable from here`,
-      },
+      { check: 'PostgreSQL', status: 'problem', detail: `cannot connect to ${where} (${cause}); ${action}` },
       skipped('table user_logins'),
       skipped('migrations'),
       skipped('privileges'),

@@ -13,7 +13,7 @@ import { migrate } from '../db/migrate.js';
 import { assertReachable, createPool, type Pool } from '../db/pool.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { EventBus } from '../observability/events.js';
-import { createLogger, logEvents } from '../observability/logger.js';
+import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
 import { createMasker } from '../transform/mask.js';
 import { VaultIntegrityError } from '../vault/cipher.js';
 import { sealerOfPrivateKey } from '../vault/key-pair.js';
@@ -40,7 +40,7 @@ export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): P
   const givenMaskKey = maskKeyFrom(config);
   const maskKey = givenMaskKey && { key: givenMaskKey, keyId: config.maskKeyId };
   const bus = new EventBus();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: resolveLogFormat(config.logFormat, process.stderr), color: !env.NO_COLOR });
   logEvents(bus, logger);
   const stopping = new AbortController();
   const signals = stopOnSignals(() => process.exit(130));

@@ -8,7 +8,8 @@ export interface SignalStop {
   dispose(): void;
 }
 
-export function stopOnSignals(onForce: () => void): SignalStop {
+/** `onEarly`: a first signal came before there was anything to stop (start-up is still under way). */
+export function stopOnSignals(onForce: () => void, onEarly?: (signal: NodeJS.Signals) => void): SignalStop {
   let received = 0;
   let pendingReason: string | undefined;
   let target: { stop(reason: string): void } | undefined;
@@ -16,7 +17,8 @@ export function stopOnSignals(onForce: () => void): SignalStop {
     received += 1;
     if (received > 1) return onForce();
     pendingReason = `received ${signal}`;
-    target?.stop(pendingReason);
+    if (target) target.stop(pendingReason);
+    else onEarly?.(signal);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

@@ -2,6 +2,7 @@
 // line for each thing that would stop a worker: a retyped column, a missing privilege (whose
 // suggested GRANT is then run, and fixes it), an unreachable queue or database, no mask key.
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
@@ -79,6 +80,7 @@ const ALL_OK = {
   vault: 'ok',
   // The test stack connects as a superuser: more than a worker needs, a warning while the vault is off.
   'least privilege': 'warning',
+  'HTTP port': 'ok',
   keys: 'ok',
 };
 
@@ -159,8 +161,9 @@ describe('sqs2pg check', () => {
     expect(statuses(result)).toEqual({ ...ALL_OK, 'SQS queue': 'problem' });
     const line = lineOf(result, 'SQS queue');
     expect(line).toContain(`problem  SQS queue: cannot read ${queueUrl} via http://127.0.0.1:${port} (`);
-    expect(line).toContain('ECONNREFUSED');
-    expect(line).toContain('check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION, the AWS credentials');
+    expect(line).toContain(`(connection refused (ECONNREFUSED): nothing listens on 127.0.0.1:${port}); check the host and port`);
+    // Nothing answered, so nothing refused the credentials: no advice about them.
+    expect(line).not.toMatch(/credentials|role/);
   });
 
   it('a queue the server does not have', async () => {
@@ -168,7 +171,11 @@ describe('sqs2pg check', () => {
     const result = await check({ SQS_QUEUE_URL: missing });
     expect(result.code).toBe(1);
     expect(statuses(result)).toEqual({ ...ALL_OK, 'SQS queue': 'problem' });
-    expect(lineOf(result, 'SQS queue')).toContain(`cannot read ${missing}`);
+    const line = lineOf(result, 'SQS queue');
+    expect(line).toContain(`cannot read ${missing}`);
+    // The endpoint answered: it says so, and which queues it does have.
+    expect(line).toContain('answered that it has no queue no-such-queue-sqs2pg; queues it has: ');
+    expect(line).toContain('check the queue name and account id in SQS_QUEUE_URL');
   });
 
   it('an unreachable database: one problem, and the checks that need it skipped', async () => {
@@ -245,5 +252,26 @@ describe('sqs2pg check', () => {
     // --quiet leaves out the ok lines; warnings (this stack's superuser) stay listed.
     const quiet = await check({ SQS2PG_MASK_KEY: '' }, ['--quiet']);
     expect(quiet.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^problem {2}mask key: /), expect.stringMatching(/^warning {2}least privilege: /)]);
+    // Problems only: the checks skipped for want of PostgreSQL are not problems of their own.
+    const port = await freePort();
+    const unreachable = await check({ DATABASE_URL: `postgres://sqs2pg:pw@127.0.0.1:${port}/logins` }, ['--quiet']);
+    expect(unreachable.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^problem {2}PostgreSQL: /)]);
+  });
+
+  it('the HTTP port run would serve on: free, or taken by another process', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const result = await check({ SQS2PG_HTTP_PORT: String(port) });
+      expect(result.code).toBe(1);
+      expect(statuses(result)).toEqual({ ...ALL_OK, 'HTTP port': 'problem' });
+      expect(lineOf(result, 'HTTP port')).toContain(`run cannot serve /metrics, /healthz and /readyz on 127.0.0.1:${port} (EADDRINUSE: another process listens there)`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+    const free = await freePort();
+    const ok = await check({ SQS2PG_HTTP_PORT: String(free) });
+    expect(lineOf(ok, 'HTTP port')).toBe(`ok       HTTP port: 127.0.0.1:${free} is free for /metrics, /healthz and /readyz`);
   });
 });

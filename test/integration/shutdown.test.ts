@@ -169,23 +169,25 @@ describe('graceful stop of the service', () => {
     const N = 1000;
     const queueUrl = await stack.newQueue();
     await stack.send(queueUrl, generateSample({ count: N, malformed: 0, seed: 32 }).bodies);
-    // Slow deletes keep the graceful stop busy long enough for the second signal to matter;
-    // deletes still pending when the process dies are never forwarded.
+    // Deletes held until the proxy closes keep the graceful stop from ever finishing (each of its
+    // three delete attempts waits out a 10 s deadline), so an exit with 130 is the second
+    // signal's doing, however slow the machine; held deletes are never forwarded.
     const proxy = await startSqsProxy(stack.sqsEndpoint);
     try {
-      proxy.setRules([{ operation: 'DeleteMessageBatch', action: 'delay', delayMs: 5_000 }]);
+      proxy.setRules([{ operation: 'DeleteMessageBatch', action: 'delay', delayMs: 600_000 }]);
       const cli = startCli(
         ['run'],
         stack.env(queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
-        30_000,
+        60_000,
       );
       try {
         await firstRows();
         cli.child.kill('SIGTERM');
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await waitFor(() => cli.output().stderr.includes('stopping: received SIGTERM'), 20_000, 'the graceful stop to begin');
         expect(cli.child.exitCode).toBeNull();
         cli.child.kill('SIGINT');
-        const result = await exitWithin(cli, 2_000);
+        // A generous ceiling for a loaded machine, still far below the stop's 30 s of deletes.
+        const result = await exitWithin(cli, 20_000);
         expect(result.code).toBe(130);
         expect(result.stderr).toContain('second signal');
       } finally {
@@ -221,7 +223,8 @@ describe('graceful stop of the service', () => {
         'the worker to wait for the migrations lock',
       );
       worker.child.kill('SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const starting = worker;
+      await waitFor(() => starting.output().stderr.includes('received SIGTERM during start-up'), 20_000, 'the worker to take the signal');
     } finally {
       await lock.query("SELECT pg_advisory_unlock(hashtext('sqs2pg migrations'))");
       lock.release();
@@ -251,6 +254,12 @@ describe('graceful stop of the service', () => {
         expect(result.code).toBe(0);
         expect(result.stdout).not.toContain('queue drained');
         expect(result.stdout).toContain('stopped before the queue was empty');
+        // Every message read is accounted for.
+        const count = (label: string) => Number(new RegExp(`^ {2}${label} +([\\d,]+)`, 'm').exec(result.stdout)?.[1]?.replaceAll(',', '') ?? 0);
+        const read = count('messages read');
+        expect(read).toBeGreaterThan(0);
+        expect(count('rows loaded') + count('already loaded') + count('quarantined') + count('released') + count('left in the queue')).toBe(read);
+        expect(result.stdout).toMatch(/^ {2}released +[\d,]+ \(given back to the queue unprocessed\)$/m);
       } finally {
         await stopChild(cli);
       }
