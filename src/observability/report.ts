@@ -1,13 +1,14 @@
 // The summary printed at the end of a drain (or of a drain stopped by a signal). It accounts for
-// every message read: loaded, already loaded, quarantined, released back to the queue, or left to
-// it (a release that failed: the message reappears after its visibility timeout).
+// every message read: loaded, already loaded, quarantined, erased (a forgotten user's, stored
+// nowhere), released back to the queue, or left to it (a release that failed, or a message
+// PostgreSQL refused in every form: it reappears after its visibility timeout).
 import type { RunStats } from './run-stats.js';
 
 const number = new Intl.NumberFormat('en-US');
 
 /** Messages read whose fate is none of the others: in the queue again after the visibility timeout. */
 export function leftInQueue(stats: RunStats): number {
-  return Math.max(0, stats.received - stats.loaded - stats.duplicates - stats.quarantined - stats.released);
+  return Math.max(0, stats.received - stats.loaded - stats.duplicates - stats.quarantined - stats.erased - stats.released);
 }
 
 export function formatRunSummary(stats: RunStats, now = performance.now()): string[] {
@@ -23,6 +24,7 @@ export function formatRunSummary(stats: RunStats, now = performance.now()): stri
     `  rows loaded        ${number.format(stats.loaded)}`,
     `  already loaded     ${number.format(stats.duplicates)} (redelivered, skipped)`,
     `  quarantined        ${number.format(stats.quarantined)}${reasons ? ` (${reasons})` : ''}`,
+    ...(stats.erased > 0 ? [`  erased             ${number.format(stats.erased)} (of users erased by sqs2pg forget: stored nowhere)`] : []),
     `  released           ${number.format(stats.released)} (given back to the queue unprocessed)`,
     ...(left > 0 ? [`  left in the queue  ${number.format(left)} (back after the visibility timeout)`] : []),
     `  deleted from SQS   ${number.format(stats.deleted)}${stats.deleteFailures ? `, ${number.format(stats.deleteFailures)} left to redelivery` : ''}`,

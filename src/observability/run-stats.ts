@@ -8,6 +8,8 @@ export interface RunStats {
   duplicates: number;
   quarantined: number;
   quarantinedByReason: Partial<Record<RejectReason, number>>;
+  /** messages of erased users (tombstoned): deleted, stored nowhere */
+  erased: number;
   deleted: number;
   deleteFailures: number;
   released: number;
@@ -21,6 +23,7 @@ export function collectRunStats(bus: EventBus): RunStats {
     duplicates: 0,
     quarantined: 0,
     quarantinedByReason: {},
+    erased: 0,
     deleted: 0,
     deleteFailures: 0,
     released: 0,
@@ -28,9 +31,10 @@ export function collectRunStats(bus: EventBus): RunStats {
   };
   bus
     .on('source:received', ({ count }) => (stats.received += count))
-    .on('batch:committed', ({ rows, duplicates }) => {
+    .on('batch:committed', ({ rows, duplicates, erased }) => {
       stats.loaded += rows;
       stats.duplicates += duplicates;
+      stats.erased += erased ?? 0;
     })
     .on('message:quarantined', ({ reason }) => {
       stats.quarantined += 1;

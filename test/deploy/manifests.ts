@@ -11,7 +11,7 @@ export const K8S_DIR = `${ROOT}deploy/kubernetes/`;
 export const schemaEnv = new Set(Object.values(settings).map((spec) => spec.env));
 
 /** A mask key for tests (public): 32 bytes, base64. */
-export const SOME_KEY = Buffer.alloc(32, 7).toString('base64');
+export const SOME_KEY = 'uZ8tVbW3rQ1sXk0yJ2mN4pL6dF9gH7aC5eR8tY1uI3o=';
 
 export interface Manifest {
   file: string;

@@ -99,7 +99,7 @@ async function stopChild(cli: CliProcess | undefined): Promise<void> {
 }
 
 async function freshWorkload(count: number, seed: number): Promise<Workload> {
-  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
   const queueUrl = await stack.newQueue();
   return sendWorkload(stack, queueUrl, { count, malformed: scaled(10, 100), seed });
 }

@@ -34,7 +34,7 @@ describe('fault 4: slow sink', () => {
       const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
       outputs.push(migrate.stdout, migrate.stderr);
       expect(migrate.code, migrate.stderr).toBe(0);
-      await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+      await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
       await stack.pool.query(
         `CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${SLOW_INSERT_SEC}); RETURN NULL; END $$`,
       );

@@ -44,7 +44,7 @@ describe('fault 5: poison in a batch', () => {
       const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
       outputs.push(migrate.stdout, migrate.stderr);
       expect(migrate.code, migrate.stderr).toBe(0);
-      await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+      await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
       await stack.pool.query(`ALTER TABLE user_logins ADD CONSTRAINT no_blackberry CHECK (device_type <> 'blackberry')`);
 
       const poisonAt = scatter(count, poisoned, 5);

@@ -40,7 +40,7 @@ afterAll(async () => {
   await server?.stop();
 });
 beforeEach(async () => {
-  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
 });
 
 async function proxy(): Promise<SqsProxy> {

@@ -24,7 +24,7 @@ afterAll(async () => {
   await stack.close();
 });
 beforeEach(async () => {
-  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
 });
 
 /** A number from the drain summary, e.g. summaryCount(stdout, 'already loaded'). */

@@ -26,7 +26,7 @@ afterAll(async () => {
   await stack.close();
 });
 beforeEach(async () => {
-  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
 });
 
 async function stopChild(cli: CliProcess): Promise<void> {

@@ -9,6 +9,7 @@ const stats = (overrides: Partial<RunStats> = {}): RunStats => ({
   duplicates: 250,
   quarantined: 140,
   quarantinedByReason: { not_json: 100, bad_ip: 40 },
+  erased: 0,
   deleted: 20_490,
   deleteFailures: 0,
   released: 160,
