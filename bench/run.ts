@@ -15,6 +15,7 @@ import { freePort } from '../src/local/free-port.js';
 import { generateSample } from '../src/local/sample.js';
 import { createSqsClient } from '../src/source/sqs/client.js';
 import { createQueue } from '../src/source/sqs/queue-admin.js';
+import { writeBenchCharts, type BenchFigures } from './charts.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -46,6 +47,17 @@ const started = Date.now();
 const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
 
+interface Latency {
+  p50: number;
+  p99: number;
+  rate: number;
+  /** ms at each of LATENCY_QUANTILES, for the chart */
+  quantiles: { quantile: number; ms: number }[];
+}
+
+const LATENCY_QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
+const DOCS = join(ROOT, 'docs');
+
 interface Measure {
   profile: string;
   contender: 'ceiling' | 'baseline' | 'sqs2pg';
@@ -59,7 +71,7 @@ async function main(): Promise<void> {
   const adminUrl = await startDatabase();
   const sqsServer = await startProcess('node', [join(HERE, 'sqs-server.js')]);
   const results: Measure[] = [];
-  let latency: { p50: number; p99: number; rate: number } | undefined;
+  let latency: Latency | undefined;
   for (const profile of flags.profiles.split(',')) {
     const endpoint =
       profile === 'aws-like'
@@ -82,7 +94,22 @@ async function main(): Promise<void> {
   }
   const table = renderTable(results, latency);
   console.log(`\n${table}`);
-  if (flags['write-readme']) writeReadme(table);
+  if (flags['write-readme']) {
+    writeReadme(table);
+    if (!flags['sqs2pg-only']) {
+      const figures: BenchFigures = {
+        source: `npm run bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}`,
+        contenders: results.map((measure) => ({
+          profile: measure.profile,
+          contender: measure.contender,
+          messagesPerSec: measure.messages / measure.seconds,
+          cpuPer100k: measure.cpuSeconds === null ? null : (measure.cpuSeconds / measure.messages) * 100_000,
+        })),
+        ...(latency ? { latency: { rate: latency.rate, quantiles: latency.quantiles } } : {}),
+      };
+      for (const path of await writeBenchCharts(figures, DOCS)) console.log(`wrote ${path}`);
+    }
+  }
 }
 
 async function measureOne(
@@ -189,7 +216,7 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
     });
     delays.sort((a, b) => a - b);
     const at = (q: number) => delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? NaN;
-    return { p50: at(0.5), p99: at(0.99), rate: Math.round(rate) };
+    return { p50: at(0.5), p99: at(0.99), rate: Math.round(rate), quantiles: LATENCY_QUANTILES.map((quantile) => ({ quantile, ms: at(quantile) })) };
   } finally {
     sqs.destroy();
     await pool.end();

@@ -1,10 +1,12 @@
 // Collects the figures line of every fault scenario of a run, prints them as one table at the
-// end, and after a full run (npm run test:faults) writes that table into the README.
+// end, and after a full run (npm run test:faults) writes that table into the README and draws it
+// (docs/faults-time.svg).
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { faultFiguresFromReadme, writeFaultChart } from '../../bench/charts.js';
 import type { Figures } from './harness.js';
 
 declare module 'vitest' {
@@ -17,11 +19,11 @@ const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 const START = '<!-- reliability:start (written by npm run test:faults) -->';
 const END = '<!-- reliability:end -->';
 
-export default function setup(project: TestProject): () => void {
+export default function setup(project: TestProject): () => Promise<void> {
   const file = join(mkdtempSync(join(tmpdir(), 'sqs2pg-faults-')), 'figures.jsonl');
   writeFileSync(file, '');
   project.provide('figuresFile', file);
-  return () => {
+  return async () => {
     if (!existsSync(file)) return;
     const figures = readFileSync(file, 'utf8')
       .split('\n')
@@ -43,7 +45,9 @@ export default function setup(project: TestProject): () => void {
         table,
         END,
       ].join('\n');
-      writeFileSync(README, text.slice(0, start) + section + text.slice(end + END.length));
+      const written = text.slice(0, start) + section + text.slice(end + END.length);
+      writeFileSync(README, written);
+      await writeFaultChart(faultFiguresFromReadme(written), fileURLToPath(new URL('../../docs', import.meta.url)));
     }
   };
 }
