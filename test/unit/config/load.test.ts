@@ -37,6 +37,7 @@ describe('loadConfig run', () => {
       batchMaxRows: 500,
       batchMaxWaitMs: 200,
       maxInFlightMessages: 2000,
+      maxInFlightBytes: 50331648,
       dbPoolSize: 4,
       maxOutageSec: 300,
       drain: false,
@@ -282,7 +283,7 @@ describe('loadConfig demo', () => {
     expect(Object.keys(config).sort()).toEqual(
       [
         'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logLevel', 'maskKeyId',
-        'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
+        'maxInFlightBytes', 'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
         'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet',
       ].sort(),
     );
