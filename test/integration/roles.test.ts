@@ -4,9 +4,10 @@
 // an analyst. Roles are cluster-wide: these have unique names and are dropped at the end.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { generateVaultKeyPair } from '../../src/vault/sealed-box.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
-import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
+import { createTestStack, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 import { oneErrorLine } from '../helpers/cli-output.js';
 import { TEST_VAULT_KEY } from '../helpers/vault.js';
 
@@ -103,6 +104,26 @@ describe('the worker role', () => {
     expect(await attempt(worker, 'SELECT body_shape FROM sqs2pg.quarantine LIMIT 1')).toBe('42501');
     expect(await attempt(worker, 'DELETE FROM sqs2pg_vault.entries')).toBe('42501');
     expect(await attempt(worker, 'UPDATE user_logins SET locale = NULL')).toBe('42501');
+    // Sealed quarantined bodies: neither read nor opened through the audited function.
+    expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.quarantine_bodies LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, `SELECT * FROM sqs2pg_vault.open_quarantined_body('m', 'replay', 'why not')`)).toBe('42501');
+  });
+
+  it('officer reads a sealed body only through the audited function', async () => {
+    const officer = poolAs('officer');
+    expect(await attempt(officer, 'SELECT * FROM sqs2pg_vault.quarantine_bodies LIMIT 1')).toBe('42501');
+    expect(await attempt(officer, `SELECT * FROM sqs2pg_vault.open_quarantined_body('no-such-id', 'replay', 'role test')`)).toBe('ok');
+    expect(await attempt(officer, `SELECT * FROM sqs2pg_vault.open_quarantined_body('no-such-id', 'reveal', 'role test')`)).toBe('22023');
+  });
+
+  it('officer may run replay (it locks, updates and deletes records and inserts rows)', async () => {
+    const result = await runCli(
+      ['replay', '--reason', 'role test'],
+      { PATH: process.env.PATH, DATABASE_URL: urlAs('officer'), SQS2PG_VAULT_PRIVATE_KEY: generateVaultKeyPair().privateKey.toString('hex'), SQS2PG_MASK_KEY: TEST_MASK_KEY },
+      20_000,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^replayed: 0 loaded/);
   });
 
   it('is told by reveal, in one line, that it may not read the vault', async () => {
