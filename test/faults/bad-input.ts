@@ -94,6 +94,8 @@ function hasBadChar(text: string): boolean {
 /** Every reason the README gives for refusing this body; empty: it must load. */
 export function violations(body: string): Set<Reason> {
   const found = new Set<Reason>();
+  // Over 64 KiB a body is never parsed: that is its only reason, whatever else it holds.
+  if (Buffer.byteLength(body) > 64 * 1024) return new Set(['too_large']);
   let value: unknown;
   try {
     value = JSON.parse(body.startsWith('\uFEFF') ? body.slice(1) : body);
