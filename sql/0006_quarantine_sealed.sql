@@ -32,9 +32,11 @@ CREATE INDEX IF NOT EXISTS quarantine_user_key_idx ON sqs2pg.quarantine (user_ke
 CREATE INDEX IF NOT EXISTS quarantine_quarantined_at_idx ON sqs2pg.quarantine (quarantined_at);
 
 -- Sealed bodies live in the vault's schema, which only the schema owner reads: an officer gets one
--- only through open_quarantined_body below, which audits it. Removing a record removes its body.
+-- only through open_quarantined_body below, which audits it. Removing a record (forget, replay,
+-- DELETE or TRUNCATE by hand) removes its body, by the triggers below; no foreign key, so that a
+-- TRUNCATE of the quarantine needs no CASCADE nor any privilege on the vault.
 CREATE TABLE IF NOT EXISTS sqs2pg_vault.quarantine_bodies (
-  sqs_message_id varchar(128) PRIMARY KEY REFERENCES sqs2pg.quarantine (sqs_message_id) ON DELETE CASCADE,
+  sqs_message_id varchar(128) PRIMARY KEY,
   vault_key_id text NOT NULL,
   ephemeral_public_key bytea NOT NULL CHECK (octet_length(ephemeral_public_key) = 32),
   nonce bytea NOT NULL CHECK (octet_length(nonce) = 12),
@@ -42,6 +44,25 @@ CREATE TABLE IF NOT EXISTS sqs2pg_vault.quarantine_bodies (
   ciphertext bytea NOT NULL CHECK (octet_length(ciphertext) >= 16),
   created_at timestamptz NOT NULL DEFAULT now()
 );
+
+CREATE OR REPLACE FUNCTION sqs2pg_vault.quarantine_body_gone() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    DELETE FROM sqs2pg_vault.quarantine_bodies;
+  ELSE
+    DELETE FROM sqs2pg_vault.quarantine_bodies WHERE sqs_message_id = OLD.sqs_message_id;
+  END IF;
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION sqs2pg_vault.quarantine_body_gone() FROM PUBLIC;
+DROP TRIGGER IF EXISTS quarantine_body_gone ON sqs2pg.quarantine;
+CREATE TRIGGER quarantine_body_gone AFTER DELETE ON sqs2pg.quarantine
+  FOR EACH ROW EXECUTE FUNCTION sqs2pg_vault.quarantine_body_gone();
+DROP TRIGGER IF EXISTS quarantine_bodies_truncated ON sqs2pg.quarantine;
+CREATE TRIGGER quarantine_bodies_truncated AFTER TRUNCATE ON sqs2pg.quarantine
+  FOR EACH STATEMENT EXECUTE FUNCTION sqs2pg_vault.quarantine_body_gone();
 
 -- Audit: two more actions, and the subject of one (a message id) where it is not a mask.
 -- The same list as issue 11's migration, so either order of the two leaves the same constraint.

@@ -17,7 +17,7 @@ export interface TableShape {
   /** the table as the search path resolves it, e.g. public.user_logins */
   qualifiedName: string;
   columns: Map<string, string>;
-  /** a unique index on sqs_message_id alone: what makes redelivery harmless */
+  /** a unique index on sqs_message_id (partitioned: with create_date): what makes redelivery harmless */
   idempotencyIndex: boolean;
 }
 
@@ -36,8 +36,11 @@ export async function tableShape(pool: Pool, table: string): Promise<TableShape 
     [oid],
   );
   const index = await pool.query<{ n: string }>(
+    // A table partitioned by create_date can only have (sqs_message_id, create_date), which the insert then targets.
     `SELECT count(*) AS n FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-     WHERE i.indrelid = $1 AND i.indisunique AND i.indnatts = 1 AND a.attname = 'sqs_message_id'`,
+       LEFT JOIN pg_attribute b ON b.attrelid = i.indrelid AND b.attnum = i.indkey[1]
+     WHERE i.indrelid = $1 AND i.indisunique AND a.attname = 'sqs_message_id'
+       AND (i.indnatts = 1 OR (i.indnatts = 2 AND b.attname = 'create_date' AND (SELECT relkind FROM pg_class WHERE oid = $1) = 'p'))`,
     [oid],
   );
   return {

@@ -34,7 +34,15 @@ const RECEIVE_MAX = 10;
 // SQS's largest body (its default maximum): a receive may bring ten of them, so each receive in
 // flight holds that much of the byte budget until its answer is counted by what it really holds.
 export const SQS_MAX_BODY_BYTES = 1024 * 1024;
-const RECEIVE_RESERVE_BYTES = RECEIVE_MAX * SQS_MAX_BODY_BYTES;
+// A message of an answer may be as large as SQS allows, and costs about twice that while the SDK
+// decodes it (the bytes, then the strings): that much of the budget is held until it is counted.
+const RESERVE_PER_MESSAGE_BYTES = 2 * SQS_MAX_BODY_BYTES;
+// Receives ask for as many messages as make about this many bytes, judged by the bodies of recent
+// answers: after a burst of large bodies, one message per call, so decoding an answer (synchronous,
+// in the SDK) holds the event loop for milliseconds and the memory it takes stays small. Back to
+// ten once bodies are small again (the estimate halves with every answer).
+const RECEIVE_TARGET_BYTES = 512 * 1024;
+const BODY_ESTIMATE_FLOOR_BYTES = 1024;
 // A batch is written once it holds this many bytes of bodies, whatever its row count: the quarantined
 // bodies of a batch are sealed and sent together, and must not add up to hundreds of megabytes.
 const BATCH_MAX_BYTES = 8 * 1024 * 1024;
@@ -54,8 +62,11 @@ export class Pipeline {
   private readonly writer: BatchWriter;
   private pending: Entry[] = [];
   private pendingBytes = 0;
-  /** receives sent and not yet answered: each holds RECEIVE_RESERVE_BYTES of the byte budget */
+  /** receives sent and not yet answered, and the bytes of the budget they hold */
   private receivesInFlight = 0;
+  private reservedBytes = 0;
+  /** the largest body of recent answers, halving with each answer */
+  private bodyEstimateBytes = BODY_ESTIMATE_FLOOR_BYTES;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly writes = new Set<Promise<void>>();
   private readonly pollers = new Set<Promise<void>>();
@@ -146,16 +157,17 @@ export class Pipeline {
     let failures = 0;
     let failingSince: number | undefined;
     while (!this.stopped) {
-      await this.roomForMore();
-      if (this.stopped) break;
+      const slot = await this.roomForMore();
+      if (slot === undefined) break;
+      const { max, reserved } = slot;
       let messages;
-      this.receivesInFlight++;
       try {
-        messages = await this.source.receive(RECEIVE_MAX, waitSec, this.receiving.signal);
+        messages = await this.source.receive(max, waitSec, this.receiving.signal);
         failures = 0;
         failingSince = undefined;
       } catch (error) {
         this.receivesInFlight--;
+        this.reservedBytes -= reserved;
         this.wakePollers();
         failingSince ??= Date.now();
         const limit = this.outageLimitMs;
@@ -175,6 +187,8 @@ export class Pipeline {
       }
       // The reservation gives way to what the answer holds, which the source now counts.
       this.receivesInFlight--;
+      this.reservedBytes -= reserved;
+      this.learnBodySizes(messages);
       this.wakePollers();
       if (this.stopped) {
         // Answered after the stop: not started, so handed straight back.
@@ -197,12 +211,22 @@ export class Pipeline {
           sliceStart = performance.now();
         }
       }
-      if (messages.length === RECEIVE_MAX) {
+      if (messages.length === max && max === RECEIVE_MAX) {
         if (this.activePollers < this.options.pollers) this.startPoller();
       } else if (messages.length < RECEIVE_MAX / 2 && this.retirePoller()) {
         break;
       }
     }
+  }
+
+  private receiveSize(): number {
+    return Math.max(1, Math.min(RECEIVE_MAX, Math.floor(RECEIVE_TARGET_BYTES / this.bodyEstimateBytes)));
+  }
+
+  private learnBodySizes(messages: readonly InboundMessage[]): void {
+    let largest = 0;
+    for (const message of messages) largest = Math.max(largest, message.body.length);
+    this.bodyEstimateBytes = Math.max(BODY_ESTIMATE_FLOOR_BYTES, largest, this.bodyEstimateBytes / 2);
   }
 
   /** This poller may end, unless it is the last. */
@@ -268,16 +292,29 @@ export class Pipeline {
    * every receive in flight, are at the limits. With nothing in hand and nothing being received,
    * one receive always goes out, so a budget smaller than one answer still makes progress.
    */
-  private async roomForMore(): Promise<void> {
-    while (!this.stopped && !this.hasRoom()) {
+  private async roomForMore(): Promise<{ max: number; reserved: number } | undefined> {
+    while (!this.stopped) {
+      if (this.hasRoom()) {
+        // Reserved in the same turn as the check: pollers woken together must not all see room.
+        const max = this.receiveSize();
+        const reserved = max * RESERVE_PER_MESSAGE_BYTES;
+        this.receivesInFlight++;
+        this.reservedBytes += reserved;
+        return { max, reserved };
+      }
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
+    return undefined;
   }
 
   private hasRoom(): boolean {
     if (this.source.inFlight + RECEIVE_MAX > this.options.maxInFlightMessages) return false;
     if (this.source.inFlight === 0 && this.receivesInFlight === 0) return true;
-    return this.source.inFlightBytes + (this.receivesInFlight + 1) * RECEIVE_RESERVE_BYTES <= this.options.maxInFlightBytes;
+    // Large bodies arrive one receive at a time: the SDK decodes each answer in one go, and answers
+    // landing together would be decoded back to back, their garbage piling up before V8 collects it.
+    const next = this.receiveSize() * RESERVE_PER_MESSAGE_BYTES;
+    if (this.receiveSize() < RECEIVE_MAX && this.receivesInFlight > 0) return false;
+    return this.source.inFlightBytes + this.reservedBytes + next <= this.options.maxInFlightBytes;
   }
 
   private wakePollers(): void {

@@ -67,21 +67,29 @@ export function jsonShape(value: unknown, hidden: ReadonlySet<string>): BodyShap
   return { json: true, entries, truncated };
 }
 
-/** The shape of text that is not JSON (or too large to parse): its length and character classes. */
+const CLASS_NAMES = ['digit', 'lower', 'upper', 'space', 'punct', 'control', 'non_ascii'] as const;
+const ALL_CLASSES = (1 << CLASS_NAMES.length) - 1;
+
+/**
+ * The shape of text that is not JSON (or too large to parse): its length and the classes of
+ * characters it holds. One pass over the char codes, stopping once every class has been seen.
+ */
 export function textShape(text: string): BodyShape {
-  const classes: [string, RegExp][] = [
-    ['digit', /[0-9]/],
-    ['lower', /[a-z]/],
-    ['upper', /[A-Z]/],
-    ['space', /[ \t\r\n]/],
-    ['punct', /[!-/:-@[-`{-~]/],
-    // eslint-disable-next-line no-control-regex
-    ['control', /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/],
-    ['non_ascii', /[\u0080-\uffff]/],
-  ];
-  const found = classes.filter(([, pattern]) => pattern.test(text)).map(([name]) => name);
+  let seen = 0;
+  for (let i = 0; i < text.length && seen !== ALL_CLASSES; i++) seen |= 1 << classOf(text.charCodeAt(i));
+  const found: string[] = CLASS_NAMES.filter((_, bit) => (seen & (1 << bit)) !== 0);
   if (!text.isWellFormed()) found.push('lone_surrogate');
   return { json: false, chars: text.length, classes: found };
+}
+
+function classOf(code: number): number {
+  if (code >= 48 && code <= 57) return 0;
+  if (code >= 97 && code <= 122) return 1;
+  if (code >= 65 && code <= 90) return 2;
+  if (code === 32 || code === 9 || code === 10 || code === 13) return 3;
+  if (code > 32 && code < 127) return 4;
+  if (code < 32 || code === 127) return 5;
+  return 6;
 }
 
 /** ASCII-only JSON text of a shape (non-ASCII can only come from nowhere, but escape it anyway). */

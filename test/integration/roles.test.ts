@@ -6,10 +6,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
-import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
+import { createTestStack, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 import { oneErrorLine } from '../helpers/cli-output.js';
 import { TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
-import { TEST_MASK_KEY } from '../helpers/stack.js';
 
 const PREFIX = `t${randomBytes(4).toString('hex')}_`;
 const GROUPS = { worker: `${PREFIX}worker`, analyst: `${PREFIX}analyst`, officer: `${PREFIX}pii_officer` };
@@ -114,6 +113,16 @@ describe('the worker role', () => {
     expect(await attempt(worker, "SELECT sqs2pg_vault.begin_reveal('k1:x', 'curious worker')")).toBe('42501');
     expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.revealed_entry(1)')).toBe('42501');
     expect(await attempt(worker, "SELECT * FROM sqs2pg_vault.forget_masked('k1:x', 'cover tracks')")).toBe('42501');
+    // Sealed quarantined bodies: neither read nor opened through the audited function.
+    expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.quarantine_bodies LIMIT 1')).toBe('42501');
+    expect(await attempt(worker, `SELECT * FROM sqs2pg_vault.open_quarantined_body('m', 'replay', 'why not')`)).toBe('42501');
+  });
+
+  it('officer reads a sealed body only through the audited function', async () => {
+    const officer = poolAs('officer');
+    expect(await attempt(officer, 'SELECT * FROM sqs2pg_vault.quarantine_bodies LIMIT 1')).toBe('42501');
+    expect(await attempt(officer, `SELECT * FROM sqs2pg_vault.open_quarantined_body('no-such-id', 'replay', 'role test')`)).toBe('ok');
+    expect(await attempt(officer, `SELECT * FROM sqs2pg_vault.open_quarantined_body('no-such-id', 'reveal', 'role test')`)).toBe('22023');
   });
 
   it('is told by reveal, in one line, that it may not read the vault', async () => {
