@@ -4,11 +4,12 @@ import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { mismatchedKeys, type KeyCheck } from '../db/key-fingerprints.js';
 import { loadMigrations, pendingMigrations } from '../db/migrate.js';
-import { createPool, describeDatabase, type Pool } from '../db/pool.js';
+import { createPool, describeDatabase, explainConnectFailure, type Pool } from '../db/pool.js';
 import { missingPrivileges, tableShape, takehomeColumns, vaultWorkerPrivileges, workerPrivileges } from '../db/verify.js';
 import { ConfigError, describeError } from '../errors.js';
 import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
+import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SqsSource } from '../source/sqs/source.js';
 import { vaultKeysFrom, type VaultKeys } from '../vault/keyring.js';
 
@@ -106,13 +107,9 @@ async function checkQueue(
       detail: `${config.queueUrl} answers GetQueueAttributes via ${via}: ${depth.visible} visible, ${depth.inFlight} in flight, ${depth.delayed} delayed`,
     };
   } catch (error) {
-    // The call has its own deadline; the SDK then reports only "Request aborted".
-    const reason = error instanceof Error && error.name === 'AbortError' ? 'no answer within 10 s' : describeError(error);
-    return {
-      check: 'SQS queue',
-      status: 'problem',
-      detail: `cannot read ${config.queueUrl} via ${via} (${reason}); check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION, the AWS credentials and that the role may call sqs:GetQueueAttributes`,
-    };
+    // The call has its own deadline; the SDK then reports only "Request aborted", which is named here.
+    const { cause, action } = await explainQueueFailure(error, config.queueUrl, via, sqs);
+    return { check: 'SQS queue', status: 'problem', detail: `cannot read ${config.queueUrl} via ${via} (${cause}); ${action}` };
   } finally {
     sqs.destroy();
   }
@@ -128,12 +125,9 @@ async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly Key
     server = answer.rows[0] ?? { version: '?', role: '?' };
   } catch (error) {
     const skipped = (check: string): CheckResult => ({ check, status: 'skipped', detail: 'needs PostgreSQL' });
+    const { cause, action } = explainConnectFailure(error, databaseUrl);
     return [
-      {
-        check: 'PostgreSQL',
-        status: 'problem',
-        detail: `cannot connect to ${where} (${describeError(error)}); check DATABASE_URL and that the server is running and reachable from here`,
-      },
+      { check: 'PostgreSQL', status: 'problem', detail: `cannot connect to ${where} (${cause}); ${action}` },
       skipped('table user_logins'),
       skipped('migrations'),
       skipped('privileges'),

@@ -3,10 +3,11 @@
 import { assertKeyFingerprints, type KeyCheck } from '../db/key-fingerprints.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, type Pool } from '../db/pool.js';
-import { ConnectError, describeError, Sqs2pgError } from '../errors.js';
+import { ConnectError, Sqs2pgError } from '../errors.js';
 import type { EventBus } from '../observability/events.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
+import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
 import type { VaultCipher } from '../vault/cipher.js';
@@ -42,11 +43,8 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
   } catch (error) {
     // Already one actionable line (e.g. an endpoint that speaks neither SQS protocol).
     if (error instanceof Sqs2pgError) throw error;
-    throw new ConnectError(
-      'sqs_unreachable',
-      `cannot reach the SQS queue ${parts.queueUrl} via ${parts.sqsTarget} (${describeError(error)}); check SQS_QUEUE_URL, AWS_ENDPOINT_URL_SQS, AWS_REGION and the AWS credentials`,
-      error,
-    );
+    const { cause, action } = await explainQueueFailure(error, parts.queueUrl, parts.sqsTarget, parts.sqs);
+    throw new ConnectError('sqs_unreachable', `cannot read the SQS queue ${parts.queueUrl} via ${parts.sqsTarget} (${cause}); ${action}`, error);
   }
   return new Pipeline(source, new PostgresSink(parts.pool), parts.masker, parts.options, parts.bus.emit, parts.vault ?? null);
 }

@@ -7,6 +7,7 @@ import { settingsFor, type CommandName } from '../../src/config/schema.js';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, runCli, startCli, type CliResult, type TestStack } from '../helpers/stack.js';
 import { oneErrorLine } from '../helpers/cli-output.js';
+import { startFakePostgres, type FakePostgres, type FakePostgresMode } from '../helpers/fake-postgres.js';
 
 /**
  * A CLI still running after this is killed, and then fails its test (no exit 3). A generous bound,
@@ -185,15 +186,95 @@ describe('exit 3: a server sqs2pg cannot reach, reported quickly', () => {
     expect(line).toContain('AWS_ENDPOINT_URL_SQS');
   });
 
-  it('a queue URL naming a queue the server does not have', async () => {
+  it('a queue URL naming a queue the server does not have: it answered, and has these queues', async () => {
     const missing = queueUrl.replace(/[^/]+$/, 'no-such-queue-sqs2pg');
     expect(missing).not.toBe(queueUrl);
     const result = await runCli(['run', '--drain'], envWith({ SQS_QUEUE_URL: missing }), GIVE_UP_MS);
     expect(result.code, result.stderr).toBe(3);
     const line = oneErrorLine(result);
-    expect(line).toContain('SQS');
     expect(line).toContain(missing);
+    expect(line).toContain('answered that it has no queue no-such-queue-sqs2pg; queues it has: ');
     expect(line).toContain('SQS_QUEUE_URL');
+    expect(line).not.toContain('credentials');
+  });
+
+  it('AWS_ENDPOINT_URL_SQS on a closed port: refused, and no advice about credentials', async () => {
+    const port = await freePort();
+    const result = await runCli(['run', '--drain'], envWith({ AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}` }), GIVE_UP_MS);
+    expect(result.code, result.stderr).toBe(3);
+    const line = oneErrorLine(result);
+    expect(line).toContain(`connection refused (ECONNREFUSED): nothing listens on 127.0.0.1:${port}`);
+    expect(line).not.toMatch(/credentials|role/);
+  });
+});
+
+describe('exit 3 within seconds: PostgreSQL refuses, and the line names why', () => {
+  const fakes: FakePostgres[] = [];
+  afterAll(async () => {
+    for (const fake of fakes) await fake.close();
+  });
+  async function fake(mode: FakePostgresMode): Promise<FakePostgres> {
+    const server = await startFakePostgres(mode);
+    fakes.push(server);
+    return server;
+  }
+  const commands: { args: string[]; code: number; env: (databaseUrl: string) => NodeJS.ProcessEnv }[] = [
+    { args: ['run', '--drain'], code: 3, env: (databaseUrl) => envWith({ DATABASE_URL: databaseUrl }) },
+    { args: ['migrate'], code: 3, env: (databaseUrl) => ({ PATH: process.env.PATH, DATABASE_URL: databaseUrl }) },
+    { args: ['check'], code: 1, env: (databaseUrl) => envWith({ DATABASE_URL: databaseUrl }) },
+  ];
+  /** The line about PostgreSQL: the error line, or check's PostgreSQL line. */
+  function databaseLine(result: CliResult, args: string[]): string {
+    if (args[0] !== 'check') {
+      expect(result.stdout).toBe('');
+      return oneErrorLine(result);
+    }
+    expect(result.stderr).toBe('');
+    const line = result.stdout.split('\n').find((text) => text.startsWith('problem  PostgreSQL: '));
+    expect(line, result.stdout).toBeDefined();
+    return line!;
+  }
+
+  // The server waits 60 s (authentication_timeout) for a password that never comes; so did the
+  // CLI. GIVE_UP_MS is below that: a hang fails the test.
+  for (const { args, code, env } of commands) {
+    it(`${args[0]}: a server that asks for a password DATABASE_URL does not have`, async () => {
+      const server = await fake('scram');
+      const result = await runCli(args, env(`postgres://sqs2pg@127.0.0.1:${server.port}/logins`), GIVE_UP_MS);
+      expect(result.code, result.stderr).toBe(code);
+      const line = databaseLine(result, args);
+      expect(line).toContain(`127.0.0.1:${server.port}/logins (the server asks for a password and DATABASE_URL has none); put it in DATABASE_URL`);
+    });
+  }
+
+  it('a password the server refuses', async () => {
+    const server = await fake('wrong-password');
+    const result = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: `postgres://sqs2pg:pw-Hunter2-secret@127.0.0.1:${server.port}/logins` }, GIVE_UP_MS);
+    expect(result.code, result.stderr).toBe(3);
+    const line = oneErrorLine(result);
+    expect(line).toContain('(the server refused the password for sqs2pg); check the user and password in DATABASE_URL');
+    expect(line).not.toContain('pw-Hunter2-secret');
+  });
+
+  it('a server that accepts only TLS', async () => {
+    const server = await fake('tls-required');
+    const result = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: `postgres://sqs2pg:pw@127.0.0.1:${server.port}/logins` }, GIVE_UP_MS);
+    expect(result.code, result.stderr).toBe(3);
+    expect(oneErrorLine(result)).toContain('(the server accepts only encrypted (TLS) connections); add ?sslmode=require');
+  });
+
+  it('sslmode=require against a server without TLS: one line, and no pg security notice', async () => {
+    const server = await fake('scram');
+    const result = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: `postgres://sqs2pg:pw@127.0.0.1:${server.port}/logins?sslmode=require` }, GIVE_UP_MS);
+    expect(result.code, result.stderr).toBe(3);
+    expect(oneErrorLine(result)).toContain('(the server does not offer TLS, and DATABASE_URL asks for it (sslmode=require))');
+    expect(result.stderr).not.toContain('SECURITY WARNING');
+  });
+
+  it('a host name that does not resolve', async () => {
+    const result = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: 'postgres://sqs2pg:pw@no-such-host.invalid:5432/logins' }, GIVE_UP_MS);
+    expect(result.code, result.stderr).toBe(3);
+    expect(oneErrorLine(result)).toMatch(/\(the host name no-such-host\.invalid does not resolve \(DNS E[A-Z_]+\)\); check DATABASE_URL's host name/);
   });
 });
 

@@ -265,3 +265,18 @@ describe('exit 3: an endpoint that does not speak the protocol sqs2pg needs', ()
     }
   });
 });
+
+// The README's own `SQS_QUEUE_URL=http://localhost:4566/… npx sqs2pg run --drain`: the queue URL
+// names the endpoint, and the AWS SDK used to print plain-text advice about it on every start.
+describe("nothing on stderr but sqs2pg's own lines", () => {
+  it('a queue URL on a host that is not AWS, without AWS_ENDPOINT_URL_SQS', async () => {
+    const queueUrl = await queueWith(generateSample({ count: 20, malformed: 0, seed: 41 }));
+    expect(new URL(queueUrl).origin).toBe(server.endpoint);
+    const env = stack.env(queueUrl, { SQS2PG_LOG_LEVEL: 'warn' });
+    delete env.AWS_ENDPOINT_URL_SQS;
+    const result = await runCli(['run', '--drain'], env, 30_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+    expect((await countRows(stack.pool)).rows).toBe(20);
+  });
+});

@@ -67,6 +67,10 @@ export class ProtocolChoice implements SqsApi {
     return this.call((api) => api.queueAttributes(queueUrl, names, signal));
   }
 
+  listQueues(max: number, signal: AbortSignal): Promise<string[]> {
+    return this.call((api) => api.listQueues(max, signal));
+  }
+
   destroy(): void {
     for (const api of this.opened.values()) api.destroy();
   }

@@ -1,5 +1,6 @@
 // The SQS client as sqs2pg uses it: an explicit endpoint, when configured, wins for every call
-// (even over the queue URL's host); keep-alive sockets sized for several concurrent long polls.
+// (even over the queue URL's host); otherwise the queue URL's host is the endpoint; keep-alive
+// sockets sized for several concurrent long polls.
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -25,7 +26,10 @@ export function createSqsClient(options: SqsClientOptions): SQSClient {
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
   return new SQSClient({
     region: options.region,
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    // Without an endpoint the SDK would resolve AWS's own for the region, then notice that the
+    // queue URL names another host, use that host anyway and print plain-text advice on stderr at
+    // every start. Saying so up front is the same behaviour, without the advice.
+    endpoint: options.endpoint ?? new URL(options.queueUrl).origin,
     ...(usesLocalEmulator(options) ? { credentials: LOCAL_CREDENTIALS } : {}),
     ...(options.protocol === 'query' ? { protocol: AwsQueryProtocol } : {}),
     maxAttempts: 3,

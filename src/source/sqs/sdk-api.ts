@@ -4,6 +4,7 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  ListQueuesCommand,
   ReceiveMessageCommand,
   type BatchResultErrorEntry,
   type QueueAttributeName as QueueAttributeNameSdk,
@@ -102,6 +103,11 @@ export class SdkSqsApi implements SqsApi {
       if (value !== undefined) attributes[name] = value;
     }
     return attributes;
+  }
+
+  async listQueues(max: number, signal: AbortSignal): Promise<string[]> {
+    const output = await this.client.send(new ListQueuesCommand({ MaxResults: max }), { abortSignal: signal });
+    return (output.QueueUrls ?? []).slice(0, max);
   }
 
   destroy(): void {

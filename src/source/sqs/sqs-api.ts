@@ -55,6 +55,8 @@ export interface SqsApi {
     names: readonly QueueAttributeName[],
     signal: AbortSignal,
   ): Promise<Partial<Record<QueueAttributeName, string>>>;
+  /** ListQueues: the URLs of up to `max` queues the endpoint has, for an error message. */
+  listQueues(max: number, signal: AbortSignal): Promise<string[]>;
   /** Closes the sockets. */
   destroy(): void;
 }

@@ -22,6 +22,7 @@ function fakeApi(behaviour: () => Promise<Partial<Record<QueueAttributeName, str
     receive: () => Promise.resolve([]),
     deleteBatch: () => Promise.resolve([]),
     changeVisibilityBatch: () => Promise.resolve([]),
+    listQueues: () => Promise.resolve([]),
     destroy: () => {
       api.destroyed = true;
     },
