@@ -9,9 +9,9 @@ import { startEmbeddedPostgres } from '../local/embedded-postgres.js';
 import { startEmbeddedSqs } from '../local/embedded-sqs.js';
 import { generateSample } from '../local/sample.js';
 import { EventBus } from '../observability/events.js';
-import { createLogger, logEvents } from '../observability/logger.js';
+import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
 import { formatRunSummary } from '../observability/report.js';
-import { colorWanted, progressWanted } from '../observability/progress.js';
+import { colorWanted, formatSending, progressWanted, throttledLine } from '../observability/progress.js';
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsClient } from '../source/sqs/client.js';
@@ -55,7 +55,12 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
 
     const queueUrl = await createQueue(sqs, QUEUE_NAME);
     const sample = generateSample({ count: config.demoMessages });
-    await sendBodies(sqs, queueUrl, sample.bodies);
+    // A large sample takes seconds to send: show it happening on a terminal.
+    const sending = showProgress ? throttledLine(process.stderr) : undefined;
+    const total = sample.bodies.length;
+    sending?.draw(formatSending(0, total, process.stderr.columns), true);
+    await sendBodies(sqs, queueUrl, sample.bodies, 8, (sent) => sending?.draw(formatSending(sent, total, process.stderr.columns), sent === total));
+    sending?.done();
     const keyNote = config.maskKey
       ? `Masking with SQS2PG_MASK_KEY (key id "${config.maskKeyId}").`
       : `Masking with the fixed development key (key id "${DEV_MASK_KEY_ID}"): fine for a demo, never for real data.`;
@@ -68,7 +73,10 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
 
     const maskKey = { purpose: 'mask', key: config.maskKey ?? DEV_MASK_KEY, keyId: config.maskKey ? config.maskKeyId : DEV_MASK_KEY_ID } as const;
     const bus = new EventBus();
-    logEvents(bus, createLogger(config.logLevel, { clearLine: showProgress }));
+    const logs = logEvents(
+      bus,
+      createLogger(config.logLevel, { format: resolveLogFormat(config.logFormat, process.stderr), clearLine: showProgress, color: colorWanted(env) }),
+    );
     const stats = collectRunStats(bus);
     const observers = await startObservers({
       bus,
@@ -96,6 +104,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     try {
       await pipeline.run();
     } finally {
+      logs.flush();
       signals.dispose();
       observers.stopProgress();
     }

@@ -11,7 +11,7 @@ import { assertReachable, createPool, type Pool } from '../db/pool.js';
 import { RotationStore } from '../db/rotation.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { EventBus } from '../observability/events.js';
-import { createLogger, logEvents } from '../observability/logger.js';
+import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
 import { createMasker } from '../transform/mask.js';
 import { VaultIntegrityError } from '../vault/cipher.js';
 import { VaultKeyring, vaultKeysFrom, type VaultKeys } from '../vault/keyring.js';
@@ -30,7 +30,7 @@ export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): P
   }
   const maskKey = config.maskKey && { key: config.maskKey, keyId: config.maskKeyId };
   const bus = new EventBus();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: resolveLogFormat(config.logFormat, process.stderr), color: !env.NO_COLOR });
   logEvents(bus, logger);
   const stopping = new AbortController();
   const signals = stopOnSignals(() => process.exit(130));

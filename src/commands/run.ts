@@ -3,7 +3,7 @@ import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { createPool, describeDatabase } from '../db/pool.js';
 import { EventBus } from '../observability/events.js';
-import { createLogger, logEvents } from '../observability/logger.js';
+import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
 import { colorWanted, progressWanted } from '../observability/progress.js';
 import { formatRunSummary, runSummaryJson } from '../observability/report.js';
 import { collectRunStats } from '../observability/run-stats.js';
@@ -25,9 +25,13 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
   const vaultKeys = vaultKeysFrom(config);
   // The progress line is for a person watching a drain; a service's terminal is a log.
   const showProgress = config.drain && progressWanted(process.stderr, env, config.quiet);
-  const logger = createLogger(config.logLevel, { clearLine: showProgress });
+  const logger = createLogger(config.logLevel, {
+    format: resolveLogFormat(config.logFormat, process.stderr),
+    clearLine: showProgress,
+    color: colorWanted(env),
+  });
   const bus = new EventBus();
-  logEvents(bus, logger);
+  const logs = logEvents(bus, logger);
   const stats = collectRunStats(bus);
   const sqsTarget = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
   const sqs = createSqsApi({
@@ -85,12 +89,13 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
         vaultKeyId: vaultKeys ? config.vaultKeyId : 'off',
         http: observers.httpUrl ?? 'off',
       },
-      'sqs2pg started',
+      `sqs2pg started: ${config.queueUrl} into ${describeDatabase(config.databaseUrl)}${config.drain ? ' until the queue is empty' : ''}, metrics ${observers.httpUrl ?? 'off'}`,
     );
     signals.attach(pipeline);
     const { drained } = await pipeline.run();
+    logs.flush();
     observers.stopProgress();
-    logger.info({ ...stats, drained }, 'sqs2pg stopped');
+    logger.info({ ...stats, drained }, `sqs2pg stopped${drained ? ': the queue is drained' : ''}`);
     if (config.drain && config.json) console.log(runSummaryJson(stats, drained));
     else if (config.drain && !config.quiet) {
       const headline = drained ? 'sqs2pg: queue drained' : 'sqs2pg: stopped before the queue was empty';

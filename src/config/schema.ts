@@ -306,7 +306,15 @@ export const settings = {
     default: 'info',
     defaultFor: { demo: 'warn' },
     defaultDoc: 'info (demo: warn)',
-    doc: 'Least severe log level written (JSON lines on stderr).',
+    doc: 'Least severe log level written to stderr.',
+    commands: ['run', 'demo', 'migrate', 'check', 'rotate'],
+  }),
+  logFormat: setting({
+    flag: 'log-format',
+    env: 'SQS2PG_LOG_FORMAT',
+    schema: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }),
+    default: 'auto',
+    doc: 'Log lines on stderr: json (pino JSON lines), pretty (short lines for a person: time, level, message) or auto: pretty when stderr is a terminal, json otherwise.',
     commands: ['run', 'demo', 'migrate', 'check', 'rotate'],
   }),
   queueDepthIntervalSec: setting({

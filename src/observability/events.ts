@@ -11,7 +11,13 @@ export interface EventMap {
   /** messages in hand (received, neither deleted nor released), after it changed */
   'source:held': { count: number };
   /** the queue's own counts (GetQueueAttributes), polled on an interval and at each drain check */
-  'source:depth': { visible: number; inFlight: number; delayed: number };
+  'source:depth': {
+    visible: number;
+    inFlight: number;
+    delayed: number;
+    /** messages this run had deleted when the count was asked for: the rest of what it did may still be counted in flight */
+    deletedBefore?: number;
+  };
   'source:deleted': { count: number };
   /** entries of a DeleteMessageBatch that failed; given up ones are redelivered and skipped as duplicates */
   'source:deletePartialFailure': { count: number; code: string; willRetry: boolean };

@@ -1,20 +1,94 @@
-// JSON-line logs (pino) on stderr, fed by the event map. Events carry no personal data; the
-// redaction paths are a second lock in case a future field slips one in.
+// Logs on stderr, fed by the event map: pino's JSON lines for machines (stderr not a terminal, or
+// --log-format json), short human lines on a terminal (--log-format pretty). Events carry no
+// personal data; the redaction paths are a second lock in case a future field slips one in.
+import { writeSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
+import type { RejectReason } from '../transform/types.js';
 import type { EventBus } from './events.js';
 
 export type { Logger };
 
-const REDACT = ['ip', 'device_id', 'body', '*.ip', '*.device_id', '*.body', 'maskKey', 'vaultKey', 'vaultPreviousKey', 'databaseUrl'];
+export type LogFormat = 'json' | 'pretty';
+export type LogFormatSetting = LogFormat | 'auto';
 
-/** `clearLine`: a progress line shares the terminal, so each log line first erases it (it is redrawn). */
-export function createLogger(level: string, options: { clearLine?: boolean } = {}): Logger {
-  const hooks = options.clearLine ? { streamWrite: (line: string) => `\r\x1b[K${line}` } : {};
-  return pino({ name: 'sqs2pg', level, redact: { paths: REDACT, censor: '[redacted]' }, hooks }, pino.destination(2));
+const REDACT = ['ip', 'device_id', 'body', '*.ip', '*.device_id', '*.body', 'maskKey', 'vaultKey', 'vaultPreviousKey', 'databaseUrl'];
+const QUARANTINE_SUMMARY_MS = 10_000;
+
+/** auto: pretty on a terminal, JSON lines anywhere else (a pipe, a file, a log collector). */
+export function resolveLogFormat(setting: LogFormatSetting, stream: { isTTY?: boolean }): LogFormat {
+  if (setting !== 'auto') return setting;
+  return stream.isTTY === true ? 'pretty' : 'json';
 }
 
-/** Writes the events worth a line: problems always, routine progress at debug. */
-export function logEvents(bus: EventBus, logger: Logger): void {
+export interface LoggerOptions {
+  format?: LogFormat;
+  /** a progress line shares the terminal, so each log line first erases it (it is redrawn) */
+  clearLine?: boolean;
+  /** colour the level of pretty lines */
+  color?: boolean;
+}
+
+export function createLogger(level: string, options: LoggerOptions = {}): Logger {
+  const prefix = options.clearLine ? '\r\x1b[K' : '';
+  const base = { name: 'sqs2pg', level, redact: { paths: REDACT, censor: '[redacted]' } };
+  if (options.format === 'pretty') {
+    const color = options.color ?? false;
+    // Synchronous, like pino.destination(2): a line written just before process.exit is not lost.
+    const stream = { write: (line: string) => void writeSync(2, `${prefix}${prettyLine(line, color)}\n`) };
+    return pino(base, stream);
+  }
+  const hooks = prefix ? { streamWrite: (line: string) => `${prefix}${line}` } : {};
+  return pino({ ...base, hooks }, pino.destination(2));
+}
+
+const LEVELS: Record<number, { name: string; colour: string }> = {
+  10: { name: 'TRACE', colour: '2' },
+  20: { name: 'DEBUG', colour: '2' },
+  30: { name: 'INFO', colour: '36' },
+  40: { name: 'WARN', colour: '33' },
+  50: { name: 'ERROR', colour: '31' },
+  60: { name: 'FATAL', colour: '31' },
+};
+
+/** One pino JSON line as "12:03:04 WARN  message": the message already says what matters. */
+export function prettyLine(json: string, color: boolean): string {
+  let record: { level?: number; time?: number; msg?: string };
+  try {
+    record = JSON.parse(json) as typeof record;
+  } catch {
+    return json.trimEnd();
+  }
+  const level = LEVELS[record.level ?? 30] ?? { name: String(record.level), colour: '0' };
+  const time = new Date(record.time ?? Date.now()).toTimeString().slice(0, 8);
+  const name = level.name.padEnd(5);
+  return `${time} ${color ? `\x1b[${level.colour}m${name}\x1b[0m` : name} ${record.msg ?? ''}`;
+}
+
+/**
+ * Writes the events worth a line: problems always, routine progress at debug. Quarantined
+ * and released messages are one line each only at debug; at info they are summed up every 10 s
+ * and at the end (`flush`), so a batch of bad input or a stop does not bury the terminal.
+ */
+export function logEvents(bus: EventBus, logger: Logger): { flush(): void } {
+  const pending = new Map<RejectReason, number>();
+  let released = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const later = () => (timer ??= setTimeout(flush, QUARANTINE_SUMMARY_MS).unref());
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (released > 0) logger.info({ count: released }, `released ${released} messages back to the queue`);
+    released = 0;
+    if (pending.size === 0) return;
+    const byReason = Object.fromEntries(pending) as Partial<Record<RejectReason, number>>;
+    const count = [...pending.values()].reduce((sum, n) => sum + n, 0);
+    pending.clear();
+    const reasons = Object.entries(byReason)
+      .sort(([, a], [, b]) => b - a)
+      .map(([reason, n]) => `${reason} ${n}`)
+      .join(', ');
+    logger.info({ count, byReason }, `quarantined ${count} message${count === 1 ? '' : 's'} (${reasons}); see sqs2pg.quarantine`);
+  };
   bus
     .on('source:error', (event) => logger.warn(event, `SQS ${event.operation} failed: ${event.message}`))
     .on('source:protocolSwitched', (event) =>
@@ -25,10 +99,28 @@ export function logEvents(bus: EventBus, logger: Logger): void {
     )
     .on('sink:retry', (event) => logger.warn(event, `PostgreSQL write failed (${event.message}); retry ${event.attempt} in ${event.delayMs} ms`))
     .on('sink:split', (event) => logger.warn(event, `PostgreSQL refused a row (${event.code}); splitting a batch of ${event.size} to isolate it`))
-    .on('message:quarantined', (event) => logger.info(event, `quarantined: ${event.reason}${event.field ? ` (${event.field})` : ''}`))
+    .on('message:quarantined', (event) => {
+      logger.debug(event, `quarantined: ${event.reason}${event.field ? ` (${event.field})` : ''}`);
+      if (!logger.isLevelEnabled('info')) return;
+      pending.set(event.reason, (pending.get(event.reason) ?? 0) + 1);
+      later();
+    })
     .on('batch:committed', (event) => logger.debug(event, 'batch committed'))
-    .on('source:released', (event) => logger.info(event, `released ${event.count} messages back to the queue`))
-    .on('pipeline:stopping', (event) => logger.info(event, `stopping: ${event.reason}`))
-    .on('pipeline:drained', (event) => logger.info(event, 'queue drained'))
+    // Released ten at a time on a stop: summed up like the quarantine.
+    .on('source:released', (event) => {
+      logger.debug(event, `released ${event.count} messages back to the queue`);
+      if (!logger.isLevelEnabled('info')) return;
+      released += event.count;
+      later();
+    })
+    .on('pipeline:stopping', (event) => {
+      flush();
+      logger.info(event, `stopping: ${event.reason}`);
+    })
+    .on('pipeline:drained', (event) => {
+      flush();
+      logger.info(event, 'queue drained');
+    })
     .on('rotate:batch', (event) => logger.debug(event, `rotate: ${event.pass} batch committed`));
+  return { flush };
 }

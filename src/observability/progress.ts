@@ -20,17 +20,62 @@ export interface ProgressStream {
 const number = new Intl.NumberFormat('en-US');
 const RATE_WINDOW_MS = 5_000;
 
-/** The progress line as text; pure. */
-export function formatProgress(figures: ProgressFigures, color: boolean): string {
+/**
+ * The progress line as text; pure. Given `columns`, it stays shorter than the terminal: it drops
+ * the least useful fields first (quarantined, then the rate, then the queue) and keeps the ETA.
+ */
+export function formatProgress(figures: ProgressFigures, color: boolean, columns?: number): string {
   const paint = (code: string, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
-  const parts = [
-    `${paint('1', number.format(figures.done))} done`,
-    figures.remaining === undefined ? 'queue depth unknown' : `${number.format(figures.remaining)} in queue`,
-    `${number.format(Math.round(figures.ratePerSec))}/s`,
-    figures.quarantined > 0 ? paint('33', `${number.format(figures.quarantined)} quarantined`) : '0 quarantined',
-    `ETA ${eta(figures)}`,
+  const parts: { plain: string; shown: string; drop: number }[] = [
+    { plain: `${number.format(figures.done)} done`, shown: `${paint('1', number.format(figures.done))} done`, drop: 0 },
+    { plain: figures.remaining === undefined ? 'queue depth unknown' : `${number.format(figures.remaining)} in queue`, shown: '', drop: 3 },
+    { plain: `${number.format(Math.round(figures.ratePerSec))}/s`, shown: '', drop: 2 },
+    {
+      plain: `${number.format(figures.quarantined)} quarantined`,
+      shown: figures.quarantined > 0 ? paint('33', `${number.format(figures.quarantined)} quarantined`) : '',
+      drop: 1,
+    },
+    { plain: `ETA ${eta(figures)}`, shown: '', drop: 0 },
   ];
-  return `sqs2pg ${parts.join(paint('2', ' · '))}`;
+  const render = (kept: typeof parts, prefix: string, plain: boolean) =>
+    `${prefix}${kept.map((part) => (plain ? part.plain : part.shown || part.plain)).join(plain ? ' · ' : paint('2', ' · '))}`;
+  // One column short of the width: writing the last column makes some terminals wrap.
+  const fits = (kept: typeof parts, prefix: string) => columns === undefined || columns <= 0 || render(kept, prefix, true).length < columns;
+  let kept = parts;
+  for (const level of [1, 2, 3]) {
+    if (fits(kept, 'sqs2pg ')) break;
+    kept = kept.filter((part) => part.drop === 0 || part.drop > level);
+  }
+  if (fits(kept, 'sqs2pg ')) return render(kept, 'sqs2pg ', false);
+  if (fits(kept, '')) return render(kept, '', false);
+  // Narrower than "N done · ETA x": the ETA alone, cut to the width.
+  return `ETA ${eta(figures)}`.slice(0, Math.max(1, (columns ?? 1) - 1));
+}
+
+/** The demo's line while it fills the queue: "sqs2pg sending 12,000 of 50,000 sample messages". */
+export function formatSending(sent: number, total: number, columns?: number): string {
+  const full = `sqs2pg sending ${number.format(sent)} of ${number.format(total)} sample messages`;
+  if (columns === undefined || columns <= 0 || full.length < columns) return full;
+  return `${number.format(sent)} of ${number.format(total)} sent`.slice(0, Math.max(1, columns - 1));
+}
+
+/** Redraws a line in place, at most every `intervalMs`; `done` clears it. */
+export function throttledLine(stream: ProgressStream, intervalMs = 250): { draw(text: string, force?: boolean): void; done(): void } {
+  let last = -Infinity;
+  let drawn = false;
+  return {
+    draw(text, force = false) {
+      const now = performance.now();
+      if (!force && now - last < intervalMs) return;
+      last = now;
+      stream.write(`\r${text}\x1b[K`);
+      drawn = true;
+    },
+    done() {
+      if (drawn) stream.write('\r\x1b[K');
+      drawn = false;
+    },
+  };
 }
 
 function eta({ remaining, ratePerSec }: ProgressFigures): string {
@@ -54,7 +99,8 @@ export function colorWanted(env: NodeJS.ProcessEnv): boolean {
 export class ProgressLine {
   private done = 0;
   private quarantined = 0;
-  private queued: { count: number; doneThen: number } | undefined;
+  private deleted = 0;
+  private queued: { count: number; deletedThen: number } | undefined;
   private readonly samples: { at: number; done: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private drawn = false;
@@ -70,8 +116,12 @@ export class ProgressLine {
         this.done += 1;
         this.quarantined += 1;
       })
-      .on('source:depth', ({ visible, inFlight, delayed }) => {
-        this.queued = { count: visible + inFlight + delayed, doneThen: this.done };
+      .on('source:deleted', ({ count }) => (this.deleted += count))
+      .on('source:depth', ({ visible, inFlight, delayed, deletedBefore }) => {
+        this.queued = { count: visible + inFlight + delayed, deletedThen: deletedBefore ?? this.deleted };
+      })
+      .on('pipeline:drained', () => {
+        this.queued = { count: 0, deletedThen: this.done };
       });
   }
 
@@ -98,21 +148,24 @@ export class ProgressLine {
     return {
       done: this.done,
       quarantined: this.quarantined,
-      // The queue was counted a moment ago: what was done since then has left it.
-      remaining: this.queued && Math.max(0, this.queued.count - (this.done - this.queued.doneThen)),
+      remaining: this.queued && remainingNow(this.queued, this.done),
       ratePerSec: spanSec > 0 ? (this.done - oldest.done) / spanSec : 0,
     };
   }
 
   private draw(): void {
-    const figures = this.figures();
-    let line = formatProgress(figures, this.options.color);
     // A line longer than the terminal wraps, and a carriage return then redraws only its tail.
-    const columns = this.stream.columns;
-    if (columns !== undefined && columns > 0 && formatProgress(figures, false).length >= columns) {
-      line = formatProgress(figures, false).slice(0, columns - 1);
-    }
+    const line = formatProgress(this.figures(), this.options.color, this.stream.columns);
     this.stream.write(`\r${line}\x1b[K`);
     this.drawn = true;
   }
+}
+
+/**
+ * What is still in the queue now. The queue was counted a moment ago; what this run had deleted
+ * before it asked is not in that count, and everything else it has done since it started (done,
+ * but not deleted yet, or done since) is: subtracting it never counts a message twice.
+ */
+function remainingNow(queued: { count: number; deletedThen: number }, done: number): number {
+  return Math.max(0, queued.count - Math.max(0, done - queued.deletedThen));
 }

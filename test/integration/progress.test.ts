@@ -1,7 +1,11 @@
 // What a drain prints. To a pipe: no progress line at all (no carriage return, no escape code),
 // the summary on stdout, JSON lines on stderr; --json and --quiet as documented. On a terminal
-// (a pseudo-terminal from util-linux's `script`): the live line, in colour unless NO_COLOR.
+// (a pseudo-terminal from util-linux's `script`): the live line, in colour unless NO_COLOR, that
+// fits the terminal's width; short log lines; the demo's sending shown as it happens.
 import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { CLI, createTestStack, runCli, type CliResult, type TestStack } from '../helpers/stack.js';
@@ -26,9 +30,9 @@ async function filledQueue(count: number, seed: number): Promise<string> {
   return queueUrl;
 }
 
-/** Runs the CLI on a pseudo-terminal; returns everything the terminal showed. */
-function onTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  const command = [process.execPath, CLI, ...args].map((word) => `'${word}'`).join(' ');
+/** Runs the CLI on a pseudo-terminal (`columns` wide); returns everything the terminal showed. */
+function onTerminal(args: string[], env: NodeJS.ProcessEnv, columns = 200): Promise<CliResult> {
+  const command = `stty cols ${columns} rows 40; exec ${[process.execPath, CLI, ...args].map((word) => `'${word}'`).join(' ')}`;
   return new Promise((resolve) => {
     const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...env, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -96,6 +100,80 @@ describe('run --drain output', () => {
     expect(quiet.code, quiet.stdout).toBe(0);
     expect(quiet.stdout).not.toMatch(PROGRESS);
     expect(quiet.stdout).not.toContain('sqs2pg: queue drained');
-    expect(quiet.stdout).not.toMatch(ESCAPE);
+    // Log lines still come (coloured by level), but nothing is redrawn.
+    expect(quiet.stdout).not.toContain('\x1b[K');
+    expect(quiet.stdout).not.toContain('\r\x1b');
+  });
+
+  it('on a terminal: short log lines, the quarantine summed up, and nothing after the summary', async () => {
+    const result = await onTerminal(['run', '--drain'], stack.env(await filledQueue(500, 37), { NO_COLOR: '1' }));
+    expect(result.code, result.stdout).toBe(0);
+    const lines = terminalLines(result.stdout);
+    expect(lines.filter((line) => line.startsWith('{'))).toEqual([]);
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d INFO {2}quarantined 3 messages \(.+\); see sqs2pg\.quarantine$/));
+    expect(lines.filter((line) => line.includes('quarantined: '))).toEqual([]);
+    // The summary is the last thing on the screen.
+    expect(lines.at(-1)).toMatch(/^ {2}time {15}/);
+    expect(lines.findIndex((line) => line === 'sqs2pg: queue drained')).toBe(lines.length - 7);
+  });
+
+  it('--log-format json on a terminal: JSON lines', async () => {
+    const result = await onTerminal(['run', '--drain', '--log-format', 'json'], stack.env(await filledQueue(100, 38), { NO_COLOR: '1' }));
+    expect(result.code, result.stdout).toBe(0);
+    expect(terminalLines(result.stdout).filter((line) => line.startsWith('{"level":30')).length).toBeGreaterThan(1);
+  });
+
+  it('on a 50-column terminal: every frame fits, keeps its ETA, and never counts more than was sent', async () => {
+    const N = 3_000;
+    const result = await onTerminal(['run', '--drain'], stack.env(await filledQueue(N, 39), { NO_COLOR: '1', SQS2PG_QUEUE_DEPTH_INTERVAL_SEC: '1' }), 50);
+    expect(result.code, result.stdout).toBe(0);
+    const frames = progressFrames(result.stdout);
+    expect(frames.length).toBeGreaterThan(0);
+    for (const frame of frames) {
+      expect(frame.length, frame).toBeLessThan(50);
+      expect(frame, JSON.stringify(frame)).toMatch(/ETA \S+$/);
+      const done = Number(/([\d,]+) done/.exec(frame)?.[1]?.replaceAll(',', '') ?? 0);
+      const queued = Number(/([\d,]+) in queue/.exec(frame)?.[1]?.replaceAll(',', '') ?? 0);
+      expect(done + queued, frame).toBeLessThanOrEqual(N + 3);
+    }
   });
 });
+
+describe('demo output on a terminal', () => {
+  it('shows the sample being sent, then the drain', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'sqs2pg-demo-'));
+    // As root the embedded server runs as `postgres`, which must be able to enter the folder.
+    await chmod(parent, 0o755);
+    try {
+      const result = await onTerminal(['demo', '--messages', '3000', '--data-dir', join(parent, 'data')], { PATH: process.env.PATH, NO_COLOR: '1' });
+      expect(result.code, result.stdout).toBe(0);
+      // 3,000 events and the malformed bodies the demo adds.
+      const total = /sqs2pg sending [\d,]+ of ([\d,]+) sample messages/.exec(result.stdout)?.[1];
+      expect(total, result.stdout).toMatch(/^3,0\d\d$/);
+      expect(result.stdout).toContain(`sqs2pg sending ${total!} of ${total!} sample messages`);
+      expect(result.stdout).toMatch(PROGRESS);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The lines a terminal ends up showing: each carriage-return redraw keeps only its last frame. */
+function terminalLines(output: string): string[] {
+  return output
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    // eslint-disable-next-line no-control-regex
+    .map((line) => (line.split('\r').at(-1) ?? '').replace(/\x1b\[K/g, ''))
+    .filter((line) => line !== '');
+}
+
+/** Every frame of the progress line drawn. */
+function progressFrames(output: string): string[] {
+  return (
+    output
+      // eslint-disable-next-line no-control-regex
+      .split(/\r|\n|\x1b\[K/)
+      .filter((frame) => / done · /.test(frame) || /^ETA /.test(frame))
+  );
+}

@@ -8,14 +8,19 @@ export async function createQueue(client: SQSClient, name: string): Promise<stri
   return output.QueueUrl;
 }
 
-/** Sends every body, 10 per SendMessageBatch call and `concurrency` calls at a time; throws if any entry fails. */
+/**
+ * Sends every body, 10 per SendMessageBatch call and `concurrency` calls at a time; throws if any
+ * entry fails. `onSent` hears the running total after each call.
+ */
 export async function sendBodies(
   client: SQSClient,
   queueUrl: string,
   bodies: readonly string[],
   concurrency = 8,
+  onSent?: (sent: number) => void,
 ): Promise<void> {
   let next = 0;
+  let sent = 0;
   const worker = async () => {
     while (next < bodies.length) {
       const start = next;
@@ -25,6 +30,8 @@ export async function sendBodies(
       if (output.Failed && output.Failed.length > 0) {
         throw new Error(`SendMessageBatch: ${output.Failed.length} entries failed (${output.Failed[0]?.Code ?? 'unknown'})`);
       }
+      sent += Entries.length;
+      onSent?.(sent);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

@@ -41,6 +41,7 @@ export class SqsSource {
   private depthPoll: NodeJS.Timeout | undefined;
   private readonly deleteSlots = callLimit(DELETE_CONCURRENCY);
   private readonly visibilitySlots = callLimit(VISIBILITY_CONCURRENCY);
+  private deletedTotal = 0;
 
   constructor(
     private readonly api: SqsApi,
@@ -112,7 +113,10 @@ export class SqsSource {
             this.deleteSlots(() => this.api.deleteBatch(this.options.queueUrl, entries, AbortSignal.timeout(CALL_TIMEOUT_MS))),
           );
           const deleted = pending.length - failed.length;
-          if (deleted > 0) this.options.emit('source:deleted', { count: deleted });
+          if (deleted > 0) {
+            this.deletedTotal += deleted;
+            this.options.emit('source:deleted', { count: deleted });
+          }
           if (failed.length > 0) {
             const retryable = failed.filter((entry) => entry.retryable);
             this.options.emit('source:deletePartialFailure', {
@@ -151,6 +155,7 @@ export class SqsSource {
   }
 
   async depth(): Promise<QueueDepth> {
+    const deletedBefore = this.deletedTotal;
     const attributes = await this.api.queueAttributes(
       this.options.queueUrl,
       ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
@@ -162,7 +167,7 @@ export class SqsSource {
       inFlight: count('ApproximateNumberOfMessagesNotVisible'),
       delayed: count('ApproximateNumberOfMessagesDelayed'),
     };
-    this.options.emit('source:depth', depth);
+    this.options.emit('source:depth', { ...depth, deletedBefore });
     return depth;
   }
 

@@ -17,6 +17,22 @@ describe('formatProgress', () => {
     expect(formatProgress(figures, false)).toBe(expected);
   });
 
+  it.each([
+    [80, 'sqs2pg 12,345 done · 4,000 in queue · 1,000/s · 3 quarantined · ETA 4s'],
+    [70, 'sqs2pg 12,345 done · 4,000 in queue · 1,000/s · ETA 4s'],
+    [50, 'sqs2pg 12,345 done · 4,000 in queue · ETA 4s'],
+    [40, 'sqs2pg 12,345 done · ETA 4s'],
+    [25, '12,345 done · ETA 4s'],
+    [12, 'ETA 4s'],
+  ])('at %i columns: drops fields, never the ETA, and stays narrower', (columns, expected) => {
+    const figures = { done: 12345, quarantined: 3, remaining: 4000, ratePerSec: 1000 };
+    const line = formatProgress(figures, false, columns);
+    expect(line).toBe(expected);
+    expect(line.length).toBeLessThan(columns);
+    // eslint-disable-next-line no-control-regex
+    expect(formatProgress(figures, true, columns).replace(/\x1b\[[0-9;]*m/g, '')).toBe(expected);
+  });
+
   it('colours only when asked', () => {
     const figures = { done: 10, quarantined: 2, remaining: 5, ratePerSec: 3 };
     expect(formatProgress(figures, true)).toMatch(SGR);
@@ -63,11 +79,24 @@ describe('ProgressLine', () => {
     expect(written.at(-1)).toBe('\r\x1b[K');
   });
 
-  it('never writes a line as wide as the terminal (it would wrap and break the redraw)', () => {
+  it('never writes a line as wide as the terminal (it would wrap and break the redraw), and keeps the ETA', () => {
     const { written, line } = setup(30);
     line.start();
     line.stop();
-    expect(written[0]).toBe(`\r${'sqs2pg 0 done · queue depth unknown'.slice(0, 29)}\x1b[K`);
+    expect(written[0]).toBe('\rsqs2pg 0 done · ETA -\x1b[K');
+  });
+
+  it('counts a message done but not yet deleted once, as done, not also as in the queue', () => {
+    const { bus, line } = setup();
+    // 250 messages: 200 committed, 50 of those not yet deleted when the queue is counted.
+    bus.emit('batch:committed', { rows: 200, duplicates: 0, quarantined: 0, durationMs: 5 });
+    bus.emit('source:deleted', { count: 150 });
+    bus.emit('source:depth', { visible: 0, inFlight: 100, delayed: 0, deletedBefore: 150 });
+    expect(line.figures().remaining).toBe(50);
+    bus.emit('batch:committed', { rows: 50, duplicates: 0, quarantined: 0, durationMs: 5 });
+    expect(line.figures()).toMatchObject({ done: 250, remaining: 0 });
+    bus.emit('pipeline:drained', { durationMs: 1 });
+    expect(line.figures().remaining).toBe(0);
   });
 
   it('writes nothing on stop when it never drew', () => {
