@@ -254,6 +254,12 @@ describe('graceful stop of the service', () => {
         expect(result.code).toBe(0);
         expect(result.stdout).not.toContain('queue drained');
         expect(result.stdout).toContain('stopped before the queue was empty');
+        // Every message read is accounted for.
+        const count = (label: string) => Number(new RegExp(`^ {2}${label} +([\\d,]+)`, 'm').exec(result.stdout)?.[1]?.replaceAll(',', '') ?? 0);
+        const read = count('messages read');
+        expect(read).toBeGreaterThan(0);
+        expect(count('rows loaded') + count('already loaded') + count('quarantined') + count('released') + count('left in the queue')).toBe(read);
+        expect(result.stdout).toMatch(/^ {2}released +[\d,]+ \(given back to the queue unprocessed\)$/m);
       } finally {
         await stopChild(cli);
       }
