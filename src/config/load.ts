@@ -22,9 +22,10 @@ export function loadConfig<C extends CommandName>(
 
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: joinNegativeNumbers(args, options), options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message.split('\n')[0]}; see: sqs2pg ${command} --help`);
+    const what = describeParseError(error, Object.keys(options));
+    throw new ConfigError(`${what}${what.endsWith('?') ? ' ' : '; '}see: sqs2pg ${command} --help`);
   }
 
   // At most one argument, for the command that takes one; anything else is most likely a flag
@@ -51,7 +52,9 @@ export function loadConfig<C extends CommandName>(
     const given = [flagValue === undefined ? undefined : String(flagValue), env[spec.env]].find((v) => v !== undefined && v !== '');
     const raw = given ?? spec.defaultFor?.[command] ?? spec.default;
     if (raw === undefined || raw === '') {
-      if (spec.requiredFor?.includes(command)) missing.push(describeSource(spec));
+      if (spec.requiredFor?.includes(command)) {
+        missing.push(positional?.setting === name ? `<${positional.name}> (the argument, or --${spec.flag} / ${spec.env})` : describeSource(spec));
+      }
       continue;
     }
     const result = spec.schema.safeParse(raw);
@@ -70,4 +73,64 @@ export function loadConfig<C extends CommandName>(
 
 function describeSource(spec: SettingSpec): string {
   return `--${spec.flag} (${spec.env})`;
+}
+
+/**
+ * "--messages -5" is a value, not a flag: parseArgs would call it ambiguous. Joined as
+ * "--messages=-5", it reaches validation, which says what the value should be.
+ */
+function joinNegativeNumbers(args: readonly string[], options: Record<string, { type: 'boolean' | 'string' }>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/** Our own words for parseArgs' errors; a value is never echoed (it may be a key). */
+function describeParseError(error: unknown, flags: readonly string[]): string {
+  const { code, message } = error as { code?: string; message?: string };
+  const text = message ?? '';
+  const quoted = /'(-[^' =]*)/.exec(text)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const nearest = quoted.startsWith('--') ? nearestFlag(quoted.slice(2), flags) : undefined;
+    return `unknown flag ${quoted || '(unreadable)'}${nearest ? `; did you mean --${nearest}?` : ''}`;
+  }
+  if (/argument missing/.test(text)) return `${quoted} needs a value`;
+  if (/does not take an argument/.test(text)) return `${quoted} takes no value`;
+  if (/ambiguous/.test(text)) return `${quoted} needs a value; to give one that starts with a dash, write ${quoted}=-…`;
+  return text.split('\n')[0] ?? 'unreadable arguments';
+}
+
+/** The flag closest to a mistyped one, if it is close enough to be what was meant. */
+function nearestFlag(typed: string, flags: readonly string[]): string | undefined {
+  let best: { flag: string; distance: number } | undefined;
+  for (const flag of flags) {
+    const distance = editDistance(typed, flag);
+    if (best === undefined || distance < best.distance) best = { flag, distance };
+  }
+  if (best === undefined) return undefined;
+  return best.distance <= Math.max(2, Math.floor(typed.length / 3)) || best.flag.startsWith(typed) ? best.flag : undefined;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counting as one edit (drian -> drain). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = value;
+    }
+  }
+  return d[a.length]![b.length]!;
 }

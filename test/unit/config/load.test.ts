@@ -41,6 +41,7 @@ describe('loadConfig run', () => {
       maxOutageSec: 300,
       drain: false,
       logLevel: 'info',
+      logFormat: 'auto',
       vaultKeyId: 'v1',
       queueDepthIntervalSec: 5,
       httpPort: 9464,
@@ -219,7 +220,23 @@ describe('loadConfig run, invalid values', () => {
   });
 
   it('refuses a string flag without its value', () => {
-    expect(configError(() => loadConfig('run', ['--pollers'], ENV)).message).toContain('--pollers');
+    expect(configError(() => loadConfig('run', ['--pollers'], ENV)).message).toBe('--pollers needs a value; see: sqs2pg run --help');
+  });
+
+  it.each([
+    [['--drian'], 'unknown flag --drian; did you mean --drain? see: sqs2pg run --help'],
+    [['--qiet'], 'unknown flag --qiet; did you mean --quiet? see: sqs2pg run --help'],
+    [['--mask-kye=0123456789abcdef'], 'unknown flag --mask-kye; did you mean --mask-key? see: sqs2pg run --help'],
+    [['--frobnicate'], 'unknown flag --frobnicate; see: sqs2pg run --help'],
+    [['--drain=yes'], '--drain takes no value; see: sqs2pg run --help'],
+  ])('our own line for %j, with the nearest flag and no value echoed', (args, expected) => {
+    expect(configError(() => loadConfig('run', args, ENV)).message).toBe(expected);
+  });
+
+  it('a negative number is a value that validation refuses, not an "ambiguous" flag', () => {
+    expect(configError(() => loadConfig('demo', ['--messages', '-5'], {})).message).toBe(
+      'invalid --messages (SQS2PG_DEMO_MESSAGES) "-5": expected at least 0; fix the flag or the environment variable',
+    );
   });
 
   it.each([
@@ -281,7 +298,7 @@ describe('loadConfig demo', () => {
     const { config } = loadConfig('demo', [], { SQS_QUEUE_URL: 'ftp://bad', DATABASE_URL: 'mysql://x', SQS2PG_DRAIN: 'maybe' });
     expect(Object.keys(config).sort()).toEqual(
       [
-        'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logLevel', 'maskKeyId',
+        'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logFormat', 'logLevel', 'maskKeyId',
         'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
         'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet',
       ].sort(),
@@ -328,7 +345,7 @@ describe('loadConfig migrate', () => {
       SQS2PG_DRAIN: 'maybe',
       DATABASE_URL: 'postgresql://app:pw@db:5432/logins',
     });
-    expect(config).toEqual({ databaseUrl: 'postgresql://app:pw@db:5432/logins', logLevel: 'info' });
+    expect(config).toEqual({ databaseUrl: 'postgresql://app:pw@db:5432/logins', logLevel: 'info', logFormat: 'auto' });
   });
 
   it('needs no mask key', () => {
@@ -350,7 +367,9 @@ describe('loadConfig reveal', () => {
 
   it('requires the reason and the masked value', () => {
     expect(configError(() => loadConfig('reveal', [MASK], {})).message).toContain('--reason');
-    expect(configError(() => loadConfig('reveal', ['--reason', 'ticket 42'], {})).message).toContain('--masked');
+    expect(configError(() => loadConfig('reveal', ['--reason', 'ticket 42'], {})).message).toBe(
+      '<masked-value> (the argument, or --masked / SQS2PG_MASKED) must be set for "sqs2pg reveal"; see: sqs2pg reveal --help',
+    );
   });
 
   it('refuses anything but a mask, without echoing it (it could be the raw value)', () => {
