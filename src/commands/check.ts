@@ -1,5 +1,6 @@
 // sqs2pg check: everything `run` needs, checked without moving a message. One line per check,
 // "ok" or "problem" with what to do; exit 0 only when every check passes.
+import { createServer } from 'node:net';
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { mismatchedKeys, type KeyCheck } from '../db/key-fingerprints.js';
@@ -22,6 +23,7 @@ export interface CheckResult {
 }
 
 const EXIT_PROBLEM = 1;
+const count = new Intl.NumberFormat('en-US');
 
 export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let loaded;
@@ -40,7 +42,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   const results: CheckResult[] = [];
   const report = (result: CheckResult) => {
     results.push(result);
-    if (!config.json && !(config.quiet && result.status === 'ok')) print(result);
+    if (!config.json && (!config.quiet || result.status === 'problem')) print(result);
   };
 
   report({ check: 'configuration', status: 'ok', detail: `every setting is valid (queue ${config.queueUrl}, database ${describeDatabase(config.databaseUrl)})` });
@@ -55,6 +57,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   );
   const vault = checkVault(config);
   report(vault.result);
+  report(await checkHttpPort(config.httpHost, config.httpPort));
   const keys: KeyCheck[] = [
     ...(config.maskKey ? [{ purpose: 'mask', keyId: config.maskKeyId, key: config.maskKey } as const] : []),
     ...(vault.keys ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.keys.key } as const] : []),
@@ -83,6 +86,36 @@ function checkVault(config: Parameters<typeof vaultKeysFrom>[0] & { vaultKeyId: 
   }
 }
 
+/** The port run would serve /metrics, /healthz and /readyz on: bound for a moment, then let go. */
+async function checkHttpPort(host: string, port: number): Promise<CheckResult> {
+  const check = 'HTTP port';
+  if (port === 0) return { check, status: 'ok', detail: 'off (--http-port 0): no /metrics, /healthz or /readyz' };
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const why =
+      code === 'EADDRINUSE'
+        ? 'another process listens there'
+        : code === 'EADDRNOTAVAIL'
+          ? 'the address is not one of this host'
+          : code === 'EACCES'
+            ? 'a port below 1024 needs privileges'
+            : describeError(error);
+    return {
+      check,
+      status: 'problem',
+      detail: `run cannot serve /metrics, /healthz and /readyz on ${host}:${port} (${code}: ${why}); set --http-port (SQS2PG_HTTP_PORT) to a free port, --http-host (SQS2PG_HTTP_HOST) to an address of this host, or the port to 0 to turn the server off`,
+    };
+  }
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return { check, status: 'ok', detail: `${host}:${port} is free for /metrics, /healthz and /readyz` };
+}
+
 function print(result: CheckResult): void {
   console.log(`${result.status.padEnd(8)} ${result.check}: ${result.detail}`);
 }
@@ -104,7 +137,7 @@ async function checkQueue(
     return {
       check: 'SQS queue',
       status: 'ok',
-      detail: `${config.queueUrl} answers GetQueueAttributes via ${via}: ${depth.visible} visible, ${depth.inFlight} in flight, ${depth.delayed} delayed`,
+      detail: `${config.queueUrl} answers GetQueueAttributes via ${via}: ${count.format(depth.visible)} visible, ${count.format(depth.inFlight)} in flight, ${count.format(depth.delayed)} delayed`,
     };
   } catch (error) {
     // The call has its own deadline; the SDK then reports only "Request aborted", which is named here.

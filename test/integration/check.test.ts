@@ -2,6 +2,7 @@
 // line for each thing that would stop a worker: a retyped column, a missing privilege (whose
 // suggested GRANT is then run, and fixes it), an unreachable queue or database, no mask key.
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
@@ -76,6 +77,7 @@ const ALL_OK = {
   migrations: 'ok',
   privileges: 'ok',
   vault: 'ok',
+  'HTTP port': 'ok',
   keys: 'ok',
 };
 
@@ -218,5 +220,26 @@ describe('sqs2pg check', () => {
     expect(Object.fromEntries(parsed.checks.map((c) => [c.check, c.status]))).toEqual({ ...ALL_OK, 'mask key': 'problem' });
     const quiet = await check({ SQS2PG_MASK_KEY: '' }, ['--quiet']);
     expect(quiet.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^problem {2}mask key: /)]);
+    // Problems only: the checks skipped for want of PostgreSQL are not problems of their own.
+    const port = await freePort();
+    const unreachable = await check({ DATABASE_URL: `postgres://sqs2pg:pw@127.0.0.1:${port}/logins` }, ['--quiet']);
+    expect(unreachable.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^problem {2}PostgreSQL: /)]);
+  });
+
+  it('the HTTP port run would serve on: free, or taken by another process', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const result = await check({ SQS2PG_HTTP_PORT: String(port) });
+      expect(result.code).toBe(1);
+      expect(statuses(result)).toEqual({ ...ALL_OK, 'HTTP port': 'problem' });
+      expect(lineOf(result, 'HTTP port')).toContain(`run cannot serve /metrics, /healthz and /readyz on 127.0.0.1:${port} (EADDRINUSE: another process listens there)`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+    const free = await freePort();
+    const ok = await check({ SQS2PG_HTTP_PORT: String(free) });
+    expect(lineOf(ok, 'HTTP port')).toBe(`ok       HTTP port: 127.0.0.1:${free} is free for /metrics, /healthz and /readyz`);
   });
 });
