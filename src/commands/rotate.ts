@@ -87,33 +87,33 @@ async function rotateWith(
     if (unopenable.length > 0) {
       const [id, count] = unopenable[0]!;
       throw new ConfigError(
-        `${count} vault entries are under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_KEY (or _FILE) to that key`,
+        `${n(count)} vault entries are under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_KEY (or _FILE) to that key`,
       );
     }
     const lines: string[] = [];
     const detail: Record<string, string | number> = { vault_key_id: vaultKeyId };
     const reencrypted = await reencryptVault(store, keyring, options);
-    lines.push(`re-encrypted ${reencrypted} vault entries under vault key id "${vaultKeyId}"`);
+    lines.push(`re-encrypted ${n(reencrypted)} vault entries under vault key id "${vaultKeyId}"`);
     detail.reencrypted = reencrypted;
     if (masker) {
       const remasked = await remaskRows(store, masker, keyring, options);
       detail.mask_key_id = masker.keyId;
       detail.rows_remasked = remasked.rowsRemasked;
-      lines.push(`re-masked ${remasked.rowsRemasked} rows under mask key id "${masker.keyId}" (${remasked.entriesAdded} new vault entries)`);
+      lines.push(`re-masked ${n(remasked.rowsRemasked)} rows under mask key id "${masker.keyId}" (${n(remasked.entriesAdded)} new vault entries)`);
       if (!options.signal.aborted) {
         const shredded = await store.deleteUnusedEntriesOfOtherMaskKeys(masker.keyId);
         const left = await store.rowsNotOn(masker.keyId);
         detail.entries_deleted = shredded;
         detail.rows_left = left.rows;
-        lines.push(`deleted ${shredded} vault entries of older masks that no row uses any more`);
+        lines.push(`deleted ${n(shredded)} vault entries of older masks that no row uses any more`);
         const stuck = left.rows - left.remaskable;
         if (left.rows === 0) lines.push(`every row is under mask key id "${masker.keyId}"`);
         if (left.remaskable > 0) {
-          lines.push(`${left.remaskable} rows written meanwhile under an older mask key can still be re-masked: run rotate again once every worker has the new key`);
+          lines.push(`${n(left.remaskable)} rows written meanwhile under an older mask key can still be re-masked: run rotate again once every worker has the new key`);
         }
         if (stuck > 0) {
-          const foreign = left.withoutMessageId > 0 ? ` (${left.withoutMessageId} of them not written by sqs2pg)` : '';
-          lines.push(`${stuck} rows keep older masks for good${foreign}: their values are not in the vault (written while it was off, or erased)`);
+          const foreign = left.withoutMessageId > 0 ? ` (${n(left.withoutMessageId)} of them not written by sqs2pg)` : '';
+          lines.push(`${n(stuck)} rows keep older masks for good${foreign}: their values are not in the vault (written while it was off, or erased)`);
         }
       }
     }
@@ -124,4 +124,10 @@ async function rotateWith(
   } finally {
     client.release();
   }
+}
+
+const numberFormat = new Intl.NumberFormat('en-US');
+/** Counts as the rest of the CLI prints them: 54,000, not 54000. */
+function n(value: number): string {
+  return numberFormat.format(value);
 }

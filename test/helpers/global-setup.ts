@@ -3,6 +3,7 @@
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../src/local/embedded-postgres.js';
 import { startEmbeddedSqs } from '../../src/local/embedded-sqs.js';
@@ -17,7 +18,9 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: (() => Promise<void>)[] = [];
   let adminDatabaseUrl = process.env.DATABASE_URL;
-  if (!adminDatabaseUrl) {
+  if (adminDatabaseUrl) {
+    await assertTestDatabase(adminDatabaseUrl);
+  } else {
     const parent = await mkdtemp(join(tmpdir(), 'sqs2pg-test-'));
     // As root the server runs as `postgres`, which must be able to enter the (0700) temporary folder.
     await chmod(parent, 0o755);
@@ -33,4 +36,34 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     for (const stop of stops.reverse()) await stop();
   };
+}
+
+/**
+ * A DATABASE_URL the tests cannot use would fail every file with an unrelated TypeError: say it
+ * once, here, before any file runs. The password is never shown.
+ */
+async function assertTestDatabase(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (error) {
+    let where = '(unparseable URL)';
+    try {
+      const url = new URL(databaseUrl);
+      where = `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+    } catch {
+      // keep the placeholder
+    }
+    const why = error instanceof Error ? error.message.replace(/\s+/g, ' ') : String(error);
+    const failure = new Error(
+      `DATABASE_URL is set, and the tests cannot use PostgreSQL at ${where} (${why}): start that server, or unset DATABASE_URL (env -u DATABASE_URL npm test) to let the tests start an embedded PostgreSQL of their own`,
+    );
+    // The message is the whole story: no stack trace under it.
+    failure.stack = `Error: ${failure.message}`;
+    throw failure;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
