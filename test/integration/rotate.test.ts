@@ -9,6 +9,9 @@ import { createMasker } from '../../src/transform/mask.js';
 import { countRows, createTestStack, runCli, startCli, TEST_MASK_KEY, waitFor, type CliProcess, type CliResult, type TestStack } from '../helpers/stack.js';
 import { openVault, originalsByUser, rowMasks, TEST_MASK_KEY_2, TEST_VAULT_KEY, TEST_VAULT_KEY_2, type Original } from '../helpers/vault.js';
 
+/** Counts as the CLI prints them: 1,960, not 1960. */
+const count = new Intl.NumberFormat('en-US');
+
 const newMasker = createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2');
 const oldMasker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
 
@@ -197,7 +200,7 @@ describe('sqs2pg rotate killed in the middle', () => {
 
     const rerun = await runCli(['rotate'], rotateToK2(stack), 60_000);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stdout).toContain(`re-masked ${ids.length - partial} rows under mask key id "k2"`);
+    expect(rerun.stdout).toContain(`re-masked ${count.format(ids.length - partial)} rows under mask key id "k2"`);
     expect(rerun.stdout).toContain('60 rows keep older masks for good: their values are not in the vault');
     await expectRotated(stack, originals, 2060, { v1: TEST_VAULT_KEY }, unvaultedUsers);
   }, 120_000);
@@ -211,7 +214,7 @@ describe('sqs2pg rotate killed in the middle', () => {
     const without = await runCli(['rotate'], toV2({ SQS2PG_VAULT_PREVIOUS_KEY: '' }), 30_000);
     expect(without.code).toBe(2);
     expect(without.stderr.trim()).toBe(
-      `sqs2pg: ${entries} vault entries are under vault key id "v1", which no key given opens; set SQS2PG_VAULT_PREVIOUS_KEY (or _FILE) to that key`,
+      `sqs2pg: ${count.format(entries)} vault entries are under vault key id "v1", which no key given opens; set SQS2PG_VAULT_PREVIOUS_KEY (or _FILE) to that key`,
     );
 
     await killMidway(['rotate'], toV2({ SQS2PG_BATCH_MAX_ROWS: '20', SQS2PG_ROTATE_PAUSE_MS: '50' }), onV2, entries);
@@ -221,7 +224,7 @@ describe('sqs2pg rotate killed in the middle', () => {
 
     const rerun = await runCli(['rotate'], toV2(), 60_000);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stdout.split('\n')[0]).toBe(`re-encrypted ${entries - partial} vault entries under vault key id "v2"`);
+    expect(rerun.stdout.split('\n')[0]).toBe(`re-encrypted ${count.format(entries - partial)} vault entries under vault key id "v2"`);
     expect(await onV2()).toBe(entries);
     await expectRotated(stack, originals, 2060, { v2: TEST_VAULT_KEY_2 }, unvaultedUsers);
 
