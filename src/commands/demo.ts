@@ -24,6 +24,7 @@ import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
 const QUEUE_NAME = 'login-queue';
+const count = new Intl.NumberFormat('en-US');
 
 export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('demo', args, env);
@@ -69,7 +70,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     say(
       `PostgreSQL data folder: ${postgres.dataDir}`,
       keyNote,
-      `Sent ${sample.bodies.length} messages to ${QUEUE_NAME}: ${sample.valid} login events and ${sample.malformed} malformed bodies.`,
+      `Sent ${count.format(sample.bodies.length)} messages to ${QUEUE_NAME}: ${count.format(sample.valid)} login events and ${count.format(sample.malformed)} malformed bodies.`,
       '',
     );
 
@@ -117,13 +118,15 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       'Drained login-queue:',
       ...formatRunSummary(stats),
       '',
-      `user_logins now holds ${totals.logins} rows and sqs2pg.quarantine ${totals.quarantined} (all runs). A few rows:`,
+      `user_logins now holds ${count.format(totals.logins)} rows and sqs2pg.quarantine ${count.format(totals.quarantined)} (all runs). A few rows:`,
       ...formatRows(await sampleRows(pool, 5)),
       '',
       top
-        ? `Most repeated masked_device_id: ${top.maskedDeviceId}\n  ${top.logins} logins by ${top.users} users: equal values mask equally, so duplicates stay visible.`
+        ? `Most repeated masked_device_id: ${top.maskedDeviceId}\n  ${count.format(top.logins)} logins by ${count.format(top.users)} users: equal values mask equally, so duplicates stay visible.`
         : 'No rows yet.',
-      `Masks are keyed HMAC-SHA-256: without the key nobody can reverse them or test guesses.`,
+      config.maskKey
+        ? 'Masks are keyed HMAC-SHA-256: without the key nobody can reverse them or test guesses.'
+        : 'Masks are keyed HMAC-SHA-256. This demo\'s key is public, so anyone can test guesses against these masks; with a secret SQS2PG_MASK_KEY nobody without it can.',
       `Run it again with "npm start"; delete ${config.dataDir} to start afresh.`,
     );
     return 0;

@@ -58,5 +58,5 @@ export async function forget(args: readonly string[], env: NodeJS.ProcessEnv): P
 }
 
 function plural(count: number, one: string, many = `${one}s`): string {
-  return `${count} ${count === 1 ? one : many}`;
+  return `${new Intl.NumberFormat('en-US').format(count)} ${count === 1 ? one : many}`;
 }

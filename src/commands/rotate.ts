@@ -102,41 +102,41 @@ async function rotateWith(
     if (unopenable.length > 0) {
       const [id, count] = unopenable[0]!;
       throw new ConfigError(
-        `${count} vault entries are under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2) to that key`,
+        `${n(count)} vault entries are under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2) to that key`,
       );
     }
     const lines: string[] = [];
     const detail: Record<string, string | number> = { vault_key_id: vaultKeyId };
     const reencrypted = await reencryptVault(store, keyring, sealer, options);
-    lines.push(`re-sealed ${reencrypted} vault entries to vault key id "${vaultKeyId}"`);
+    lines.push(`re-sealed ${n(reencrypted)} vault entries to vault key id "${vaultKeyId}"`);
     detail.reencrypted = reencrypted;
     if (masker) {
       const remasked = await remaskRows(store, masker, keyring, sealer, options);
       detail.mask_key_id = masker.keyId;
       detail.rows_remasked = remasked.rowsRemasked;
-      lines.push(`re-masked ${remasked.rowsRemasked} rows under mask key id "${masker.keyId}" (${remasked.entriesAdded} new vault entries)`);
+      lines.push(`re-masked ${n(remasked.rowsRemasked)} rows under mask key id "${masker.keyId}" (${n(remasked.entriesAdded)} new vault entries)`);
       if (!options.signal.aborted) {
         const shredded = await store.deleteUnusedEntriesOfOtherMaskKeys(masker.keyId);
         const left = await store.rowsNotOn(masker.keyId);
         detail.entries_deleted = shredded;
         detail.rows_left = left.rows;
-        lines.push(`deleted ${shredded} vault entries of older masks that no row uses any more`);
+        lines.push(`deleted ${n(shredded)} vault entries of older masks that no row uses any more`);
         const tombstones = await store.inTransaction((client) => rotateTombstones(client, masker, sealedOpeners, sealer));
         detail.tombstones_rekeyed = tombstones.rekeyed;
-        lines.push(`gave ${tombstones.rekeyed} tombstones of erased users a twin under mask key id "${masker.keyId}"`);
+        lines.push(`gave ${n(tombstones.rekeyed)} tombstones of erased users a twin under mask key id "${masker.keyId}"`);
         if (tombstones.unsealed > 0) {
           lines.push(
-            `${tombstones.unsealed} tombstones under older mask keys hold no sealed user id (forgotten with the vault off): run sqs2pg forget --user-id again for those users with the new mask key, or workers on it will not stop their messages`,
+            `${n(tombstones.unsealed)} tombstones under older mask keys hold no sealed user id (forgotten with the vault off): run sqs2pg forget --user-id again for those users with the new mask key, or workers on it will not stop their messages`,
           );
         }
         const stuck = left.rows - left.remaskable;
         if (left.rows === 0) lines.push(`every row is under mask key id "${masker.keyId}"`);
         if (left.remaskable > 0) {
-          lines.push(`${left.remaskable} rows written meanwhile under an older mask key can still be re-masked: run rotate again once every worker has the new key`);
+          lines.push(`${n(left.remaskable)} rows written meanwhile under an older mask key can still be re-masked: run rotate again once every worker has the new key`);
         }
         if (stuck > 0) {
-          const foreign = left.withoutMessageId > 0 ? ` (${left.withoutMessageId} of them not written by sqs2pg)` : '';
-          lines.push(`${stuck} rows keep older masks for good${foreign}: their values are not in the vault (written while it was off, or erased)`);
+          const foreign = left.withoutMessageId > 0 ? ` (${n(left.withoutMessageId)} of them not written by sqs2pg)` : '';
+          lines.push(`${n(stuck)} rows keep older masks for good${foreign}: their values are not in the vault (written while it was off, or erased)`);
         }
       }
     }
@@ -147,4 +147,10 @@ async function rotateWith(
   } finally {
     client.release();
   }
+}
+
+const numberFormat = new Intl.NumberFormat('en-US');
+/** Counts as the rest of the CLI prints them: 54,000, not 54000. */
+function n(value: number): string {
+  return numberFormat.format(value);
 }

@@ -24,7 +24,7 @@ export function renderHelp(command: CommandName): string {
   const options = settingsFor(command).map(([, spec]) => {
     const flag = `--${spec.flag}${spec.boolean ? '' : ' <value>'}`;
     const details = [`env ${spec.env}`, `default: ${defaultText(spec)}`, spec.unit ? `unit: ${spec.unit}` : ''].filter(Boolean);
-    return `  ${flag}\n      ${spec.doc}\n      (${details.join('; ')})`;
+    return `  ${flag}\n      ${spec.docFor?.[command] ?? spec.doc}\n      (${details.join('; ')})`;
   });
   const argument = positionalFor[command] ? ` <${positionalFor[command].name}>` : '';
   return [`Usage: sqs2pg ${command}${argument} [options]`, '', commandSummaries[command], '', 'Options:', ...options, '  --help, -h\n      Show this help.'].join('\n');

@@ -20,7 +20,10 @@ export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** the default as documentation shows it, when it is not a literal value */
   defaultDoc?: string;
   unit?: string;
+  /** what the setting does, for the README's table (every command) */
   doc: string;
+  /** what it does for one command, where that differs: that command's --help shows this instead */
+  docFor?: Partial<Record<CommandName, string>>;
   /** never echo the value back (errors, help) */
   secret?: boolean;
   /** a flag that takes no value */
@@ -125,6 +128,12 @@ export const settings = {
     schema: key.optional(),
     defaultDoc: 'none (the demo uses a fixed development key)',
     doc: 'Secret key for the HMAC masks of ip and device_id and the keyed hashes of erased user ids: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Prefer the environment or the file to the flag. Required by run and forget --user-id; replay masks with it. For rotate: the new key, whose originals come from the vault.',
+    docFor: {
+      run: 'Secret key for the HMAC masks of ip and device_id: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Prefer the environment to the flag.',
+      check: 'The mask key run would be given: checked to be set, 32 random bytes, and the key its key id was first used with here.',
+      demo: "Secret key for the HMAC masks of ip and device_id: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Without it the demo masks with its fixed, public development key (key id dev).",
+      rotate: 'The new mask key: rows are re-masked under it from the originals in the vault. Exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one).',
+    },
     secret: true,
     commands: [...pipelineCommands, 'rotate', 'forget', 'replay'],
     requiredFor: ['run'],
@@ -144,6 +153,12 @@ export const settings = {
     schema: keyId,
     default: 'k1',
     doc: 'Short id written in front of every mask (k1:...), so the key can be rotated. For rotate: the id rows are re-masked to.',
+    docFor: {
+      run: 'Short id written in front of every mask (k1:...), so the key can be rotated.',
+      check: 'Short id written in front of every mask (k1:...), so the key can be rotated.',
+      demo: 'Short id written in front of every mask made with --mask-key (k1:...); without a mask key the demo uses its development key, whose id is dev.',
+      rotate: 'The id rows are re-masked to (written in front of every new mask).',
+    },
     commands: [...pipelineCommands, 'rotate', 'forget', 'replay'],
   }),
   vaultKey: setting({
@@ -223,6 +238,11 @@ export const settings = {
     schema: keyId,
     default: 'v1',
     doc: 'Id stored with every vault entry, so the vault key can be rotated; one id names one key pair. For rotate: the id entries are re-sealed to. (reveal finds it from the key.)',
+    docFor: {
+      run: 'Id stored with every vault entry, so the vault key can be rotated.',
+      check: 'Id stored with every vault entry, so the vault key can be rotated.',
+      rotate: 'The id vault entries are re-sealed to.',
+    },
     commands: [...runCommands, 'rotate', 'forget'],
   }),
   vaultPreviousKey: setting({
@@ -250,6 +270,10 @@ export const settings = {
     schema: z.string().regex(/^[a-z0-9]{1,16}:[0-9a-f]{64}$/, 'expected a masked value such as k1:3f2a… (key id, colon, 64 hex digits)').optional(),
     defaultDoc: 'none',
     doc: 'A masked value as user_logins holds it (k1:3f2a…). reveal takes it as its argument.',
+    docFor: {
+      reveal: 'The masked value to reveal, as user_logins holds it (k1:3f2a…); usually given as the argument instead.',
+      forget: 'A masked value as user_logins holds it (k1:3f2a…), to erase.',
+    },
     secret: true,
     commands: ['reveal', 'forget'],
     requiredFor: ['reveal'],
@@ -260,6 +284,13 @@ export const settings = {
     schema: z.string().trim().min(3, 'expected a few words: why, or a ticket reference').max(500, 'expected at most 500 characters').optional(),
     defaultDoc: 'none',
     doc: 'Why, written to the audit table (a ticket reference, not the person\'s details). Required by reveal, quarantine show --reveal and replay.',
+    docFor: {
+      reveal: 'Why, written to the audit table (a ticket reference, not the person\'s details). Required.',
+      forget: 'Why, written to the audit table (a ticket reference, not the person\'s details).',
+      rotate: 'Why, written to the audit table (a ticket reference).',
+      quarantine: 'Why, written to the audit table (a ticket reference). Required by show --reveal.',
+      replay: 'Why, written to the audit table (a ticket reference). Required.',
+    },
     commands: ['reveal', 'forget', 'rotate', 'quarantine', 'replay'],
     requiredFor: ['reveal', 'replay'],
   }),
@@ -473,6 +504,11 @@ export const settings = {
     default: 'false',
     boolean: true,
     doc: 'No progress line and no summary on stdout (errors and logs still go to stderr); check prints only its problems.',
+    docFor: {
+      run: 'No progress line and no summary on stdout (errors and logs still go to stderr).',
+      demo: 'No progress line and no report on stdout (errors and logs still go to stderr).',
+      check: 'Print only the checks that found a problem.',
+    },
     commands: pipelineCommands,
   }),
   json: setting({
@@ -482,6 +518,10 @@ export const settings = {
     default: 'false',
     boolean: true,
     doc: 'Print the end-of-run summary (run --drain) or the check results as one JSON object on stdout instead of text.',
+    docFor: {
+      run: 'Print the end-of-run summary of --drain as one JSON object on stdout instead of text.',
+      check: 'Print the check results as one JSON object on stdout instead of text.',
+    },
     commands: runCommands,
   }),
   demoMessages: setting({

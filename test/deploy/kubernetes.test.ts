@@ -37,6 +37,14 @@ const pod = deployment.spec!.template.spec!;
 const container = pod.containers[0]!;
 
 describe('deploy/kubernetes', () => {
+  it("kustomization.yaml sets the Deployment's image (images:), so a build can point it at its own registry", () => {
+    const [kustomization] = readYaml(`${K8S_DIR}kustomization.yaml`) as [{ images?: { name: string; newName?: string; newTag?: string }[] }];
+    const [deployment] = readYaml(`${K8S_DIR}deployment.yaml`) as [{ spec: { template: { spec: { containers: { image: string }[] } } } }];
+    const images = deployment.spec.template.spec.containers.map((container) => container.image.split(':')[0]);
+    expect(kustomization.images?.map((image) => image.name)).toEqual(images);
+    for (const image of kustomization.images ?? []) expect(image.newTag).toMatch(/\S/);
+  });
+
   it('kustomization.yaml lists every manifest in the folder, and nothing else', () => {
     const [kustomization] = readYaml(`${K8S_DIR}kustomization.yaml`) as [{ resources: string[] }];
     expect([...kustomization.resources].sort()).toEqual(kubernetesFiles().filter((file) => file !== 'kustomization.yaml'));

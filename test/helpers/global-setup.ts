@@ -20,7 +20,9 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: (() => Promise<void>)[] = [];
   let adminDatabaseUrl = process.env.DATABASE_URL;
-  if (!adminDatabaseUrl) {
+  if (adminDatabaseUrl) {
+    await assertTestDatabase(adminDatabaseUrl);
+  } else {
     const parent = await mkdtemp(join(tmpdir(), 'sqs2pg-test-'));
     // As root the server runs as `postgres`, which must be able to enter the (0700) temporary folder.
     await chmod(parent, 0o755);
@@ -56,5 +58,35 @@ async function assertServerMajor(url: string, expected: number): Promise<void> {
     if (major !== expected) throw new Error(`SQS2PG_TEST_PG_MAJOR=${expected}, but the test server is PostgreSQL ${major}`);
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * A DATABASE_URL the tests cannot use would fail every file with an unrelated TypeError: say it
+ * once, here, before any file runs. The password is never shown.
+ */
+async function assertTestDatabase(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (error) {
+    let where = '(unparseable URL)';
+    try {
+      const url = new URL(databaseUrl);
+      where = `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+    } catch {
+      // keep the placeholder
+    }
+    const why = error instanceof Error ? error.message.replace(/\s+/g, ' ') : String(error);
+    const failure = new Error(
+      `DATABASE_URL is set, and the tests cannot use PostgreSQL at ${where} (${why}): start that server, or unset DATABASE_URL (env -u DATABASE_URL npm test) to let the tests start an embedded PostgreSQL of their own`,
+    );
+    // The message is the whole story: no stack trace under it.
+    failure.stack = `Error: ${failure.message}`;
+    throw failure;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

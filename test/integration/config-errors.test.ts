@@ -297,8 +297,10 @@ describe('--help', () => {
         const block = byFlag.get(`--${spec.flag}`);
         expect(block, `--${spec.flag} missing from "${command} --help"`).toBeDefined();
         expect(block).toContain(`env ${spec.env}`);
-        expect(block).toContain(spec.doc);
+        expect(block).toContain(spec.docFor?.[command] ?? spec.doc);
       }
+      // The help is this command's: no other command's requirements.
+      if (command !== 'reveal') expect(result.stdout).not.toContain('Required by reveal');
       // And nothing it does not accept.
       expect([...byFlag.keys()].sort()).toEqual([...specs.map(([, spec]) => `--${spec.flag}`), '--help'].sort());
     });

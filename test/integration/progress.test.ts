@@ -114,7 +114,7 @@ describe('run --drain output', () => {
     expect(lines.filter((line) => line.includes('quarantined: '))).toEqual([]);
     // The summary is the last thing on the screen.
     expect(lines.at(-1)).toMatch(/^ {2}time {15}/);
-    expect(lines.findIndex((line) => line === 'sqs2pg: queue drained')).toBe(lines.length - 7);
+    expect(lines.findIndex((line) => line === 'sqs2pg: queue drained')).toBe(lines.length - 8);
   });
 
   it('--log-format json on a terminal: JSON lines', async () => {

@@ -24,6 +24,9 @@ import {
 
 const V1: TestKeys = { v1: { private: TEST_VAULT_PRIVATE_KEY } };
 
+/** Counts as the CLI prints them: 1,960, not 1960. */
+const count = new Intl.NumberFormat('en-US');
+
 const newMasker = createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2');
 const oldMasker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
 
@@ -212,7 +215,7 @@ describe('sqs2pg rotate killed in the middle', () => {
 
     const rerun = await runCli(['rotate'], rotateToK2(stack), 60_000);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stdout).toContain(`re-masked ${ids.length - partial} rows under mask key id "k2"`);
+    expect(rerun.stdout).toContain(`re-masked ${count.format(ids.length - partial)} rows under mask key id "k2"`);
     expect(rerun.stdout).toContain('60 rows keep older masks for good: their values are not in the vault');
     await expectRotated(stack, originals, 2060, V1, unvaultedUsers);
   }, 120_000);
@@ -226,7 +229,7 @@ describe('sqs2pg rotate killed in the middle', () => {
     const without = await runCli(['rotate'], toV2({ SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY: '' }), 30_000);
     expect(without.code).toBe(2);
     expect(without.stderr.trim()).toBe(
-      `sqs2pg: ${entries} vault entries are under vault key id "v1", which no key given opens; set SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2) to that key`,
+      `sqs2pg: ${count.format(entries)} vault entries are under vault key id "v1", which no key given opens; set SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2) to that key`,
     );
 
     await killMidway(['rotate'], toV2({ SQS2PG_BATCH_MAX_ROWS: '20', SQS2PG_ROTATE_PAUSE_MS: '50' }), onV2, entries);
@@ -236,7 +239,7 @@ describe('sqs2pg rotate killed in the middle', () => {
 
     const rerun = await runCli(['rotate'], toV2(), 60_000);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stdout.split('\n')[0]).toBe(`re-sealed ${entries - partial} vault entries to vault key id "v2"`);
+    expect(rerun.stdout.split('\n')[0]).toBe(`re-sealed ${count.format(entries - partial)} vault entries to vault key id "v2"`);
     expect(await onV2()).toBe(entries);
     await expectRotated(stack, originals, 2060, { v2: { private: TEST_VAULT_PRIVATE_KEY_2 } }, unvaultedUsers);
 
@@ -271,7 +274,7 @@ describe('sqs2pg rotate from the legacy symmetric vault (v1 entries) to the seal
     expect(sameId.stderr).toContain('vault key id "v1"');
     const result = await runCli(['rotate', '--reason', 'move to the sealed vault'], adminEnv(stack, { SQS2PG_VAULT_KEY: TEST_VAULT_KEY, SQS2PG_VAULT_KEY_ID: 'v2' }), 60_000);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout.split('\n')[0]).toBe(`re-sealed ${legacy} vault entries to vault key id "v2"`);
+    expect(result.stdout.split('\n')[0]).toBe(`re-sealed ${count.format(legacy)} vault entries to vault key id "v2"`);
     const left = await stack.pool.query('SELECT 1 FROM sqs2pg_vault.entries WHERE ephemeral_public_key IS NULL OR vault_key_id <> $1', ['v2']);
     expect(left.rowCount).toBe(0);
     const vault = await openVault(stack.pool, { v2: { private: TEST_VAULT_PRIVATE_KEY } });
