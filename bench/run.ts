@@ -14,7 +14,7 @@ import { settings } from '../src/config/schema.js';
 import { freePort } from '../src/local/free-port.js';
 import { generateSample } from '../src/local/sample.js';
 import { createSqsClient } from '../src/source/sqs/client.js';
-import { createQueue } from '../src/source/sqs/queue-admin.js';
+import { createQueue, LOGIN_QUEUE_MAX_MESSAGE_BYTES } from '../src/source/sqs/queue-admin.js';
 import { writeBenchCharts, type BenchFigures } from './charts.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -185,7 +185,7 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
   try {
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
-    const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`);
+    const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
     const worker = startChild('node', [CLI, 'run'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const seconds = Number(flags['latency-sec']);
@@ -261,7 +261,7 @@ async function freshDatabase(adminUrl: string) {
 async function fillQueue(endpoint: string, count: number): Promise<string> {
   const sqs = createSqsClient({ region: 'us-east-1', endpoint, queueUrl: endpoint, receiveWaitSec: 20, maxSockets: 32, env: {} });
   try {
-    const queueUrl = await createQueue(sqs, `bench-${Date.now()}-${Math.floor(Math.random() * 1e6)}`);
+    const queueUrl = await createQueue(sqs, `bench-${Date.now()}-${Math.floor(Math.random() * 1e6)}`, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
     const bodies = generateSample({ count, malformed: 0, seed: 3 }).bodies;
     let next = 0;
     const worker = async () => {

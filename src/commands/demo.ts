@@ -16,7 +16,7 @@ import { colorWanted, formatSending, progressWanted, throttledLine } from '../ob
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsClient } from '../source/sqs/client.js';
-import { createQueue, sendBodies } from '../source/sqs/queue-admin.js';
+import { createQueue, LOGIN_QUEUE_MAX_MESSAGE_BYTES, sendBodies } from '../source/sqs/queue-admin.js';
 import { SdkSqsApi } from '../source/sqs/sdk-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
@@ -55,7 +55,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     const pool = createPool(postgres.url, config.dbPoolSize);
     cleanup.unshift(() => pool.end());
 
-    const queueUrl = await createQueue(sqs, QUEUE_NAME);
+    const queueUrl = await createQueue(sqs, QUEUE_NAME, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
     const sample = generateSample({ count: config.demoMessages });
     // A large sample takes seconds to send: show it happening on a terminal.
     const sending = showProgress ? throttledLine(process.stderr) : undefined;

@@ -22,6 +22,7 @@ import { keyIdsOf, officerKeyring } from '../vault/officer-keyring.js';
 import { reencryptVault, remaskRows, type RotationOptions } from '../vault/rotation.js';
 import { RotationStore } from '../vault/rotation-store.js';
 import { createVaultOpener, publicKeyOf, type VaultOpener } from '../vault/sealed-box.js';
+import { rekeyQuarantine } from '../quarantine/rekey.js';
 import { rotateTombstones } from '../vault/tombstones.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
@@ -127,6 +128,14 @@ async function rotateWith(
         if (tombstones.unsealed > 0) {
           lines.push(
             `${n(tombstones.unsealed)} tombstones under older mask keys hold no sealed user id (forgotten with the vault off): run sqs2pg forget --user-id again for those users with the new mask key, or workers on it will not stop their messages`,
+          );
+        }
+        const quarantine = await store.inTransaction((client) => rekeyQuarantine(client, masker, sealedOpeners));
+        detail.quarantine_rekeyed = quarantine.rekeyed;
+        lines.push(`re-keyed ${n(quarantine.rekeyed)} quarantine records under mask key id "${masker.keyId}"`);
+        if (quarantine.unsealed > 0) {
+          lines.push(
+            `${n(quarantine.unsealed)} quarantine records under older mask keys hold no sealed body (quarantined with the vault off): forget --user-id with the new mask key will not find them`,
           );
         }
         const stuck = left.rows - left.remaskable;

@@ -6,7 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { backoffDelayMs, sleep } from '../backoff.js';
 import { ConnectError, describeError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
-import { errorCode, type SqsSource } from '../source/sqs/source.js';
+import { errorCode, SQS_MAX_BODY_BYTES, type SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
 import { messageToRow, messageToVaultedRow } from '../transform/message-to-row.js';
 import type { InboundMessage } from '../transform/types.js';
@@ -22,6 +22,8 @@ export interface PipelineOptions {
   maxInFlightMessages: number;
   /** UTF-8 bytes of the bodies in hand, plus a full answer reserved for each receive in flight */
   maxInFlightBytes: number;
+  /** the queue's MaximumMessageSize (SQS_MAX_BODY_BYTES when unknown) */
+  maxMessageBytes?: number;
   /** finish once the queue is empty and everything is committed */
   drain: boolean;
   /** with drain: give up once PostgreSQL or SQS has failed this long */
@@ -31,12 +33,11 @@ export interface PipelineOptions {
 }
 
 const RECEIVE_MAX = 10;
-// SQS's largest body (its default maximum): a receive may bring ten of them, so each receive in
-// flight holds that much of the byte budget until its answer is counted by what it really holds.
-export const SQS_MAX_BODY_BYTES = 1024 * 1024;
-// A message of an answer may be as large as SQS allows, and costs about twice that while the SDK
-// decodes it (the bytes, then the strings): that much of the budget is held until it is counted.
-const RESERVE_PER_MESSAGE_BYTES = 2 * SQS_MAX_BODY_BYTES;
+// A message of an answer may be as large as the queue allows (its MaximumMessageSize, SQS's 1 MiB
+// unless the queue says less), and costs about twice that while the SDK decodes it (the bytes, then
+// the strings): that much of the budget is held for each message a receive may bring until its answer
+// is counted by what it really holds. A queue sized for login events (64 KiB) leaves every poller room.
+const RESERVE_FACTOR = 2;
 // Receives ask for as many messages as make about this many bytes, judged by the bodies of recent
 // answers: after a burst of large bodies, one message per call, so decoding an answer (synchronous,
 // in the SDK) holds the event loop for milliseconds and the memory it takes stays small. Back to
@@ -87,6 +88,10 @@ export class Pipeline {
     // Every batch waiting out an outage listens for the stop: dozens of listeners are expected.
     setMaxListeners(0, this.stopping.signal, this.receiving.signal);
     this.writer = new BatchWriter(sink, masker, emit, this.stopping.signal, this.outageLimitMs, vault);
+  }
+
+  private get reservePerMessageBytes(): number {
+    return RESERVE_FACTOR * (this.options.maxMessageBytes ?? SQS_MAX_BODY_BYTES);
   }
 
   /** a service retries for ever; a drain gives up so a scheduled job can fail visibly */
@@ -297,7 +302,7 @@ export class Pipeline {
       if (this.hasRoom()) {
         // Reserved in the same turn as the check: pollers woken together must not all see room.
         const max = this.receiveSize();
-        const reserved = max * RESERVE_PER_MESSAGE_BYTES;
+        const reserved = max * this.reservePerMessageBytes;
         this.receivesInFlight++;
         this.reservedBytes += reserved;
         return { max, reserved };
@@ -312,7 +317,7 @@ export class Pipeline {
     if (this.source.inFlight === 0 && this.receivesInFlight === 0) return true;
     // Large bodies arrive one receive at a time: the SDK decodes each answer in one go, and answers
     // landing together would be decoded back to back, their garbage piling up before V8 collects it.
-    const next = this.receiveSize() * RESERVE_PER_MESSAGE_BYTES;
+    const next = this.receiveSize() * this.reservePerMessageBytes;
     if (this.receiveSize() < RECEIVE_MAX && this.receivesInFlight > 0) return false;
     return this.source.inFlightBytes + this.reservedBytes + next <= this.options.maxInFlightBytes;
   }

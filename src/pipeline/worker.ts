@@ -9,7 +9,7 @@ import { conflictTargetOf } from '../sink/postgres/conflict-target.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
-import { SqsSource } from '../source/sqs/source.js';
+import { SQS_MAX_BODY_BYTES, SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
@@ -47,7 +47,9 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
     const { cause, action } = await explainQueueFailure(error, parts.queueUrl, parts.sqsTarget, parts.sqs);
     throw new ConnectError('sqs_unreachable', `cannot read the SQS queue ${parts.queueUrl} via ${parts.sqsTarget} (${cause}); ${action}`, error);
   }
+  // The byte budget reserves what an answer can hold: a queue that takes smaller bodies leaves more room.
+  const maxMessageBytes = await source.maxMessageBytes().catch(() => SQS_MAX_BODY_BYTES);
   // After migrate, so a partitioned table already has its (sqs_message_id, create_date) index.
   const sink = new PostgresSink(parts.pool, await conflictTargetOf(parts.pool));
-  return new Pipeline(source, sink, parts.masker, parts.options, parts.bus.emit, parts.vault ?? null);
+  return new Pipeline(source, sink, parts.masker, { ...parts.options, maxMessageBytes }, parts.bus.emit, parts.vault ?? null);
 }

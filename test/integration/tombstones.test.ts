@@ -6,13 +6,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import { rekeyQuarantine } from '../../src/quarantine/rekey.js';
 import { PostgresSink } from '../../src/sink/postgres/sink.js';
 import { createMasker, type Masker } from '../../src/transform/mask.js';
 import { messageToVaultedRow } from '../../src/transform/message-to-row.js';
 import type { Rejection, LoginRow } from '../../src/transform/types.js';
 import { forgetUser } from '../../src/vault/forget.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
-import { createVaultOpener, createVaultSealer } from '../../src/vault/sealed-box.js';
+import { createVaultOpener, createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
 import { rotateTombstones, sealUserId } from '../../src/vault/tombstones.js';
 import { createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 import { TEST_MASK_KEY_2, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY, vaultDump } from '../helpers/vault.js';
@@ -144,7 +145,8 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
           const { outcome, originals } = messageToVaultedRow(inbound, masker);
           const rows: LoginRow[] = outcome.kind === 'row' ? [outcome.row] : [];
           const rejections: Rejection[] = outcome.kind === 'rejected' ? [outcome.rejection] : [];
-          await sink.write({ rows, rejections, vault: sealBatch(outcome.kind === 'row' ? originals : [], sealer) });
+          const sealedBodies = rejections.map((r) => ({ messageId: r.messageId, sealed: sealer.batch().seal(quarantineContext(r.messageId), message.body) }));
+          await sink.write({ rows, rejections, vault: sealBatch(outcome.kind === 'row' ? originals : [], sealer), sealedBodies });
         };
         for (const step of ops) {
           if (step.kind === 'load') {
@@ -166,6 +168,7 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
             const client = await pool.connect();
             try {
               await rotateTombstones(client, next, new Map([['v1', opener]]), sealer);
+              await rekeyQuarantine(client, next, new Map([['v1', opener]]));
             } finally {
               client.release();
             }

@@ -24,6 +24,8 @@ const SQS_BATCH_MAX = 10;
 const DELETE_ATTEMPTS = 3;
 // Calls other than the long poll answer quickly or not at all: bound each, retries included.
 const CALL_TIMEOUT_MS = 10_000;
+/** SQS's largest body (its default MaximumMessageSize). */
+export const SQS_MAX_BODY_BYTES = 1024 * 1024;
 // Deletes in flight at once: at AWS's ~20 ms a call, 32 keep up with 15,000 messages/s.
 const DELETE_CONCURRENCY = 32;
 // Visibility changes (heartbeat, release) in flight at once, on sockets deletes do not take.
@@ -215,6 +217,16 @@ export class SqsSource {
     };
     this.options.emit('source:depth', { ...depth, deletedBefore });
     return depth;
+  }
+
+  /**
+   * The largest body the queue accepts (its MaximumMessageSize), so the pipeline reserves what an
+   * answer can really hold; SQS's own maximum (1 MiB) when the server does not say.
+   */
+  async maxMessageBytes(): Promise<number> {
+    const attributes = await this.api.queueAttributes(this.options.queueUrl, ['MaximumMessageSize'], AbortSignal.timeout(CALL_TIMEOUT_MS));
+    const value = Number(attributes.MaximumMessageSize);
+    return Number.isInteger(value) && value >= 1024 && value <= SQS_MAX_BODY_BYTES ? value : SQS_MAX_BODY_BYTES;
   }
 
   /** Polls the queue's depth for the metrics and the progress line: on an interval, not per receive. */

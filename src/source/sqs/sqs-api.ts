@@ -36,7 +36,8 @@ export interface BatchEntryFailure {
 export type QueueAttributeName =
   | 'ApproximateNumberOfMessages'
   | 'ApproximateNumberOfMessagesNotVisible'
-  | 'ApproximateNumberOfMessagesDelayed';
+  | 'ApproximateNumberOfMessagesDelayed'
+  | 'MaximumMessageSize';
 
 export interface SqsApi {
   /** One (long) poll. Messages without an id or a receipt handle are dropped. */
