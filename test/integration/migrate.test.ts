@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, runCli, startCli, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
 
-const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault'];
+const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault', '0005_vault_sealed'];
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -85,6 +85,7 @@ describe('sqs2pg migrate on an empty database', () => {
       'sqs2pg.key_fingerprints',
       'sqs2pg.quarantine',
       'sqs2pg.schema_migrations',
+      'sqs2pg.tombstones',
       'sqs2pg_vault.audit',
       'sqs2pg_vault.entries',
     ]);
@@ -95,7 +96,7 @@ describe('sqs2pg migrate on an empty database', () => {
         WHERE table_schema = 'sqs2pg' AND table_name = 'quarantine' ORDER BY ordinal_position`,
     );
     expect(quarantineColumns.rows.map((row) => row.column_name)).toEqual([
-      'sqs_message_id', 'reason', 'field', 'detail', 'receive_count', 'sent_at', 'quarantined_at', 'redacted_body',
+      'sqs_message_id', 'reason', 'field', 'detail', 'receive_count', 'sent_at', 'quarantined_at', 'redacted_body', 'user_key',
     ]);
 
     expect(await schemaMigrations(stack.pool)).toEqual(MIGRATIONS.map((name, i) => ({ version: i + 1, name })));
