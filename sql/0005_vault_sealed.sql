@@ -94,10 +94,13 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION sqs2pg_vault.revealed_entry(bigint) FROM PUBLIC;
 
--- Erasure of a user: rows, quarantine records, vault entries no other row uses, a tombstone, and
+-- Erasure of a user: rows, quarantine records, vault entries no other row uses, tombstones, and
 -- the audit row (counts only), in the caller's transaction under the vault's delete lock.
+-- p_user_keys: the user's keyed hash under the current mask key first (its tombstone holds the
+-- sealed id, when given), then under the previous mask key while a rotation is under way, so that
+-- quarantine records and workers of either key are covered.
 CREATE OR REPLACE FUNCTION sqs2pg_vault.forget_user(
-  p_user_id text, p_user_key text, p_reason text,
+  p_user_id text, p_user_keys text[], p_reason text,
   p_vault_key_id text, p_ephemeral_public_key bytea, p_nonce bytea, p_sealed_user_id bytea)
 RETURNS TABLE (rows_deleted bigint, quarantined bigint, vault_entries bigint, vault_entries_kept bigint, messages_stopped bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -111,7 +114,7 @@ BEGIN
          coalesce((SELECT array_agg(DISTINCT v.m) FROM gone, LATERAL (VALUES (gone.masked_ip), (gone.masked_device_id)) AS v(m)
                     WHERE v.m IS NOT NULL), '{}')
     INTO rows_deleted, masks;
-  WITH q AS (DELETE FROM sqs2pg.quarantine WHERE user_key = p_user_key RETURNING 1) SELECT count(*) INTO quarantined FROM q;
+  WITH q AS (DELETE FROM sqs2pg.quarantine WHERE user_key = ANY (p_user_keys) RETURNING 1) SELECT count(*) INTO quarantined FROM q;
   WITH used AS (
     SELECT masked_ip AS mask FROM user_logins WHERE masked_ip = ANY (masks)
     UNION SELECT masked_device_id FROM user_logins WHERE masked_device_id = ANY (masks)
@@ -120,20 +123,21 @@ BEGIN
   )
   SELECT (SELECT count(*) FROM deleted), (SELECT count(*) FROM sqs2pg_vault.entries e WHERE e.masked_value IN (SELECT mask FROM used))
     INTO vault_entries, vault_entries_kept;
+  INSERT INTO sqs2pg.tombstones (user_key) SELECT k FROM unnest(p_user_keys[2:]) AS k ON CONFLICT (user_key) DO NOTHING;
   INSERT INTO sqs2pg.tombstones (user_key, vault_key_id, ephemeral_public_key, nonce, sealed_user_id)
-  VALUES (p_user_key, p_vault_key_id, p_ephemeral_public_key, p_nonce, p_sealed_user_id)
+  VALUES (p_user_keys[1], p_vault_key_id, p_ephemeral_public_key, p_nonce, p_sealed_user_id)
   ON CONFLICT (user_key) DO UPDATE SET
     vault_key_id = coalesce(sqs2pg.tombstones.vault_key_id, excluded.vault_key_id),
     ephemeral_public_key = coalesce(sqs2pg.tombstones.ephemeral_public_key, excluded.ephemeral_public_key),
     nonce = coalesce(sqs2pg.tombstones.nonce, excluded.nonce),
     sealed_user_id = coalesce(sqs2pg.tombstones.sealed_user_id, excluded.sealed_user_id);
-  SELECT t.messages_stopped INTO messages_stopped FROM sqs2pg.tombstones t WHERE t.user_key = p_user_key;
+  SELECT sum(t.messages_stopped) INTO messages_stopped FROM sqs2pg.tombstones t WHERE t.user_key = ANY (p_user_keys);
   -- Counts only: neither the user id, its keyed hash nor the masks, which the erasure leaves nowhere else.
   PERFORM sqs2pg_vault.record_audit('forget_user', NULL, p_reason, jsonb_build_object(
     'rows', rows_deleted, 'quarantined', quarantined, 'vaultEntries', vault_entries, 'vaultEntriesKept', vault_entries_kept));
   RETURN NEXT;
 END $$;
-REVOKE ALL ON FUNCTION sqs2pg_vault.forget_user(text, text, text, text, bytea, bytea, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sqs2pg_vault.forget_user(text, text[], text, text, bytea, bytea, bytea) FROM PUBLIC;
 
 -- Erasure of one value: its vault entry (crypto-shredding); the rows keep the mask.
 CREATE OR REPLACE FUNCTION sqs2pg_vault.forget_masked(p_masked_value text, p_reason text)
@@ -172,6 +176,6 @@ DO $$
 DECLARE
   home text := (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass('user_logins'));
 BEGIN
-  EXECUTE format('ALTER FUNCTION sqs2pg_vault.forget_user(text, text, text, text, bytea, bytea, bytea) SET search_path = %I, pg_temp', home);
+  EXECUTE format('ALTER FUNCTION sqs2pg_vault.forget_user(text, text[], text, text, bytea, bytea, bytea) SET search_path = %I, pg_temp', home);
   EXECUTE format('ALTER FUNCTION sqs2pg_vault.forget_masked(text, text) SET search_path = %I, pg_temp', home);
 END $$;

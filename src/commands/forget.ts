@@ -5,6 +5,7 @@ import { renderHelp } from '../config/help.js';
 import { maskKeyFrom } from '../config/key.js';
 import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
+import { keyIdOf } from '../db/key-fingerprints.js';
 import { assertReachable, createPool } from '../db/pool.js';
 import { ConfigError } from '../errors.js';
 import { createMasker } from '../transform/mask.js';
@@ -34,7 +35,14 @@ export async function forget(args: readonly string[], env: NodeJS.ProcessEnv): P
     try {
       if (config.userId !== undefined && maskKey) {
         const userKey = createMasker(maskKey, config.maskKeyId).userKey(config.userId);
-        const done = await forgetUser(pool, config.userId, userKey, config.reason, sealUserId(sealer, userKey, config.userId));
+        const userKeys = [userKey];
+        const previous = maskKeyFrom({ maskKey: config.maskPreviousKey, maskKeyFile: config.maskPreviousKeyFile });
+        if (previous) {
+          const previousId = await keyIdOf(pool, 'mask', previous);
+          if (previousId === undefined) throw new ConfigError("the previous mask key is not a key this database's masks were made with; check SQS2PG_MASK_PREVIOUS_KEY");
+          userKeys.push(createMasker(previous, previousId).userKey(config.userId));
+        }
+        const done = await forgetUser(pool, config.userId, userKeys, config.reason, sealUserId(sealer, userKey, config.userId));
         console.log(
           `forgot the user: removed ${plural(done.rows, 'row')} of user_logins, ${plural(done.quarantined, 'quarantine record')} and ` +
             `${plural(done.vaultEntries, 'vault entry', 'vault entries')} no other row uses; ` +

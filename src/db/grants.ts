@@ -58,7 +58,7 @@ export function grantStatements(roles: RoleNames, database: string): string[] {
     `GRANT SELECT ON sqs2pg.quarantine TO ${o}`,
     `GRANT SELECT ON sqs2pg.tombstones TO ${o}`,
     `GRANT SELECT ON sqs2pg_vault.audit TO ${o}`,
-    ...['sqs2pg_vault.begin_reveal(text, text)', 'sqs2pg_vault.revealed_entry(bigint)', 'sqs2pg_vault.forget_user(text, text, text, text, bytea, bytea, bytea)', 'sqs2pg_vault.forget_masked(text, text)'].map(
+    ...['sqs2pg_vault.begin_reveal(text, text)', 'sqs2pg_vault.revealed_entry(bigint)', 'sqs2pg_vault.forget_user(text, text[], text, text, bytea, bytea, bytea)', 'sqs2pg_vault.forget_masked(text, text)'].map(
       (fn) => `GRANT EXECUTE ON FUNCTION ${fn} TO ${o}`,
     ),
     // A partitioned user_logins infers its conflict target from (sqs_message_id, create_date).

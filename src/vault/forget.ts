@@ -15,10 +15,14 @@ export interface ForgetUserResult {
   messagesStopped: number;
 }
 
-export async function forgetUser(pool: Pool, userId: string, userKey: string, reason: string | undefined, sealedId: SealedItem | undefined): Promise<ForgetUserResult> {
+/**
+ * `userKeys`: the user's keyed hash under the current mask key (its tombstone gets `sealedId`),
+ * then under the previous mask key while a rotation is under way.
+ */
+export async function forgetUser(pool: Pool, userId: string, userKeys: readonly string[], reason: string | undefined, sealedId: SealedItem | undefined): Promise<ForgetUserResult> {
   const result = await pool.query<{ rows_deleted: string; quarantined: string; vault_entries: string; vault_entries_kept: string; messages_stopped: string }>(
     'SELECT * FROM sqs2pg_vault.forget_user($1, $2, $3, $4, $5, $6, $7)',
-    [userId, userKey, reason ?? null, sealedId?.vaultKeyId ?? null, sealedId?.ephemeralPublicKey ?? null, sealedId?.nonce ?? null, sealedId?.ciphertext ?? null],
+    [userId, userKeys, reason ?? null, sealedId?.vaultKeyId ?? null, sealedId?.ephemeralPublicKey ?? null, sealedId?.nonce ?? null, sealedId?.ciphertext ?? null],
   );
   const row = result.rows[0];
   return {

@@ -11,7 +11,7 @@ export const K8S_DIR = `${ROOT}deploy/kubernetes/`;
 export const schemaEnv = new Set(Object.values(settings).map((spec) => spec.env));
 
 /** A mask key for tests (public): 32 bytes, base64. */
-export const SOME_KEY = 'uZ8tVbW3rQ1sXk0yJ2mN4pL6dF9gH7aC5eR8tY1uI3o=';
+export const SOME_KEY = Buffer.from('6b0f3a52c1d94e87a2f5b3c8d90e1f2a7c4b5d6e8f9a0b1c2d3e4f5061728394', 'hex').toString('base64');
 
 export interface Manifest {
   file: string;

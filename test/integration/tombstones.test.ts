@@ -90,6 +90,29 @@ describe('forget --user-id, then the user\'s messages arrive', () => {
     expect(text).not.toContain(tombstones.rows[0]!.user_key);
   }, 120_000);
 
+  it('still stops the user after sqs2pg rotate moves the workers to a new mask key', async () => {
+    const rotated = await runCli(['rotate', '--reason', 'new mask key'], {
+      ...officerEnv(),
+      SQS2PG_VAULT_PUBLIC_KEY: '',
+      SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY,
+      SQS2PG_MASK_KEY: TEST_MASK_KEY_2,
+      SQS2PG_MASK_KEY_ID: 'k2',
+    }, 60_000);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toContain('gave 1 tombstones of erased users a twin under mask key id "k2"');
+    const queueUrl = await stack.newQueue();
+    await stack.send(queueUrl, [login(U, '198.51.100.14', '901-00-0005'), login('third-user', '198.51.100.23', '901-00-0012')]);
+    const env = stack.env(queueUrl, { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY, SQS2PG_MASK_KEY: TEST_MASK_KEY_2, SQS2PG_MASK_KEY_ID: 'k2' });
+    const drained = await runCli(['run', '--drain'], env, 60_000);
+    expect(drained.code, drained.stderr).toBe(0);
+    const rows = await stack.pool.query('SELECT 1 FROM user_logins WHERE user_id = $1', [U]);
+    expect(rows.rowCount).toBe(0);
+    const stopped = await stack.pool.query<{ n: string }>('SELECT messages_stopped AS n FROM sqs2pg.tombstones WHERE user_key = $1', [
+      createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2').userKey(U),
+    ]);
+    expect(stopped.rows.map((r) => Number(r.n))).toEqual([1]);
+  }, 120_000);
+
   it('forget --user-id without the mask key is refused in one line: the tombstone needs it', async () => {
     const result = await runCli(['forget', '--user-id', U], { ...officerEnv(), SQS2PG_MASK_KEY: '' }, 15_000);
     expect(result.code).toBe(2);
@@ -159,8 +182,10 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
             if (message) await write(message);
           } else if (step.kind === 'forget') {
             const user = USERS[step.user]!;
+            // During a rotation the officer gives both mask keys (SQS2PG_MASK_PREVIOUS_KEY).
             const userKey = masker.userKey(user);
-            await forgetUser(pool, user, userKey, 'property test', sealUserId(sealer, userKey, user));
+            const previous = (masker === maskers[0] ? maskers[1] : maskers[0])!.userKey(user);
+            await forgetUser(pool, user, [userKey, previous], 'property test', sealUserId(sealer, userKey, user));
             forgotten.add(user);
           } else {
             // Mask-key rotation: tombstones get a twin under the new key id; workers switch keys.
