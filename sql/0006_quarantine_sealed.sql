@@ -32,7 +32,7 @@ CREATE INDEX IF NOT EXISTS quarantine_user_key_idx ON sqs2pg.quarantine (user_ke
 CREATE INDEX IF NOT EXISTS quarantine_quarantined_at_idx ON sqs2pg.quarantine (quarantined_at);
 
 -- Sealed bodies live in the vault's schema, which only the schema owner reads: an officer gets one
--- only through open_quarantined_body below, which audits it. Removing a record (forget, replay,
+-- only through begin_quarantine_reveal and revealed_quarantine_body below, which audit it first. Removing a record (forget, replay,
 -- DELETE or TRUNCATE by hand) removes its body, by the triggers below; no foreign key, so that a
 -- TRUNCATE of the quarantine needs no CASCADE nor any privilege on the vault.
 CREATE TABLE IF NOT EXISTS sqs2pg_vault.quarantine_bodies (
@@ -71,27 +71,45 @@ ALTER TABLE sqs2pg_vault.audit DROP CONSTRAINT IF EXISTS audit_action_check;
 ALTER TABLE sqs2pg_vault.audit ADD CONSTRAINT audit_action_check
   CHECK (action IN ('reveal', 'forget_user', 'forget_masked', 'rotate', 'quarantine_reveal', 'replay'));
 
--- The only way to a sealed body: returns it and writes the audit row in the caller's transaction,
--- so the body is handed over only if the audit row commits. Runs as the schema owner, with a fixed
--- search_path; who asked is session_user (current_user is the owner in here).
-CREATE OR REPLACE FUNCTION sqs2pg_vault.open_quarantined_body(message_id varchar, action text, reason text)
-RETURNS TABLE (vault_key_id text, ephemeral_public_key bytea, nonce bytea, ciphertext bytea)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_column
+-- An officer's way to a sealed body, in two steps that cannot be reordered (as reveal's, in 0005).
+-- Step 1 writes the audit row and returns its id (NULL when the record has no sealed body: nothing
+-- to open, nothing audited); the caller commits it. Step 2 hands the sealed body over only for an
+-- audit row of this login committed in an earlier transaction in the last five minutes, so rolling
+-- back cannot take the audit row with it. Owned by the schema owner, fixed search_path; who asked is
+-- session_user (current_user is the owner in here). Replay runs as the owner and audits itself.
+CREATE OR REPLACE FUNCTION sqs2pg_vault.begin_quarantine_reveal(p_message_id varchar, p_reason text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  audit_id bigint;
 BEGIN
-  IF action IS NULL OR action NOT IN ('quarantine_reveal', 'replay') THEN
-    RAISE EXCEPTION 'open_quarantined_body: action must be quarantine_reveal or replay' USING ERRCODE = '22023';
+  IF p_reason IS NULL OR length(btrim(p_reason)) < 3 THEN
+    RAISE EXCEPTION 'a quarantine reveal needs a reason' USING ERRCODE = '22023';
   END IF;
-  IF reason IS NULL OR length(btrim(reason)) < 3 THEN
-    RAISE EXCEPTION 'open_quarantined_body: a reason is required' USING ERRCODE = '22023';
+  IF NOT EXISTS (SELECT 1 FROM sqs2pg_vault.quarantine_bodies b WHERE b.sqs_message_id = p_message_id) THEN
+    RETURN NULL;
   END IF;
-  RETURN QUERY
-    SELECT b.vault_key_id, b.ephemeral_public_key, b.nonce, b.ciphertext
-      FROM sqs2pg_vault.quarantine_bodies b WHERE b.sqs_message_id = open_quarantined_body.message_id;
-  IF FOUND THEN
-    INSERT INTO sqs2pg_vault.audit (database_user, session_user_name, action, subject, reason)
-    VALUES (session_user, session_user, open_quarantined_body.action, open_quarantined_body.message_id, open_quarantined_body.reason);
-  END IF;
+  INSERT INTO sqs2pg_vault.audit (database_user, session_user_name, action, subject, reason)
+  VALUES (session_user, session_user, 'quarantine_reveal', p_message_id, p_reason)
+  RETURNING id INTO audit_id;
+  RETURN audit_id;
 END
 $$;
-REVOKE ALL ON FUNCTION sqs2pg_vault.open_quarantined_body(varchar, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sqs2pg_vault.begin_quarantine_reveal(varchar, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION sqs2pg_vault.revealed_quarantine_body(p_audit_id bigint)
+RETURNS TABLE (vault_key_id text, ephemeral_public_key bytea, nonce bytea, ciphertext bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  target text;
+BEGIN
+  SELECT a.subject INTO target FROM sqs2pg_vault.audit a
+   WHERE a.id = p_audit_id AND a.action = 'quarantine_reveal' AND a.session_user_name = session_user
+     AND a.at < now() AND a.at > now() - interval '5 minutes';
+  IF target IS NULL THEN
+    RAISE EXCEPTION 'no committed quarantine reveal audit row % of this login in the last 5 minutes', p_audit_id USING ERRCODE = '42501';
+  END IF;
+  RETURN QUERY SELECT b.vault_key_id, b.ephemeral_public_key, b.nonce, b.ciphertext
+                 FROM sqs2pg_vault.quarantine_bodies b WHERE b.sqs_message_id = target;
+END
+$$;
+REVOKE ALL ON FUNCTION sqs2pg_vault.revealed_quarantine_body(bigint) FROM PUBLIC;

@@ -4,11 +4,10 @@ import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
 import { assertReachable, createPool } from '../db/pool.js';
-import { inTransaction } from '../db/transaction.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { openersFrom, rethrowSealed } from '../quarantine/openers.js';
 import { countsByReasonAndDay, findRecord } from '../quarantine/records.js';
-import { openBody, takeSealedBody } from '../quarantine/sealed-body.js';
+import { openBody, revealSealedBody } from '../quarantine/sealed-body.js';
 
 const LIST_LIMIT = 100;
 
@@ -41,17 +40,17 @@ export async function quarantine(args: readonly string[], env: NodeJS.ProcessEnv
         return 0;
       }
       const reason = config.reason;
-      // Opened inside the transaction, printed only after the audit row has committed.
-      const body = await inTransaction(pool, 'BEGIN', async (client) => {
-        const sealed = await takeSealedBody(client, messageId, 'quarantine_reveal', reason);
-        if (!sealed) return undefined;
+      // The audit row commits before the sealed body is handed over; it is opened here, then printed.
+      const sealed = await revealSealedBody(pool, messageId, reason);
+      let body: string | undefined;
+      if (sealed) {
         try {
-          return openBody(sealed, messageId, openerFor);
+          body = openBody(sealed, messageId, openerFor);
         } catch (error) {
           rethrowSealed(error, messageId);
           throw error;
         }
-      });
+      }
       if (body === undefined) {
         throw new Sqs2pgError('vault_not_found', `the record of ${messageId} has no sealed body: it was quarantined while the vault was off (no SQS2PG_VAULT_PUBLIC_KEY)`, 4);
       }

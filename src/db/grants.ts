@@ -67,7 +67,7 @@ export function grantStatements(roles: RoleNames, database: string): string[] {
     // Sealed bodies only through the audited function: no SELECT on sqs2pg_vault.quarantine_bodies.
     // Replay, which rewrites rows and records, runs as the owner like rotate (it too opens each body
     // through that function, so every body it reads is audited).
-    `GRANT EXECUTE ON FUNCTION sqs2pg_vault.open_quarantined_body(varchar, text, text) TO ${o}`,
+    `GRANT EXECUTE ON FUNCTION sqs2pg_vault.begin_quarantine_reveal(varchar, text), sqs2pg_vault.revealed_quarantine_body(bigint) TO ${o}`,
   ];
 }
 

@@ -13,7 +13,7 @@ import { messageToVaultedRow } from '../transform/message-to-row.js';
 import type { RejectReason } from '../transform/types.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
-import { openBody, takeSealedBody, type OpenerFor } from './sealed-body.js';
+import { openBody, takeSealedBodyForReplay, type OpenerFor } from './sealed-body.js';
 
 export interface ReplayOptions {
   sink: PostgresSink;
@@ -76,7 +76,7 @@ async function nextRecord(client: PoolClient, after: string, whereReason: Reject
 }
 
 async function replayOne(client: PoolClient, record: { id: string; receiveCount: number; sentAtMs: number }, options: ReplayOptions): Promise<Fate> {
-  const sealed = await takeSealedBody(client, record.id, 'replay', options.reason);
+  const sealed = await takeSealedBodyForReplay(client, record.id, options.reason);
   if (!sealed) return { kind: 'no_body' };
   const message = { messageId: record.id, body: openBody(sealed, record.id, options.openerFor), sentAtMs: record.sentAtMs, receiveCount: record.receiveCount };
   const { outcome, originals } = messageToVaultedRow(message, options.masker);

@@ -1,10 +1,10 @@
-// The one way to a quarantined message's sealed body: sqs2pg_vault.open_quarantined_body, which
-// writes the audit row in the caller's transaction (see sql/0006). The body is opened here, with
-// the private key, and only after the function has answered.
-import type { PoolClient } from '../db/pool.js';
+// The ways to a quarantined message's sealed body. An officer's (quarantine show --reveal) goes
+// through two functions of the schema owner's (see sql/0006): the audit row is committed first, and
+// only then is the sealed body handed over, so no rollback can undo the audit. Replay runs as the
+// owner and writes its audit row in the same transaction as the row it loads. Bodies are opened here,
+// with the private key, never in the database.
+import type { Pool, PoolClient } from '../db/pool.js';
 import { quarantineContext, type SealedItem, type VaultOpener } from '../vault/sealed-box.js';
-
-export type BodyAction = 'quarantine_reveal' | 'replay';
 
 interface SealedRow {
   vault_key_id: string;
@@ -13,12 +13,35 @@ interface SealedRow {
   ciphertext: Buffer;
 }
 
-/** The sealed body, audited, or undefined when the record has none (vault off when it was written). */
-export async function takeSealedBody(client: PoolClient, messageId: string, action: BodyAction, reason: string): Promise<SealedItem | undefined> {
-  const result = await client.query<SealedRow>('SELECT * FROM sqs2pg_vault.open_quarantined_body($1, $2, $3)', [messageId, action, reason]);
-  const row = result.rows[0];
-  if (!row) return undefined;
-  return { vaultKeyId: row.vault_key_id, ephemeralPublicKey: row.ephemeral_public_key, nonce: row.nonce, ciphertext: row.ciphertext };
+/**
+ * An officer's reveal: the audited sealed body, or undefined when the record has none (vault off
+ * when it was written; nothing is audited then). Each step is its own (autocommitted) statement.
+ */
+export async function revealSealedBody(pool: Pool, messageId: string, reason: string): Promise<SealedItem | undefined> {
+  const begun = await pool.query<{ id: string | null }>('SELECT sqs2pg_vault.begin_quarantine_reveal($1, $2) AS id', [messageId, reason]);
+  const auditId = begun.rows[0]?.id ?? null;
+  if (auditId === null) return undefined;
+  const result = await pool.query<SealedRow>('SELECT * FROM sqs2pg_vault.revealed_quarantine_body($1)', [auditId]);
+  return sealedItem(result.rows[0]);
+}
+
+/** Replay, as the owner: the sealed body and its audit row, in the caller's transaction. */
+export async function takeSealedBodyForReplay(client: PoolClient, messageId: string, reason: string): Promise<SealedItem | undefined> {
+  const result = await client.query<SealedRow>(
+    'SELECT vault_key_id, ephemeral_public_key, nonce, ciphertext FROM sqs2pg_vault.quarantine_bodies WHERE sqs_message_id = $1',
+    [messageId],
+  );
+  const item = sealedItem(result.rows[0]);
+  if (!item) return undefined;
+  await client.query(
+    `INSERT INTO sqs2pg_vault.audit (database_user, session_user_name, action, subject, reason) VALUES (session_user, session_user, 'replay', $1, $2)`,
+    [messageId, reason],
+  );
+  return item;
+}
+
+function sealedItem(row: SealedRow | undefined): SealedItem | undefined {
+  return row && { vaultKeyId: row.vault_key_id, ephemeralPublicKey: row.ephemeral_public_key, nonce: row.nonce, ciphertext: row.ciphertext };
 }
 
 /** Openers by key id, made on demand: bodies sealed under several key ids open with one private key each. */

@@ -115,14 +115,18 @@ describe('the worker role', () => {
     expect(await attempt(worker, "SELECT * FROM sqs2pg_vault.forget_masked('k1:x', 'cover tracks')")).toBe('42501');
     // Sealed quarantined bodies: neither read nor opened through the audited function.
     expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.quarantine_bodies LIMIT 1')).toBe('42501');
-    expect(await attempt(worker, `SELECT * FROM sqs2pg_vault.open_quarantined_body('m', 'replay', 'why not')`)).toBe('42501');
+    expect(await attempt(worker, `SELECT sqs2pg_vault.begin_quarantine_reveal('m', 'why not')`)).toBe('42501');
+    expect(await attempt(worker, 'SELECT * FROM sqs2pg_vault.revealed_quarantine_body(1)')).toBe('42501');
   });
 
   it('officer reads a sealed body only through the audited function', async () => {
     const officer = poolAs('officer');
     expect(await attempt(officer, 'SELECT * FROM sqs2pg_vault.quarantine_bodies LIMIT 1')).toBe('42501');
-    expect(await attempt(officer, `SELECT * FROM sqs2pg_vault.open_quarantined_body('no-such-id', 'replay', 'role test')`)).toBe('ok');
-    expect(await attempt(officer, `SELECT * FROM sqs2pg_vault.open_quarantined_body('no-such-id', 'reveal', 'role test')`)).toBe('22023');
+    expect(await attempt(officer, `SELECT sqs2pg_vault.begin_quarantine_reveal('no-such-id', 'role test')`)).toBe('ok');
+    expect(await attempt(officer, `SELECT sqs2pg_vault.begin_quarantine_reveal('no-such-id', '')`)).toBe('22023');
+    // The body only for an audit row this login committed earlier: not for one it never wrote.
+    expect(await attempt(officer, 'SELECT * FROM sqs2pg_vault.revealed_quarantine_body(0)')).toBe('42501');
+    expect(await attempt(officer, "INSERT INTO sqs2pg_vault.audit (action, subject) VALUES ('quarantine_reveal', 'm')")).toBe('42501');
   });
 
   it('is told by reveal, in one line, that it may not read the vault', async () => {
