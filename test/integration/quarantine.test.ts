@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { generateVaultKeyPair } from '../../src/vault/sealed-box.js';
-import { countRows, createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
+import { countRows, createTestStack, dropDatabase, migrateWithCli, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -42,6 +42,7 @@ describe('a message PostgreSQL refuses never stops the pipeline', () => {
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
     const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    await admin.end();
     try {
       const queueUrl = await stack.newQueue();
       const good = generateSample({ count: 30, malformed: 0, seed: 101 }).bodies;
@@ -56,9 +57,9 @@ describe('a message PostgreSQL refuses never stops the pipeline', () => {
       expect(record.rows[0]?.t).not.toContain('tablet-of-carol');
       expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
     } finally {
+      // dropDatabase waits until the server has closed this pool's session: no 57P01 for it.
       await pool.end();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
+      await dropDatabase(adminUrl, name);
     }
   });
 
