@@ -15,6 +15,7 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { startSqsProxy, type SqsProxy } from '../helpers/sqs-proxy.js';
+import { waitFor } from '../helpers/stack.js';
 
 type FauxqsApp = ReturnType<typeof buildApp>;
 
@@ -257,19 +258,26 @@ describe('sqs-proxy', () => {
 
   it("'slowAnswer' lets the server act at once and holds its answer", async () => {
     const queueUrl = await createQueue();
-    proxy.setRules([{ operation: 'SendMessage', action: 'slowAnswer', delayMs: 400 }]);
+    // Held long enough that a busy machine still looks at the queue before the answer comes.
+    proxy.setRules([{ operation: 'SendMessage', action: 'slowAnswer', delayMs: 2_000 }]);
     const started = Date.now();
+    let settled = false;
     const answered = sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'early' }));
+    void answered.finally(() => (settled = true)).catch(() => undefined);
     // The message is in the queue while the client still waits for the answer.
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(await notVisible(queueUrl)).toEqual({ visible: 1, inFlight: 0 });
+    await waitFor(async () => (await notVisible(queueUrl)).visible === 1, 20_000, 'the held message in the queue');
+    expect(settled).toBe(false);
     await expect(answered).resolves.toMatchObject({ MessageId: expect.any(String) as string });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_990);
 
-    // A client that gives up first believes the call failed, yet the server has acted on it.
+    // A client that gives up first believes the call failed, yet the server has acted on it (once
+    // the request has reached it: on a busy machine the client may give up before it has).
     const impatient = client({ requestHandler: { requestTimeout: 100, throwOnRequestTimeout: true } });
     extraClients.push(impatient);
+    const sent = proxy.counts().SendMessage?.seen ?? 0;
     await expect(impatient.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'sent anyway' }))).rejects.toThrow();
+    await waitFor(() => (proxy.counts().SendMessage?.seen ?? 0) > sent, 20_000, 'the proxy to see the impatient send');
+    await waitFor(async () => (await notVisible(queueUrl)).visible === 2, 20_000, 'the impatient send in the queue');
     expect(await notVisible(queueUrl)).toEqual({ visible: 2, inFlight: 0 });
   });
 

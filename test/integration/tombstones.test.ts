@@ -15,7 +15,7 @@ import { forgetUser } from '../../src/vault/forget.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
 import { createVaultOpener, createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
 import { rotateTombstones, sealUserId } from '../../src/vault/tombstones.js';
-import { createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
+import { createTestStack, dropDatabase, migrateWithCli, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 import { TEST_MASK_KEY_2, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY, vaultDump } from '../helpers/vault.js';
 
 const U = 'user-who-asked-to-be-forgotten';
@@ -149,8 +149,9 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
     pool = createPool(databaseUrl, 2);
   });
   afterAll(async () => {
+    // dropDatabase waits for this pool's sessions to end (DROP ... WITH (FORCE) needs PostgreSQL 13).
     await pool.end();
-    await stack.pool.query(`DROP DATABASE IF EXISTS ${new URL(databaseUrl).pathname.slice(1)} WITH (FORCE)`);
+    await dropDatabase(stack.databaseUrl, new URL(databaseUrl).pathname.slice(1));
   });
 
   it('holds for random sequences against PostgreSQL', async () => {
