@@ -38,7 +38,7 @@ export async function startObservers(options: ObserverOptions): Promise<Observer
         try {
           pending = await pendingMigrations(pool, migrations);
         } catch (error) {
-          throw new Error(describeError(error));
+          throw new Error(describeError(error), { cause: error });
         }
         if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
       },

@@ -40,7 +40,7 @@ describe('fault 1: crash', () => {
       let kills = 0;
       /** messages committed when each kill landed */
       const killedAt: number[] = [];
-      let finalCode: number | null = null;
+      let finalCode: number | null;
       try {
         for (let i = 0; i < KILLS; i++) {
           const before = await committedCount(stack);

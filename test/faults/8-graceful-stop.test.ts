@@ -53,7 +53,7 @@ describe('fault 8: graceful stop', () => {
 
       const started = performance.now();
       const stops: Stop[] = [];
-      let drainCode: number | null = null;
+      let drainCode: number | null;
       try {
         for (let i = 0; i < STOPS; i++) {
           // EXCLUSIVE lets the service's start-up checks read the table but holds every INSERT.
