@@ -17,8 +17,8 @@ RUN npm run build
 
 FROM ${NODE_IMAGE}
 # The HTTP server binds every interface here, so probes and Prometheus reach it from outside.
-# A 2 MB young generation instead of V8's 16 MB: about 50 MB less resident memory, at no CPU cost
-# the benchmark could measure (see the README's Performance section).
+# The V8 options `sqs2pg run` gives itself (src/supervisor/v8-options.ts; see the README's Memory):
+# set here too, so run does not start over to apply them, and every command gets them.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=2 \
     SQS2PG_HTTP_HOST=0.0.0.0 \
