@@ -41,13 +41,15 @@ const { values: flags } = parseArgs({
     'sqs2pg-only': { type: 'boolean', default: false },
     // V8 options for every contender alike, e.g. "--max-semi-space-size=2" as the Docker image sets
     'node-options': { type: 'string', default: '' },
-    // V8 options for sqs2pg alone (its workers too), to compare settings without slowing the SQS server
+    // node/V8 options for sqs2pg alone, on its command line (any V8 flag; its workers get them too),
+    // to compare settings without slowing the SQS server
     'sqs2pg-node-options': { type: 'string', default: '' },
     // sqs2pg's --workers on loopback, each its own row: 1,2 compares two workers with one
     workers: { type: 'string' },
   },
 });
 const messages = Number(flags.messages);
+const sqs2pgNodeArgs = flags['sqs2pg-node-options'].split(/\s+/).filter(Boolean);
 const workerCounts = (flags.workers ?? (flags['sqs2pg-only'] ? '1' : '1,2')).split(',').map(Number);
 const started = Date.now();
 const children = new Set<ChildProcess>();
@@ -176,7 +178,7 @@ function commandFor(
       return { args: ['node', join(HERE, 'baselines/sqs-consumer-pg.js'), endpoint, queueUrl, databaseUrl], env: {} };
     case 'sqs2pg':
       return {
-        args: ['node', CLI, 'run', '--drain', ...(workers > 1 ? ['--workers', String(workers)] : [])],
+        args: ['node', ...sqs2pgNodeArgs, CLI, 'run', '--drain', ...(workers > 1 ? ['--workers', String(workers)] : [])],
         env: sqs2pgEnv(queueUrl, endpoint, databaseUrl),
       };
   }
@@ -190,7 +192,6 @@ function sqs2pgEnv(queueUrl: string, endpoint: string, databaseUrl: string): Nod
     SQS2PG_MASK_KEY: MASK_KEY,
     SQS2PG_LOG_LEVEL: 'warn',
     SQS2PG_HTTP_PORT: String(METRICS_PORT),
-    ...(flags['sqs2pg-node-options'] ? { NODE_OPTIONS: flags['sqs2pg-node-options'] } : {}),
   };
 }
 
@@ -202,7 +203,7 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
     const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
-    const worker = startChild('node', [CLI, 'run'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
+    const worker = startChild('node', [...sqs2pgNodeArgs, CLI, 'run'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const seconds = Number(flags['latency-sec']);
     const bodies = generateSample({ count: Math.ceil(rate * seconds), malformed: 0, seed: 5 }).bodies;

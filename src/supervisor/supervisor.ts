@@ -129,7 +129,7 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
           return;
         case 'started':
           slot.attempt = 0;
-          logger.info({ worker: slot.index, pid: worker.process.pid }, `worker ${slot.index} (pid ${worker.process.pid}) started`);
+          logger.info({ worker: slot.index, workerPid: worker.process.pid }, `worker ${slot.index} (pid ${worker.process.pid}) started`);
           return;
         case 'readiness':
           pendingReadiness.get(message.id)?.(message.report);
@@ -157,14 +157,14 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
     if (stopping !== undefined || code === 0) {
       slot.done = true;
       slot.exitCode = code;
-      if (stopping === undefined && !options.drain) logger.warn({ worker: slot.index, pid }, `worker ${slot.index} (pid ${pid}) ended on its own (exit code 0); not restarted`);
+      if (stopping === undefined && !options.drain) logger.warn({ worker: slot.index, workerPid: pid }, `worker ${slot.index} (pid ${pid}) ended on its own (exit code 0); not restarted`);
       return checkFinished();
     }
     if (code !== null && DELIBERATE_EXIT_CODES.has(code)) {
       failure ??= code;
       slot.done = true;
       slot.exitCode = code;
-      logger.error({ worker: slot.index, pid, code }, `worker ${slot.index} (pid ${pid}) ended with exit code ${code} (see its error above); stopping the others`);
+      logger.error({ worker: slot.index, workerPid: pid, code }, `worker ${slot.index} (pid ${pid}) ended with exit code ${code} (see its error above); stopping the others`);
       stopAll(`worker ${slot.index} ended with exit code ${code}`);
       return checkFinished();
     }
@@ -172,7 +172,7 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
     restarts.inc();
     const delayMs = backoffDelayMs(slot.attempt, RESTART_BACKOFF);
     logger.warn(
-      { worker: slot.index, pid, code, signal, restartInMs: delayMs },
+      { worker: slot.index, workerPid: pid, code, signal, restartInMs: delayMs },
       `worker ${slot.index} (pid ${pid}) died (${how}); restarting it in ${(delayMs / 1000).toFixed(1)} s; its messages in hand reappear after the visibility timeout`,
     );
     slot.restartTimer = setTimeout(() => {
@@ -265,6 +265,8 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
     const drained = code === 0 && stopping === undefined && parts.some((part) => part.drained === true) && slots.every((slot) => slot.exitCode === 0);
     const restarted = (await restarts.get()).values[0]?.value ?? 0;
     logger.info({ ...stats, drained, workers: slots.length, restarts: restarted }, `sqs2pg stopped${drained ? ': the queue is drained' : ''}`);
+    // As a lone worker: a summary for a drain that ended or was stopped, none for a failure.
+    if (code !== 0) return code;
     if (options.drain && options.json) {
       console.log(JSON.stringify({ ...(JSON.parse(runSummaryJson(stats, drained)) as object), workers: slots.length, workerRestarts: restarted }));
     } else if (options.drain && !options.quiet) {

@@ -1,6 +1,7 @@
-// A worker's side of the supervisor's IPC channel: it stops when told to (or when the supervisor
-// is gone: an orphaned worker drains and ends rather than run unsupervised), pushes its metrics and
-// run counts every second and once more at the end, and answers readiness questions.
+// A worker's side of the supervisor's IPC channel: it stops when told to, pushes its metrics and run
+// counts every second and once more at the end, and answers readiness questions. (A worker whose
+// supervisor is gone exits at once, which node:cluster does: what it held reappears after the
+// visibility timeout.)
 import type { EventBus } from '../observability/events.js';
 import type { Readiness } from '../observability/health.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -28,7 +29,10 @@ export interface WorkerLink {
   observe(options: WorkerLinkOptions): void;
   /** the last push, with `drained` */
   finish(drained: boolean): Promise<void>;
-  /** lets the channel go, so the process can end (prom-client's listener would hold it) */
+  /**
+   * Lets the channel go, so the process can end with its own exit code when its work is done
+   * (prom-client's listener would hold it open; disconnecting would make node:cluster exit 0 at once).
+   */
   close(): void;
 }
 
@@ -58,9 +62,7 @@ export function linkToSupervisor(requests: StopRequests): WorkerLink | undefined
       : Promise.resolve({ ready: false, checks: { started: 'starting: connecting and migrating', database: 'not checked', queue: 'not checked', stopping: 'ok' } });
     void answer.then((report) => send({ sqs2pg: 'readiness', id: message.id, report }));
   };
-  const onDisconnect = () => requests.stop('the supervisor is gone');
   process.on('message', onMessage);
-  process.once('disconnect', onDisconnect);
   void send({ sqs2pg: 'hello' });
 
   return {
@@ -76,9 +78,8 @@ export function linkToSupervisor(requests: StopRequests): WorkerLink | undefined
     },
     close() {
       clearInterval(timer);
-      process.off('disconnect', onDisconnect);
       process.off('message', onMessage);
-      if (process.connected) process.disconnect();
+      process.channel?.unref();
     },
   };
 }

@@ -117,6 +117,15 @@ describe('run --workers 2', () => {
     expect((await cli.done).code).toBe(0);
   });
 
+  it('ends with a worker\'s own exit code when it gives up, as a lone worker would', async () => {
+    const queueUrl = await stack.newQueue();
+    const env = stack.env(queueUrl, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing' });
+    const result = await runCli(['run', '--drain', '--workers', '2', '--max-outage-sec', '1'], env, 60_000);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/cannot connect to PostgreSQL/);
+    expect(result.stdout).toBe('');
+  });
+
   it('refuses more workers than PostgreSQL connections, before starting any', async () => {
     const queueUrl = await stack.newQueue();
     const result = await runCli(['run', '--workers', '5', '--db-pool-size', '4'], stack.env(queueUrl));
