@@ -17,10 +17,9 @@ RUN npm run build
 
 FROM ${NODE_IMAGE}
 # The HTTP server binds every interface here, so probes and Prometheus reach it from outside.
-# The V8 options `sqs2pg run` gives itself (src/supervisor/v8-options.ts; see the README's Memory):
-# set here too, so run does not start over to apply them, and every command gets them.
+# No NODE_OPTIONS: `sqs2pg run` gives itself its V8 limits (src/supervisor/v8-options.ts, derived
+# from its settings; see the README's Memory), here as outside the image.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=2 \
     SQS2PG_HTTP_HOST=0.0.0.0 \
     SQS2PG_HTTP_PORT=9464
 WORKDIR /app

@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import { createLogger, resolveLogFormat } from '../observability/logger.js';
 import { colorWanted } from '../observability/progress.js';
 import { resolveWorkerCount, splitPoolSize } from '../supervisor/pool-split.js';
-import { missingV8Options, restartInPlaceWith } from '../supervisor/v8-options.js';
+import { missingV8Options, restartInPlaceWith, runV8Options } from '../supervisor/v8-options.js';
 import { refuseLegacyVaultKey, vaultSealerFrom } from '../vault/key-pair.js';
 
 export type RunConfig = CommandLine<'run'>['config'];
@@ -37,7 +37,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
   const workers = resolveWorkerCount(config.workers, availableParallelism());
   // sqs2pg's V8 limits (v8-options.ts): a lone worker starts over with them in place, where Node
   // can; a supervisor gives them to its workers. A worker of a supervisor has them already.
-  const v8Options = cluster.isPrimary ? missingV8Options(process.execArgv, env.NODE_OPTIONS) : [];
+  const v8Options = cluster.isPrimary ? missingV8Options(runV8Options(config.maxInFlightBytes), process.execArgv, env.NODE_OPTIONS) : [];
   if (cluster.isPrimary && workers === 1) restartInPlaceWith(v8Options, env);
   if (cluster.isPrimary && workers > 1) {
     const poolSizes = splitPoolSize(config.dbPoolSize, workers);
