@@ -17,10 +17,9 @@ RUN npm run build
 
 FROM ${NODE_IMAGE}
 # The HTTP server binds every interface here, so probes and Prometheus reach it from outside.
-# A 2 MB young generation instead of V8's 16 MB: about 50 MB less resident memory, at no CPU cost
-# the benchmark could measure (see the README's Performance section).
+# No NODE_OPTIONS: `sqs2pg run` gives itself its V8 limits (src/supervisor/v8-options.ts, derived
+# from its settings; see the README's Memory), here as outside the image.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=2 \
     SQS2PG_HTTP_HOST=0.0.0.0 \
     SQS2PG_HTTP_PORT=9464
 WORKDIR /app

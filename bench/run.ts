@@ -16,6 +16,7 @@ import { generateSample } from '../src/local/sample.js';
 import { createSqsClient } from '../src/source/sqs/client.js';
 import { createQueue, LOGIN_QUEUE_MAX_MESSAGE_BYTES } from '../src/source/sqs/queue-admin.js';
 import { writeBenchCharts, type BenchFigures } from './charts.js';
+import { sampleTreeRss } from './tree-rss.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -40,9 +41,16 @@ const { values: flags } = parseArgs({
     'sqs2pg-only': { type: 'boolean', default: false },
     // V8 options for every contender alike, e.g. "--max-semi-space-size=2" as the Docker image sets
     'node-options': { type: 'string', default: '' },
+    // node/V8 options for sqs2pg alone, on its command line (any V8 flag; its workers get them too),
+    // to compare settings without slowing the SQS server
+    'sqs2pg-node-options': { type: 'string', default: '' },
+    // sqs2pg's --workers on loopback, each its own row: 1,2 compares two workers with one
+    workers: { type: 'string' },
   },
 });
 const messages = Number(flags.messages);
+const sqs2pgNodeArgs = flags['sqs2pg-node-options'].split(/\s+/).filter(Boolean);
+const workerCounts = (flags.workers ?? (flags['sqs2pg-only'] ? '1' : '1,2')).split(',').map(Number);
 const started = Date.now();
 const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
@@ -61,6 +69,8 @@ const DOCS = join(ROOT, 'docs');
 interface Measure {
   profile: string;
   contender: 'ceiling' | 'baseline' | 'sqs2pg';
+  /** sqs2pg's --workers */
+  workers: number;
   messages: number;
   seconds: number;
   cpuSeconds: number | null;
@@ -83,12 +93,14 @@ async function main(): Promise<void> {
       : { ceiling: messages, sqs2pg: messages, baseline: Math.min(messages, 20_000) };
     const contenders = flags['sqs2pg-only'] ? (['sqs2pg'] as const) : (['ceiling', 'baseline', 'sqs2pg'] as const);
     for (const contender of contenders) {
-      const measure = await measureOne(profile, contender, sizes[contender], endpoint, adminUrl);
-      results.push(measure);
-      console.log(`${profile.padEnd(9)} ${contender.padEnd(8)} ${format(measure)}`);
+      for (const workers of contender === 'sqs2pg' && profile === 'loopback' ? workerCounts : [1]) {
+        const measure = await measureOne(profile, contender, sizes[contender], endpoint, adminUrl, workers);
+        results.push(measure);
+        console.log(`${profile.padEnd(9)} ${labelOf(measure).padEnd(8)} ${format(measure)}`);
+      }
     }
     if (profile === 'loopback') {
-      const sqs2pg = results.find((r) => r.profile === 'loopback' && r.contender === 'sqs2pg');
+      const sqs2pg = results.find((r) => r.profile === 'loopback' && r.contender === 'sqs2pg' && r.workers === 1);
       if (sqs2pg) latency = await measureLatency(endpoint, adminUrl, (0.5 * sqs2pg.messages) / sqs2pg.seconds);
     }
   }
@@ -99,7 +111,7 @@ async function main(): Promise<void> {
     if (!flags['sqs2pg-only']) {
       const figures: BenchFigures = {
         source: `npm run bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}`,
-        contenders: results.map((measure) => ({
+        contenders: results.filter((measure) => measure.workers === 1).map((measure) => ({
           profile: measure.profile,
           contender: measure.contender,
           messagesPerSec: measure.messages / measure.seconds,
@@ -118,15 +130,18 @@ async function measureOne(
   count: number,
   endpoint: string,
   adminUrl: string,
+  workers: number,
 ): Promise<Measure> {
   const { url: databaseUrl, pool, drop } = await freshDatabase(adminUrl);
   try {
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     const queueUrl = await fillQueue(endpoint, count);
     const timeFile = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-')), 'time');
-    const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count);
+    const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count, workers);
     const t0 = performance.now();
     const child = spawnTimed(command.args, timeFile, { ...command.env });
+    // Under GNU time, the measured processes are time's descendants; without it, the child and its own.
+    const tree = sampleTreeRss(child.pid ?? 0, !existsSync('/usr/bin/time'));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let seconds: number;
     if (contender === 'ceiling') {
@@ -140,7 +155,8 @@ async function measureOne(
       await exited;
     }
     const usage = readTime(timeFile);
-    return { profile, contender, messages: count, seconds, ...usage };
+    const peak = tree.stop();
+    return { profile, contender, workers, messages: count, seconds, cpuSeconds: usage.cpuSeconds, peakRssMb: peak?.peakMb ?? usage.peakRssMb };
   } finally {
     await pool.end();
     await drop();
@@ -153,6 +169,7 @@ function commandFor(
   queueUrl: string,
   databaseUrl: string,
   count: number,
+  workers: number,
 ) {
   switch (contender) {
     case 'ceiling':
@@ -161,7 +178,7 @@ function commandFor(
       return { args: ['node', join(HERE, 'baselines/sqs-consumer-pg.js'), endpoint, queueUrl, databaseUrl], env: {} };
     case 'sqs2pg':
       return {
-        args: ['node', CLI, 'run', '--drain'],
+        args: ['node', ...sqs2pgNodeArgs, CLI, 'run', '--drain', ...(workers > 1 ? ['--workers', String(workers)] : [])],
         env: sqs2pgEnv(queueUrl, endpoint, databaseUrl),
       };
   }
@@ -186,7 +203,7 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
     const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
-    const worker = startChild('node', [CLI, 'run'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
+    const worker = startChild('node', [...sqs2pgNodeArgs, CLI, 'run'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const seconds = Number(flags['latency-sec']);
     const bodies = generateSample({ count: Math.ceil(rate * seconds), malformed: 0, seed: 5 }).bodies;
@@ -345,6 +362,10 @@ function startProcess(command: string, args: string[]): Promise<string> {
   });
 }
 
+function labelOf(m: Measure): string {
+  return m.workers > 1 ? `${m.contender} --workers ${m.workers}` : m.contender;
+}
+
 function format(m: Measure): string {
   const rate = Math.round(m.messages / m.seconds);
   const cpu = m.cpuSeconds === null ? 'n/a' : ((m.cpuSeconds * 100_000) / m.messages).toFixed(1);
@@ -356,12 +377,21 @@ function renderTable(results: readonly Measure[], latency: { p50: number; p99: n
   const rateOf = (m: Measure | undefined) => (m ? m.messages / m.seconds : NaN);
   const lines = ['| profile | contender | messages | msg/s | × ceiling | × baseline | CPU s / 100k msgs | peak RSS |', '|---|---|---|---|---|---|---|---|'];
   for (const m of results) {
+    if (m.workers > 1) continue;
     const ceiling = results.find((r) => r.profile === m.profile && r.contender === 'ceiling');
     const baseline = results.find((r) => r.profile === m.profile && r.contender === 'baseline');
     const rate = rateOf(m);
     const ratio = (other: Measure | undefined) => (other ? (rate / rateOf(other)).toFixed(2) : '');
     lines.push(
       `| ${m.profile} | ${m.contender} | ${m.messages.toLocaleString('en-US')} | ${Math.round(rate).toLocaleString('en-US')} | ${ratio(ceiling)} | ${ratio(baseline)} | ${m.cpuSeconds === null ? 'n/a' : ((m.cpuSeconds * 100_000) / m.messages).toFixed(1)} | ${m.peakRssMb === null ? 'n/a' : `${m.peakRssMb.toFixed(0)} MB`} |`,
+    );
+  }
+  for (const m of results.filter((r) => r.workers > 1)) {
+    const one = results.find((r) => r.profile === m.profile && r.contender === m.contender && r.workers === 1);
+    const ratio = one ? ` (${(rateOf(m) / rateOf(one)).toFixed(2)} × one worker's ${Math.round(rateOf(one)).toLocaleString('en-US')})` : '';
+    lines.push(
+      '',
+      `\`sqs2pg run --workers ${m.workers}\`, ${m.profile}: ${m.messages.toLocaleString('en-US')} messages at ${Math.round(rateOf(m)).toLocaleString('en-US')} msg/s${ratio}, ${m.cpuSeconds === null ? 'n/a' : ((m.cpuSeconds * 100_000) / m.messages).toFixed(1)} CPU s / 100k msgs, peak RSS ${m.peakRssMb === null ? 'n/a' : `${m.peakRssMb.toFixed(0)} MB`} (supervisor and workers together).`,
     );
   }
   if (latency) {

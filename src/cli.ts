@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 // Thin: pick the command, run it, and turn any failure into one line and an exit code.
-import { check } from './commands/check.js';
-import { demo } from './commands/demo.js';
-import { forget } from './commands/forget.js';
-import { grants } from './commands/grants.js';
-import { keygen } from './commands/keygen.js';
-import { migrate } from './commands/migrate.js';
-import { quarantine } from './commands/quarantine.js';
-import { replay } from './commands/replay.js';
-import { reveal } from './commands/reveal.js';
-import { rotate } from './commands/rotate.js';
-import { run } from './commands/run.js';
 import { renderUsage } from './config/help.js';
 import { describeError, Sqs2pgError } from './errors.js';
 
-const commands = { run, demo, migrate, check, reveal, forget, rotate, grants, keygen, quarantine, replay } as const;
+type Command = (args: readonly string[], env: NodeJS.ProcessEnv) => Promise<number>;
+// Loaded on demand: a command pays only for its own modules (a supervisor never loads the AWS SDK or pg).
+const commands: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./commands/run.js')).run,
+  demo: async () => (await import('./commands/demo.js')).demo,
+  migrate: async () => (await import('./commands/migrate.js')).migrate,
+  check: async () => (await import('./commands/check.js')).check,
+  reveal: async () => (await import('./commands/reveal.js')).reveal,
+  forget: async () => (await import('./commands/forget.js')).forget,
+  rotate: async () => (await import('./commands/rotate.js')).rotate,
+  grants: async () => (await import('./commands/grants.js')).grants,
+  keygen: async () => (await import('./commands/keygen.js')).keygen,
+  quarantine: async () => (await import('./commands/quarantine.js')).quarantine,
+  replay: async () => (await import('./commands/replay.js')).replay,
+};
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...args] = argv;
@@ -22,11 +25,12 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(renderUsage());
     return name === undefined ? 2 : 0;
   }
-  if (!(name in commands)) {
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!load) {
     console.error(`sqs2pg: unknown command "${name}"; run "sqs2pg --help" for the list`);
     return 2;
   }
-  return commands[name as keyof typeof commands](args, process.env);
+  return (await load())(args, process.env);
 }
 
 main(process.argv.slice(2)).then(

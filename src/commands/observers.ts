@@ -6,7 +6,7 @@ import { describeError } from '../errors.js';
 import type { EventBus } from '../observability/events.js';
 import { Readiness } from '../observability/health.js';
 import { startHttpServer, type HttpServer } from '../observability/http-server.js';
-import { createMetrics } from '../observability/metrics.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { ProgressLine } from '../observability/progress.js';
 
 export interface ObserverOptions {
@@ -15,6 +15,8 @@ export interface ObserverOptions {
   httpHost: string;
   /** 0: no HTTP server */
   httpPort: number;
+  /** a worker under a supervisor: keep metrics and readiness for the supervisor to collect, serve nothing */
+  supervised?: boolean;
   /** a terminal to draw the progress line on, or undefined for none */
   progress: { stream: NodeJS.WriteStream; color: boolean } | undefined;
 }
@@ -22,6 +24,9 @@ export interface ObserverOptions {
 export interface Observers {
   /** where /metrics, /healthz and /readyz answer, when the server runs */
   httpUrl: string | undefined;
+  /** when served or supervised */
+  metrics: Metrics | undefined;
+  readiness: Readiness | undefined;
   /** clears the progress line before a summary is printed */
   stopProgress(): void;
   close(): Promise<void>;
@@ -30,9 +35,11 @@ export interface Observers {
 export async function startObservers(options: ObserverOptions): Promise<Observers> {
   const { bus, pool } = options;
   let server: HttpServer | undefined;
-  if (options.httpPort > 0) {
+  let metrics: Metrics | undefined;
+  let readiness: Readiness | undefined;
+  if (options.httpPort > 0 || options.supervised) {
     const migrations = await loadMigrations();
-    const readiness = new Readiness(bus, {
+    readiness = new Readiness(bus, {
       checkDatabase: async () => {
         let pending: string[];
         try {
@@ -43,7 +50,8 @@ export async function startObservers(options: ObserverOptions): Promise<Observer
         if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
       },
     });
-    server = await startHttpServer({ host: options.httpHost, port: options.httpPort, metrics: createMetrics(bus), readiness });
+    metrics = createMetrics(bus);
+    if (options.httpPort > 0) server = await startHttpServer({ host: options.httpHost, port: options.httpPort, metrics, readiness });
   }
   let progress: ProgressLine | undefined;
   if (options.progress) {
@@ -53,6 +61,8 @@ export async function startObservers(options: ObserverOptions): Promise<Observer
   }
   return {
     httpUrl: server?.url,
+    metrics,
+    readiness,
     stopProgress: () => progress?.stop(),
     async close() {
       progress?.stop();

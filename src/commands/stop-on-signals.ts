@@ -5,6 +5,8 @@
 export interface SignalStop {
   /** the pipeline to stop; a signal that came before it existed stops it at once */
   attach(target: { stop(reason: string): void }): void;
+  /** a stop asked for another way (a supervisor's): like a first signal, but not counted as one */
+  request(reason: string): void;
   dispose(): void;
 }
 
@@ -23,6 +25,10 @@ export function stopOnSignals(onForce: () => void, onEarly?: (signal: NodeJS.Sig
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   return {
+    request(reason) {
+      pendingReason ??= reason;
+      if (target) target.stop(reason);
+    },
     attach(next) {
       target = next;
       if (pendingReason !== undefined) next.stop(pendingReason);

@@ -452,6 +452,15 @@ export const settings = {
     doc: 'PostgreSQL connections, and so batches written at once.',
     commands: pipelineCommands,
   }),
+  workers: setting({
+    flag: 'workers',
+    env: 'SQS2PG_WORKERS',
+    schema: z.union([z.literal('auto'), int(1, 256)], { error: 'expected auto or a whole number from 1 to 256' }),
+    default: '1',
+    unit: 'processes',
+    doc: 'Worker processes on this host under one supervisor, which restarts one that dies, serves one /metrics, /healthz and /readyz for all and splits --db-pool-size among them (so the host opens no more connections than that); auto: one per core this process may use. 1: no supervisor.',
+    commands: runCommands,
+  }),
   maxOutageSec: setting({
     flag: 'max-outage-sec',
     env: 'SQS2PG_MAX_OUTAGE_SEC',

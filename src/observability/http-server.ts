@@ -3,8 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, describeError } from '../errors.js';
-import type { Readiness } from './health.js';
-import type { Metrics } from './metrics.js';
+import type { ReadinessReport } from './health.js';
 
 export interface HttpServer {
   /** e.g. http://127.0.0.1:9464 */
@@ -15,8 +14,9 @@ export interface HttpServer {
 export interface HttpServerOptions {
   host: string;
   port: number;
-  metrics: Metrics;
-  readiness: Readiness;
+  /** a worker's metrics, or a supervisor's aggregated over its workers */
+  metrics: { contentType: string; render(): Promise<string> };
+  readiness: { report(): Promise<Pick<ReadinessReport, 'ready'>> };
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {

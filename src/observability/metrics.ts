@@ -17,14 +17,17 @@ export const queueStates = ['visible', 'in_flight', 'delayed'] as const;
 
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
+/** prom-client's process metrics (CPU, resident memory, event loop, ...), as every sqs2pg process serves them. */
+export function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges *_total, which Prometheus keeps for counters (promtool check
+  // metrics refuses them); each is the sum of its per-type gauge, e.g. sum(nodejs_active_handles).
+  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+}
+
 export function createMetrics(bus: EventBus, options: { processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.processMetrics ?? true) {
-    collectDefaultMetrics({ register: registry });
-    // prom-client names three gauges *_total, which Prometheus keeps for counters (promtool check
-    // metrics refuses them); each is the sum of its per-type gauge, e.g. sum(nodejs_active_handles).
-    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
-  }
+  if (options.processMetrics ?? true) collectProcessMetrics(registry);
   const counter = (name: string, help: string, labelNames: string[] = []) =>
     new Counter({ name: `sqs2pg_${name}`, help, labelNames, registers: [registry] });
 
@@ -58,6 +61,8 @@ export function createMetrics(bus: EventBus, options: { processMetrics?: boolean
     name: 'sqs2pg_queue_depth_messages',
     help: 'Messages in the queue by state (GetQueueAttributes, polled): visible, in_flight (any consumer), delayed.',
     labelNames: ['state'],
+    // Every worker of a host polls the same queue: a supervisor shows the largest, not the sum.
+    aggregator: 'max',
     registers: [registry],
   });
 

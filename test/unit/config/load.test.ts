@@ -40,6 +40,7 @@ describe('loadConfig run', () => {
       maxInFlightBytes: 50331648,
       maxInFlightMessages: 2000,
       dbPoolSize: 4,
+      workers: 1,
       maxOutageSec: 300,
       drain: false,
       logLevel: 'info',
