@@ -41,6 +41,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
   const sqsTarget = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
   const sqs = createSqsApi({
     protocol: config.sqsProtocol,
+    sqsClient: config.sqsClient,
     target: sqsTarget,
     client: {
       region: config.region,
