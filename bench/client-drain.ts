@@ -2,6 +2,7 @@
 // `pollers` loops, deletes overlapping the next receives; exits once `expected` are deleted.
 // Candidates: sdk (sqs2pg's SqsApi over @aws-sdk/client-sqs, as before the lean path), lean
 // (sqs2pg's SqsApi over undici + @smithy/signature-v4), aws-lite (@aws-lite/client + @aws-lite/sqs).
+import { setMaxListeners } from 'node:events';
 import { createSqsApi } from '../src/source/sqs/create-sqs-api.js';
 import type { BatchEntry } from '../src/source/sqs/sqs-api.js';
 
@@ -25,6 +26,8 @@ async function open(candidate: ClientCandidate, endpoint: string, queueUrl: stri
     emit: () => undefined,
   });
   const never = new AbortController().signal;
+  // Every call shares it, as the pipeline's pollers share their stop signal.
+  setMaxListeners(0, never);
   return {
     receive: async () =>
       (await api.receive({ queueUrl, maxMessages: 10, waitSec: 1, visibilityTimeoutSec: 30 }, never)).map((message, i) => ({

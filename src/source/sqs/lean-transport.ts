@@ -184,7 +184,12 @@ export function retryClass(error: unknown): 'throttling' | 'transient' | undefin
 function sdkShaped(error: unknown): unknown {
   if (typeof error !== 'object' || error === null) return error;
   const { code } = error as { code?: unknown };
-  if (code === 'UND_ERR_SOCKET') return Object.assign(new Error('socket hang up', { cause: error }), { code: 'ECONNRESET' });
+  // The SDK's handler names a reset socket TimeoutError, with the socket's code.
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
+    const reset = Object.assign(new Error('socket hang up', { cause: error }), { code: 'ECONNRESET' });
+    reset.name = 'TimeoutError';
+    return reset;
+  }
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     const timeout = new Error('the SQS call got no answer in time', { cause: error });
     timeout.name = 'TimeoutError';
