@@ -16,6 +16,7 @@ import { generateSample } from '../src/local/sample.js';
 import { createSqsClient } from '../src/source/sqs/client.js';
 import { createQueue, LOGIN_QUEUE_MAX_MESSAGE_BYTES } from '../src/source/sqs/queue-admin.js';
 import { writeBenchCharts, type BenchFigures } from './charts.js';
+import { measureClients, renderClientsTable } from './clients.js';
 import { sampleTreeRss } from './tree-rss.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -39,6 +40,9 @@ const { values: flags } = parseArgs({
     'latency-sec': { type: 'string', default: '10' },
     'write-readme': { type: 'boolean', default: false },
     'sqs2pg-only': { type: 'boolean', default: false },
+    // the SQS client table alone (bench/clients.ts), and how many alternating runs per client
+    'clients-only': { type: 'boolean', default: false },
+    'client-rounds': { type: 'string', default: '2' },
     // V8 options for every contender alike, e.g. "--max-semi-space-size=2" as the Docker image sets
     'node-options': { type: 'string', default: '' },
     // node/V8 options for sqs2pg alone, on its command line (any V8 flag; its workers get them too),
@@ -78,8 +82,14 @@ interface Measure {
 }
 
 async function main(): Promise<void> {
-  const adminUrl = await startDatabase();
+  const adminUrl = flags['clients-only'] ? '' : await startDatabase();
   const sqsServer = await startProcess('node', [join(HERE, 'sqs-server.js')]);
+  if (!flags['sqs2pg-only']) {
+    const clients = renderClientsTable(await measureClients(sqsServer, messages, Number(flags['client-rounds']), console.log));
+    console.log(`\n${clients}\n`);
+    if (flags['write-readme']) writeReadme(clients, 'bench-clients');
+    if (flags['clients-only']) return;
+  }
   const results: Measure[] = [];
   let latency: Latency | undefined;
   for (const profile of flags.profiles.split(',')) {
@@ -401,8 +411,7 @@ function renderTable(results: readonly Measure[], latency: { p50: number; p99: n
 }
 
 /** Rewrites the README's section for this kind of run: the comparison, or (--sqs2pg-only) the memory check. */
-function writeReadme(table: string): void {
-  const name = flags['sqs2pg-only'] ? 'bench-memory' : 'bench';
+function writeReadme(table: string, name = flags['sqs2pg-only'] ? 'bench-memory' : 'bench'): void {
   const START = `<!-- ${name}:start (written by npm run bench -- --write-readme) -->`;
   const END = `<!-- ${name}:end -->`;
   const text = readFileSync(README, 'utf8');

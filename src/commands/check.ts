@@ -9,7 +9,7 @@ import { createPool, describeDatabase, explainConnectFailure, type Pool } from '
 import { excessPrivileges, missingPrivileges, tableShape, takehomeColumns, vaultWorkerPrivileges, workerPrivileges } from '../db/verify.js';
 import { ConfigError, describeError } from '../errors.js';
 import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
-import { createSqsApi } from '../source/sqs/create-sqs-api.js';
+import { createSqsApi, type SqsClientSetting } from '../source/sqs/create-sqs-api.js';
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SqsSource } from '../source/sqs/source.js';
 import { maskKeyFrom } from '../config/key.js';
@@ -137,12 +137,13 @@ function print(result: CheckResult): void {
 }
 
 async function checkQueue(
-  config: { queueUrl: string; sqsEndpoint?: string | undefined; sqsProtocol: SqsProtocolSetting; region: string; visibilityTimeoutSec: number },
+  config: { queueUrl: string; sqsEndpoint?: string | undefined; sqsProtocol: SqsProtocolSetting; sqsClient: SqsClientSetting; region: string; visibilityTimeoutSec: number },
   env: NodeJS.ProcessEnv,
 ): Promise<CheckResult> {
   const via = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
   const sqs = createSqsApi({
     protocol: config.sqsProtocol,
+    sqsClient: config.sqsClient,
     target: via,
     client: { region: config.region, endpoint: config.sqsEndpoint, queueUrl: config.queueUrl, receiveWaitSec: 0, maxSockets: 2, env },
     emit: () => undefined,

@@ -29,6 +29,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
   const sqsTarget = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
   const sqs = createSqsApi({
     protocol: config.sqsProtocol,
+    sqsClient: config.sqsClient,
     target: sqsTarget,
     client: {
       region: config.region,

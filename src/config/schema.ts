@@ -105,6 +105,14 @@ export const settings = {
     doc: 'SQS wire protocol. auto: JSON, switching to the older query (XML) protocol for the run if the endpoint answers JSON with XML, as LocalStack before 3.0 does; json or query: that one only.',
     commands: runCommands,
   }),
+  sqsClient: setting({
+    flag: 'sqs-client',
+    env: 'SQS2PG_SQS_CLIENT',
+    schema: z.enum(['lean', 'sdk'], { error: 'expected lean or sdk' }),
+    default: 'lean',
+    doc: "Client for the hot SQS calls (receive, delete, visibility) over the JSON protocol. lean: sqs2pg's own requests, signed with the AWS SDK's signer and credentials, on undici (about half the CPU); sdk: the AWS SDK's client. Other calls and the query protocol always use the SDK.",
+    commands: runCommands,
+  }),
   region: setting({
     flag: 'region',
     env: 'AWS_REGION',

@@ -31,11 +31,18 @@ export interface FaultRule {
    *   with an XML InternalError ("Operation detection failed. Missing Action ..."), under the
    *   JSON content-type the request had. Query-protocol calls pass.
    *
+   * - 'htmlPage': answer 502 with an HTML error page, as a load balancer in front of SQS does.
+   * - 'badMd5': forward, then spoil the MD5OfBody of every message in the answer.
+   * - 'oversized': answer 200 with a JSON ReceiveMessage answer of `bytes` bytes (default 4 MiB),
+   *   streamed without a content-length, without forwarding.
+   *
    * The entry actions apply only to calls with `Entries` (at least two for 'failSomeEntries');
    * for other calls the rule is skipped, as if it did not match. Query-protocol calls get the
    * same faults in XML, except 'failSomeEntries', which skips them.
    */
-  action: 'http500' | 'throttle' | 'failEntries' | 'failSomeEntries' | 'reset' | 'delay' | 'slowAnswer' | 'refuseJson';
+  action: 'http500' | 'throttle' | 'failEntries' | 'failSomeEntries' | 'reset' | 'delay' | 'slowAnswer' | 'refuseJson' | 'htmlPage' | 'badMd5' | 'oversized';
+  /** for 'oversized' */
+  bytes?: number;
   /** for 'delay' and 'slowAnswer' (default 0) */
   delayMs?: number;
   /** with delayMs: each call waits a seeded-random time from delayMs to maxDelayMs */
@@ -56,6 +63,8 @@ export interface SqsProxy {
   callsByProtocol(): Record<SqsWireProtocol, number>;
   /** faults injected per action, e.g. { throttle: 12, reset: 9 } */
   faultsByAction(): Partial<Record<FaultRule['action'], number>>;
+  /** the access key id of each signed call, in order (from its Authorization header) */
+  accessKeyIds(): string[];
   /** closes the server and every open socket */
   close(): Promise<void>;
 }
@@ -232,6 +241,7 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
   const byProtocol: Record<SqsWireProtocol, number> = { json: 0, query: 0 };
   const byAction: Partial<Record<FaultRule['action'], number>> = {};
   let rules: FaultRule[] = [];
+  const keyIds: string[] = [];
   let closed = false;
 
   function pickFault(call: Call, batch: BatchRequest | undefined): FaultRule | undefined {
@@ -317,6 +327,8 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
     const { operation } = call;
     const json = call.protocol === 'json';
     byProtocol[call.protocol] += 1;
+    const credential = /Credential=([^/,\s]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+    if (credential !== undefined) keyIds.push(credential);
 
     const count = tally.get(operation) ?? { seen: 0, faulted: 0 };
     tally.set(operation, count);
@@ -407,6 +419,45 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
         });
         return;
       }
+      case 'htmlPage': {
+        const page = Buffer.from('<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>');
+        res.writeHead(502, { 'content-type': 'text/html', 'content-length': String(page.length) });
+        res.end(page);
+        return;
+      }
+      case 'badMd5':
+        forward(req, res, body, (upstreamAnswer) => {
+          let result: { Messages?: { MD5OfBody?: string }[] };
+          try {
+            result = JSON.parse(upstreamAnswer.body.toString('utf8')) as typeof result;
+          } catch {
+            answer(res, upstreamAnswer);
+            return;
+          }
+          for (const message of result.Messages ?? []) message.MD5OfBody = '0'.repeat(32);
+          answer(res, { ...upstreamAnswer, body: Buffer.from(JSON.stringify(result)) });
+        });
+        return;
+      case 'oversized': {
+        // Streamed in chunks, so a bounded reader must stop it by counting, not by content-length.
+        res.writeHead(200, { 'content-type': JSON_CONTENT_TYPE });
+        const total = rule.bytes ?? 4 * 1024 * 1024;
+        const chunk = `{"MessageId":"m","ReceiptHandle":"r","Body":"${'x'.repeat(64 * 1024)}","MD5OfBody":"0"},`;
+        res.write('{"Messages":[');
+        let sent = 0;
+        const more = (): void => {
+          while (sent < total && !res.destroyed) {
+            sent += chunk.length;
+            if (!res.write(chunk)) {
+              res.once('drain', more);
+              return;
+            }
+          }
+          if (!res.destroyed) res.end('{"MessageId":"m","ReceiptHandle":"r","Body":"","MD5OfBody":"d41d8cd98f00b204e9800998ecf8427e"}]}');
+        };
+        more();
+        return;
+      }
       case 'reset':
         // RST rather than FIN so the client sees ECONNRESET, as with a crashed load balancer.
         req.socket.resetAndDestroy();
@@ -456,6 +507,9 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
     },
     faultsByAction() {
       return { ...byAction };
+    },
+    accessKeyIds() {
+      return [...keyIds];
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -6,21 +6,22 @@ import { canonicalIp } from '../../src/transform/ip.js';
 import { createMasker } from '../../src/transform/mask.js';
 import { countRows, createTestStack, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await createTestStack();
-});
-afterAll(async () => {
-  await stack.close();
-});
+// The default client (lean) and the SDK's, through the same contract, each on a fresh database.
+describe.each(['lean', 'sdk'])('sqs2pg run --drain, --sqs-client %s', (client) => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await createTestStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
-describe('sqs2pg run --drain', () => {
   it('loads every valid event, quarantines every malformed one, and empties the queue', async () => {
     const queueUrl = await stack.newQueue();
     const sample = generateSample({ count: 400, malformed: 8, seed: 7 });
     await stack.send(queueUrl, sample.bodies);
 
-    const result = await runCli(['run', '--drain'], stack.env(queueUrl));
+    const result = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_SQS_CLIENT: client }));
 
     expect(result.stderr).not.toMatch(/"level":(50|60)/);
     expect(result.code).toBe(0);
@@ -76,7 +77,7 @@ describe('sqs2pg run --drain', () => {
     const body = generateSample({ count: 1, malformed: 0, seed: 99 }).bodies[0]!;
     await stack.send(queueUrl, [body, body]);
 
-    const result = await runCli(['run', '--drain'], stack.env(queueUrl));
+    const result = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_SQS_CLIENT: client }));
 
     expect(result.code).toBe(0);
     expect((await countRows(stack.pool)).rows).toBe(before + 2);

@@ -28,6 +28,7 @@ describe('loadConfig run', () => {
     expect(config).toEqual({
       queueUrl: 'http://localhost:4566/000000000000/login-queue',
       sqsProtocol: 'auto',
+      sqsClient: 'lean',
       region: 'us-east-1',
       databaseUrl: 'postgres://postgres:postgres@localhost:5432/postgres',
       maskKey: KEY_BYTES,

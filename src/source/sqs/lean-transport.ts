@@ -1,0 +1,247 @@
+// Sends one AWS JSON 1.0 call to SQS the short way: the body signed with the SDK's own SigV4
+// signer and credentials (so refresh, profiles, SSO and IRSA behave as in the SDK), on undici's
+// keep-alive pool, the answer read with a byte bound, and failed calls retried as the SDK's
+// standard retry strategy does (3 attempts; throttling, 5xx, network errors; jittered backoff).
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { Pool } from 'undici';
+import { foreignAnswer, ForeignAnswerError } from './answer-check.js';
+import { errorFromAnswer, JSON_CONTENT_TYPE, type LeanOperation } from './json-wire.js';
+
+export interface LeanTransportOptions {
+  /** http(s)://host[:port][/path] the calls go to */
+  endpoint: string;
+  /** the SDK client's own, resolved: its region, credential chain (with refresh) and hash */
+  region: SQSClient['config']['region'];
+  credentials: SQSClient['config']['credentials'];
+  sha256: SQSClient['config']['sha256'];
+  maxSockets: number;
+  /** the longest long poll, so answers are not cut short */
+  receiveWaitSec: number;
+  /** while true, an answer in another protocol (XML, HTML) is a ForeignAnswerError, for the protocol choice */
+  checkingAnswers: () => boolean;
+}
+
+/** The answer was larger than any SQS answer to this call can be: the endpoint is not (plain) SQS. */
+export class AnswerTooLargeError extends Error {
+  readonly code = 'AnswerTooLarge';
+  constructor(operation: LeanOperation, limit: number) {
+    super(`the ${operation} answer is larger than ${limit} bytes, more than SQS can send for it; check SQS_QUEUE_URL and AWS_ENDPOINT_URL_SQS`);
+    this.name = 'AnswerTooLargeError';
+  }
+}
+
+const MAX_ATTEMPTS = 3;
+// The SDK's standard strategy: full jitter over base × 2^attempt, a longer base when throttled.
+const RETRY_BASE_MS = 100;
+const THROTTLING_BASE_MS = 500;
+const RETRY_MAX_MS = 20_000;
+const THROTTLING = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'TransactionInProgressException',
+  'RequestLimitExceeded',
+  'BandwidthLimitExceeded',
+  'LimitExceededException',
+  'RequestThrottled',
+  'SlowDown',
+  'PriorRequestNotComplete',
+  'EC2ThrottledException',
+]);
+const TRANSIENT_STATUS = new Set([500, 502, 503, 504]);
+const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+
+export class LeanTransport {
+  private readonly pool: Pool;
+  private readonly signer: SignatureV4;
+  private readonly url: URL;
+  private readonly aborts = new AbortFanOut();
+
+  constructor(private readonly options: LeanTransportOptions) {
+    this.url = new URL(options.endpoint);
+    const timeoutMs = (options.receiveWaitSec + 10) * 1_000;
+    this.pool = new Pool(this.url.origin, {
+      connections: options.maxSockets,
+      connectTimeout: 5_000,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+    this.signer = new SignatureV4({
+      service: 'sqs',
+      region: options.region,
+      credentials: options.credentials,
+      sha256: options.sha256,
+    });
+  }
+
+  /** Sends `body` as `operation`, retrying what the SDK retries; resolves to a 2xx answer's text. */
+  async call(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal): Promise<string> {
+    if (signal.aborted) throw abortError();
+    const own = this.aborts.follow(signal);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.once(operation, body, maxAnswerBytes, own.signal);
+        } catch (error) {
+          if (own.signal.aborted) throw abortError();
+          const retry = retryClass(error);
+          if (retry === undefined || attempt >= MAX_ATTEMPTS) throw error;
+          const base = retry === 'throttling' ? THROTTLING_BASE_MS : RETRY_BASE_MS;
+          await sleep(Math.random() * Math.min(RETRY_MAX_MS, base * 2 ** attempt), own.signal);
+        }
+      }
+    } finally {
+      this.aborts.unfollow(signal, own);
+    }
+  }
+
+  close(): void {
+    void this.pool.destroy().catch(() => undefined);
+  }
+
+  private async once(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal): Promise<string> {
+    const path = this.url.pathname || '/';
+    const signed = await this.signer.sign({
+      method: 'POST',
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      ...(this.url.port ? { port: Number(this.url.port) } : {}),
+      path,
+      query: {},
+      headers: {
+        host: this.url.host,
+        'content-type': JSON_CONTENT_TYPE,
+        'x-amz-target': `AmazonSQS.${operation}`,
+        // As the SDK sends it: SQS then names errors by their query-protocol codes too.
+        'x-amzn-query-mode': 'true',
+        'content-length': String(Buffer.byteLength(body)),
+      },
+      body,
+    });
+    let answer;
+    try {
+      answer = await this.pool.request({ method: 'POST', path, headers: signed.headers, body, signal });
+    } catch (error) {
+      throw sdkShaped(error);
+    }
+    const { statusCode: status, headers } = answer;
+    const contentType = header(headers['content-type']);
+    const text = await readBounded(answer.body, operation, maxAnswerBytes, header(headers['content-length']));
+    if (this.options.checkingAnswers() && !(status >= 200 && status < 300 && /json/i.test(contentType ?? ''))) {
+      const foreign = foreignAnswer('json', status, text.slice(0, 4096));
+      if (foreign !== undefined) throw new ForeignAnswerError('json', foreign);
+    }
+    if (status >= 200 && status < 300) return text;
+    throw errorFromAnswer(status, header(headers['x-amzn-query-error']), text);
+  }
+}
+
+type BodyStream = AsyncIterable<Buffer> & { destroy(error?: Error): unknown };
+
+/** The answer's text; refused (and its socket closed) once it passes `limit` bytes. */
+async function readBounded(body: BodyStream, operation: LeanOperation, limit: number, contentLength: string | undefined): Promise<string> {
+  if (contentLength !== undefined && Number(contentLength) > limit) {
+    body.destroy();
+    throw new AnswerTooLargeError(operation, limit);
+  }
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of body) {
+      bytes += chunk.length;
+      if (bytes > limit) throw new AnswerTooLargeError(operation, limit);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    body.destroy();
+    throw error instanceof AnswerTooLargeError ? error : sdkShaped(error);
+  }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, bytes).toString('utf8');
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** 'throttling' or 'transient' when the SDK's standard strategy retries this error; else undefined. */
+export function retryClass(error: unknown): 'throttling' | 'transient' | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { name, code, Code, $metadata } = error as { name?: unknown; code?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const status = typeof $metadata?.httpStatusCode === 'number' ? $metadata.httpStatusCode : undefined;
+  if (status === 429 || THROTTLING.has(String(name)) || THROTTLING.has(String(Code))) return 'throttling';
+  if (status !== undefined && TRANSIENT_STATUS.has(status)) return 'transient';
+  if (TRANSIENT_NAMES.has(String(name)) || NETWORK_CODES.has(String(code))) return 'transient';
+  return undefined;
+}
+
+/** undici's own error names, as the SDK's handler reports the same failures (so codes and metrics match). */
+function sdkShaped(error: unknown): unknown {
+  if (typeof error !== 'object' || error === null) return error;
+  const { code } = error as { code?: unknown };
+  // The SDK's handler names a reset socket TimeoutError, with the socket's code.
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
+    const reset = Object.assign(new Error('socket hang up', { cause: error }), { code: 'ECONNRESET' });
+    reset.name = 'TimeoutError';
+    return reset;
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    const timeout = new Error('the SQS call got no answer in time', { cause: error });
+    timeout.name = 'TimeoutError';
+    return timeout;
+  }
+  if (code === 'UND_ERR_ABORTED') return abortError();
+  return error;
+}
+
+function abortError(): Error {
+  const error = new Error('Request aborted');
+  error.name = 'AbortError';
+  return error;
+}
+
+/**
+ * One listener per caller's signal, however many calls share it (every poller shares the
+ * pipeline's stop signal): a listener per call would pass Node's limit of ten and warn.
+ */
+class AbortFanOut {
+  private readonly followers = new WeakMap<AbortSignal, Set<AbortController>>();
+
+  follow(signal: AbortSignal): AbortController {
+    const own = new AbortController();
+    let set = this.followers.get(signal);
+    if (set === undefined) {
+      const followers = new Set<AbortController>();
+      set = followers;
+      this.followers.set(signal, followers);
+      signal.addEventListener('abort', () => {
+        for (const follower of followers) follower.abort();
+      }, { once: true });
+    }
+    set.add(own);
+    return own;
+  }
+
+  unfollow(signal: AbortSignal, own: AbortController): void {
+    this.followers.get(signal)?.delete(own);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
