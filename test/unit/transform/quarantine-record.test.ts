@@ -40,11 +40,12 @@ describe('quarantine record: the findings of the review', () => {
     expect(shape).toContain('<9 chars>');
   });
 
-  it('describes deep nesting and huge bodies in bounded time and size', () => {
+  // Time is measured by npm run bench:hostile (the longest event-loop block), not asserted here: a
+  // 200 ms bound failed on a busy machine. A recursive or quadratic describer would still overflow
+  // the stack or run past the test's timeout on these bodies.
+  it('describes deep nesting and huge bodies without recursion, in bounded size', () => {
     for (const body of ['['.repeat(60_000), `${'['.repeat(30_000)}${']'.repeat(30_000)}`, '::1 '.repeat(262_144), '{"a":'.repeat(12_000) + '1' + '}'.repeat(12_000)]) {
-      const started = performance.now();
       const rejection = rejectionOf(body);
-      expect(performance.now() - started).toBeLessThan(200);
       expect(rejection.body!.shape.length).toBeLessThan(8_000);
       expect(rejection.body!.bytes).toBe(Buffer.byteLength(body));
     }
