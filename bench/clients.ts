@@ -7,11 +7,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { createSqsClient } from '../src/source/sqs/client.js';
-import { createQueue, LOGIN_QUEUE_MAX_MESSAGE_BYTES } from '../src/source/sqs/queue-admin.js';
-import { generateSample } from '../src/local/sample.js';
 import { CLIENT_CANDIDATES, type ClientCandidate } from './client-drain.js';
+import { fillQueue } from './fill-queue.js';
 
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const POLLERS = 16;
@@ -37,7 +34,7 @@ export async function measureClients(endpoint: string, messages: number, rounds:
 }
 
 async function measureClient(candidate: ClientCandidate, endpoint: string, messages: number): Promise<ClientMeasure> {
-  const queueUrl = await fillQueue(endpoint, messages);
+  const queueUrl = await fillQueue(endpoint, messages, 'bench-client');
   const timeFile = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-client-')), 'time');
   const args = [join(HERE, 'client-drain.js'), candidate, endpoint, queueUrl, String(POLLERS), String(messages)];
   const timed = existsSync('/usr/bin/time');
@@ -57,26 +54,6 @@ function readCpu(file: string): number | null {
   return user === undefined || system === undefined || Number.isNaN(user + system) ? null : user + system;
 }
 
-async function fillQueue(endpoint: string, count: number): Promise<string> {
-  const sqs = createSqsClient({ region: 'us-east-1', endpoint, queueUrl: endpoint, receiveWaitSec: 20, maxSockets: 32, env: {} });
-  try {
-    const queueUrl = await createQueue(sqs, `bench-client-${Date.now()}-${Math.floor(Math.random() * 1e6)}`, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
-    const bodies = generateSample({ count, malformed: 0, seed: 3 }).bodies;
-    let next = 0;
-    const worker = async () => {
-      while (next < bodies.length) {
-        const start = next;
-        next += 10;
-        const Entries = bodies.slice(start, start + 10).map((MessageBody, i) => ({ Id: String(i), MessageBody }));
-        await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries }));
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
-    return queueUrl;
-  } finally {
-    sqs.destroy();
-  }
-}
 
 const rate = (m: ClientMeasure) => m.messages / m.seconds;
 const cpuPer100k = (m: ClientMeasure) => (m.cpuSeconds === null ? NaN : (m.cpuSeconds * 100_000) / m.messages);

@@ -16,6 +16,7 @@ import { generateSample } from '../src/local/sample.js';
 import { createSqsClient } from '../src/source/sqs/client.js';
 import { createQueue, LOGIN_QUEUE_MAX_MESSAGE_BYTES } from '../src/source/sqs/queue-admin.js';
 import { writeBenchCharts, type BenchFigures } from './charts.js';
+import { fillQueue } from './fill-queue.js';
 import { measureClients, renderClientsTable } from './clients.js';
 import { sampleTreeRss } from './tree-rss.js';
 
@@ -145,7 +146,7 @@ async function measureOne(
   const { url: databaseUrl, pool, drop } = await freshDatabase(adminUrl);
   try {
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
-    const queueUrl = await fillQueue(endpoint, count);
+    const queueUrl = await fillQueue(endpoint, count, 'bench');
     const timeFile = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-')), 'time');
     const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count, workers);
     const t0 = performance.now();
@@ -285,26 +286,6 @@ async function freshDatabase(adminUrl: string) {
   };
 }
 
-async function fillQueue(endpoint: string, count: number): Promise<string> {
-  const sqs = createSqsClient({ region: 'us-east-1', endpoint, queueUrl: endpoint, receiveWaitSec: 20, maxSockets: 32, env: {} });
-  try {
-    const queueUrl = await createQueue(sqs, `bench-${Date.now()}-${Math.floor(Math.random() * 1e6)}`, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
-    const bodies = generateSample({ count, malformed: 0, seed: 3 }).bodies;
-    let next = 0;
-    const worker = async () => {
-      while (next < bodies.length) {
-        const start = next;
-        next += 10;
-        const Entries = bodies.slice(start, start + 10).map((MessageBody, i) => ({ Id: String(i), MessageBody }));
-        await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries }));
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
-    return queueUrl;
-  } finally {
-    sqs.destroy();
-  }
-}
 
 async function waitForRows(pool: pg.Pool, count: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS;

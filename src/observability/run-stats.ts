@@ -16,8 +16,9 @@ export interface RunStats {
   startedAt: number;
 }
 
-export function collectRunStats(bus: EventBus): RunStats {
-  const stats: RunStats = {
+/** A run with nothing counted yet, timed from `startedAt`. */
+export function emptyRunStats(startedAt: number): RunStats {
+  return {
     received: 0,
     loaded: 0,
     duplicates: 0,
@@ -27,8 +28,12 @@ export function collectRunStats(bus: EventBus): RunStats {
     deleted: 0,
     deleteFailures: 0,
     released: 0,
-    startedAt: performance.now(),
+    startedAt,
   };
+}
+
+export function collectRunStats(bus: EventBus): RunStats {
+  const stats = emptyRunStats(performance.now());
   bus
     .on('source:received', ({ count }) => (stats.received += count))
     .on('batch:committed', ({ rows, duplicates, erased }) => {

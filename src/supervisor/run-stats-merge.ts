@@ -1,20 +1,9 @@
 // The supervisor's end-of-run summary: the workers' counts added up. Each worker's clock starts at
 // its own process's start, so the merged run is timed from the supervisor's start instead.
-import type { RunStats } from '../observability/run-stats.js';
+import { emptyRunStats, type RunStats } from '../observability/run-stats.js';
 
 export function mergeRunStats(parts: readonly RunStats[], startedAt: number): RunStats {
-  const merged: RunStats = {
-    received: 0,
-    loaded: 0,
-    duplicates: 0,
-    quarantined: 0,
-    quarantinedByReason: {},
-    erased: 0,
-    deleted: 0,
-    deleteFailures: 0,
-    released: 0,
-    startedAt,
-  };
+  const merged = emptyRunStats(startedAt);
   for (const part of parts) {
     merged.received += part.received;
     merged.loaded += part.loaded;
