@@ -197,6 +197,8 @@ function commandFor(
 
 function sqs2pgEnv(queueUrl: string, endpoint: string, databaseUrl: string): NodeJS.ProcessEnv {
   return {
+    // SQS2PG_* settings in the bench's own environment reach sqs2pg (e.g. SQS2PG_BATCH_MAX_WAIT_MS=50).
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('SQS2PG_'))),
     SQS_QUEUE_URL: queueUrl,
     AWS_ENDPOINT_URL_SQS: endpoint,
     DATABASE_URL: databaseUrl,
@@ -215,7 +217,8 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
     await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
     const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
     const worker = startChild('node', [...sqs2pgNodeArgs, CLI, 'run'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The service's latency, not its start: nothing is sent before it answers ready.
+    await waitForReady(worker);
     const seconds = Number(flags['latency-sec']);
     const bodies = generateSample({ count: Math.ceil(rate * seconds), malformed: 0, seed: 5 }).bodies;
     const sentAt = new Map<string, number>();
@@ -286,6 +289,17 @@ async function freshDatabase(adminUrl: string) {
   };
 }
 
+/** Until the child's /readyz answers 200 (connected, migrated, polling). */
+async function waitForReady(child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + DEADLINE_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`contender exited with ${child.exitCode} before it was ready`);
+    const ready = await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`).then((answer) => answer.ok, () => false);
+    if (ready) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('timed out waiting for the contender to be ready');
+}
 
 async function waitForRows(pool: pg.Pool, count: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS;
