@@ -98,9 +98,9 @@ async function main(): Promise<void> {
       profile === 'aws-like'
         ? (await startProcess('node', [join(HERE, 'latency-proxy.js'), sqsServer, '15'])) 
         : sqsServer;
-    // Behind 15 ms per call the baseline manages a few hundred messages a second: smaller runs.
+    // Behind 15 ms per call the baseline manages a few hundred messages a second: a smaller run.
     const sizes = profile === 'aws-like'
-      ? { ceiling: Math.min(messages, 20_000), sqs2pg: Math.min(messages, 20_000), baseline: Math.min(messages, 2_000) }
+      ? { ceiling: Math.min(messages, 50_000), sqs2pg: Math.min(messages, 50_000), baseline: Math.min(messages, 2_000) }
       : { ceiling: messages, sqs2pg: messages, baseline: Math.min(messages, 20_000) };
     const contenders = flags['sqs2pg-only'] ? (['sqs2pg'] as const) : (['ceiling', 'baseline', 'sqs2pg'] as const);
     for (const contender of contenders) {
