@@ -30,7 +30,6 @@ const MASK_KEY = '6b0f3a52c1d94e87a2f5b3c8d90e1f2a7c4b5d6e8f9a0b1c2d3e4f50617283
 // The ceiling gets sqs2pg's default concurrency; sqs2pg runs with its defaults, as a user runs it
 // (sqs-consumer, the baseline, has its single loop).
 const POLLERS = Number(settings.pollers.default);
-const DEADLINE_MS = 15 * 60_000;
 // sqs2pg runs as a user runs it, metrics endpoint included, on a port nothing else holds.
 const METRICS_PORT = await freePort();
 
@@ -54,6 +53,8 @@ const { values: flags } = parseArgs({
   },
 });
 const messages = Number(flags.messages);
+// Each wait's limit: 15 minutes, and 1 ms more per message (fauxqs slows down with a million queued).
+const DEADLINE_MS = 15 * 60_000 + messages;
 const sqs2pgNodeArgs = flags['sqs2pg-node-options'].split(/\s+/).filter(Boolean);
 const workerCounts = (flags.workers ?? (flags['sqs2pg-only'] ? '1' : '1,2')).split(',').map(Number);
 const started = Date.now();
@@ -430,6 +431,13 @@ const watchdog = setTimeout(() => {
   void shutdown().then(() => process.exit(1));
 }, DEADLINE_MS * 2);
 watchdog.unref();
+// Interrupted (Ctrl-C, a CI's timeout): the servers and contenders it started stop with it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`bench: ${signal}; stopping what it started`);
+    void shutdown().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
 
 main().then(
   async () => {

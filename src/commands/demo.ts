@@ -17,7 +17,7 @@ import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsClient } from '../source/sqs/client.js';
 import { createQueue, LOGIN_QUEUE_MAX_MESSAGE_BYTES, sendBodies } from '../source/sqs/queue-admin.js';
-import { SdkSqsApi } from '../source/sqs/sdk-api.js';
+import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
 import { startObservers } from './observers.js';
@@ -90,9 +90,16 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     });
     cleanup.unshift(() => observers.close());
     if (observers.httpUrl) say(`Metrics, /healthz and /readyz at ${observers.httpUrl}.`);
+    // As `run` reads a queue by default: fauxqs speaks JSON, so the hot calls take the lean path.
+    const sqsApi = createSqsApi({
+      protocol: 'json',
+      target: sqsServer.endpoint,
+      client: { region: 'us-east-1', endpoint: sqsServer.endpoint, queueUrl, receiveWaitSec: config.receiveWaitSec, maxSockets: sqsSocketsFor(config.pollers), env: {} },
+      emit: bus.emit,
+    });
+    cleanup.unshift(() => Promise.resolve(sqsApi.destroy()));
     const pipeline = await prepareWorker({
-      // fauxqs speaks JSON: no protocol to choose.
-      sqs: new SdkSqsApi(sqs, 'json'),
+      sqs: sqsApi,
       queueUrl,
       sqsTarget: sqsServer.endpoint,
       pool,

@@ -1,6 +1,6 @@
 // Keyed, one-way masks for ip and device_id: HMAC-SHA-256 under a key derived per field from the
 // mask key, so equal values stay equal (duplicates visible) but nobody without the key can test guesses.
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 
 export type MaskedField = 'ip' | 'device_id';
 
@@ -17,11 +17,12 @@ export interface Masker {
 
 export function createMasker(key: Buffer, keyId: string): Masker {
   // A key per field: the same string as an ip and as a device_id must not give the same mask.
-  const fieldKeys: Record<MaskedField, Buffer> = {
+  // Key objects, imported once: an HMAC over a raw buffer copies the key in for every value.
+  const fieldKeys: Record<MaskedField, KeyObject> = {
     ip: deriveFieldKey(key, 'ip'),
     device_id: deriveFieldKey(key, 'device_id'),
   };
-  const userKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'sqs2pg user key v1', 32));
+  const userKey = createSecretKey(Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'sqs2pg user key v1', 32)));
   return {
     keyId,
     mask: (field, value) => `${keyId}:${createHmac('sha256', fieldKeys[field]).update(value, 'utf8').digest('hex')}`,
@@ -29,6 +30,6 @@ export function createMasker(key: Buffer, keyId: string): Masker {
   };
 }
 
-function deriveFieldKey(key: Buffer, field: MaskedField): Buffer {
-  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `sqs2pg mask v1 ${field}`, 32));
+function deriveFieldKey(key: Buffer, field: MaskedField): KeyObject {
+  return createSecretKey(Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `sqs2pg mask v1 ${field}`, 32)));
 }

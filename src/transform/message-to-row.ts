@@ -92,8 +92,16 @@ export function minimalRejection(message: InboundMessage, code: string, userKey:
 }
 
 
+const DAY_MS = 86_400_000;
+// The last day formatted: messages of one day all share it, and a Date per message is the cost saved.
+let lastDay = { index: NaN, text: '' };
+
 /** YYYY-MM-DD in UTC; a timestamp no Date can hold falls back to now rather than throwing. */
 function utcDate(epochMs: number): string {
+  const index = Math.floor(epochMs / DAY_MS);
+  if (index === lastDay.index) return lastDay.text;
   const date = new Date(epochMs);
-  return (Number.isNaN(date.getTime()) ? new Date() : date).toISOString().slice(0, 10);
+  if (Number.isNaN(date.getTime())) return new Date().toISOString().slice(0, 10);
+  lastDay = { index, text: date.toISOString().slice(0, 10) };
+  return lastDay.text;
 }

@@ -186,6 +186,21 @@ describe('faults: the lean path fails as the SDK path does', () => {
   });
 });
 
+describe('a call past its deadline', () => {
+  it('is reported by the lean path as a timeout, not as a stop', async () => {
+    const stack = stacks.fauxqs;
+    const queueUrl = await stack.newQueue();
+    await stack.send(queueUrl, ['a']);
+    const proxy = await proxyTo(stack.sqsEndpoint);
+    const api = open('lean', proxy.endpoint, queueUrl);
+    const held = await receiveAll(api, queueUrl, 1, 0);
+    // Held far longer than the deadline: the answer never comes first.
+    proxy.setRules([{ operation: 'DeleteMessageBatch', action: 'delay', delayMs: 600_000 }]);
+    const result = await outcome(api.deleteBatch(queueUrl, entriesOf(held), AbortSignal.timeout(100)));
+    expect(result).toMatchObject({ error: 'TimeoutError', message: expect.stringContaining('time limit') as unknown });
+  });
+});
+
 describe('credentials that expire mid-run', () => {
   it('are fetched again from the provider chain, and calls keep succeeding', async () => {
     const stack = stacks.fauxqs;

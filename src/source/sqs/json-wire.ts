@@ -1,7 +1,7 @@
 // The three hot SQS calls in the AWS JSON 1.0 protocol, as pure functions: the request bodies,
 // and the answers parsed and checked as strictly as the SDK does (MD5 of every body, Failed lists,
 // error codes). No I/O here: lean-api.ts sends what this builds.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { BatchEntry, BatchEntryFailure, ReceivedMessage, ReceiveRequest } from './sqs-api.js';
 
 export type LeanOperation = 'ReceiveMessage' | 'DeleteMessageBatch' | 'ChangeMessageVisibilityBatch';
@@ -102,7 +102,8 @@ export function parseReceiveAnswer(answer: string): ReceivedMessage[] {
 }
 
 function md5Hex(body: string): string {
-  return createHash('md5').update(body, 'utf8').digest('hex');
+  // One call, no Hash object per body (hash() encodes a string as UTF-8, as update() does).
+  return hash('md5', body, 'hex');
 }
 
 /** The `Failed` entries of a DeleteMessageBatch or ChangeMessageVisibilityBatch answer. */

@@ -4,7 +4,8 @@
 // standard retry strategy does (3 attempts; throttling, 5xx, network errors; jittered backoff).
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { Pool } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
 import { foreignAnswer, ForeignAnswerError } from './answer-check.js';
 import { errorFromAnswer, JSON_CONTENT_TYPE, type LeanOperation } from './json-wire.js';
 
@@ -82,14 +83,14 @@ export class LeanTransport {
 
   /** Sends `body` as `operation`, retrying what the SDK retries; resolves to a 2xx answer's text. */
   async call(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal): Promise<string> {
-    if (signal.aborted) throw abortError();
+    if (signal.aborted) throw abortError(signal.reason);
     const own = this.aborts.follow(signal);
     try {
       for (let attempt = 1; ; attempt++) {
         try {
           return await this.once(operation, body, maxAnswerBytes, own.signal);
         } catch (error) {
-          if (own.signal.aborted) throw abortError();
+          if (own.signal.aborted) throw abortError(own.signal.reason);
           const retry = retryClass(error);
           if (retry === undefined || attempt >= MAX_ATTEMPTS) throw error;
           const base = retry === 'throttling' ? THROTTLING_BASE_MS : RETRY_BASE_MS;
@@ -124,15 +125,8 @@ export class LeanTransport {
       },
       body,
     });
-    let answer;
-    try {
-      answer = await this.pool.request({ method: 'POST', path, headers: signed.headers, body, signal });
-    } catch (error) {
-      throw sdkShaped(error);
-    }
-    const { statusCode: status, headers } = answer;
+    const { status, headers, text } = await exchange(this.pool, { method: 'POST', path, headers: signed.headers, body }, operation, maxAnswerBytes, signal);
     const contentType = header(headers['content-type']);
-    const text = await readBounded(answer.body, operation, maxAnswerBytes, header(headers['content-length']));
     if (this.options.checkingAnswers() && !(status >= 200 && status < 300 && /json/i.test(contentType ?? ''))) {
       const foreign = foreignAnswer('json', status, text.slice(0, 4096));
       if (foreign !== undefined) throw new ForeignAnswerError('json', foreign);
@@ -142,27 +136,61 @@ export class LeanTransport {
   }
 }
 
-type BodyStream = AsyncIterable<Buffer> & { destroy(error?: Error): unknown };
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
 
-/** The answer's text; refused (and its socket closed) once it passes `limit` bytes. */
-async function readBounded(body: BodyStream, operation: LeanOperation, limit: number, contentLength: string | undefined): Promise<string> {
-  if (contentLength !== undefined && Number(contentLength) > limit) {
-    body.destroy();
-    throw new AnswerTooLargeError(operation, limit);
-  }
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  try {
-    for await (const chunk of body) {
-      bytes += chunk.length;
-      if (bytes > limit) throw new AnswerTooLargeError(operation, limit);
-      chunks.push(chunk);
-    }
-  } catch (error) {
-    body.destroy();
-    throw error instanceof AnswerTooLargeError ? error : sdkShaped(error);
-  }
-  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, bytes).toString('utf8');
+/**
+ * One request on the pool, its answer gathered straight from the socket's chunks (no stream per
+ * call) and refused, its socket closed, once it passes `limit` bytes.
+ */
+function exchange(
+  pool: Pool,
+  request: { method: 'POST'; path: string; headers: Record<string, string>; body: string },
+  operation: LeanOperation,
+  limit: number,
+  signal: AbortSignal,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let controller: Dispatcher.DispatchController | undefined;
+    const onAbort = () => controller?.abort(abortError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = (error: Error | undefined, answer?: Answer) => {
+      signal.removeEventListener('abort', onAbort);
+      if (answer) resolve(answer);
+      else if (error) reject(error instanceof AnswerTooLargeError || error.name === 'AbortError' ? error : sdkShaped(error));
+    };
+    pool.dispatch(request, {
+      onRequestStart(started) {
+        controller = started;
+        if (signal.aborted) started.abort(abortError(signal.reason));
+      },
+      onResponseStart(started, statusCode, answerHeaders) {
+        status = statusCode;
+        headers = answerHeaders;
+        const length = header(answerHeaders['content-length']);
+        if (length !== undefined && Number(length) > limit) started.abort(new AnswerTooLargeError(operation, limit));
+      },
+      onResponseData(started, chunk) {
+        bytes += chunk.length;
+        if (bytes > limit) started.abort(new AnswerTooLargeError(operation, limit));
+        else chunks.push(chunk);
+      },
+      onResponseEnd() {
+        const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, bytes).toString('utf8');
+        settle(undefined, { status, headers, text });
+      },
+      onResponseError(_controller, error) {
+        settle(error);
+      },
+    });
+  });
 }
 
 function header(value: string | string[] | undefined): string | undefined {
@@ -181,8 +209,7 @@ export function retryClass(error: unknown): 'throttling' | 'transient' | undefin
 }
 
 /** undici's own error names, as the SDK's handler reports the same failures (so codes and metrics match). */
-function sdkShaped(error: unknown): unknown {
-  if (typeof error !== 'object' || error === null) return error;
+function sdkShaped(error: Error): Error {
   const { code } = error as { code?: unknown };
   // The SDK's handler names a reset socket TimeoutError, with the socket's code.
   if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
@@ -199,9 +226,11 @@ function sdkShaped(error: unknown): unknown {
   return error;
 }
 
-function abortError(): Error {
-  const error = new Error('Request aborted');
-  error.name = 'AbortError';
+/** The caller's stop as the SDK reports it; a deadline (AbortSignal.timeout) as the timeout it is. */
+function abortError(reason?: unknown): Error {
+  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+  const error = new Error(timedOut ? 'the SQS call got no answer within its time limit' : 'Request aborted');
+  error.name = timedOut ? 'TimeoutError' : 'AbortError';
   return error;
 }
 
@@ -220,7 +249,7 @@ class AbortFanOut {
       set = followers;
       this.followers.set(signal, followers);
       signal.addEventListener('abort', () => {
-        for (const follower of followers) follower.abort();
+        for (const follower of followers) follower.abort(signal.reason);
       }, { once: true });
     }
     set.add(own);
@@ -240,7 +269,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(abortError());
+      reject(abortError(signal.reason));
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });

@@ -1,5 +1,6 @@
 // The lean path's pure parts: request bodies and answers, checked as strictly as the SDK checks them.
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   AnswerShapeError,
@@ -72,6 +73,14 @@ describe('parseReceiveAnswer', () => {
     expect(parseReceiveAnswer(JSON.stringify({ Messages: [message(body)] }))).toEqual([
       { messageId: 'm1', receiptHandle: 'h1', body, sentTimestamp: '1700000000000', approximateReceiveCount: '2' },
     ]);
+  });
+
+  it('checks the MD5 of any string exactly as a streamed hash of its UTF-8 does (lone surrogates too)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 64 }), (body) => {
+        expect(parseReceiveAnswer(JSON.stringify({ Messages: [message(body)] }))[0]?.body).toBe(body);
+      }),
+    );
   });
 
   it('drops a message without id or receipt handle, as the SDK path does', () => {

@@ -76,6 +76,18 @@ describe('messageToRow, valid messages', () => {
     expect(rowOf(messageToRow(message(JSON.stringify(EVENT), sentAtMs), masker)).createDate).toBe(date);
   });
 
+  it('gives every timestamp in a run its own UTC date, whatever came before it (the last day is remembered)', () => {
+    const day = 86_400_000;
+    const instant = fc.oneof(fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.integer({ min: -3, max: 3 }).map((n) => 1_700_000_000_000 + n * day - 1 + (n & 1)));
+    fc.assert(
+      fc.property(fc.array(instant, { minLength: 1, maxLength: 20 }), (instants) => {
+        for (const sentAtMs of instants) {
+          expect(rowOf(messageToRow(message(JSON.stringify(EVENT), sentAtMs), masker)).createDate).toBe(new Date(sentAtMs).toISOString().slice(0, 10));
+        }
+      }),
+    );
+  });
+
   it('gives one mask to every spelling of one IPv6 address', () => {
     const masks = ['2001:db8::1', '2001:DB8::1', '2001:DB8:0:0:0:0:0:1', '2001:0db8:0000:0000:0000:0000:0000:0001'].map(
       (ip) => rowOf(messageToRow(message(JSON.stringify({ ...EVENT, ip })), masker)).maskedIp,
