@@ -155,6 +155,22 @@ describe('faults: the lean path fails as the SDK path does', () => {
     if (rule.operation === 'ReceiveMessage') expect(results[0]?.result).toHaveProperty('error');
   });
 
+  it('a server that keeps failing uses up the retry quota: both paths then send each call once', async () => {
+    const stack = stacks.fauxqs;
+    const queueUrl = await stack.newQueue();
+    const seen = [];
+    for (const client of CLIENTS) {
+      const proxy = await proxyTo(stack.sqsEndpoint);
+      const api = open(client, proxy.endpoint, queueUrl);
+      await api.queueAttributes(queueUrl, ['MaximumMessageSize'], NEVER);
+      proxy.setRules([{ operation: 'ReceiveMessage', action: 'http500' }]);
+      for (let call = 0; call < 25; call++) await outcome(api.receive({ queueUrl, maxMessages: 10, waitSec: 0, visibilityTimeoutSec: 0 }, NEVER));
+      seen.push(proxy.counts().ReceiveMessage?.seen);
+    }
+    // 500 tokens, 14 a retry: 17 calls get both retries, the 18th one, the last 7 none.
+    expect(seen).toEqual([60, 60]);
+  });
+
   it('an HTML page before any call has worked is the same protocol error', async () => {
     const stack = stacks.fauxqs;
     const queueUrl = await stack.newQueue();

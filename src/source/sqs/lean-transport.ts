@@ -1,7 +1,8 @@
 // Sends one AWS JSON 1.0 call to SQS the short way: the body signed with the SDK's own SigV4
 // signer and credentials (so refresh, profiles, SSO and IRSA behave as in the SDK), on undici's
 // keep-alive pool, the answer read with a byte bound, and failed calls retried as the SDK's
-// standard retry strategy does (3 attempts; throttling, 5xx, network errors; jittered backoff).
+// standard retry strategy does (3 attempts; throttling, 5xx, network errors; jittered backoff; a
+// retry quota shared by every call, so a failing SQS is not sent three calls for each one).
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -33,10 +34,16 @@ export class AnswerTooLargeError extends Error {
 }
 
 const MAX_ATTEMPTS = 3;
-// The SDK's standard strategy: full jitter over base × 2^attempt, a longer base when throttled.
-const RETRY_BASE_MS = 100;
-const THROTTLING_BASE_MS = 500;
+// The SDK's standard strategy as @aws-sdk/client-sqs 3.1175 has it (@smithy/core's retries-2026
+// config): full jitter over base × 2^retry, a longer base when throttled; a quota of 500 tokens,
+// a retry takes 14 (5 when throttled), a success gives back what its retry took, or 1.
+const RETRY_BASE_MS = 50;
+const THROTTLING_BASE_MS = 1_000;
 const RETRY_MAX_MS = 20_000;
+const QUOTA_TOKENS = 500;
+const RETRY_COST = 14;
+const THROTTLING_RETRY_COST = 5;
+const SUCCESS_TOKENS = 1;
 const THROTTLING = new Set([
   'Throttling',
   'ThrottlingException',
@@ -62,6 +69,7 @@ export class LeanTransport {
   private readonly signer: SignatureV4;
   private readonly url: URL;
   private readonly aborts = new AbortFanOut();
+  private quota = QUOTA_TOKENS;
 
   constructor(private readonly options: LeanTransportOptions) {
     this.url = new URL(options.endpoint);
@@ -85,21 +93,32 @@ export class LeanTransport {
   async call(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal): Promise<string> {
     if (signal.aborted) throw abortError(signal.reason);
     const own = this.aborts.follow(signal);
+    let retryCost: number | undefined;
     try {
-      for (let attempt = 1; ; attempt++) {
+      for (let retries = 0; ; retries++) {
         try {
-          return await this.once(operation, body, maxAnswerBytes, own.signal);
+          const answer = await this.once(operation, body, maxAnswerBytes, own.signal);
+          this.quota = Math.min(QUOTA_TOKENS, this.quota + (retryCost ?? SUCCESS_TOKENS));
+          return answer;
         } catch (error) {
           if (own.signal.aborted) throw abortError(own.signal.reason);
           const retry = retryClass(error);
-          if (retry === undefined || attempt >= MAX_ATTEMPTS) throw error;
+          if (retry === undefined || retries + 1 >= MAX_ATTEMPTS) throw error;
+          retryCost = retry === 'throttling' ? THROTTLING_RETRY_COST : RETRY_COST;
+          if (this.quota < retryCost) throw error;
+          this.quota -= retryCost;
           const base = retry === 'throttling' ? THROTTLING_BASE_MS : RETRY_BASE_MS;
-          await sleep(Math.random() * Math.min(RETRY_MAX_MS, base * 2 ** attempt), own.signal);
+          await sleep(Math.floor(Math.random() * Math.min(RETRY_MAX_MS, base * 2 ** retries)), own.signal);
         }
       }
     } finally {
       this.aborts.unfollow(signal, own);
     }
+  }
+
+  /** Retry tokens left (for tests): 500 when nothing has failed lately. */
+  get retryQuota(): number {
+    return this.quota;
   }
 
   close(): void {
