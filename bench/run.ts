@@ -43,6 +43,9 @@ const { values: flags } = parseArgs({
     // the SQS client table alone (bench/clients.ts), and how many alternating runs per client
     'clients-only': { type: 'boolean', default: false },
     'client-rounds': { type: 'string', default: '2' },
+    // every profile's contenders run this many times, in turn, so a busy moment hits all alike
+    // (default 3; 1 with --sqs2pg-only, the memory check)
+    rounds: { type: 'string' },
     // V8 options for every contender alike, e.g. "--max-semi-space-size=2" as the Docker image sets
     'node-options': { type: 'string', default: '' },
     // node/V8 options for sqs2pg alone, on its command line (any V8 flag; its workers get them too),
@@ -53,6 +56,7 @@ const { values: flags } = parseArgs({
   },
 });
 const messages = Number(flags.messages);
+const rounds = Math.max(1, Number(flags.rounds ?? (flags['sqs2pg-only'] ? '1' : '3')));
 // Each wait's limit: 15 minutes, and 1 ms more per message (fauxqs slows down with a million queued).
 const DEADLINE_MS = 15 * 60_000 + messages;
 const sqs2pgNodeArgs = flags['sqs2pg-node-options'].split(/\s+/).filter(Boolean);
@@ -74,6 +78,8 @@ const DOCS = join(ROOT, 'docs');
 
 interface Measure {
   profile: string;
+  /** 1..--rounds: every contender of a profile runs once per round, in turn */
+  round: number;
   contender: 'ceiling' | 'baseline' | 'sqs2pg';
   /** sqs2pg's --workers */
   workers: number;
@@ -104,16 +110,18 @@ async function main(): Promise<void> {
       ? { ceiling: Math.min(messages, 50_000), sqs2pg: Math.min(messages, 50_000), baseline: Math.min(messages, 2_000) }
       : { ceiling: messages, sqs2pg: messages, baseline: Math.min(messages, 20_000) };
     const contenders = flags['sqs2pg-only'] ? (['sqs2pg'] as const) : (['ceiling', 'baseline', 'sqs2pg'] as const);
-    for (const contender of contenders) {
-      for (const workers of contender === 'sqs2pg' && profile === 'loopback' ? workerCounts : [1]) {
-        const measure = await measureOne(profile, contender, sizes[contender], endpoint, adminUrl, workers);
-        results.push(measure);
-        console.log(`${profile.padEnd(9)} ${labelOf(measure).padEnd(8)} ${format(measure)}`);
+    for (let round = 1; round <= rounds; round++) {
+      for (const contender of contenders) {
+        for (const workers of contender === 'sqs2pg' && profile === 'loopback' ? workerCounts : [1]) {
+          const measure = { ...(await measureOne(profile, contender, sizes[contender], endpoint, adminUrl, workers)), round };
+          results.push(measure);
+          console.log(`${profile.padEnd(9)} ${labelOf(measure).padEnd(8)} round ${round}: ${format(measure)}`);
+        }
       }
     }
     if (profile === 'loopback') {
-      const sqs2pg = results.find((r) => r.profile === 'loopback' && r.contender === 'sqs2pg' && r.workers === 1);
-      if (sqs2pg) latency = await measureLatency(endpoint, adminUrl, (0.5 * sqs2pg.messages) / sqs2pg.seconds);
+      const rate = median(runsOf(results, 'loopback', 'sqs2pg', 1).map(rateOf));
+      if (!Number.isNaN(rate)) latency = await measureLatency(endpoint, adminUrl, 0.5 * rate);
     }
   }
   const table = renderTable(results, latency);
@@ -123,12 +131,9 @@ async function main(): Promise<void> {
     if (!flags['sqs2pg-only']) {
       const figures: BenchFigures = {
         source: `npm run bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}`,
-        contenders: results.filter((measure) => measure.workers === 1).map((measure) => ({
-          profile: measure.profile,
-          contender: measure.contender,
-          messagesPerSec: measure.messages / measure.seconds,
-          cpuPer100k: measure.cpuSeconds === null ? null : (measure.cpuSeconds / measure.messages) * 100_000,
-        })),
+        contenders: summarise(results)
+          .filter((row) => row.workers === 1)
+          .map((row) => ({ profile: row.profile, contender: row.contender, messagesPerSec: row.rate, cpuPer100k: row.cpuPer100k })),
         ...(latency ? { latency: { rate: latency.rate, quantiles: latency.quantiles } } : {}),
       };
       for (const path of await writeBenchCharts(figures, DOCS)) console.log(`wrote ${path}`);
@@ -143,7 +148,7 @@ async function measureOne(
   endpoint: string,
   adminUrl: string,
   workers: number,
-): Promise<Measure> {
+): Promise<Omit<Measure, 'round'>> {
   const { url: databaseUrl, pool, drop } = await freshDatabase(adminUrl);
   try {
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
@@ -379,25 +384,92 @@ function format(m: Measure): string {
   return `${m.messages} messages in ${m.seconds.toFixed(1)} s: ${rate} msg/s, ${cpu} CPU s/100k, ${rss} MB peak RSS`;
 }
 
+const rateOf = (m: Measure): number => m.messages / m.seconds;
+const cpuPer100kOf = (m: Measure): number | null => (m.cpuSeconds === null ? null : (m.cpuSeconds * 100_000) / m.messages);
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function runsOf(results: readonly Measure[], profile: string, contender: Measure['contender'], workers: number): Measure[] {
+  return results.filter((m) => m.profile === profile && m.contender === contender && m.workers === workers);
+}
+
+interface Summary {
+  profile: string;
+  contender: Measure['contender'];
+  workers: number;
+  messages: number;
+  /** medians over the rounds */
+  rate: number;
+  cpuPer100k: number | null;
+  /** the largest over the rounds */
+  peakRssMb: number | null;
+  /** each round's rate, in round order */
+  rates: number[];
+  /** medians of each round's own ratio (the two ran minutes apart at most) */
+  overCeiling: number;
+  overBaseline: number;
+  overOneWorker: number;
+}
+
+function summarise(results: readonly Measure[]): Summary[] {
+  const keys = [...new Map(results.map((m) => [`${m.profile}/${m.contender}/${m.workers}`, m])).values()];
+  return keys.map(({ profile, contender, workers }) => {
+    const runs = runsOf(results, profile, contender, workers);
+    const pairedRatio = (other: Measure['contender'], otherWorkers = 1) =>
+      median(
+        runs.flatMap((m) => {
+          const peer = runsOf(results, profile, other, otherWorkers).find((r) => r.round === m.round);
+          return peer ? [rateOf(m) / rateOf(peer)] : [];
+        }),
+      );
+    const cpus = runs.map(cpuPer100kOf).filter((cpu): cpu is number => cpu !== null);
+    const peaks = runs.map((m) => m.peakRssMb).filter((mb): mb is number => mb !== null);
+    return {
+      profile,
+      contender,
+      workers,
+      messages: runs[0]?.messages ?? 0,
+      rate: median(runs.map(rateOf)),
+      cpuPer100k: cpus.length > 0 ? median(cpus) : null,
+      peakRssMb: peaks.length > 0 ? Math.max(...peaks) : null,
+      rates: runs.map(rateOf),
+      overCeiling: pairedRatio('ceiling'),
+      overBaseline: pairedRatio('baseline'),
+      overOneWorker: pairedRatio(contender, 1),
+    };
+  });
+}
+
 function renderTable(results: readonly Measure[], latency: { p50: number; p99: number; rate: number } | undefined): string {
-  const rateOf = (m: Measure | undefined) => (m ? m.messages / m.seconds : NaN);
-  const lines = ['| profile | contender | messages | msg/s | × ceiling | × baseline | CPU s / 100k msgs | peak RSS |', '|---|---|---|---|---|---|---|---|'];
-  for (const m of results) {
-    if (m.workers > 1) continue;
-    const ceiling = results.find((r) => r.profile === m.profile && r.contender === 'ceiling');
-    const baseline = results.find((r) => r.profile === m.profile && r.contender === 'baseline');
-    const rate = rateOf(m);
-    const ratio = (other: Measure | undefined) => (other ? (rate / rateOf(other)).toFixed(2) : '');
+  const rounded = (n: number) => Math.round(n).toLocaleString('en-US');
+  const ratio = (n: number) => (Number.isNaN(n) ? '' : n.toFixed(2));
+  const cpu = (row: Summary) => (row.cpuPer100k === null ? 'n/a' : row.cpuPer100k.toFixed(1));
+  const rss = (row: Summary) => (row.peakRssMb === null ? 'n/a' : `${row.peakRssMb.toFixed(0)} MB`);
+  const summaries = summarise(results);
+  const lines = [
+    '| profile | contender | messages | msg/s | × ceiling | × baseline | CPU s / 100k msgs | peak RSS | msg/s, each round |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of summaries.filter((r) => r.workers === 1)) {
     lines.push(
-      `| ${m.profile} | ${m.contender} | ${m.messages.toLocaleString('en-US')} | ${Math.round(rate).toLocaleString('en-US')} | ${ratio(ceiling)} | ${ratio(baseline)} | ${m.cpuSeconds === null ? 'n/a' : ((m.cpuSeconds * 100_000) / m.messages).toFixed(1)} | ${m.peakRssMb === null ? 'n/a' : `${m.peakRssMb.toFixed(0)} MB`} |`,
+      `| ${row.profile} | ${row.contender} | ${row.messages.toLocaleString('en-US')} | ${rounded(row.rate)} | ${ratio(row.overCeiling)} | ${ratio(row.overBaseline)} | ${cpu(row)} | ${rss(row)} | ${row.rates.map(rounded).join(' · ')} |`,
     );
   }
-  for (const m of results.filter((r) => r.workers > 1)) {
-    const one = results.find((r) => r.profile === m.profile && r.contender === m.contender && r.workers === 1);
-    const ratio = one ? ` (${(rateOf(m) / rateOf(one)).toFixed(2)} × one worker's ${Math.round(rateOf(one)).toLocaleString('en-US')})` : '';
+  if (rounds > 1) {
     lines.push(
       '',
-      `\`sqs2pg run --workers ${m.workers}\`, ${m.profile}: ${m.messages.toLocaleString('en-US')} messages at ${Math.round(rateOf(m)).toLocaleString('en-US')} msg/s${ratio}, ${m.cpuSeconds === null ? 'n/a' : ((m.cpuSeconds * 100_000) / m.messages).toFixed(1)} CPU s / 100k msgs, peak RSS ${m.peakRssMb === null ? 'n/a' : `${m.peakRssMb.toFixed(0)} MB`} (supervisor and workers together).`,
+      `${rounds} rounds, each running every contender of a profile in turn: msg/s and CPU are medians over the rounds, × ceiling and × baseline the medians of each round's own ratios, peak RSS the largest.`,
+    );
+  }
+  for (const row of summaries.filter((r) => r.workers > 1)) {
+    lines.push(
+      '',
+      `\`sqs2pg run --workers ${row.workers}\`, ${row.profile}: ${row.messages.toLocaleString('en-US')} messages at ${rounded(row.rate)} msg/s (${ratio(row.overOneWorker)} × one worker's, round by round), ${cpu(row)} CPU s / 100k msgs, peak RSS ${rss(row)} (supervisor and workers together).`,
     );
   }
   if (latency) {
