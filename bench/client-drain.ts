@@ -10,7 +10,7 @@ export const CLIENT_CANDIDATES = ['sdk', 'aws-lite', 'lean'] as const;
 export type ClientCandidate = (typeof CLIENT_CANDIDATES)[number];
 
 /** The two calls of the drain, whatever the client. */
-interface DrainCalls {
+export interface DrainCalls {
   receive(): Promise<BatchEntry[]>;
   deleteBatch(entries: BatchEntry[]): Promise<void>;
   close(): void;
@@ -80,12 +80,16 @@ async function openAwsLite(endpoint: string, queueUrl: string): Promise<DrainCal
   };
 }
 
-async function drain(candidate: ClientCandidate, endpoint: string, queueUrl: string, pollers: number, expected: number): Promise<number> {
-  const calls = await open(candidate, endpoint, queueUrl, pollers);
+/**
+ * `pollers` loops of receive + delete, none waiting for its delete before it receives again (at
+ * most `pollers` deletes pending), until `expected` messages are in hand; resolves to those deleted.
+ */
+export async function drain(calls: DrainCalls, pollers: number, expected: number): Promise<number> {
   let received = 0;
   let deleted = 0;
   const deleting = new Set<Promise<void>>();
   const poll = async () => {
+    // Stop receiving once every message is in hand: an empty queue would hold a poll for 1 s.
     while (received < expected) {
       while (deleting.size >= pollers) await Promise.race(deleting);
       const entries = await calls.receive();
@@ -113,7 +117,8 @@ if (process.argv[1]?.endsWith('client-drain.js')) {
   const [candidate = 'sdk', endpoint = '', queueUrl = '', pollersText = '16', expectedText = '0'] = process.argv.slice(2);
   if (!(CLIENT_CANDIDATES as readonly string[]).includes(candidate)) throw new Error(`unknown client ${candidate}`);
   const expected = Number(expectedText);
-  const deleted = await drain(candidate as ClientCandidate, endpoint, queueUrl, Number(pollersText), expected);
+  const pollers = Number(pollersText);
+  const deleted = await drain(await open(candidate as ClientCandidate, endpoint, queueUrl, pollers), pollers, expected);
   if (deleted < expected) {
     console.error(`client-drain ${candidate}: deleted ${deleted} of ${expected}`);
     process.exitCode = 1;
