@@ -3,12 +3,12 @@
 // keep-alive pool, the answer read with a byte bound, and failed calls retried as the SDK's
 // standard retry strategy does (3 attempts; throttling, 5xx, network errors; jittered backoff; a
 // retry quota shared by every call, so a failing SQS is not sent three calls for each one).
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { foreignAnswer, ForeignAnswerError } from './answer-check.js';
-import { errorFromAnswer, JSON_CONTENT_TYPE, type LeanOperation } from './json-wire.js';
+import { errorFromAnswer, type LeanOperation } from './json-wire.js';
+import { RequestSigner } from './request-signer.js';
 
 export interface LeanTransportOptions {
   /** http(s)://host[:port][/path] the calls go to */
@@ -66,53 +66,49 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT
 
 export class LeanTransport {
   private readonly pool: Pool;
-  private readonly signer: SignatureV4;
-  private readonly url: URL;
-  private readonly aborts = new AbortFanOut();
+  private readonly signer: RequestSigner;
+  private readonly path: string;
+  private readonly stops = new StopFanOut();
   private quota = QUOTA_TOKENS;
 
   constructor(private readonly options: LeanTransportOptions) {
-    this.url = new URL(options.endpoint);
+    const url = new URL(options.endpoint);
+    this.path = url.pathname || '/';
     const timeoutMs = (options.receiveWaitSec + 10) * 1_000;
-    this.pool = new Pool(this.url.origin, {
+    this.pool = new Pool(url.origin, {
       connections: options.maxSockets,
       connectTimeout: 5_000,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       keepAliveTimeout: 30_000,
     });
-    this.signer = new SignatureV4({
-      service: 'sqs',
-      region: options.region,
-      credentials: options.credentials,
-      sha256: options.sha256,
-    });
+    this.signer = new RequestSigner({ url, region: options.region, credentials: options.credentials, sha256: options.sha256 });
   }
 
   /** Sends `body` as `operation`, retrying what the SDK retries; resolves to a 2xx answer's text. */
   async call(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal): Promise<string> {
     if (signal.aborted) throw abortError(signal.reason);
-    const own = this.aborts.follow(signal);
+    const stop = this.stops.follow(signal);
     let retryCost: number | undefined;
     try {
       for (let retries = 0; ; retries++) {
         try {
-          const answer = await this.once(operation, body, maxAnswerBytes, own.signal);
+          const answer = await this.once(operation, body, maxAnswerBytes, stop);
           this.quota = Math.min(QUOTA_TOKENS, this.quota + (retryCost ?? SUCCESS_TOKENS));
           return answer;
         } catch (error) {
-          if (own.signal.aborted) throw abortError(own.signal.reason);
+          if (stop.stopped) throw abortError(stop.reason);
           const retry = retryClass(error);
           if (retry === undefined || retries + 1 >= MAX_ATTEMPTS) throw error;
           retryCost = retry === 'throttling' ? THROTTLING_RETRY_COST : RETRY_COST;
           if (this.quota < retryCost) throw error;
           this.quota -= retryCost;
           const base = retry === 'throttling' ? THROTTLING_BASE_MS : RETRY_BASE_MS;
-          await sleep(Math.floor(Math.random() * Math.min(RETRY_MAX_MS, base * 2 ** retries)), own.signal);
+          await sleep(Math.floor(Math.random() * Math.min(RETRY_MAX_MS, base * 2 ** retries)), stop);
         }
       }
     } finally {
-      this.aborts.unfollow(signal, own);
+      this.stops.unfollow(signal, stop);
     }
   }
 
@@ -125,33 +121,17 @@ export class LeanTransport {
     void this.pool.destroy().catch(() => undefined);
   }
 
-  private async once(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal): Promise<string> {
-    const path = this.url.pathname || '/';
-    const signed = await this.signer.sign({
-      method: 'POST',
-      protocol: this.url.protocol,
-      hostname: this.url.hostname,
-      ...(this.url.port ? { port: Number(this.url.port) } : {}),
-      path,
-      query: {},
-      headers: {
-        host: this.url.host,
-        'content-type': JSON_CONTENT_TYPE,
-        'x-amz-target': `AmazonSQS.${operation}`,
-        // As the SDK sends it: SQS then names errors by their query-protocol codes too.
-        'x-amzn-query-mode': 'true',
-        'content-length': String(Buffer.byteLength(body)),
-      },
-      body,
-    });
-    const { status, headers, text } = await exchange(this.pool, { method: 'POST', path, headers: signed.headers, body }, operation, maxAnswerBytes, signal);
-    const contentType = header(headers['content-type']);
+  private async once(operation: LeanOperation, body: string, maxAnswerBytes: number, stop: CallStop): Promise<string> {
+    const headers = await this.signer.headers(operation, body);
+    const answer = await exchange(this.pool, { method: 'POST', path: this.path, headers, body }, operation, maxAnswerBytes, stop);
+    const { status, text } = answer;
+    const contentType = header(answer.headers['content-type']);
     if (this.options.checkingAnswers() && !(status >= 200 && status < 300 && /json/i.test(contentType ?? ''))) {
       const foreign = foreignAnswer('json', status, text.slice(0, 4096));
       if (foreign !== undefined) throw new ForeignAnswerError('json', foreign);
     }
     if (status >= 200 && status < 300) return text;
-    throw errorFromAnswer(status, header(headers['x-amzn-query-error']), text);
+    throw errorFromAnswer(status, header(answer.headers['x-amzn-query-error']), text);
   }
 }
 
@@ -170,7 +150,7 @@ function exchange(
   request: { method: 'POST'; path: string; headers: Record<string, string>; body: string },
   operation: LeanOperation,
   limit: number,
-  signal: AbortSignal,
+  stop: CallStop,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let status = 0;
@@ -178,17 +158,16 @@ function exchange(
     const chunks: Buffer[] = [];
     let bytes = 0;
     let controller: Dispatcher.DispatchController | undefined;
-    const onAbort = () => controller?.abort(abortError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
+    stop.onStop = (reason) => controller?.abort(abortError(reason));
     const settle = (error: Error | undefined, answer?: Answer) => {
-      signal.removeEventListener('abort', onAbort);
+      stop.onStop = undefined;
       if (answer) resolve(answer);
       else if (error) reject(error instanceof AnswerTooLargeError || error.name === 'AbortError' ? error : sdkShaped(error));
     };
     pool.dispatch(request, {
       onRequestStart(started) {
         controller = started;
-        if (signal.aborted) started.abort(abortError(signal.reason));
+        if (stop.stopped) started.abort(abortError(stop.reason));
       },
       onResponseStart(started, statusCode, answerHeaders) {
         status = statusCode;
@@ -253,43 +232,55 @@ function abortError(reason?: unknown): Error {
   return error;
 }
 
+/** One call's view of its caller's signal: cheaper than an AbortController and a listener per call. */
+interface CallStop {
+  stopped: boolean;
+  reason?: unknown;
+  /** what the call is waiting on (an exchange, a backoff) and how to end it */
+  onStop?: (reason: unknown) => void;
+}
+
 /**
  * One listener per caller's signal, however many calls share it (every poller shares the
  * pipeline's stop signal): a listener per call would pass Node's limit of ten and warn.
  */
-class AbortFanOut {
-  private readonly followers = new WeakMap<AbortSignal, Set<AbortController>>();
+class StopFanOut {
+  private readonly followers = new WeakMap<AbortSignal, Set<CallStop>>();
 
-  follow(signal: AbortSignal): AbortController {
-    const own = new AbortController();
+  follow(signal: AbortSignal): CallStop {
+    const stop: CallStop = { stopped: false };
     let set = this.followers.get(signal);
     if (set === undefined) {
-      const followers = new Set<AbortController>();
+      const followers = new Set<CallStop>();
       set = followers;
       this.followers.set(signal, followers);
       signal.addEventListener('abort', () => {
-        for (const follower of followers) follower.abort(signal.reason);
+        for (const follower of followers) {
+          follower.stopped = true;
+          follower.reason = signal.reason;
+          follower.onStop?.(signal.reason);
+        }
       }, { once: true });
     }
-    set.add(own);
-    return own;
+    set.add(stop);
+    return stop;
   }
 
-  unfollow(signal: AbortSignal, own: AbortController): void {
-    this.followers.get(signal)?.delete(own);
+  unfollow(signal: AbortSignal, stop: CallStop): void {
+    this.followers.get(signal)?.delete(stop);
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, stop: CallStop): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (stop.stopped) return reject(abortError(stop.reason));
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      stop.onStop = undefined;
       resolve();
     }, ms);
-    const onAbort = () => {
+    stop.onStop = (reason) => {
       clearTimeout(timer);
-      reject(abortError(signal.reason));
+      reject(abortError(reason));
     };
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
