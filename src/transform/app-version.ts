@@ -7,10 +7,5 @@ const VERSION = /^(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?$/;
 export function appVersionToInt(text: string): number | null {
   const match = VERSION.exec(text);
   if (!match) return null;
-  const [major, minor, patch] = [match[1], match[2], match[3]].map((part) => Number(part ?? 0)) as [
-    number,
-    number,
-    number,
-  ];
-  return major * 1_000_000 + minor * 1_000 + patch;
+  return Number(match[1]) * 1_000_000 + Number(match[2] ?? 0) * 1_000 + Number(match[3] ?? 0);
 }

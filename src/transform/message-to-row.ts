@@ -1,7 +1,5 @@
 // The whole transform, pure and total: a received message becomes a user_logins row or a
 // rejection with a reason. It never throws for any body.
-import { appVersionToInt } from './app-version.js';
-import { canonicalIp } from './ip.js';
 import { parseJson, validateLoginEvent } from './login-event.js';
 import type { Masker } from './mask.js';
 import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
@@ -29,9 +27,8 @@ function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOri
   if (!json) return { kind: 'rejected', rejection: reject(message, masker, 'not_json', null, null, bytes, undefined) };
   const parsed = validateLoginEvent(json.value);
   if (!parsed.ok) return { kind: 'rejected', rejection: reject(message, masker, parsed.reason, parsed.field, null, bytes, json) };
-  const { event } = parsed;
-  // Non-null: the schema has already checked it. The canonical form is what is masked and vaulted.
-  const ip = canonicalIp(event.ip) ?? event.ip;
+  // The canonical ip is what is masked and vaulted.
+  const { event, canonicalIp: ip, appVersion } = parsed;
   const maskedIp = masker.mask('ip', ip);
   const maskedDeviceId = masker.mask('device_id', event.device_id);
   originals?.push({ mask: maskedIp, field: 'ip', value: ip }, { mask: maskedDeviceId, field: 'device_id', value: event.device_id });
@@ -45,7 +42,7 @@ function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOri
       maskedIp,
       maskedDeviceId,
       locale: event.locale,
-      appVersion: appVersionToInt(event.app_version) ?? 0,
+      appVersion,
       appVersionRaw: event.app_version,
       createDate: utcDate(message.sentAtMs),
     },

@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { DEVICE_ID_MAX_CHARS, parseLoginEvent } from '../../../src/transform/login-event.js';
+import { appVersionToInt } from '../../../src/transform/app-version.js';
+import { canonicalIp } from '../../../src/transform/ip.js';
+import { DEVICE_ID_MAX_CHARS, parseLoginEvent, type LoginEvent } from '../../../src/transform/login-event.js';
 import { rejectReasons } from '../../../src/transform/types.js';
 
 const EVENT = {
@@ -12,6 +14,11 @@ const EVENT = {
   device_id: '593-47-5928',
 };
 const TAKE_HOME_MALFORMED = '{"foo": "oops_wrong_msg_type", "bar": "123"}';
+
+/** What parseLoginEvent gives for an event it accepts: its fields unchanged, the ip's canonical form, the version's number. */
+function accepted(event: LoginEvent) {
+  return { ok: true, event, canonicalIp: canonicalIp(event.ip), appVersion: appVersionToInt(event.app_version) };
+}
 
 /** The take-home event with some fields replaced (undefined drops the field). */
 function body(overrides: Record<string, unknown> = {}): string {
@@ -60,6 +67,7 @@ describe('parseLoginEvent refuses', () => {
     ['number locale', body({ locale: 7 }), 'bad_type', 'locale'],
     // too_long
     ['129-char user_id', body({ user_id: 'u'.repeat(129) }), 'too_long', 'user_id'],
+    ['129 characters above U+FFFF in user_id', body({ user_id: '\u{1F600}'.repeat(129) }), 'too_long', 'user_id'],
     ['33-char device_type', body({ device_type: 'd'.repeat(33) }), 'too_long', 'device_type'],
     ['33-char locale', body({ locale: 'l'.repeat(33) }), 'too_long', 'locale'],
     ['65-char ip', body({ ip: '1'.repeat(65) }), 'too_long', 'ip'],
@@ -107,18 +115,25 @@ describe('parseLoginEvent accepts', () => {
     ['limits exactly', body({ user_id: 'u'.repeat(128), device_type: 'd'.repeat(32), locale: 'l'.repeat(32) }),
       { ...EVENT, user_id: 'u'.repeat(128), device_type: 'd'.repeat(32), locale: 'l'.repeat(32) }],
     ['non-ASCII text', body({ user_id: 'ünïcödé 🙂', locale: 'zh-Hant' }), { ...EVENT, user_id: 'ünïcödé 🙂', locale: 'zh-Hant' }],
+    // varchar(128) counts characters: 128 emoji are 256 UTF-16 units and fit
+    ['128 characters above U+FFFF', body({ user_id: '\u{1F600}'.repeat(128) }), { ...EVENT, user_id: '\u{1F600}'.repeat(128) }],
     ['empty user_id and device_type', body({ user_id: '', device_type: '' }), { ...EVENT, user_id: '', device_type: '' }],
   ])('%s', (_name, input, event) => {
-    expect(parseLoginEvent(input)).toEqual({ ok: true, event });
+    expect(parseLoginEvent(input)).toEqual(accepted(event));
+  });
+
+  it('gives the canonical ip and the version as a number, the fields unchanged', () => {
+    const result = parseLoginEvent(body({ ip: '::FFFF:C0A8:0101', app_version: '10.2' }));
+    expect(result).toEqual({ ok: true, event: { ...EVENT, ip: '::FFFF:C0A8:0101', app_version: '10.2' }, canonicalIp: '192.168.1.1', appVersion: 10_002_000 });
   });
 
   it('ignores and drops extra fields', () => {
-    expect(parseLoginEvent(body({ extra: 1, nested: { ip: 'x' }, device_model: 'Pixel 8' }))).toEqual({ ok: true, event: EVENT });
+    expect(parseLoginEvent(body({ extra: 1, nested: { ip: 'x' }, device_model: 'Pixel 8' }))).toEqual(accepted(EVENT));
   });
 
   it('takes the last of duplicate keys, as JSON.parse does', () => {
     const input = `{"user_id":"first","ip":"hello",${body().slice(1)}`;
-    expect(parseLoginEvent(input)).toEqual({ ok: true, event: EVENT });
+    expect(parseLoginEvent(input)).toEqual(accepted(EVENT));
     const lastBad = `${body().slice(0, -1)},"ip":"hello"}`;
     expect(parseLoginEvent(lastBad)).toEqual({ ok: false, reason: 'bad_ip', field: 'ip' });
   });
@@ -178,7 +193,7 @@ describe('parseLoginEvent properties', () => {
     });
     fc.assert(
       fc.property(event, (e) => {
-        expect(parseLoginEvent(JSON.stringify(e))).toEqual({ ok: true, event: e });
+        expect(parseLoginEvent(JSON.stringify(e))).toEqual(accepted(e));
       }),
       { numRuns: 200 },
     );
