@@ -47,10 +47,9 @@ export function postponeSec(receiveCount: number): number {
 }
 
 export class SqsSource {
-  /** in hand: received and neither deleted nor released */
-  private readonly receipts = new Map<InboundMessage, string>();
-  /** UTF-8 bytes of each message in hand, and their sum: what --max-in-flight-bytes bounds */
-  private readonly sizes = new WeakMap<InboundMessage, number>();
+  /** in hand: received and neither deleted nor released; with the UTF-8 bytes of each body */
+  private readonly receipts = new Map<InboundMessage, { receiptHandle: string; bytes: number }>();
+  /** the bodies' bytes in hand: what --max-in-flight-bytes bounds */
   private bytesInHand = 0;
   /** messages this run postponed, by id, with when they become visible again */
   private readonly postponed = new Map<string, number>();
@@ -110,6 +109,7 @@ export class SqsSource {
       throw error;
     }
     const messages: InboundMessage[] = [];
+    let redelivered = 0;
     for (const raw of received) {
       const message: InboundMessage = {
         messageId: raw.messageId,
@@ -118,13 +118,12 @@ export class SqsSource {
         sentAtMs: Number(raw.sentTimestamp) || Date.now(),
         receiveCount: Number(raw.approximateReceiveCount) || 1,
       };
-      this.receipts.set(message, raw.receiptHandle);
       const bytes = Buffer.byteLength(message.body, 'utf8');
-      this.sizes.set(message, bytes);
+      this.receipts.set(message, { receiptHandle: raw.receiptHandle, bytes });
       this.bytesInHand += bytes;
+      if (message.receiveCount > 1) redelivered++;
       messages.push(message);
     }
-    const redelivered = messages.filter((message) => message.receiveCount > 1).length;
     this.options.emit('source:received', { count: messages.length, redelivered });
     if (messages.length > 0) this.emitHeld();
     return messages;
@@ -244,7 +243,10 @@ export class SqsSource {
   }
 
   private letGo(message: InboundMessage): void {
-    if (this.receipts.delete(message)) this.bytesInHand -= this.sizes.get(message) ?? 0;
+    const held = this.receipts.get(message);
+    if (held === undefined) return;
+    this.receipts.delete(message);
+    this.bytesInHand -= held.bytes;
   }
 
   private emitHeld(): void {
@@ -287,7 +289,7 @@ export class SqsSource {
     const byId = new Map<string, InboundMessage>();
     const entries: BatchEntry[] = [];
     chunk.forEach((message, index) => {
-      const receipt = this.receipts.get(message);
+      const receipt = this.receipts.get(message)?.receiptHandle;
       if (receipt === undefined) return;
       byId.set(String(index), message);
       entries.push({ id: String(index), receiptHandle: receipt });
