@@ -1,6 +1,7 @@
 // sqs2pg check: everything `run` needs, checked without moving a message. One line per check,
 // "ok", "warning" or "problem" with what to do; exit 0 unless a check found a problem.
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { mismatchedKeys, type KeyCheck } from '../db/key-fingerprints.js';
@@ -12,6 +13,7 @@ import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
 import { createSqsApi, type SqsClientSetting } from '../source/sqs/create-sqs-api.js';
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SqsSource } from '../source/sqs/source.js';
+import { resolveWorkerCount, splitPoolSize } from '../supervisor/pool-split.js';
 import { maskKeyFrom } from '../config/key.js';
 import { refuseLegacyVaultKey, vaultPublicKeyFrom } from '../vault/key-pair.js';
 
@@ -60,6 +62,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   const vault = checkVault(config, maskKey.key);
   report(vault.result);
   report(await checkHttpPort(config.httpHost, config.httpPort));
+  report(checkWorkers(config.workers, config.dbPoolSize));
   const keys: KeyCheck[] = [
     ...(maskKey.key ? [{ purpose: 'mask', keyId: config.maskKeyId, key: maskKey.key } as const] : []),
     ...(vault.publicKey ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.publicKey } as const] : []),
@@ -130,6 +133,20 @@ async function checkHttpPort(host: string, port: number): Promise<CheckResult> {
   }
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return { check, status: 'ok', detail: `${host}:${port} is free for /metrics, /healthz and /readyz` };
+}
+
+/** The worker processes run would start, and how it would split the host's PostgreSQL connections among them. */
+function checkWorkers(setting: number | 'auto', poolSize: number): CheckResult {
+  const check = 'workers';
+  const workers = resolveWorkerCount(setting, availableParallelism());
+  if (workers === 1) return { check, status: 'ok', detail: `one worker process, no supervisor, ${poolSize} PostgreSQL connection${poolSize === 1 ? '' : 's'}` };
+  try {
+    const sizes = splitPoolSize(poolSize, workers);
+    return { check, status: 'ok', detail: `${workers} worker processes under one supervisor; the ${poolSize} PostgreSQL connections split ${sizes.join(' + ')}` };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { check, status: 'problem', detail: error.message };
+  }
 }
 
 function print(result: CheckResult): void {

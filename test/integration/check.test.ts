@@ -81,6 +81,7 @@ const ALL_OK = {
   // The test stack connects as a superuser: more than a worker needs, a warning while the vault is off.
   'least privilege': 'warning',
   'HTTP port': 'ok',
+  workers: 'ok',
   keys: 'ok',
 };
 
@@ -273,5 +274,17 @@ describe('sqs2pg check', () => {
     const free = await freePort();
     const ok = await check({ SQS2PG_HTTP_PORT: String(free) });
     expect(lineOf(ok, 'HTTP port')).toBe(`ok       HTTP port: 127.0.0.1:${free} is free for /metrics, /healthz and /readyz`);
+  });
+
+  it('the worker processes run would start: a pool too small to give each a connection is what run refuses', async () => {
+    const split = await check({ SQS2PG_WORKERS: '3', SQS2PG_DB_POOL_SIZE: '8' });
+    expect(lineOf(split, 'workers')).toBe('ok       workers: 3 worker processes under one supervisor; the 8 PostgreSQL connections split 3 + 3 + 2');
+    const tooFew = await check({ SQS2PG_WORKERS: '5', SQS2PG_DB_POOL_SIZE: '4' });
+    expect(tooFew.code).toBe(1);
+    expect(statuses(tooFew)).toEqual({ ...ALL_OK, workers: 'problem' });
+    expect(lineOf(tooFew, 'workers')).toContain('--workers (SQS2PG_WORKERS) is 5 but --db-pool-size (SQS2PG_DB_POOL_SIZE) is 4');
+    const run = await runCli(['run'], stack.env(queueUrl, { SQS2PG_WORKERS: '5', SQS2PG_DB_POOL_SIZE: '4' }), 30_000);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain('--workers (SQS2PG_WORKERS) is 5 but --db-pool-size (SQS2PG_DB_POOL_SIZE) is 4');
   });
 });
