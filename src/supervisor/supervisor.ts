@@ -91,7 +91,10 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
   }));
 
   const tell = (slot: Slot, message: ToWorker) => {
-    if (slot.worker?.isConnected() && slot.listening) slot.worker.send(message);
+    // A worker may be exiting as it is told (two that fail together): the send then fails, and
+    // without a callback that failure is an 'error' event that would take the supervisor down.
+    // Its exit is what counts, and is handled when it comes.
+    if (slot.worker?.isConnected() && slot.listening) slot.worker.send(message, undefined, undefined, () => undefined);
   };
 
   const checkFinished = () => {
@@ -143,12 +146,17 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
           return;
       }
     });
+    // The IPC channel's own failures (a worker gone mid-send): logged, never thrown at the supervisor.
+    worker.on('error', (error) => logger.warn({ worker: slot.index, workerPid: worker.process.pid, code: (error as NodeJS.ErrnoException).code }, `worker ${slot.index}: its IPC channel failed (${error.message})`));
     worker.on('exit', (code, signal) => {
       running.dec();
       const pid = worker.process.pid;
       slot.worker = undefined;
       slot.listening = false;
-      void retire(worker.id).then(() => onExit(slot, pid, code, signal));
+      // Its counters kept if they can be: a failure there must not keep its exit from being handled.
+      void retire(worker.id)
+        .catch((error: unknown) => logger.warn({ worker: slot.index, workerPid: pid }, `worker ${slot.index}: its counters could not be kept (${error instanceof Error ? error.message : String(error)})`))
+        .then(() => onExit(slot, pid, code, signal));
     });
   };
 

@@ -121,7 +121,7 @@ describe('run --workers 2', () => {
     const queueUrl = await stack.newQueue();
     const env = stack.env(queueUrl, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing' });
     const result = await runCli(['run', '--drain', '--workers', '2', '--max-outage-sec', '1'], env, 60_000);
-    expect(result.code).toBe(3);
+    expect(result.code, result.stderr).toBe(3);
     expect(result.stderr).toMatch(/cannot connect to PostgreSQL/);
     expect(result.stdout).toBe('');
   });
