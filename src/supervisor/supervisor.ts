@@ -146,8 +146,6 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
           return;
       }
     });
-    // The IPC channel's own failures (a worker gone mid-send): logged, never thrown at the supervisor.
-    worker.on('error', (error) => logger.warn({ worker: slot.index, workerPid: worker.process.pid, code: (error as NodeJS.ErrnoException).code }, `worker ${slot.index}: its IPC channel failed (${error.message})`));
     worker.on('exit', (code, signal) => {
       running.dec();
       const pid = worker.process.pid;
