@@ -10,8 +10,13 @@ import { committedCount, Fleet, isRunning, seededRandom, sleep, waitForProgress 
 const MESSAGES = scaled(3_000, 100_000);
 const MALFORMED = scaled(5, 20);
 const KILLS = scaled(3, 20);
-/** how long after the restarted worker's first commit the kill lands */
-const KILL_AFTER_MS = { min: 100, max: scaled(400, 1_500) };
+/**
+ * Each kill lands once the restarted worker has committed this share (percent) of what was left, then
+ * up to KILL_JITTER_MS later: by progress, not by time, since a fast host drains the short scale's
+ * 3,000 messages in the few hundred ms a timed kill would wait, and the kill would find it done.
+ */
+const KILL_AT_SHARE = { min: 10, max: 30 };
+const KILL_JITTER_MS = 50;
 
 let stack: TestStack;
 let fleet: Fleet | undefined;
@@ -45,8 +50,9 @@ describe('fault 1: crash', () => {
         for (let i = 0; i < KILLS; i++) {
           const before = await committedCount(stack);
           const cli = processes.start(['run', '--drain'], env);
-          // Killing it before it commits anything would test only the start-up: wait for a commit.
-          if (await waitForProgress(stack, cli, before)) await sleep(random.between(KILL_AFTER_MS.min, KILL_AFTER_MS.max));
+          // Killing it before it commits anything would test only the start-up: wait for its share.
+          const share = Math.floor(((MESSAGES + MALFORMED - before) * random.between(KILL_AT_SHARE.min, KILL_AT_SHARE.max)) / 100);
+          if (await waitForProgress(stack, cli, before + share)) await sleep(random.between(0, KILL_JITTER_MS));
           if (isRunning(cli)) cli.child.kill('SIGKILL');
           const result = await processes.finish(cli);
           if (result.signal !== 'SIGKILL') break; // drained (or failed) first: the kill count below says so

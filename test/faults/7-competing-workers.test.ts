@@ -11,8 +11,12 @@ const MESSAGES = scaled(4_000, 50_000);
 const MALFORMED = scaled(5, 20);
 const WORKERS = 4;
 const KILLED = 2;
-/** how long after the first commit each victim is killed */
-const KILL_AFTER_MS = { min: 100, max: scaled(500, 6_000) };
+/**
+ * Each victim is killed once this share (percent) of the messages is committed, then up to
+ * KILL_JITTER_MS later: by progress, not by time, so that a fast host cannot finish the drain first.
+ */
+const KILL_AT_SHARE = { min: 10, max: 50 };
+const KILL_JITTER_MS = 50;
 
 let stack: TestStack;
 let fleet: Fleet | undefined;
@@ -45,30 +49,28 @@ describe('fault 7: competing workers', () => {
         const workers = Array.from({ length: WORKERS }, () => processes.start(['run', '--drain'], env));
         const victims = new Set<number>();
         while (victims.size < KILLED) victims.add(random.between(0, WORKERS - 1));
-        const delays = [...victims].map(() => random.between(KILL_AFTER_MS.min, KILL_AFTER_MS.max));
-        const anyWorker = workers[0];
-        if (anyWorker && (await waitForProgress(stack, anyWorker, 0))) {
-          // Each victim dies at its own moment and is restarted at once.
-          const restarts = await Promise.all(
-            [...victims].map(async (index, i) => {
-              const victim = workers[index];
-              if (!victim) return null;
-              await sleep(delays[i] ?? 0);
-              if (isRunning(victim)) victim.child.kill('SIGKILL');
-              const result = await processes.finish(victim);
-              if (result.signal !== 'SIGKILL') {
-                // It finished before the kill: a drain like the others (the kill count says so).
-                survivors.push(result);
-                return null;
-              }
-              kills += 1;
-              killedAt.push(await committedCount(stack));
-              return processes.start(['run', '--drain'], env);
-            }),
-          );
-          for (const cli of [...workers.filter((_, index) => !victims.has(index)), ...restarts]) {
-            if (cli) survivors.push(await processes.finish(cli));
-          }
+        const killAt = [...victims].map(() => Math.floor(((MESSAGES + MALFORMED) * random.between(KILL_AT_SHARE.min, KILL_AT_SHARE.max)) / 100));
+        const jitters = [...victims].map(() => random.between(0, KILL_JITTER_MS));
+        // Each victim dies at its own moment and is restarted at once.
+        const restarts = await Promise.all(
+          [...victims].map(async (index, i) => {
+            const victim = workers[index];
+            if (!victim) return null;
+            if (await waitForProgress(stack, victim, killAt[i] ?? 0)) await sleep(jitters[i] ?? 0);
+            if (isRunning(victim)) victim.child.kill('SIGKILL');
+            const result = await processes.finish(victim);
+            if (result.signal !== 'SIGKILL') {
+              // It finished before the kill: a drain like the others (the kill count says so).
+              survivors.push(result);
+              return null;
+            }
+            kills += 1;
+            killedAt.push(await committedCount(stack));
+            return processes.start(['run', '--drain'], env);
+          }),
+        );
+        for (const cli of [...workers.filter((_, index) => !victims.has(index)), ...restarts]) {
+          if (cli) survivors.push(await processes.finish(cli));
         }
       } finally {
         await processes.stopAll();
