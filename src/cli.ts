@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Thin: pick the command, run it, and turn any failure into one line and an exit code.
-import { renderUsage } from './config/help.js';
 import { describeError, Sqs2pgError } from './errors.js';
 
 type Command = (args: readonly string[], env: NodeJS.ProcessEnv) => Promise<number>;
 // Loaded on demand: a command pays only for its own modules (a supervisor never loads the AWS SDK or pg).
 const commands: Record<string, () => Promise<Command>> = {
-  run: async () => (await import('./commands/run.js')).run,
+  run: async () => {
+    // Before run's modules are even parsed, which is what grows V8's heap (v8-growth-rules.ts).
+    await import('./supervisor/v8-growth-rules.js');
+    return (await import('./commands/run.js')).run;
+  },
   demo: async () => (await import('./commands/demo.js')).demo,
   migrate: async () => (await import('./commands/migrate.js')).migrate,
   check: async () => (await import('./commands/check.js')).check,
@@ -22,7 +25,8 @@ const commands: Record<string, () => Promise<Command>> = {
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(renderUsage());
+    // Loaded here only, so that nothing grows V8's heap before `run` limits it.
+    console.log((await import('./config/help.js')).renderUsage());
     return name === undefined ? 2 : 0;
   }
   const load = Object.hasOwn(commands, name) ? commands[name] : undefined;

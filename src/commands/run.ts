@@ -1,5 +1,6 @@
 // sqs2pg run: the worker against real (or LocalStack) SQS and PostgreSQL; with --workers N, a
 // supervisor of N of them. Each path loads only what it needs, so a supervisor stays small.
+import '../supervisor/v8-growth-rules.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -35,8 +36,9 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
   if (vault?.publicKey.equals(maskKey)) throw new ConfigError('the vault public key is the mask key; make a vault key pair with "sqs2pg keygen --vault"');
 
   const workers = resolveWorkerCount(config.workers, availableParallelism());
-  // sqs2pg's V8 limits (v8-options.ts): a lone worker starts over with them in place, where Node
-  // can; a supervisor gives them to its workers. A worker of a supervisor has them already.
+  // sqs2pg's V8 limits (v8-options.ts): a lone worker starts over with them in place where Node
+  // can (where it cannot, v8-growth-rules.ts has set their growth rules); a supervisor gives them
+  // to its workers. A worker of a supervisor has them already.
   const v8Options = cluster.isPrimary ? missingV8Options(runV8Options(config.maxInFlightBytes), process.execArgv, env.NODE_OPTIONS) : [];
   if (cluster.isPrimary && workers === 1) restartInPlaceWith(v8Options, env);
   if (cluster.isPrimary && workers > 1) {
