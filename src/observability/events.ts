@@ -22,6 +22,8 @@ export interface EventMap {
   /** entries of a DeleteMessageBatch that failed; given up ones are redelivered and skipped as duplicates */
   'source:deletePartialFailure': { count: number; code: string; willRetry: boolean };
   'source:released': { count: number };
+  /** messages let go without a call when a run ends on a failure: they reappear after the visibility timeout */
+  'source:left': { count: number; visibilityTimeoutSec: number };
   'source:extended': { count: number };
   /** the endpoint refused the first protocol (auto): the run uses `to` from now on */
   'source:protocolSwitched': { from: 'json' | 'query'; to: 'json' | 'query'; answer: string };

@@ -5,7 +5,7 @@
 // an erased user's rows, quarantine records, sealed bodies and vault entries are dropped here, so
 // every path that writes through the sink (workers, replay) honours an erasure.
 import type { Pool, PoolClient } from '../../db/pool.js';
-import { inTransaction } from '../../db/transaction.js';
+import { inRolledBackTransaction, inTransaction } from '../../db/transaction.js';
 import { BEGIN_VAULT_WRITE } from '../../db/vault-lock.js';
 import type { LoginRow, Rejection } from '../../transform/types.js';
 import { entryColumns, INSERT_ENTRIES, type VaultEntry } from '../../vault/entry.js';
@@ -37,6 +37,8 @@ const INSERT_SEALED_BODY = `
 INSERT INTO sqs2pg_vault.quarantine_bodies (sqs_message_id, vault_key_id, ephemeral_public_key, nonce, ciphertext)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING`;
+
+const REHEARSAL_LOCK_TIMEOUT = '1s';
 
 /** A quarantined body sealed to the vault's public key (context: quarantineContext(messageId)). */
 export interface SealedBody {
@@ -82,7 +84,18 @@ export class PostgresSink {
   async write(batch: SinkBatch): Promise<WriteResult> {
     // A socket reset mid-batch fails the query in flight (the writer retries) and the connection
     // is discarded: inTransaction listens for the checked-out client's errors, which pg-pool does not.
-    return inTransaction(this.pool, (batch.vault ?? []).length === 0 ? 'BEGIN' : BEGIN_VAULT_WRITE, (client) => this.writeIn(client, batch));
+    return inTransaction(this.pool, beginFor(batch), (client) => this.writeIn(client, batch));
+  }
+
+  /**
+   * Every statement `write` would send for this batch, then a rollback: throws what the database
+   * would refuse a real batch (a privilege, a column, a trigger), and keeps nothing. It waits for no
+   * lock longer than REHEARSAL_LOCK_TIMEOUT: a table locked by a migration or a person says nothing
+   * about privileges, and the lock timeout's error (55P03) is transient, which the caller ignores.
+   */
+  async rehearse(batch: SinkBatch): Promise<void> {
+    const begin = beginFor(batch).replace(/^BEGIN/, `BEGIN; SET LOCAL lock_timeout = '${REHEARSAL_LOCK_TIMEOUT}'`);
+    await inRolledBackTransaction(this.pool, begin, (client) => this.writeIn(client, batch));
   }
 
   /** The same statements in a transaction the caller holds (replay deletes its records in it too). */
@@ -108,6 +121,10 @@ export class PostgresSink {
     const erasedRows = rows.length - keptRows.length;
     return { inserted, quarantined, vaulted, erased: erasedRows + rejections.length - keptRejections.length, erasedRows, erasedKeys: erased };
   }
+}
+
+function beginFor(batch: SinkBatch): string {
+  return (batch.vault ?? []).length === 0 ? 'BEGIN' : BEGIN_VAULT_WRITE;
 }
 
 function rowColumns(rows: readonly LoginRow[]): unknown[][] {
