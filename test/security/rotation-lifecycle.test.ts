@@ -237,6 +237,7 @@ describe('the rotation procedure, both keys, under load, then the old keys destr
       // Step 4: nothing is sealed to v1 any more, and rotate says so; the old private key may go.
       expect(Object.keys(await sealedByKeyId())).toEqual(['v2']);
       expect(vaultRuns.at(-1)).toContain('vault key id "v1" is retired');
+      expect(vaultRuns[0]).toMatch(/^re-sealed [1-9][\d,]* quarantined bodies and [1-9]\d* erased users' sealed ids to vault key id "v2"$/m);
       expect(vaultRuns.join('\n')).not.toContain('forgotten with the vault off');
       // (OLD.vault.privateKey is not given to any command from here on: destroyed.)
 
@@ -337,6 +338,9 @@ describe('the rotation procedure, both keys, under load, then the old keys destr
     expect(stale.code).toBe(2);
     expect(stale.stderr).toContain('vault key id "v1"');
     expect(stale.stderr).not.toContain(OLD.vault.publicKey);
+    const checked = await runCli(['check'], workerEnv({ mask: NEW_MASK, vault: { ...OLD.vault } }), 60_000);
+    expect(checked.code).toBe(2);
+    expect(checked.stdout).toMatch(/^problem {2}keys: vault key id "v1" was retired by sqs2pg rotate/m);
     const staleMask = await runCli(['forget', '--user-id', POPULATION[0]!, '--reason', 'ER-5'], commandEnv(roles.urlAs('officer'), {
       SQS2PG_MASK_KEY: OLD.mask.key,
       SQS2PG_MASK_KEY_ID: OLD.mask.id,

@@ -128,5 +128,9 @@ describe('rotate to a new vault key pair, with quarantined bodies and tombstones
     const stale = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }), 60_000);
     expect(stale.code).toBe(2);
     expect(stale.stderr).toContain('vault key id "v1" was retired by sqs2pg rotate');
+    // Nor can rotate move anything back to it.
+    const back = await runCli(['rotate'], owner({ SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY, SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY_2 }), 60_000);
+    expect(back.code).toBe(2);
+    expect(back.stderr).toContain('vault key id "v1" was retired by sqs2pg rotate');
   }, 300_000);
 });
