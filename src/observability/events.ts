@@ -43,7 +43,7 @@ export interface EventMap {
   'pipeline:stopping': { reason: string; inFlight: number };
   'pipeline:drained': { durationMs: number };
   /** one committed batch of sqs2pg rotate: rows re-masked (mask) or vault entries re-encrypted (vault) */
-  'rotate:batch': { pass: 'mask' | 'vault'; items: number; changed: number; doneSoFar: number };
+  'rotate:batch': { pass: 'mask' | 'mask tombstones' | 'mask quarantine' | 'vault' | 'vault bodies' | 'vault tombstones'; items: number; changed: number; doneSoFar: number };
 }
 
 export type EventName = keyof EventMap;
