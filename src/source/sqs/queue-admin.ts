@@ -3,7 +3,7 @@
 import { CreateQueueCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 /**
- * The MaximumMessageSize the demo and the benchmark give their queues, and the README advises for a
+ * The MaximumMessageSize the demo and the benchmark give their queues, and the docs advise for a
  * login queue: an event is a few hundred bytes, and sqs2pg's byte budget reserves twice this for every
  * message a receive may bring, so a queue that allows 1 MiB leaves room for few receives at once.
  */
