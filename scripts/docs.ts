@@ -1,0 +1,16 @@
+// `npm run docs`: writes every generated section of docs/ (scripts/docs-sections.ts) from the code
+// and the recorded figures, and says which pages changed. Nothing here measures anything.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { generatedSections, ROOT, withSection } from './docs-sections.js';
+
+const changed: string[] = [];
+for (const section of generatedSections) {
+  const path = `${ROOT}${section.file}`;
+  const before = readFileSync(path, 'utf8');
+  const after = withSection(before, section.name, await section.render());
+  if (after !== before) {
+    writeFileSync(path, after);
+    changed.push(`${section.file} (${section.name})`);
+  }
+}
+console.log(changed.length === 0 ? 'docs: every generated section is up to date' : `docs: rewrote ${changed.join(', ')}`);
