@@ -20,6 +20,7 @@ import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
+import { cliInvocation } from './cli-invocation.js';
 import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
@@ -122,15 +123,29 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
         : top.logins > 1
           ? `Most repeated masked_device_id: ${top.maskedDeviceId}\n  ${count.format(top.logins)} logins by ${count.format(top.users)} users: equal values mask equally, so duplicates stay visible.`
           : 'Every masked_device_id appears once: equal values would mask equally, so duplicates stay visible.',
-      config.maskKey
+      givenMaskKey
         ? 'Masks are keyed HMAC-SHA-256: without the key nobody can reverse them or test guesses.'
-        : 'Masks are keyed HMAC-SHA-256. This demo\'s key is public, so anyone can test guesses against these masks; with a secret SQS2PG_MASK_KEY nobody without it can.',
-      `Run it again with "npm start" (your own events: --input FILE); delete ${config.dataDir} to start afresh.`,
+        : "Masks are keyed HMAC-SHA-256. This demo's key is public, so anyone can test guesses against\nits masks; with a secret SQS2PG_MASK_KEY nobody without the key can.",
+      '',
+      'Next:',
+      ...nextSteps(cliInvocation()),
+      `Delete ${config.dataDir} to start afresh.`,
     );
     return 0;
   } finally {
     for (const step of cleanup) await step().catch(() => undefined);
   }
+}
+
+/** What a new user may want after the demo, with the commands as this checkout runs them. */
+function nextSteps(cli: string): string[] {
+  const steps = [
+    [`${cli} demo --input FILE`, 'your own events (a JSON array, or JSON Lines)'],
+    [`${cli} local`, 'keep these servers running for your own "run"'],
+    ['README.md, "A real AWS queue"', 'point sqs2pg at your queue'],
+  ];
+  const width = Math.max(...steps.map(([command]) => command!.length));
+  return steps.map(([command, what]) => `  ${command!.padEnd(width)}  ${what!}`);
 }
 
 function formatRows(rows: LoginRowView[]): string[] {

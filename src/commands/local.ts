@@ -3,13 +3,14 @@
 // as printed: queue URLs on 127.0.0.1 (embedded-sqs.ts), and a mask key kept in a file beside the
 // data, so a second `run` uses the key the first one registered.
 import { writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freshKey } from '../config/key.js';
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { readEventFile } from '../local/event-file.js';
 import { fillQueue, LOCAL_QUEUE_NAME, LOCAL_REGION, startLocalStack } from '../local/local-stack.js';
 import { formatSending, progressWanted, throttledLine } from '../observability/progress.js';
+import { cliInvocation, shellWord } from './cli-invocation.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
 const count = new Intl.NumberFormat('en-US');
@@ -69,16 +70,4 @@ function keepMaskKey(path: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-}
-
-/** How to call this very CLI from the current folder: "node dist/cli.js" in a checkout. */
-function cliInvocation(): string {
-  const script = process.argv[1] ?? 'dist/cli.js';
-  const fromHere = relative(process.cwd(), script);
-  return `node ${shellWord(fromHere.startsWith('..') || isAbsolute(fromHere) ? script : fromHere)}`;
-}
-
-/** A word the shell reads back unchanged. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
