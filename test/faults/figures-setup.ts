@@ -1,6 +1,6 @@
 // Collects the figures of every fault scenario of a run. After a full run (npm run test:faults)
 // it records them, with the date and the machine, in docs/figures/faults.json, from which
-// `npm run docs` writes docs/reliability.md's table (and `npm run charts` its chart). A short run
+// `npm run docs -- --fault-chart` writes docs/reliability.md's table and its chart. A short run
 // (npm test) records nothing and prints nothing: each scenario has said its line already.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
