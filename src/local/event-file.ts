@@ -8,6 +8,10 @@ import { ConfigError } from '../errors.js';
 /** SQS's largest message body (and the most a queue's MaximumMessageSize may allow). */
 export const SQS_MAX_BODY_BYTES = 1024 * 1024;
 
+// The characters SQS takes in a message body (its SendMessage documentation): tab, newline, carriage
+// return, and U+0020 upwards, without lone surrogates, U+FFFE or U+FFFF. A queue never delivers others.
+const NOT_SQS_TEXT = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
 export interface EventFile {
   bodies: string[];
   format: 'JSON array' | 'JSON Lines';
@@ -27,10 +31,15 @@ export function readEventFile(path: string): EventFile {
   if (events.bodies.length === 0) throw new ConfigError(`--input ${path} holds no events; give a JSON array of events, or one event per line (JSON Lines)`);
   let largestBytes = 0;
   events.bodies.forEach((body, index) => {
+    const where = events.format === 'JSON array' ? `element ${index + 1}` : `event ${index + 1}`;
     const bytes = Buffer.byteLength(body, 'utf8');
     if (bytes > SQS_MAX_BODY_BYTES) {
-      const where = events.format === 'JSON array' ? `element ${index + 1}` : `event ${index + 1}`;
       throw new ConfigError(`--input ${path}: ${where} is ${bytes} bytes, and SQS takes bodies of at most ${SQS_MAX_BODY_BYTES} bytes (1 MiB); leave it out`);
+    }
+    const refused = NOT_SQS_TEXT.exec(body)?.[0];
+    if (refused !== undefined) {
+      const code = `U+${refused.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+      throw new ConfigError(`--input ${path}: ${where} holds ${code}, a character SQS refuses in a message body (no queue can deliver it); leave it out`);
     }
     largestBytes = Math.max(largestBytes, bytes);
   });

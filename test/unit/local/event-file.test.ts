@@ -62,6 +62,12 @@ describe('readEventFile', () => {
     expect(configError(() => readEventFile(join(dir, 'missing.json')))).toContain('ENOENT');
     expect(configError(() => readEventFile(file('empty.jsonl', '\n\n')))).toContain('holds no events');
     expect(configError(() => readEventFile(file('empty.json', '[]')))).toContain('holds no events');
+    const control = configError(() => readEventFile(file('control.jsonl', `${JSON.stringify(EVENT)}\n{"user_id": "a\u0001b"}\n`)));
+    expect(control).toMatch(/: event 2 holds U\+0001, a character SQS refuses in a message body/);
+    // A file read as UTF-8 holds no lone surrogate, and JSON.stringify escapes one an array holds; U+FFFE it can.
+    const nonCharacter = configError(() => readEventFile(file('noncharacter.json', `[${JSON.stringify(EVENT)}, "a\uFFFEb"]`)));
+    expect(nonCharacter).toMatch(/: element 2 holds U\+FFFE, /);
+    expect(() => readEventFile(file('fine.jsonl', `{"locale": "ÜÖ 日本 🙂\t"}\n`))).not.toThrow();
     const huge = configError(() => readEventFile(file('huge.jsonl', `${JSON.stringify(EVENT)}\n${'x'.repeat(SQS_MAX_BODY_BYTES + 1)}\n`)));
     expect(huge).toContain('event 2 is 1048577 bytes');
     expect(huge).not.toContain('xxxx');
