@@ -18,7 +18,7 @@ RUN npm run build
 FROM ${NODE_IMAGE}
 # The HTTP server binds every interface here, so probes and Prometheus reach it from outside.
 # No NODE_OPTIONS: `sqs2pg run` gives itself its V8 limits (src/supervisor/v8-options.ts, derived
-# from its settings; see the README's Memory), here as outside the image.
+# from its settings; see docs/performance.md, Memory), here as outside the image.
 ENV NODE_ENV=production \
     SQS2PG_HTTP_HOST=0.0.0.0 \
     SQS2PG_HTTP_PORT=9464

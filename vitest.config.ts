@@ -1,6 +1,6 @@
-// On Node 20 the AWS SDK says once per process that its releases after early January 2027 need
-// Node 22. sqs2pg lets users see it; the tests, which read the CLI's stderr line by line, pass this
-// to every CLI they start (test/helpers/stack.ts), except test/integration/node-support.test.ts.
+// On Node 20 sqs2pg notes, in one line, that the AWS SDK's releases after early January 2027 need
+// Node 22 (src/node-support.ts). The tests, which read the CLI's stderr line by line, pass this to
+// every CLI they start (test/helpers/stack.ts), except test/integration/node-support.test.ts.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { defineConfig } from 'vitest/config';

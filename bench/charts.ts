@@ -1,6 +1,6 @@
-// SVG charts of the benchmark's and the fault suite's figures for the README, drawn with Vega-Lite
+// SVG charts of the benchmark's and the fault suite's figures for docs/, drawn with Vega-Lite
 // and rendered by Vega's headless view (no browser, no canvas). The figures come either from a
-// benchmark run (run.ts) or from the tables the README already publishes (charts-from-readme.ts).
+// benchmark run (run.ts) or from the tables docs/ already publishes (charts-from-readme.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, View } from 'vega';
@@ -17,7 +17,7 @@ export interface ContenderFigures {
 export interface LatencyFigures {
   /** the send rate of the latency run, messages/s */
   rate: number;
-  /** send → commit latency at each quantile, ms; the README publishes p50 and p99 only */
+  /** send → commit latency at each quantile, ms; docs/performance.md publishes p50 and p99 only */
   quantiles: { quantile: number; ms: number }[];
 }
 
@@ -150,10 +150,10 @@ export async function writeFaultChart(figures: FaultFigures, dir: string): Promi
   return path;
 }
 
-/** The bench table the README publishes (between its bench markers), as figures. */
+/** The bench table docs/performance.md publishes (between its bench markers), as figures. */
 export function benchFiguresFromReadme(readme: string): BenchFigures {
   const section = between(readme, '<!-- bench:start', '<!-- bench:end -->');
-  const run = /Last run: ([^;]+);/.exec(section)?.[1] ?? 'the README';
+  const run = /Last run: ([^;]+);/.exec(section)?.[1] ?? 'docs/';
   const contenders = rows(section).flatMap((cells): ContenderFigures[] => {
     const [profile, contender, , rate, , , cpu] = cells;
     if (profile === undefined || contender === undefined || rate === undefined || !/^[\d,]+$/.test(rate)) return [];
@@ -161,7 +161,7 @@ export function benchFiguresFromReadme(readme: string): BenchFigures {
   });
   const latency = /at ([\d,]+) msg\/s[^:]*: p50 (\d+) ms, p99 (\d+) ms/.exec(section);
   return {
-    source: `figures the README publishes: ${run}`,
+    source: `figures docs/ publishes: ${run}`,
     contenders,
     ...(latency
       ? { latency: { rate: number(latency[1]!), quantiles: [{ quantile: 0.5, ms: number(latency[2]!) }, { quantile: 0.99, ms: number(latency[3]!) }] } }
@@ -169,21 +169,21 @@ export function benchFiguresFromReadme(readme: string): BenchFigures {
   };
 }
 
-/** The fault suite's table the README publishes (scenarios with a time), as figures. */
+/** The fault suite's table docs/reliability.md publishes (scenarios with a time), as figures. */
 export function faultFiguresFromReadme(readme: string): FaultFigures {
   const section = between(readme, '<!-- reliability:start', '<!-- reliability:end -->');
-  const run = /Last full run: ([^;]+);/.exec(section)?.[1] ?? 'the README';
+  const run = /Last full run: ([^;]+);/.exec(section)?.[1] ?? 'docs/';
   const scenarios = rows(section).flatMap((cells) => {
     const time = /^([\d.]+) s$/.exec(cells.at(-1) ?? '');
     return time && cells[0] ? [{ scenario: cells[0], seconds: Number(time[1]) }] : [];
   });
-  return { source: `figures the README publishes: ${run}`, scenarios };
+  return { source: `figures docs/ publishes: ${run}`, scenarios };
 }
 
 function between(text: string, start: string, end: string): string {
   const from = text.indexOf(start);
   const to = text.indexOf(end);
-  if (from === -1 || to < from) throw new Error(`README.md has no ${start} ... ${end} section`);
+  if (from === -1 || to < from) throw new Error(`the page has no ${start} ... ${end} section`);
   return text.slice(from, to);
 }
 

@@ -25,7 +25,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
-const README = join(ROOT, 'README.md');
+// Where --write-readme writes its tables (the flag keeps its name from when they were in the README).
+const README = join(ROOT, 'docs/performance.md');
 const MASK_KEY = '6b0f3a52c1d94e87a2f5b3c8d90e1f2a7c4b5d6e8f9a0b1c2d3e4f5061728394';
 // The ceiling gets sqs2pg's default concurrency; sqs2pg runs with its defaults, as a user runs it
 // (sqs-consumer, the baseline, has its single loop).
@@ -478,14 +479,14 @@ function renderTable(results: readonly Measure[], latency: { p50: number; p99: n
   return lines.join('\n');
 }
 
-/** Rewrites the README's section for this kind of run: the comparison, or (--sqs2pg-only) the memory check. */
+/** Rewrites docs/performance.md's section for this kind of run: the comparison, or (--sqs2pg-only) the memory check. */
 function writeReadme(table: string, name = flags['sqs2pg-only'] ? 'bench-memory' : 'bench'): void {
   const START = `<!-- ${name}:start (written by npm run bench -- --write-readme) -->`;
   const END = `<!-- ${name}:end -->`;
   const text = readFileSync(README, 'utf8');
   const start = text.indexOf(START);
   const end = text.indexOf(END);
-  if (start === -1 || end < start) throw new Error(`README.md has no ${START} ... ${END} section to write`);
+  if (start === -1 || end < start) throw new Error(`docs/performance.md has no ${START} ... ${END} section to write`);
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const args = process.argv.slice(2).filter((arg) => arg !== '--write-readme').map((arg) => (/\s/.test(arg) ? `"${arg}"` : arg));
   const command = ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' ');

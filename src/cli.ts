@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Thin: pick the command, run it, and turn any failure into one line and an exit code.
 import { describeError, Sqs2pgError } from './errors.js';
+import { noteNodeSupport } from './node-support.js';
 
 type Command = (args: readonly string[], env: NodeJS.ProcessEnv) => Promise<number>;
 // Loaded on demand: a command pays only for its own modules (a supervisor never loads the AWS SDK or pg).
@@ -11,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
     return (await import('./commands/run.js')).run;
   },
   demo: async () => (await import('./commands/demo.js')).demo,
+  local: async () => (await import('./commands/local.js')).local,
   migrate: async () => (await import('./commands/migrate.js')).migrate,
   check: async () => (await import('./commands/check.js')).check,
   reveal: async () => (await import('./commands/reveal.js')).reveal,
@@ -24,9 +26,14 @@ const commands: Record<string, () => Promise<Command>> = {
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...args] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    console.log((await import('./version.js')).version());
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     // Loaded here only, so that nothing grows V8's heap before `run` limits it.
-    console.log((await import('./config/help.js')).renderUsage());
+    const [{ renderUsage }, { version }] = await Promise.all([import('./config/help.js'), import('./version.js')]);
+    console.log(renderUsage(version()));
     return name === undefined ? 2 : 0;
   }
   const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
@@ -34,6 +41,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(`sqs2pg: unknown command "${name}"; run "sqs2pg --help" for the list`);
     return 2;
   }
+  noteNodeSupport(name, args, process.env);
   return (await load())(args, process.env);
 }
 

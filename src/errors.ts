@@ -1,4 +1,4 @@
-// Errors a person can act on: each carries a stable `code` (see the README's catalogue),
+// Errors a person can act on: each carries a stable `code` (catalogued in docs/errors.md),
 // the process exit code it maps to, and whether retrying may help.
 
 /**

@@ -40,7 +40,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   }
   const { config, help } = loaded;
   if (help) {
-    console.log(renderHelp('check'));
+    console.log(renderHelp('check', help === 'all'));
     return 0;
   }
   const results: CheckResult[] = [];
@@ -60,7 +60,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
           detail: maskKey.error ?? 'SQS2PG_MASK_KEY (or SQS2PG_MASK_KEY_FILE) is not set; make one with "sqs2pg keygen", keep it in a secret store and give it to every worker',
         },
   );
-  const vault = checkVault(config, maskKey.key);
+  const vault = checkVault(config, env, maskKey.key);
   report(vault.result);
   report(await checkHttpPort(config.httpHost, config.httpPort));
   report(checkWorkers(config.workers, config.dbPoolSize));
@@ -93,11 +93,12 @@ function guardedKey(read: () => Buffer | undefined): { key?: Buffer | undefined;
 }
 
 function checkVault(
-  config: Parameters<typeof vaultPublicKeyFrom>[0] & Parameters<typeof refuseLegacyVaultKey>[0] & { vaultKeyId: string },
+  config: Parameters<typeof vaultPublicKeyFrom>[0] & { vaultKeyId: string },
+  env: NodeJS.ProcessEnv,
   maskKey: Buffer | undefined,
 ): { result: CheckResult; publicKey?: Buffer } {
   try {
-    refuseLegacyVaultKey(config);
+    refuseLegacyVaultKey(env);
     const publicKey = vaultPublicKeyFrom(config);
     if (!publicKey) return { result: { check: 'vault', status: 'ok', detail: 'off (no SQS2PG_VAULT_PUBLIC_KEY): masks only, no originals kept for reveal' } };
     if (maskKey?.equals(publicKey)) throw new ConfigError('the vault public key is the mask key; make a vault key pair with "sqs2pg keygen --vault"');
@@ -220,7 +221,7 @@ async function guarded(check: string, run: () => Promise<CheckResult>): Promise<
   try {
     return await run();
   } catch (error) {
-    return { check, status: 'problem', detail: `PostgreSQL refused the question (${describeError(error)}); check the role's privileges (see the README's grants)` };
+    return { check, status: 'problem', detail: `PostgreSQL refused the question (${describeError(error)}); check the role's privileges (docs/privacy-and-roles.md, PostgreSQL grants)` };
   }
 }
 

@@ -18,7 +18,7 @@ import { vaultSealerFrom } from '../vault/key-pair.js';
 export async function forget(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('forget', args, env);
   if (help) {
-    console.log(renderHelp('forget'));
+    console.log(renderHelp('forget', help === 'all'));
     return 0;
   }
   if ((config.userId === undefined) === (config.masked === undefined)) {

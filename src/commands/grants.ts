@@ -10,7 +10,7 @@ import { DatabaseRefusedError, describeError } from '../errors.js';
 export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('grants', args, env);
   if (help) {
-    console.log(renderHelp('grants'));
+    console.log(renderHelp('grants', help === 'all'));
     return 0;
   }
   const roles = roleNames(config.rolePrefix);

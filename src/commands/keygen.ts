@@ -9,7 +9,7 @@ import { generateVaultKeyPair } from '../vault/sealed-box.js';
 export function keygen(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('keygen', args, env);
   if (help) {
-    console.log(renderHelp('keygen'));
+    console.log(renderHelp('keygen', help === 'all'));
     return Promise.resolve(0);
   }
   if (config.keygenVault) {

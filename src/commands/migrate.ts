@@ -7,7 +7,7 @@ import { assertReachable, createPool, describeDatabase } from '../db/pool.js';
 export async function migrate(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('migrate', args, env);
   if (help) {
-    console.log(renderHelp('migrate'));
+    console.log(renderHelp('migrate', help === 'all'));
     return 0;
   }
   const pool = createPool(config.databaseUrl, 1);

@@ -15,7 +15,7 @@ export async function quarantine(args: readonly string[], env: NodeJS.ProcessEnv
   const [action, ...rest] = args;
   const { config, help } = loadConfig('quarantine', action === 'list' || action === 'show' ? rest : args, env);
   if (help) {
-    console.log(renderHelp('quarantine'));
+    console.log(renderHelp('quarantine', help === 'all'));
     return 0;
   }
   if (action !== 'list' && action !== 'show') throw new ConfigError('quarantine needs "list" or "show <message-id>"; see: sqs2pg quarantine --help');

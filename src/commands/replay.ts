@@ -21,7 +21,7 @@ import { publicKeyOf } from '../vault/sealed-box.js';
 export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('replay', args, env);
   if (help) {
-    console.log(renderHelp('replay'));
+    console.log(renderHelp('replay', help === 'all'));
     return 0;
   }
   const maskKey = maskKeyFrom(config);

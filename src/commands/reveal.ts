@@ -14,7 +14,7 @@ import { revealWithAudit } from '../vault/reveal.js';
 export async function reveal(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('reveal', args, env);
   if (help) {
-    console.log(renderHelp('reveal'));
+    console.log(renderHelp('reveal', help === 'all'));
     return 0;
   }
   const keys = vaultKeysFrom(config);

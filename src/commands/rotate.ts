@@ -17,6 +17,7 @@ import { assertReachable, createPool, type Pool } from '../db/pool.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
+import { colorWanted } from '../observability/progress.js';
 import { createMasker, type Masker } from '../transform/mask.js';
 import { VaultIntegrityError } from '../vault/cipher.js';
 import { sealerOfPrivateKey } from '../vault/key-pair.js';
@@ -32,7 +33,7 @@ import { stopOnSignals } from './stop-on-signals.js';
 export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('rotate', args, env);
   if (help) {
-    console.log(renderHelp('rotate'));
+    console.log(renderHelp('rotate', help === 'all'));
     return 0;
   }
   const keys = vaultKeysFrom({ ...config, maskKey: maskKeyFrom(config) });
@@ -44,7 +45,7 @@ export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): P
   const givenMaskKey = maskKeyFrom(config);
   const maskKey = givenMaskKey && { key: givenMaskKey, keyId: config.maskKeyId };
   const bus = new EventBus();
-  const logger = createLogger(config.logLevel, { format: resolveLogFormat(config.logFormat, process.stderr), color: !env.NO_COLOR });
+  const logger = createLogger(config.logLevel, { format: resolveLogFormat(config.logFormat, process.stderr), color: colorWanted(process.stderr, env) });
   logEvents(bus, logger);
   const stopping = new AbortController();
   const signals = stopOnSignals(() => process.exit(130));

@@ -21,7 +21,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
   const logger = createLogger(config.logLevel, {
     format: resolveLogFormat(config.logFormat, process.stderr),
     clearLine: showProgress,
-    color: colorWanted(env),
+    color: colorWanted(process.stderr, env),
   });
   const bus = new EventBus();
   const logs = logEvents(bus, logger);
@@ -56,7 +56,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
       httpHost: config.httpHost,
       httpPort: config.httpPort,
       supervised,
-      progress: showProgress ? { stream: process.stderr, color: colorWanted(env) } : undefined,
+      progress: showProgress ? { stream: process.stderr, color: colorWanted(process.stderr, env) } : undefined,
     });
     const pipeline = await prepareWorker({
       sqs,

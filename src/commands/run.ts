@@ -25,13 +25,13 @@ const CLI_PATH = fileURLToPath(new URL('../cli.js', import.meta.url));
 export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('run', args, env);
   if (help) {
-    console.log(renderHelp('run'));
+    console.log(renderHelp('run', help === 'all'));
     return 0;
   }
   // Checked here, before any worker starts, so a bad key is one error and not N.
   const maskKey = maskKeyFrom(config);
   if (!maskKey) throw new ConfigError('--mask-key (SQS2PG_MASK_KEY) or --mask-key-file (SQS2PG_MASK_KEY_FILE) must be set for "sqs2pg run" (make one with: sqs2pg keygen); see: sqs2pg run --help');
-  refuseLegacyVaultKey(config);
+  refuseLegacyVaultKey(env);
   const vault = vaultSealerFrom(config);
   if (vault?.publicKey.equals(maskKey)) throw new ConfigError('the vault public key is the mask key; make a vault key pair with "sqs2pg keygen --vault"');
 
@@ -54,7 +54,7 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
       quiet: config.quiet,
       httpHost: config.httpHost,
       httpPort: config.httpPort,
-      logger: createLogger(config.logLevel, { format: resolveLogFormat(config.logFormat, process.stderr), color: colorWanted(env) }),
+      logger: createLogger(config.logLevel, { format: resolveLogFormat(config.logFormat, process.stderr), color: colorWanted(process.stderr, env) }),
     });
   }
   const { runWorker } = await import('./run-worker.js');

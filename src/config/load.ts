@@ -6,7 +6,8 @@ import { positionalFor, settingsFor, type CommandName, type ConfigFor, type Sett
 
 export interface CommandLine<C extends CommandName> {
   config: ConfigFor<C>;
-  help: boolean;
+  /** --help: the essential options; 'all': --help-all */
+  help: false | 'essential' | 'all';
 }
 
 export function loadConfig<C extends CommandName>(
@@ -17,6 +18,7 @@ export function loadConfig<C extends CommandName>(
   const specs = settingsFor(command);
   const options = Object.fromEntries([
     ['help', { type: 'boolean', short: 'h' } as const],
+    ['help-all', { type: 'boolean' } as const],
     ...specs.map(([, spec]) => [spec.flag, { type: spec.boolean ? 'boolean' : 'string' } as const]),
   ]) as Record<string, { type: 'boolean' | 'string'; short?: string }>;
 
@@ -49,14 +51,14 @@ export function loadConfig<C extends CommandName>(
   for (const [name, spec] of specs) {
     const flagValue = parsed.values[spec.flag];
     // An empty value (SQS2PG_POLLERS= in a compose file) means "not set", not "invalid".
-    const given = [flagValue === undefined ? undefined : String(flagValue), env[spec.env]].find((v) => v !== undefined && v !== '');
+    const given = [flagValue === undefined ? undefined : String(flagValue), spec.env && env[spec.env]].find((v) => v !== undefined && v !== '');
     const raw = given ?? spec.defaultFor?.[command] ?? spec.default;
     if (raw === undefined || raw === '') {
       // A required key may come from its file instead (SQS2PG_MASK_KEY_FILE for SQS2PG_MASK_KEY).
-      const file = specs.find(([, other]) => other.env === `${spec.env}_FILE`)?.[1];
-      const fileGiven = file !== undefined && [parsed.values[file.flag], env[file.env]].some((v) => v !== undefined && v !== '');
+      const file = specs.find(([, other]) => other.flag === `${spec.flag}-file`)?.[1];
+      const fileGiven = file !== undefined && [parsed.values[file.flag], file.env && env[file.env]].some((v) => v !== undefined && v !== '');
       if (spec.requiredFor?.includes(command) && !fileGiven) {
-        missing.push(positional?.setting === name ? `<${positional.name}> (the argument, or --${spec.flag} / ${spec.env})` : describeSource(spec));
+        missing.push(positional?.setting === name ? `<${positional.name}> (the argument, or --${spec.flag})` : describeSource(spec));
       }
       continue;
     }
@@ -64,18 +66,19 @@ export function loadConfig<C extends CommandName>(
     if (!result.success) {
       const why = result.error.issues[0]?.message ?? 'invalid value';
       const shown = spec.secret ? '' : ` "${raw}"`;
-      throw new ConfigError(`invalid ${describeSource(spec)}${shown}: ${why}; fix the flag or the environment variable`);
+      throw new ConfigError(`invalid ${describeSource(spec)}${shown}: ${why}; fix the flag${spec.env ? ' or the environment variable' : ''}`);
     }
     config[name] = result.data;
   }
-  if (missing.length > 0 && !parsed.values.help) {
+  const help = parsed.values['help-all'] === true ? 'all' : parsed.values.help === true ? 'essential' : false;
+  if (missing.length > 0 && !help) {
     throw new ConfigError(`${missing.join(', ')} must be set for "sqs2pg ${command}"; see: sqs2pg ${command} --help`);
   }
-  return { config: config as ConfigFor<C>, help: parsed.values.help === true };
+  return { config: config as ConfigFor<C>, help };
 }
 
 function describeSource(spec: SettingSpec): string {
-  return `--${spec.flag} (${spec.env})`;
+  return spec.env ? `--${spec.flag} (${spec.env})` : `--${spec.flag}`;
 }
 
 /**

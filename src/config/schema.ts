@@ -1,16 +1,28 @@
 // The one configuration schema: every setting's flag, environment variable, type, default, unit
-// and documentation. The CLI's --help and the README's configuration table are generated from it.
+// and documentation. The CLI's --help and docs/configuration.md are generated from it.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { rejectReasons } from '../transform/types.js';
 import { decodeKey, decodeVaultPublicKey } from './key.js';
 
-export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen' | 'quarantine' | 'replay';
+export type CommandName = 'run' | 'demo' | 'local' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen' | 'quarantine' | 'replay';
+
+/** Headings of `--help-all` and docs/configuration.md, in this order. */
+export const settingGroups = ['SQS', 'PostgreSQL', 'Masking', 'Vault', 'Throughput and limits', 'Logs, output and HTTP', 'Local servers', 'Command'] as const;
+export type SettingGroup = (typeof settingGroups)[number];
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** kebab-case flag, without the leading dashes */
   flag: string;
-  env: string;
+  /**
+   * the environment variable; absent for a one-off argument (a user id, a reason, a message id),
+   * which is a flag only: an environment variable would outlive the one command it was meant for
+   */
+  env?: string;
+  /** its heading in --help-all and docs/configuration.md (a test holds every setting to one) */
+  group?: SettingGroup;
+  /** shown by `<command> --help` (true: for every command that reads it); the rest by --help-all */
+  essential?: true | readonly CommandName[];
   /** parses the raw text (flags and environment are both text; a bare boolean flag is "true") */
   schema: S;
   /** raw default, parsed like any other input; absent means "not set" */
@@ -20,7 +32,7 @@ export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** the default as documentation shows it, when it is not a literal value */
   defaultDoc?: string;
   unit?: string;
-  /** what the setting does, for the README's table (every command) */
+  /** what the setting does, for docs/configuration.md (every command) */
   doc: string;
   /** what it does for one command, where that differs: that command's --help shows this instead */
   docFor?: Partial<Record<CommandName, string>>;
@@ -84,8 +96,9 @@ const keyId = z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1-16 lower-case let
 // `check` reads every setting `run` reads, so it validates exactly what the worker will be given.
 const pipelineCommands = ['run', 'demo', 'check'] as const;
 const runCommands = ['run', 'check'] as const;
-// The legacy symmetric vault key: run and check read it only to refuse it (workers get the public key now).
-const vaultKeyCommands = [...runCommands, 'reveal', 'rotate'] as const;
+// The legacy symmetric vault key opens what it sealed before 0.2: only the officer's commands take it
+// (run and check refuse it from the environment, without a setting: vault/key-pair.ts).
+const vaultKeyCommands = ['reveal', 'rotate'] as const;
 // Commands that open what workers sealed: their private key never goes to a worker.
 const officerKeyCommands = ['reveal', 'rotate', 'quarantine', 'replay'] as const;
 
@@ -93,6 +106,8 @@ export const settings = {
   queueUrl: setting({
     flag: 'queue-url',
     env: 'SQS_QUEUE_URL',
+    group: 'SQS',
+    essential: true,
     schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
     default: 'http://localhost:4566/000000000000/login-queue',
     doc: 'URL of the SQS queue to read.',
@@ -101,6 +116,7 @@ export const settings = {
   sqsEndpoint: setting({
     flag: 'sqs-endpoint',
     env: 'AWS_ENDPOINT_URL_SQS',
+    group: 'SQS',
     schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
     defaultDoc: "AWS's own (or the queue URL's host)",
     doc: 'SQS endpoint used for every call, even when the queue URL names another host.',
@@ -109,6 +125,7 @@ export const settings = {
   sqsProtocol: setting({
     flag: 'sqs-protocol',
     env: 'SQS2PG_SQS_PROTOCOL',
+    group: 'SQS',
     schema: z.enum(['auto', 'json', 'query'], { error: 'expected auto, json or query' }),
     default: 'auto',
     doc: 'SQS wire protocol. auto: JSON, switching to the older query (XML) protocol for the run if the endpoint answers JSON with XML, as LocalStack before 3.0 does; json or query: that one only.',
@@ -117,6 +134,7 @@ export const settings = {
   sqsClient: setting({
     flag: 'sqs-client',
     env: 'SQS2PG_SQS_CLIENT',
+    group: 'SQS',
     schema: z.enum(['lean', 'sdk'], { error: 'expected lean or sdk' }),
     default: 'lean',
     doc: "Client for the hot SQS calls (receive, delete, visibility) over the JSON protocol. lean: sqs2pg's own requests, signed with the AWS SDK's signer and credentials, on undici (about half the CPU); sdk: the AWS SDK's client. Other calls and the query protocol always use the SDK.",
@@ -125,6 +143,8 @@ export const settings = {
   region: setting({
     flag: 'region',
     env: 'AWS_REGION',
+    group: 'SQS',
+    essential: true,
     schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as us-east-1'),
     default: 'us-east-1',
     doc: 'AWS region. Credentials come from the AWS SDK credential chain.',
@@ -133,6 +153,8 @@ export const settings = {
   databaseUrl: setting({
     flag: 'database-url',
     env: 'DATABASE_URL',
+    group: 'PostgreSQL',
+    essential: true,
     schema: z.string().regex(/^postgres(ql)?:\/\//, 'expected a libpq URL such as postgres://user:pass@host:5432/db'),
     default: 'postgres://postgres:postgres@localhost:5432/postgres',
     doc: 'PostgreSQL connection URL (libpq form; sslmode is honoured).',
@@ -142,6 +164,8 @@ export const settings = {
   maskKey: setting({
     flag: 'mask-key',
     env: 'SQS2PG_MASK_KEY',
+    group: 'Masking',
+    essential: ['run', 'demo', 'check', 'rotate', 'forget', 'replay'],
     schema: key.optional(),
     defaultDoc: 'none (the demo uses a fixed development key)',
     doc: 'Secret key for the HMAC masks of ip and device_id and the keyed hashes of erased user ids: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Prefer the environment or the file to the flag. Required by run and forget --user-id; replay masks with it. For rotate: the new key, whose originals come from the vault.',
@@ -150,6 +174,8 @@ export const settings = {
       check: 'The mask key run would be given: checked to be set, 32 random bytes, and the key its key id was first used with here.',
       demo: "Secret key for the HMAC masks of ip and device_id: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Without it the demo masks with its fixed, public development key (key id dev).",
       rotate: 'The new mask key: rows are re-masked under it from the originals in the vault. Exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one).',
+      forget: "The workers' mask key: forget --user-id finds the user's quarantine records, and keeps their later messages out, by a keyed hash under it. Required by --user-id.",
+      replay: 'The mask key the replayed rows are masked with: the workers\' own.',
     },
     secret: true,
     commands: [...pipelineCommands, 'rotate', 'forget', 'replay'],
@@ -158,6 +184,8 @@ export const settings = {
   maskKeyFile: setting({
     flag: 'mask-key-file',
     env: 'SQS2PG_MASK_KEY_FILE',
+    group: 'Masking',
+    essential: ['run', 'check', 'rotate', 'forget', 'replay'],
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the mask key (a mounted secret), instead of --mask-key.',
@@ -167,6 +195,7 @@ export const settings = {
   maskPreviousKey: setting({
     flag: 'mask-previous-key',
     env: 'SQS2PG_MASK_PREVIOUS_KEY',
+    group: 'Masking',
     schema: key.optional(),
     defaultDoc: 'none',
     doc: 'forget --user-id during a mask-key rotation: the mask key being rotated away from, so the erasure also covers quarantine records and workers still under it (its key id is found from the key).',
@@ -176,6 +205,7 @@ export const settings = {
   maskPreviousKeyFile: setting({
     flag: 'mask-previous-key-file',
     env: 'SQS2PG_MASK_PREVIOUS_KEY_FILE',
+    group: 'Masking',
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the previous mask key, instead of --mask-previous-key.',
@@ -185,6 +215,8 @@ export const settings = {
   maskKeyId: setting({
     flag: 'mask-key-id',
     env: 'SQS2PG_MASK_KEY_ID',
+    group: 'Masking',
+    essential: ['rotate'],
     schema: keyId,
     default: 'k1',
     doc: 'Short id written in front of every mask (k1:...), so the key can be rotated. For rotate: the id rows are re-masked to.',
@@ -199,6 +231,7 @@ export const settings = {
   vaultKey: setting({
     flag: 'vault-key',
     env: 'SQS2PG_VAULT_KEY',
+    group: 'Vault',
     schema: key.optional(),
     defaultDoc: 'none',
     doc: 'The legacy symmetric vault key of sqs2pg before 0.2: reveal and rotate open the entries written under it (rotate moves them to the public-key vault). Workers refuse it: give them SQS2PG_VAULT_PUBLIC_KEY.',
@@ -208,6 +241,7 @@ export const settings = {
   vaultKeyFile: setting({
     flag: 'vault-key-file',
     env: 'SQS2PG_VAULT_KEY_FILE',
+    group: 'Vault',
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the legacy vault key (a mounted secret), instead of --vault-key.',
@@ -217,6 +251,7 @@ export const settings = {
   vaultPublicKey: setting({
     flag: 'vault-public-key',
     env: 'SQS2PG_VAULT_PUBLIC_KEY',
+    group: 'Vault',
     schema: vaultPublicKey.optional(),
     defaultDoc: 'none: no vault',
     doc: 'Public key of the vault (X25519, 32 bytes, hex or base64; sqs2pg keygen --vault makes a pair). Workers seal the value behind every mask, and every quarantined body, to it; they can never open what they sealed. Set it (or --vault-public-key-file) to turn the vault on. For forget --user-id: seals the erased id in its tombstone, so rotate can re-key it under a new mask key.',
@@ -227,6 +262,7 @@ export const settings = {
   vaultPublicKeyFile: setting({
     flag: 'vault-public-key-file',
     env: 'SQS2PG_VAULT_PUBLIC_KEY_FILE',
+    group: 'Vault',
     schema: vaultPublicKeyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the vault public key (a mounted secret), instead of --vault-public-key.',
@@ -236,6 +272,8 @@ export const settings = {
   vaultPrivateKey: setting({
     flag: 'vault-private-key',
     env: 'SQS2PG_VAULT_PRIVATE_KEY',
+    group: 'Vault',
+    essential: ['reveal', 'rotate', 'quarantine', 'replay'],
     schema: key.optional(),
     defaultDoc: 'none',
     doc: 'Private key of the vault (X25519, 32 bytes, hex or base64), for the PII officer only: it opens what workers sealed. Never give it to a worker. For rotate: the key entries are re-sealed to (its public key).',
@@ -245,6 +283,8 @@ export const settings = {
   vaultPrivateKeyFile: setting({
     flag: 'vault-private-key-file',
     env: 'SQS2PG_VAULT_PRIVATE_KEY_FILE',
+    group: 'Vault',
+    essential: ['reveal', 'rotate', 'quarantine', 'replay'],
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the vault private key (a mounted secret), instead of --vault-private-key.',
@@ -254,6 +294,7 @@ export const settings = {
   vaultPreviousPrivateKey: setting({
     flag: 'vault-previous-private-key',
     env: 'SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY',
+    group: 'Vault',
     schema: key.optional(),
     defaultDoc: 'none',
     doc: 'The vault private key being rotated away from: rotate re-seals its entries to the vault private key\'s public key; reveal can still open them meanwhile.',
@@ -263,6 +304,7 @@ export const settings = {
   vaultPreviousPrivateKeyFile: setting({
     flag: 'vault-previous-private-key-file',
     env: 'SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY_FILE',
+    group: 'Vault',
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the previous vault private key, instead of --vault-previous-private-key.',
@@ -272,6 +314,8 @@ export const settings = {
   vaultKeyId: setting({
     flag: 'vault-key-id',
     env: 'SQS2PG_VAULT_KEY_ID',
+    group: 'Vault',
+    essential: ['rotate'],
     schema: keyId,
     default: 'v1',
     doc: 'Id stored with every vault entry, so the vault key can be rotated; one id names one key pair. For rotate: the id entries are re-sealed to. (reveal finds it from the key.)',
@@ -285,6 +329,7 @@ export const settings = {
   vaultPreviousKey: setting({
     flag: 'vault-previous-key',
     env: 'SQS2PG_VAULT_PREVIOUS_KEY',
+    group: 'Vault',
     schema: key.optional(),
     defaultDoc: 'none',
     doc: 'A second legacy symmetric vault key (from a rotation before 0.2 that did not finish): reveal and rotate open its entries too.',
@@ -294,6 +339,7 @@ export const settings = {
   vaultPreviousKeyFile: setting({
     flag: 'vault-previous-key-file',
     env: 'SQS2PG_VAULT_PREVIOUS_KEY_FILE',
+    group: 'Vault',
     schema: keyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the previous legacy vault key, instead of --vault-previous-key.',
@@ -302,7 +348,8 @@ export const settings = {
   }),
   masked: setting({
     flag: 'masked',
-    env: 'SQS2PG_MASKED',
+    group: 'Command',
+    essential: true,
     // Never echoed: a value typed here by mistake could be the raw ip or device id itself.
     schema: z.string().regex(/^[a-z0-9]{1,16}:[0-9a-f]{64}$/, 'expected a masked value such as k1:3f2a… (key id, colon, 64 hex digits)').optional(),
     defaultDoc: 'none',
@@ -317,7 +364,8 @@ export const settings = {
   }),
   reason: setting({
     flag: 'reason',
-    env: 'SQS2PG_REASON',
+    group: 'Command',
+    essential: true,
     schema: z.string().trim().min(3, 'expected a few words: why, or a ticket reference').max(500, 'expected at most 500 characters').optional(),
     defaultDoc: 'none',
     doc: 'Why, written to the audit table (a ticket reference, not the person\'s details). Required by reveal, quarantine show --reveal and replay.',
@@ -333,7 +381,8 @@ export const settings = {
   }),
   userId: setting({
     flag: 'user-id',
-    env: 'SQS2PG_USER_ID',
+    group: 'Command',
+    essential: true,
     schema: z.string().max(128, 'expected at most 128 characters').optional(),
     defaultDoc: 'none',
     doc: "Erase this user: their rows, quarantine records naming them and the vault entries no other row uses, and record a tombstone (a keyed hash of the id) so workers load none of their later messages. Needs the mask key.",
@@ -341,7 +390,8 @@ export const settings = {
   }),
   messageId: setting({
     flag: 'message-id',
-    env: 'SQS2PG_MESSAGE_ID',
+    group: 'Command',
+    essential: true,
     schema: z.string().min(1).max(128, 'expected an SQS message id (at most 128 characters)').optional(),
     defaultDoc: 'none',
     doc: 'The SQS message id of a quarantine record. quarantine show takes it as its argument.',
@@ -349,7 +399,8 @@ export const settings = {
   }),
   reveal: setting({
     flag: 'reveal',
-    env: 'SQS2PG_REVEAL',
+    group: 'Command',
+    essential: true,
     schema: z.stringbool(),
     default: 'false',
     boolean: true,
@@ -358,7 +409,8 @@ export const settings = {
   }),
   whereReason: setting({
     flag: 'where-reason',
-    env: 'SQS2PG_WHERE_REASON',
+    group: 'Command',
+    essential: true,
     schema: z.enum(rejectReasons, { error: `expected a reason code: ${rejectReasons.join(', ')}` }).optional(),
     defaultDoc: 'none: every reason',
     doc: 'replay: only the quarantine records of this reason code.',
@@ -366,7 +418,8 @@ export const settings = {
   }),
   limit: setting({
     flag: 'limit',
-    env: 'SQS2PG_LIMIT',
+    group: 'Command',
+    essential: true,
     schema: int(1, 100_000_000).optional(),
     defaultDoc: 'none: all',
     unit: 'records',
@@ -376,6 +429,7 @@ export const settings = {
   rotatePauseMs: setting({
     flag: 'rotate-pause-ms',
     env: 'SQS2PG_ROTATE_PAUSE_MS',
+    group: 'Throughput and limits',
     schema: int(0, 60000),
     default: '0',
     unit: 'ms',
@@ -384,7 +438,8 @@ export const settings = {
   }),
   keygenVault: setting({
     flag: 'vault',
-    env: 'SQS2PG_KEYGEN_VAULT',
+    group: 'Command',
+    essential: true,
     schema: z.stringbool(),
     default: 'false',
     boolean: true,
@@ -394,6 +449,8 @@ export const settings = {
   rolePrefix: setting({
     flag: 'role-prefix',
     env: 'SQS2PG_ROLE_PREFIX',
+    group: 'PostgreSQL',
+    essential: true,
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'expected lower-case letters, digits and underscores'),
     default: 'sqs2pg_',
     doc: 'Prefix of the three roles grants creates: the prefix followed by worker, analyst and pii_officer.',
@@ -402,6 +459,7 @@ export const settings = {
   visibilityTimeoutSec: setting({
     flag: 'visibility-timeout-sec',
     env: 'SQS2PG_VISIBILITY_TIMEOUT_SEC',
+    group: 'SQS',
     schema: int(1, 43200),
     default: '30',
     unit: 's',
@@ -411,6 +469,7 @@ export const settings = {
   receiveWaitSec: setting({
     flag: 'receive-wait-sec',
     env: 'SQS2PG_RECEIVE_WAIT_SEC',
+    group: 'SQS',
     schema: int(0, 20),
     default: '20',
     unit: 's',
@@ -420,6 +479,7 @@ export const settings = {
   pollers: setting({
     flag: 'pollers',
     env: 'SQS2PG_POLLERS',
+    group: 'Throughput and limits',
     schema: int(1, 64),
     default: '16',
     doc: 'Most concurrent ReceiveMessage loops. A run starts with one and adds one whenever a receive comes back full; one whose receive is less than half full ends (never the last). 16 keep a worker busy at the 10-20 ms of a call to AWS.',
@@ -428,6 +488,7 @@ export const settings = {
   batchMaxRows: setting({
     flag: 'batch-max-rows',
     env: 'SQS2PG_BATCH_MAX_ROWS',
+    group: 'Throughput and limits',
     schema: int(1, 10000),
     default: '500',
     unit: 'rows',
@@ -437,6 +498,7 @@ export const settings = {
   batchMaxWaitMs: setting({
     flag: 'batch-max-wait-ms',
     env: 'SQS2PG_BATCH_MAX_WAIT_MS',
+    group: 'Throughput and limits',
     schema: int(0, 60000),
     default: '200',
     unit: 'ms',
@@ -446,6 +508,7 @@ export const settings = {
   maxInFlightMessages: setting({
     flag: 'max-in-flight-messages',
     env: 'SQS2PG_MAX_IN_FLIGHT_MESSAGES',
+    group: 'Throughput and limits',
     schema: int(10, 100000),
     default: '2000',
     unit: 'messages',
@@ -455,6 +518,7 @@ export const settings = {
   maxInFlightBytes: setting({
     flag: 'max-in-flight-bytes',
     env: 'SQS2PG_MAX_IN_FLIGHT_BYTES',
+    group: 'Throughput and limits',
     schema: int(1_048_576, 4_294_967_296),
     default: '50331648',
     defaultDoc: '`50331648` (48 MiB)',
@@ -465,6 +529,7 @@ export const settings = {
   dbPoolSize: setting({
     flag: 'db-pool-size',
     env: 'SQS2PG_DB_POOL_SIZE',
+    group: 'Throughput and limits',
     schema: int(1, 100),
     default: '4',
     unit: 'connections',
@@ -474,6 +539,7 @@ export const settings = {
   workers: setting({
     flag: 'workers',
     env: 'SQS2PG_WORKERS',
+    group: 'Throughput and limits',
     schema: z.union([z.literal('auto'), int(1, 256)], { error: 'expected auto or a whole number from 1 to 256' }),
     default: '1',
     unit: 'processes',
@@ -483,6 +549,7 @@ export const settings = {
   maxOutageSec: setting({
     flag: 'max-outage-sec',
     env: 'SQS2PG_MAX_OUTAGE_SEC',
+    group: 'Throughput and limits',
     schema: int(1, 86400),
     default: '300',
     unit: 's',
@@ -492,6 +559,8 @@ export const settings = {
   drain: setting({
     flag: 'drain',
     env: 'SQS2PG_DRAIN',
+    group: 'Command',
+    essential: true,
     schema: z.stringbool(),
     default: 'false',
     boolean: true,
@@ -501,6 +570,7 @@ export const settings = {
   logLevel: setting({
     flag: 'log-level',
     env: 'SQS2PG_LOG_LEVEL',
+    group: 'Logs, output and HTTP',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     default: 'info',
     defaultFor: { demo: 'warn' },
@@ -511,6 +581,7 @@ export const settings = {
   logFormat: setting({
     flag: 'log-format',
     env: 'SQS2PG_LOG_FORMAT',
+    group: 'Logs, output and HTTP',
     schema: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }),
     default: 'auto',
     doc: 'Log lines on stderr: json (pino JSON lines), pretty (short lines for a person: time, level, message) or auto: pretty when stderr is a terminal, json otherwise.',
@@ -519,6 +590,7 @@ export const settings = {
   queueDepthIntervalSec: setting({
     flag: 'queue-depth-interval-sec',
     env: 'SQS2PG_QUEUE_DEPTH_INTERVAL_SEC',
+    group: 'SQS',
     schema: int(1, 3600),
     default: '5',
     unit: 's',
@@ -528,6 +600,8 @@ export const settings = {
   httpPort: setting({
     flag: 'http-port',
     env: 'SQS2PG_HTTP_PORT',
+    group: 'Logs, output and HTTP',
+    essential: ['run'],
     schema: int(0, 65535),
     default: '9464',
     defaultFor: { demo: '0' },
@@ -538,6 +612,7 @@ export const settings = {
   httpHost: setting({
     flag: 'http-host',
     env: 'SQS2PG_HTTP_HOST',
+    group: 'Logs, output and HTTP',
     schema: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')], { error: 'expected an IP address to bind, such as 127.0.0.1 or 0.0.0.0' }),
     default: '127.0.0.1',
     doc: 'Address the HTTP server binds; the container image sets 0.0.0.0 so probes and Prometheus can reach it.',
@@ -546,6 +621,8 @@ export const settings = {
   quiet: setting({
     flag: 'quiet',
     env: 'SQS2PG_QUIET',
+    group: 'Logs, output and HTTP',
+    essential: true,
     schema: z.stringbool(),
     default: 'false',
     boolean: true,
@@ -560,6 +637,8 @@ export const settings = {
   json: setting({
     flag: 'json',
     env: 'SQS2PG_JSON',
+    group: 'Logs, output and HTTP',
+    essential: true,
     schema: z.stringbool(),
     default: 'false',
     boolean: true,
@@ -572,7 +651,8 @@ export const settings = {
   }),
   demoMessages: setting({
     flag: 'messages',
-    env: 'SQS2PG_DEMO_MESSAGES',
+    group: 'Command',
+    essential: true,
     schema: int(0, 1000000),
     default: '1000',
     unit: 'messages',
@@ -582,10 +662,25 @@ export const settings = {
   dataDir: setting({
     flag: 'data-dir',
     env: 'SQS2PG_DATA_DIR',
+    group: 'Local servers',
+    essential: true,
     schema: z.string().min(1),
     default: '.sqs2pg',
-    doc: "Folder for the embedded PostgreSQL's data files (the demo keeps them between runs).",
-    commands: ['demo'],
+    doc: "Folder for the embedded PostgreSQL's data files (kept between runs; delete it to start afresh).",
+    commands: ['demo', 'local'],
+  }),
+  input: setting({
+    flag: 'input',
+    group: 'Command',
+    essential: true,
+    schema: z.string().min(1).optional(),
+    defaultDoc: 'none',
+    doc: 'A file of events to send (demo: instead of the generated sample; local: once the queue is up): a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
+    docFor: {
+      demo: 'A file of your own events to send instead of the generated sample: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
+      local: 'A file of events to send to the queue once it is up: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
+    },
+    commands: ['demo', 'local'],
   }),
 } as const;
 
@@ -602,6 +697,11 @@ export const positionalFor: Partial<Record<CommandName, { setting: SettingName; 
 export type ConfigFor<C extends CommandName> = {
   [K in SettingName as C extends Settings[K]['commands'][number] ? K : never]: z.output<Settings[K]['schema']>;
 };
+
+/** Whether `<command> --help` shows this setting (the rest: --help-all). */
+export function isEssential(spec: SettingSpec, command: CommandName): boolean {
+  return spec.essential === true || (spec.essential?.includes(command) ?? false);
+}
 
 /** The settings one command reads, in schema order. */
 export function settingsFor(command: CommandName): [SettingName, SettingSpec][] {

@@ -1,6 +1,7 @@
 // The live progress line of a drain (run --drain, demo), fed by the event map. Only on a terminal:
 // the caller decides (see progressWanted); output to a pipe or a file never gets it. Redrawn in
-// place with a carriage return, cleared before the summary; colour unless NO_COLOR is set.
+// place with a carriage return, cleared before the summary; coloured as colorWanted says.
+import { WriteStream } from 'node:tty';
 import type { EventBus } from './events.js';
 
 export interface ProgressFigures {
@@ -53,8 +54,8 @@ export function formatProgress(figures: ProgressFigures, color: boolean, columns
 }
 
 /** The demo's line while it fills the queue: "sqs2pg sending 12,000 of 50,000 sample messages". */
-export function formatSending(sent: number, total: number, columns?: number): string {
-  const full = `sqs2pg sending ${number.format(sent)} of ${number.format(total)} sample messages`;
+export function formatSending(sent: number, total: number, columns?: number, what = 'sample messages'): string {
+  const full = `sqs2pg sending ${number.format(sent)} of ${number.format(total)} ${what}`;
   if (columns === undefined || columns <= 0 || full.length < columns) return full;
   return `${number.format(sent)} of ${number.format(total)} sent`.slice(0, Math.max(1, columns - 1));
 }
@@ -91,9 +92,17 @@ export function progressWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessE
   return !quiet && stream.isTTY === true && env.TERM !== 'dumb';
 }
 
-/** NO_COLOR (https://no-color.org): any non-empty value turns colour off. */
-export function colorWanted(env: NodeJS.ProcessEnv): boolean {
-  return !env.NO_COLOR;
+/**
+ * Colour as Node's own console decides it (lib/internal/util/colors.js, shouldColorize): with
+ * FORCE_COLOR set, whatever it asks for (0 or false: none), even in a pipe; otherwise only on a
+ * terminal, and not with NO_COLOR, NODE_DISABLE_COLORS or TERM=dumb. Node's getColorDepth reads
+ * them, here from `env` rather than the process's.
+ */
+export function colorWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  // Node's own reading of FORCE_COLOR, without the process warning getColorDepth emits when
+  // NO_COLOR is set beside it.
+  if (env.FORCE_COLOR !== undefined) return ['', '1', 'true', '2', '3'].includes(env.FORCE_COLOR);
+  return stream.isTTY === true && WriteStream.prototype.getColorDepth.call(stream, env) > 2;
 }
 
 export class ProgressLine {

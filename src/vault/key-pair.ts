@@ -45,9 +45,10 @@ export function vaultPreviousPrivateKeyFrom(settings: VaultPreviousPrivateKeySet
 /**
  * A worker given the legacy symmetric vault key would hold a key that decrypts the vault: refused,
  * with what to do instead (the key still serves reveal and rotate for the entries written under it).
+ * Looked for in the environment, not among run's settings: run has no use for the key but this.
  */
-export function refuseLegacyVaultKey(settings: { vaultKey?: Buffer | undefined; vaultKeyFile?: Buffer | undefined }): void {
-  if (settings.vaultKey === undefined && settings.vaultKeyFile === undefined) return;
+export function refuseLegacyVaultKey(env: NodeJS.ProcessEnv): void {
+  if (!env.SQS2PG_VAULT_KEY && !env.SQS2PG_VAULT_KEY_FILE) return;
   throw new ConfigError(
     'workers no longer take the symmetric vault key (SQS2PG_VAULT_KEY / _FILE), which also decrypts; make a key pair with "sqs2pg keygen --vault", give workers SQS2PG_VAULT_PUBLIC_KEY with a new SQS2PG_VAULT_KEY_ID, and keep the old key for reveal and rotate only',
   );

@@ -1,5 +1,5 @@
 // The bodies of fault scenario 6: hand-written malformed login events, each with the outcome the
-// README's quarantine table promises, and bodies generated with fast-check whose outcome is decided
+// quarantine table promises (docs/how-it-works.md), and bodies generated with fast-check whose outcome is decided
 // by an oracle written here from that table, independent of src/transform.
 import fc from 'fast-check';
 import { generateSample } from '../../src/local/sample.js';
@@ -24,14 +24,14 @@ export const SQS_MAX_BODY_BYTES = 1_048_576;
 export interface BadInputCase {
   kind: string;
   body: string;
-  /** 'loaded', or every reason the README allows for this body */
+  /** 'loaded', or every reason the documentation allows for this body */
   expect: 'loaded' | readonly Reason[];
   /** a bug in src/ this body once reproduced (see the scenario's regression tests) */
   regression?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
-// The oracle: the README's reason table, rule by rule. Lengths count characters (code points), as
+// The oracle: the reason codes table of docs/how-it-works.md, rule by rule. Lengths count characters (code points), as
 // the varchar columns do; "control character" is read as C0 and DEL (U+0000-U+001F, U+007F).
 
 const FIELDS = ['user_id', 'device_type', 'ip', 'device_id', 'app_version', 'locale'] as const;
@@ -91,7 +91,7 @@ function hasBadChar(text: string): boolean {
   return false;
 }
 
-/** Every reason the README gives for refusing this body; empty: it must load. */
+/** Every reason the documentation gives for refusing this body; empty: it must load. */
 export function violations(body: string): Set<Reason> {
   const found = new Set<Reason>();
   // Over 64 KiB a body is never parsed: that is its only reason, whatever else it holds.
@@ -197,7 +197,7 @@ const TOO_LONG = ['too_long'] as const;
 const BAD_CHAR = ['bad_char'] as const;
 const BAD_IP = ['bad_ip'] as const;
 const BAD_VERSION = ['bad_app_version'] as const;
-// Over 64 KiB no body is parsed, whatever it holds (README: Quarantine).
+// Over 64 KiB no body is parsed, whatever it holds (docs/how-it-works.md: Quarantine).
 const TOO_LARGE = ['too_large'] as const;
 
 export function handWrittenCases(): BadInputCase[] {

@@ -1,12 +1,12 @@
-// Collects the figures line of every fault scenario of a run, prints them as one table at the
-// end, and after a full run (npm run test:faults) writes that table into the README and draws it
-// (docs/faults-time.svg).
+// Collects the figures of every fault scenario of a run. After a full run (npm run test:faults)
+// it records them, with the date and the machine, in docs/figures/faults.json, from which
+// `npm run docs -- --fault-chart` writes docs/reliability.md's table and its chart. A short run
+// (npm test) records nothing and prints nothing: each scenario has said its line already.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { faultFiguresFromReadme, writeFaultChart } from '../../bench/charts.js';
+import { FAULT_RUN_FILE, ROOT, type FaultRun } from '../../scripts/docs-sections.js';
 import type { Figures } from './harness.js';
 
 declare module 'vitest' {
@@ -15,55 +15,23 @@ declare module 'vitest' {
   }
 }
 
-const README = fileURLToPath(new URL('../../README.md', import.meta.url));
-const START = '<!-- reliability:start (written by npm run test:faults) -->';
-const END = '<!-- reliability:end -->';
-
-export default function setup(project: TestProject): () => Promise<void> {
+export default function setup(project: TestProject): () => void {
   const file = join(mkdtempSync(join(tmpdir(), 'sqs2pg-faults-')), 'figures.jsonl');
   writeFileSync(file, '');
   project.provide('figuresFile', file);
-  return async () => {
+  return () => {
     if (!existsSync(file)) return;
     const figures = readFileSync(file, 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as Figures & { scale: string });
-    if (figures.length === 0) return;
-    const table = renderTable(figures);
-    console.log(`\nFault scenarios (${figures[0]?.scale ?? 'short'}):\n${table}\n`);
-    if (figures.every((row) => row.scale === 'full') && process.env.FAULTS_WRITE_README !== '0') {
-      const text = readFileSync(README, 'utf8');
-      const start = text.indexOf(START);
-      const end = text.indexOf(END);
-      if (start === -1 || end < start) return;
-      const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-      const section = [
-        START,
-        `Last full run: ${new Date().toISOString().slice(0, 10)}, on ${machine}; \`npm run test:faults\`.`,
-        '',
-        table,
-        END,
-      ].join('\n');
-      const written = text.slice(0, start) + section + text.slice(end + END.length);
-      writeFileSync(README, written);
-      await writeFaultChart(faultFiguresFromReadme(written), fileURLToPath(new URL('../../docs', import.meta.url)));
-    }
+    if (figures.length === 0 || !figures.every((row) => row.scale === 'full') || process.env.FAULTS_RECORD === '0') return;
+    const run: FaultRun = {
+      date: new Date().toISOString().slice(0, 10),
+      machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+      command: 'npm run test:faults',
+      scenarios: figures.map(({ scale: _scale, ...row }) => row),
+    };
+    writeFileSync(`${ROOT}${FAULT_RUN_FILE}`, `${JSON.stringify(run, null, 2)}\n`);
   };
-}
-
-function renderTable(figures: readonly Figures[]): string {
-  const rows = [...figures]
-    .sort((a, b) => a.scenario.localeCompare(b.scenario, 'en', { numeric: true }))
-    .map(
-      (row) =>
-        `| ${row.scenario} | ${row.messages.toLocaleString('en-US')} | ${row.faults} | ${row.lost} | ${row.duplicated} | ${row.pii} | ${row.seconds.toFixed(1)} s |`,
-    );
-  // Scenario 9 is the scan every other scenario ran: its row adds theirs up.
-  const scanned = figures.reduce((sum, row) => sum + row.messages, 0);
-  const found = figures.reduce((sum, row) => sum + row.pii, 0);
-  rows.push(
-    `| 9 privacy under failure | ${scanned.toLocaleString('en-US')} | every log line, error, row and quarantine record of the rows above, scanned for the workloads' raw ip and device_id values | | | ${found} | |`,
-  );
-  return ['| scenario | messages | faults injected | lost | duplicated | raw PII found | time |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
 }

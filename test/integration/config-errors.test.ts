@@ -1,9 +1,12 @@
 // The real CLI's exit codes and messages for settings it cannot use: exit 2 for a bad setting, exit 3
 // for a server it cannot reach, each as one line on stderr that names the setting and says what to
-// do, never echoing a secret; and every command's --help lists every setting it reads.
+// do, never echoing a secret; and every command's help, in two tiers: --help the settings most runs
+// need, --help-all every setting it reads.
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { settingsFor, type CommandName } from '../../src/config/schema.js';
+import { usageOf } from '../../src/config/help.js';
+import { isEssential, settingsFor, type CommandName } from '../../src/config/schema.js';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, runCli, startCli, type CliResult, type TestStack } from '../helpers/stack.js';
 import { oneErrorLine } from '../helpers/cli-output.js';
@@ -198,6 +201,24 @@ describe('exit 3: a server sqs2pg cannot reach, reported quickly', () => {
     expect(line).not.toContain('credentials');
   });
 
+  // fauxqs knows a queue by its whole URL (http://sqs.us-east-1.localhost:PORT/…, a host that does not
+  // resolve); the same path on 127.0.0.1 is the obvious fix, and it is another URL to fauxqs. It used
+  // to say "it has no queue login-queue; queues it has: login-queue".
+  it('a queue the server has, named on another host: the message says the host is what differs', async () => {
+    const name = new URL(queueUrl).pathname.split('/').at(-1)!;
+    const onLoopback = `${stack.sqsEndpoint}${new URL(queueUrl).pathname}`;
+    expect(onLoopback).not.toBe(queueUrl);
+    const env = envWith({ SQS_QUEUE_URL: onLoopback });
+    delete env.AWS_ENDPOINT_URL_SQS;
+    const result = await runCli(['run', '--drain'], env, GIVE_UP_MS);
+    expect(result.code, result.stderr).toBe(3);
+    const line = oneErrorLine(result);
+    expect(line).not.toContain(`has no queue ${name}`);
+    expect(line).toContain(`has a queue ${name}, but as ${queueUrl}`);
+    expect(line).toContain(`host ${new URL(queueUrl).host}, not ${new URL(onLoopback).host}`);
+    expect(line).toContain(`AWS_ENDPOINT_URL_SQS=${stack.sqsEndpoint}`);
+  });
+
   it('AWS_ENDPOINT_URL_SQS on a closed port: refused, and no advice about credentials', async () => {
     const port = await freePort();
     const result = await runCli(['run', '--drain'], envWith({ AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}` }), GIVE_UP_MS);
@@ -278,31 +299,61 @@ describe('exit 3 within seconds: PostgreSQL refuses, and the line names why', ()
   });
 });
 
-describe('--help', () => {
-  const commands: CommandName[] = ['run', 'demo', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants'];
-  for (const command of commands) {
-    it(`${command} --help lists every flag of "${command}" with its environment variable`, async () => {
-      // No environment at all: help must not need a key, a database or a queue.
-      const result = await runCli([command, '--help'], { PATH: process.env.PATH }, GIVE_UP_MS);
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.stderr).toBe('');
-      expect(result.stdout).toContain(command === 'reveal' ? 'Usage: sqs2pg reveal <masked-value> [options]' : `Usage: sqs2pg ${command} [options]`);
+describe('--help in tiers', () => {
+  const commands: CommandName[] = ['run', 'demo', 'local', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants', 'keygen', 'quarantine', 'replay'];
+  /** One block per option: its "  --flag" line and the indented lines under it, whitespace joined. */
+  const blocksOf = (help: string) =>
+    new Map(
+      help
+        .split(/\n(?= {2}--)/)
+        .filter((block) => block.startsWith('  --'))
+        .map((block) => [/^ {2}(--[a-z-]+)/.exec(block)![1]!, block.replace(/\s+/g, ' ')]),
+    );
+  it('names the argument a command takes', () => {
+    expect(usageOf('reveal')).toBe('sqs2pg reveal <masked-value> [options]');
+    expect(usageOf('quarantine')).toBe('sqs2pg quarantine list | show <message-id> [options]');
+    expect(usageOf('run')).toBe('sqs2pg run [options]');
+  });
 
-      // One block per option: its "  --flag" line and the indented lines under it.
-      const blocks = result.stdout.split(/\n(?= {2}--)/).filter((block) => block.startsWith('  --'));
-      const byFlag = new Map(blocks.map((block) => [/^ {2}(--[a-z-]+)/.exec(block)![1]!, block]));
-      const specs = settingsFor(command);
-      expect(specs.length).toBeGreaterThan(0);
-      for (const [, spec] of specs) {
-        const block = byFlag.get(`--${spec.flag}`);
-        expect(block, `--${spec.flag} missing from "${command} --help"`).toBeDefined();
-        expect(block).toContain(`env ${spec.env}`);
-        expect(block).toContain(spec.docFor?.[command] ?? spec.doc);
+  for (const command of commands) {
+    it(`${command} --help: the options most runs need, within 45 lines of 100 columns; --help-all: every one`, async () => {
+      // No environment at all: help must not need a key, a database or a queue.
+      const env = { PATH: process.env.PATH };
+      const [essential, all] = await Promise.all([runCli([command, '--help'], env, GIVE_UP_MS), runCli([command, '--help-all'], env, GIVE_UP_MS)]);
+      for (const result of [essential, all]) {
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stderr).toBe('');
+        expect(result.stdout).toContain(`Usage: ${usageOf(command)}`);
+        for (const line of result.stdout.trimEnd().split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
       }
-      // The help is this command's: no other command's requirements.
-      if (command !== 'reveal') expect(result.stdout).not.toContain('Required by reveal');
-      // And nothing it does not accept.
-      expect([...byFlag.keys()].sort()).toEqual([...specs.map(([, spec]) => `--${spec.flag}`), '--help'].sort());
+      expect(essential.stdout.trimEnd().split('\n').length).toBeLessThanOrEqual(45);
+
+      const specs = settingsFor(command).map(([, spec]) => spec);
+      const shown = blocksOf(essential.stdout);
+      const every = blocksOf(all.stdout);
+      for (const spec of specs) {
+        const block = every.get(`--${spec.flag}`);
+        expect(block, `--${spec.flag} missing from "${command} --help-all"`).toBeDefined();
+        if (spec.env) expect(block).toContain(spec.env);
+        else expect(block).toContain('(flag only)');
+        expect(block).toContain((spec.docFor?.[command] ?? spec.doc).replace(/\s+/g, ' '));
+        expect(shown.has(`--${spec.flag}`), `--${spec.flag} in "${command} --help"`).toBe(isEssential(spec, command));
+      }
+      // The help is this command's: nothing it does not accept, no other command's requirements.
+      expect([...every.keys()].sort()).toEqual([...specs.map((spec) => `--${spec.flag}`), '--help', '--help-all'].sort());
+      if (command !== 'reveal') expect(all.stdout).not.toContain('Required by reveal');
+      const hidden = specs.filter((spec) => !isEssential(spec, command)).length;
+      if (hidden > 0) expect(essential.stdout).toContain(`${hidden} more option${hidden === 1 ? '' : 's'} (`);
     });
   }
+
+  it('--version, and the command list within 100 columns', async () => {
+    const version = await runCli(['--version'], { PATH: process.env.PATH }, GIVE_UP_MS);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version);
+    const usage = await runCli(['--help'], { PATH: process.env.PATH }, GIVE_UP_MS);
+    expect(usage.code).toBe(0);
+    for (const line of usage.stdout.trimEnd().split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    for (const command of commands) expect(usage.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
+  });
 });

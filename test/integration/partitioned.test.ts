@@ -1,4 +1,4 @@
-// The README's advice for a large user_logins holds: partitioned by create_date, migrations make the
+// The advice for a large user_logins (docs/operations.md, scaling out) holds: partitioned by create_date, migrations make the
 // unique index (sqs_message_id, create_date), the insert uses it as its conflict target, and a
 // committed message whose delete failed is skipped when it comes back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 // What a drain prints. To a pipe: no progress line at all (no carriage return, no escape code),
 // the summary on stdout, JSON lines on stderr; --json and --quiet as documented. On a terminal
-// (a pseudo-terminal from util-linux's `script`): the live line, in colour unless NO_COLOR, that
+// (a pseudo-terminal from util-linux's `script`): the live line, in colour as Node decides it, that
 // fits the terminal's width; short log lines; the demo's sending shown as it happens.
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -71,6 +71,21 @@ describe('run --drain output', () => {
     expect(typeof summary.seconds).toBe('number');
   });
 
+  // It used to colour these lines in a pipe too, whatever the terminal.
+  it('--log-format pretty to a pipe: short lines, no colour; FORCE_COLOR colours them even there, as Node does', async () => {
+    const plain = await runCli(['run', '--drain', '--log-format', 'pretty'], stack.env(await filledQueue(50, 40)));
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toMatch(/^\d\d:\d\d:\d\d INFO {2}sqs2pg started: /m);
+    expect(plain.stderr).not.toMatch(ESCAPE);
+    const forced = await runCli(['run', '--drain', '--log-format', 'pretty'], stack.env(await filledQueue(50, 41), { FORCE_COLOR: '1' }));
+    expect(forced.code, forced.stderr).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(forced.stderr).toMatch(/^\d\d:\d\d:\d\d \x1b\[36mINFO \x1b\[0m sqs2pg started: /m);
+    // Colour, but still no progress line: that needs a terminal.
+    expect(forced.stderr).not.toContain('\r');
+    expect(forced.stdout).not.toMatch(ESCAPE);
+  });
+
   it('--quiet: nothing on stdout', async () => {
     const queueUrl = await filledQueue(100, 33);
     const result = await runCli(['run', '--drain', '--quiet'], stack.env(queueUrl));
@@ -78,10 +93,13 @@ describe('run --drain output', () => {
     expect(result.stdout).toBe('');
   });
 
-  it('on a terminal: the live line, cleared before the summary; coloured, or not with NO_COLOR', async () => {
+  it('on a terminal: the live line, cleared before the summary; coloured, or not with NO_COLOR or FORCE_COLOR=0', async () => {
     const coloured = await onTerminal(['run', '--drain'], stack.env(await filledQueue(2_000, 34)));
     expect(coloured.code, coloured.stdout).toBe(0);
     expect(coloured.stdout).toMatch(COLOUR);
+    // The log lines' levels too.
+    // eslint-disable-next-line no-control-regex
+    expect(coloured.stdout).toMatch(/\x1b\[36mINFO \x1b\[0m sqs2pg started: /);
     const text = coloured.stdout.replace(new RegExp(COLOUR, 'g'), '');
     expect(text).toMatch(PROGRESS);
     expect(text).toMatch(/ in queue · [\d,]+\/s · \d+ quarantined · ETA /);
@@ -95,6 +113,11 @@ describe('run --drain output', () => {
     expect(plain.code, plain.stdout).toBe(0);
     expect(plain.stdout).toMatch(PROGRESS);
     expect(plain.stdout).not.toMatch(COLOUR);
+
+    const off = await onTerminal(['run', '--drain'], stack.env(await filledQueue(300, 42), { FORCE_COLOR: '0' }));
+    expect(off.code, off.stdout).toBe(0);
+    expect(off.stdout).toMatch(PROGRESS);
+    expect(off.stdout).not.toMatch(COLOUR);
 
     const quiet = await onTerminal(['run', '--drain', '--quiet'], stack.env(await filledQueue(300, 36)));
     expect(quiet.code, quiet.stdout).toBe(0);

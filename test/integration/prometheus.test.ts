@@ -1,5 +1,5 @@
 // sqs2pg scraped by a real Prometheus (Debian's package) while it drains a queue that keeps filling:
-// every metric the README lists arrives with its type and labels, every Grafana panel's query and
+// every metric docs/operations.md lists arrives with its type and labels, every Grafana panel's query and
 // every alert of deploy/prometheus is accepted and has data, and `promtool check metrics` passes.
 // Skipped, with one line saying why, where prometheus is not installed.
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { prometheusMissing, promtoolCheckMetrics, startPrometheus, type Promethe
 import { createTestStack, migrateWithCli, startCli, waitFor, type CliProcess, type TestStack } from '../helpers/stack.js';
 
 const ROOT = new URL('../../', import.meta.url);
-const readme = readFileSync(new URL('README.md', ROOT), 'utf8');
+const readme = readFileSync(new URL('docs/operations.md', ROOT), 'utf8');
 const ALERTS = new URL('deploy/prometheus/sqs2pg-alerts.yaml', ROOT).pathname;
 const JOB = 'sqs2pg';
 // Generous: two other test files share the two cores; each wait ends as soon as its state is there.
@@ -23,7 +23,7 @@ interface ReadmeMetric {
   labels: string[];
 }
 
-/** The README's metrics table (generated from the registry: see readme-metrics.test.ts). */
+/** docs/operations.md's metrics table (generated from the registry by npm run docs; docs/generated.test.ts keeps it current). */
 const readmeMetrics: ReadmeMetric[] = readme
   .slice(readme.indexOf('<!-- metrics-table:start'), readme.indexOf('<!-- metrics-table:end'))
   .split('\n')
@@ -89,11 +89,11 @@ describe.skipIf(prometheusMissing)(`a real Prometheus scraping sqs2pg run${prome
     await stack?.close();
   }, CEILING_MS);
 
-  it('finds the README metrics table to check', () => {
+  it('finds the documented metrics table to check', () => {
     expect(readmeMetrics.length).toBeGreaterThan(10);
   });
 
-  it('scrapes every metric the README lists, with its type and labels', async () => {
+  it('scrapes every metric the documentation lists, with its type and labels', async () => {
     const prom = prometheus!;
     for (const metric of readmeMetrics) {
       const seriesName = metric.type === 'histogram' ? `${metric.name}_bucket` : metric.name;

@@ -266,7 +266,7 @@ describe('exit 3: an endpoint that does not speak the protocol sqs2pg needs', ()
   });
 });
 
-// The README's own `SQS_QUEUE_URL=http://localhost:4566/… npx sqs2pg run --drain`: the queue URL
+// The take-home page's own `SQS_QUEUE_URL=http://localhost:4566/… sqs2pg run --drain`: the queue URL
 // names the endpoint, and the AWS SDK used to print plain-text advice about it on every start.
 describe("nothing on stderr but sqs2pg's own lines", () => {
   it('a queue URL on a host that is not AWS, without AWS_ENDPOINT_URL_SQS', async () => {

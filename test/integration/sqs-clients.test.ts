@@ -3,6 +3,7 @@
 // fault proxy), credentials that rotate mid-run, oversized answers refused, and a whole CLI drain
 // with each client on each server.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
@@ -16,6 +17,10 @@ import { countRows, createTestStack, migrateWithCli, runCli, type TestStack } fr
 
 const CLIENTS: readonly SqsClientSetting[] = ['lean', 'sdk'];
 const NEVER = new AbortController().signal;
+// Every API this file opens keeps one listener on a caller's signal for its life (lean-transport.ts),
+// and this one signal is every call's: more than Node's default 10, as the pipeline's own long-lived
+// signals are (pipeline.ts lifts the limit for those too).
+setMaxListeners(0, NEVER);
 
 let localAwsSqs: QuerySqsServer;
 const stacks: Record<'fauxqs' | 'local-aws-sqs', TestStack> = {} as never;

@@ -67,8 +67,8 @@ export class ProtocolChoice implements SqsApi {
     return this.call((api) => api.queueAttributes(queueUrl, names, signal));
   }
 
-  listQueues(max: number, signal: AbortSignal): Promise<string[]> {
-    return this.call((api) => api.listQueues(max, signal));
+  listQueues(max: number, signal: AbortSignal, prefix?: string): Promise<string[]> {
+    return this.call((api) => api.listQueues(max, signal, prefix));
   }
 
   destroy(): void {

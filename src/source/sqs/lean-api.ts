@@ -84,8 +84,8 @@ export class LeanSqsApi implements SqsApi {
     return attributes;
   }
 
-  listQueues(max: number, signal: AbortSignal): Promise<string[]> {
-    return this.sdk.listQueues(max, signal);
+  listQueues(max: number, signal: AbortSignal, prefix?: string): Promise<string[]> {
+    return this.sdk.listQueues(max, signal, prefix);
   }
 
   destroy(): void {

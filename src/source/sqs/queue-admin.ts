@@ -3,7 +3,7 @@
 import { CreateQueueCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 /**
- * The MaximumMessageSize the demo and the benchmark give their queues, and the README advises for a
+ * The MaximumMessageSize the demo and the benchmark give their queues, and the docs advise for a
  * login queue: an event is a few hundred bytes, and sqs2pg's byte budget reserves twice this for every
  * message a receive may bring, so a queue that allows 1 MiB leaves room for few receives at once.
  */
@@ -17,9 +17,13 @@ export async function createQueue(client: SQSClient, name: string, maxMessageByt
   return output.QueueUrl;
 }
 
+/** SQS's limits on one SendMessageBatch call: ten entries, and 1 MiB of bodies together. */
+const BATCH_ENTRIES = 10;
+const BATCH_BYTES = 1024 * 1024;
+
 /**
- * Sends every body, 10 per SendMessageBatch call and `concurrency` calls at a time; throws if any
- * entry fails. `onSent` hears the running total after each call.
+ * Sends every body, up to 10 (and 1 MiB) per SendMessageBatch call and `concurrency` calls at a
+ * time; throws if any entry fails. `onSent` hears the running total after each call.
  */
 export async function sendBodies(
   client: SQSClient,
@@ -28,13 +32,13 @@ export async function sendBodies(
   concurrency = 8,
   onSent?: (sent: number) => void,
 ): Promise<void> {
+  const batches = batchesOf(bodies);
   let next = 0;
   let sent = 0;
   const worker = async () => {
-    while (next < bodies.length) {
-      const start = next;
-      next += 10;
-      const Entries = bodies.slice(start, start + 10).map((MessageBody, i) => ({ Id: String(i), MessageBody }));
+    while (next < batches.length) {
+      const batch = batches[next++]!;
+      const Entries = batch.map((MessageBody, i) => ({ Id: String(i), MessageBody }));
       const output = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries }));
       if (output.Failed && output.Failed.length > 0) {
         throw new Error(`SendMessageBatch: ${output.Failed.length} entries failed (${output.Failed[0]?.Code ?? 'unknown'})`);
@@ -44,4 +48,23 @@ export async function sendBodies(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** The bodies in order, cut into batches SQS takes: a body alone may fill one. */
+export function batchesOf(bodies: readonly string[]): string[][] {
+  const batches: string[][] = [];
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const body of bodies) {
+    const size = Buffer.byteLength(body, 'utf8');
+    if (batch.length > 0 && (batch.length === BATCH_ENTRIES || bytes + size > BATCH_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(body);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }

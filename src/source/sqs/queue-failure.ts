@@ -22,7 +22,14 @@ export async function explainQueueFailure(error: unknown, queueUrl: string, targ
   const endpoint = safeUrl(target);
   const hostPort = endpoint ? `${endpoint.hostname}:${endpoint.port || (endpoint.protocol === 'https:' ? '443' : '80')}` : target;
   if (NO_QUEUE.has(name) || NO_QUEUE.has(code)) {
-    const queueName = safeUrl(queueUrl)?.pathname.split('/').filter(Boolean).at(-1) ?? queueUrl;
+    const queueName = lastSegment(queueUrl);
+    const namesake = await sameNameElsewhere(sqs, queueUrl, queueName);
+    if (namesake) {
+      return {
+        cause: `the endpoint ${target} has a queue ${queueName}, but as ${namesake.url} (${namesake.differs}), and finds a queue by its whole URL`,
+        action: `set SQS_QUEUE_URL=${namesake.url}${namesake.hostOnly ? ` and AWS_ENDPOINT_URL_SQS=${target}, so the calls go where they do now` : ''}`,
+      };
+    }
     return {
       cause: `the endpoint ${target} answered that it has no queue ${queueName}; ${await queuesListed(sqs)}`,
       action: "check the queue name and account id in SQS_QUEUE_URL, and AWS_REGION",
@@ -47,7 +54,7 @@ export async function explainQueueFailure(error: unknown, queueUrl: string, targ
     return { cause: `the endpoint refused the AWS credentials (${name || code})`, action: 'check the credentials and that AWS_REGION is the queue\'s region' };
   }
   if (DENIED.has(name) || DENIED.has(code)) {
-    return { cause: `the credentials may not read the queue (${name || code})`, action: 'allow sqs:GetQueueAttributes and the other actions the README lists to the role' };
+    return { cause: `the credentials may not read the queue (${name || code})`, action: 'allow sqs:GetQueueAttributes and the other actions of the IAM policy in docs/operations.md to the role' };
   }
   return {
     cause: describeError(error),
@@ -55,12 +62,44 @@ export async function explainQueueFailure(error: unknown, queueUrl: string, targ
   };
 }
 
+/**
+ * A queue of the same name under another URL, and what differs: emulators (fauxqs) find a queue
+ * by its whole URL, host included, so the same path on another host is "no such queue" to them.
+ * Undefined when there is none, or it cannot be asked; never throws.
+ */
+async function sameNameElsewhere(sqs: SqsApi, queueUrl: string, queueName: string): Promise<{ url: string; differs: string; hostOnly: boolean } | undefined> {
+  const wanted = safeUrl(queueUrl);
+  if (!wanted) return undefined;
+  let urls: string[];
+  try {
+    urls = await sqs.listQueues(LISTED, AbortSignal.timeout(LIST_TIMEOUT_MS), queueName);
+  } catch {
+    return undefined;
+  }
+  for (const url of urls) {
+    const found = safeUrl(url);
+    if (!found || lastSegment(url) !== queueName || found.href === wanted.href) continue;
+    const differs: string[] = [];
+    if (found.host !== wanted.host) differs.push(`host ${found.host}, not ${wanted.host}`);
+    const account = (u: URL) => u.pathname.split('/').filter(Boolean).at(-2) ?? '';
+    if (account(found) !== account(wanted)) differs.push(`account ${account(found) || 'none'}, not ${account(wanted) || 'none'}`);
+    if (found.protocol !== wanted.protocol) differs.push(`${found.protocol.slice(0, -1)}, not ${wanted.protocol.slice(0, -1)}`);
+    if (differs.length === 0) continue;
+    return { url, differs: differs.join('; '), hostOnly: differs.length === 1 && found.host !== wanted.host };
+  }
+  return undefined;
+}
+
+function lastSegment(url: string): string {
+  return safeUrl(url)?.pathname.split('/').filter(Boolean).at(-1) ?? url;
+}
+
 /** "queues it has: a, b" or why they cannot be listed; never throws. */
 async function queuesListed(sqs: SqsApi): Promise<string> {
   try {
     const urls = await sqs.listQueues(LISTED, AbortSignal.timeout(LIST_TIMEOUT_MS));
     if (urls.length === 0) return 'it has no queues';
-    const names = urls.map((url) => safeUrl(url)?.pathname.split('/').filter(Boolean).at(-1) ?? url);
+    const names = urls.map(lastSegment);
     return `queues it has: ${names.join(', ')}${urls.length >= LISTED ? ` (the first ${LISTED})` : ''}`;
   } catch (error) {
     const { name, code } = errorNames(error);

@@ -105,8 +105,8 @@ export class SdkSqsApi implements SqsApi {
     return attributes;
   }
 
-  async listQueues(max: number, signal: AbortSignal): Promise<string[]> {
-    const output = await this.client.send(new ListQueuesCommand({ MaxResults: max }), { abortSignal: signal });
+  async listQueues(max: number, signal: AbortSignal, prefix?: string): Promise<string[]> {
+    const output = await this.client.send(new ListQueuesCommand({ MaxResults: max, QueueNamePrefix: prefix }), { abortSignal: signal });
     return (output.QueueUrls ?? []).slice(0, max);
   }
 

@@ -56,8 +56,8 @@ export interface SqsApi {
     names: readonly QueueAttributeName[],
     signal: AbortSignal,
   ): Promise<Partial<Record<QueueAttributeName, string>>>;
-  /** ListQueues: the URLs of up to `max` queues the endpoint has, for an error message. */
-  listQueues(max: number, signal: AbortSignal): Promise<string[]>;
+  /** ListQueues: the URLs of up to `max` queues the endpoint has (named `prefix…`), for an error message. */
+  listQueues(max: number, signal: AbortSignal, prefix?: string): Promise<string[]>;
   /** Closes the sockets. */
   destroy(): void;
 }

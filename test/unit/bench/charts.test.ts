@@ -1,4 +1,4 @@
-// The README's charts come from its own tables: the parsers find every published figure, and Vega
+// docs/'s charts come from its own tables: the parsers find every published figure, and Vega
 // renders each chart to an SVG that carries those figures.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { benchFiguresFromReadme, faultFiguresFromReadme, writeBenchCharts, writeFaultChart } from '../../../bench/charts.js';
 
-const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+const performance = readFileSync(new URL('../../../docs/performance.md', import.meta.url), 'utf8');
+const reliability = readFileSync(new URL('../../../docs/reliability.md', import.meta.url), 'utf8');
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-charts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-it('reads the benchmark table the README publishes, and draws it', async () => {
-  const figures = benchFiguresFromReadme(readme);
+it('reads the benchmark table docs/performance.md publishes, and draws it', async () => {
+  const figures = benchFiguresFromReadme(performance);
   expect(figures.contenders.map((row) => `${row.profile}/${row.contender}`)).toEqual(
     ['loopback/ceiling', 'loopback/baseline', 'loopback/sqs2pg', 'aws-like/ceiling', 'aws-like/baseline', 'aws-like/sqs2pg'],
   );
@@ -23,8 +24,8 @@ it('reads the benchmark table the README publishes, and draws it', async () => {
   expect(readFileSync(latency!, 'utf8')).toMatch(/^<svg/);
 });
 
-it('reads the fault suite table the README publishes, and draws it', async () => {
-  const figures = faultFiguresFromReadme(readme);
+it('reads the fault suite table docs/reliability.md publishes, and draws it', async () => {
+  const figures = faultFiguresFromReadme(reliability);
   expect(figures.scenarios.length).toBeGreaterThanOrEqual(9);
   const svg = readFileSync(await writeFaultChart(figures, dir), 'utf8');
   for (const { scenario } of figures.scenarios) expect(svg).toContain(scenario.slice(0, 12));

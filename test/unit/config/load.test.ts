@@ -123,7 +123,8 @@ describe('loadConfig run', () => {
   });
 
   it('returns --help', () => {
-    expect(loadConfig('run', ['-h'], ENV).help).toBe(true);
+    expect(loadConfig('run', ['-h'], ENV).help).toBe('essential');
+    expect(loadConfig('run', ['--help-all'], ENV).help).toBe('all');
   });
 
   it('refuses a stray argument, most likely a flag without its dashes', () => {
@@ -144,7 +145,8 @@ describe('loadConfig run, mask key', () => {
   });
 
   it('does not require the key when only --help is asked for', () => {
-    expect(loadConfig('run', ['--help'], {}).help).toBe(true);
+    expect(loadConfig('run', ['--help'], {}).help).toBe('essential');
+    expect(loadConfig('run', ['--help-all'], {}).help).toBe('all');
   });
 
   it.each([
@@ -238,7 +240,7 @@ describe('loadConfig run, invalid values', () => {
 
   it('a negative number is a value that validation refuses, not an "ambiguous" flag', () => {
     expect(configError(() => loadConfig('demo', ['--messages', '-5'], {})).message).toBe(
-      'invalid --messages (SQS2PG_DEMO_MESSAGES) "-5": expected at least 0; fix the flag or the environment variable',
+      'invalid --messages "-5": expected at least 0; fix the flag',
     );
   });
 
@@ -371,7 +373,7 @@ describe('loadConfig reveal', () => {
   it('requires the reason and the masked value', () => {
     expect(configError(() => loadConfig('reveal', [MASK], {})).message).toContain('--reason');
     expect(configError(() => loadConfig('reveal', ['--reason', 'ticket 42'], {})).message).toBe(
-      '<masked-value> (the argument, or --masked / SQS2PG_MASKED) must be set for "sqs2pg reveal"; see: sqs2pg reveal --help',
+      '<masked-value> (the argument, or --masked) must be set for "sqs2pg reveal"; see: sqs2pg reveal --help',
     );
   });
 

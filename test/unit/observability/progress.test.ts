@@ -50,10 +50,23 @@ describe('progressWanted and colorWanted', () => {
     expect(progressWanted({ isTTY: true }, { TERM: 'dumb' }, false)).toBe(false);
   });
 
-  it('honours NO_COLOR when it is set to anything', () => {
-    expect(colorWanted({})).toBe(true);
-    expect(colorWanted({ NO_COLOR: '1' })).toBe(false);
-    expect(colorWanted({ NO_COLOR: '' })).toBe(true);
+  // As Node's own console decides (FORCE_COLOR, then a terminal, NO_COLOR, NODE_DISABLE_COLORS, TERM).
+  it.each([
+    ['a terminal', { isTTY: true }, { TERM: 'xterm-256color' }, true],
+    ['a pipe', { isTTY: false }, { TERM: 'xterm-256color' }, false],
+    ['a stream that does not say', {}, { TERM: 'xterm' }, false],
+    ['a terminal with NO_COLOR=1', { isTTY: true }, { TERM: 'xterm', NO_COLOR: '1' }, false],
+    ['a terminal with NO_COLOR set empty, which Node counts as set', { isTTY: true }, { TERM: 'xterm', NO_COLOR: '' }, false],
+    ['a terminal with NODE_DISABLE_COLORS', { isTTY: true }, { TERM: 'xterm', NODE_DISABLE_COLORS: '1' }, false],
+    ['a dumb terminal', { isTTY: true }, { TERM: 'dumb' }, false],
+    ['a pipe with FORCE_COLOR=1', { isTTY: false }, { FORCE_COLOR: '1' }, true],
+    ['a pipe with FORCE_COLOR set empty', { isTTY: false }, { FORCE_COLOR: '' }, true],
+    ['a pipe with FORCE_COLOR=3', { isTTY: false }, { FORCE_COLOR: '3' }, true],
+    ['a terminal with FORCE_COLOR=0', { isTTY: true }, { TERM: 'xterm', FORCE_COLOR: '0' }, false],
+    ['a terminal with FORCE_COLOR=false', { isTTY: true }, { TERM: 'xterm', FORCE_COLOR: 'false' }, false],
+    ['FORCE_COLOR=1 beside NO_COLOR: FORCE_COLOR wins, as in Node', { isTTY: false }, { FORCE_COLOR: '1', NO_COLOR: '1' }, true],
+  ] as const)('colour on %s: %s', (_what, stream, env, expected) => {
+    expect(colorWanted(stream, { ...env })).toBe(expected);
   });
 });
 

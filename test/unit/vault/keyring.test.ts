@@ -55,7 +55,9 @@ describe('the worker', () => {
   });
 
   it('refuses the legacy symmetric vault key, which also decrypts, without echoing it', () => {
-    const message = configError(() => refuseLegacyVaultKey(runConfig({ SQS2PG_VAULT_KEY: LEGACY_KEY.toString('hex') })));
+    const message = configError(() => refuseLegacyVaultKey({ SQS2PG_VAULT_KEY: LEGACY_KEY.toString('hex') }));
+    expect(configError(() => refuseLegacyVaultKey({ SQS2PG_VAULT_KEY_FILE: '/run/secrets/legacy' }))).toBeDefined();
+    expect(() => refuseLegacyVaultKey({ SQS2PG_VAULT_KEY: '' })).not.toThrow();
     expect(message).toContain('SQS2PG_VAULT_PUBLIC_KEY');
     expect(message).toContain('keygen --vault');
     expect(message).not.toContain(LEGACY_KEY.toString('hex'));
