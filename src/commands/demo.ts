@@ -5,6 +5,7 @@ import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { countRows, mostRepeatedDevice, sampleRows, type LoginRowView } from '../db/inspect.js';
 import { createPool } from '../db/pool.js';
+import { requireUserLogins } from '../db/user-logins.js';
 import { DEV_MASK_KEY, DEV_MASK_KEY_ID } from '../local/dev-key.js';
 import { startEmbeddedPostgres } from '../local/embedded-postgres.js';
 import { startEmbeddedSqs } from '../local/embedded-sqs.js';
@@ -119,14 +120,15 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       observers.stopProgress();
     }
 
-    const totals = await countRows(pool);
-    const top = await mostRepeatedDevice(pool);
+    const table = await requireUserLogins(pool);
+    const totals = await countRows(pool, table);
+    const top = await mostRepeatedDevice(pool, table);
     say(
       'Drained login-queue:',
       ...formatRunSummary(stats),
       '',
       `user_logins now holds ${count.format(totals.logins)} rows and sqs2pg.quarantine ${count.format(totals.quarantined)} (all runs). A few rows:`,
-      ...formatRows(await sampleRows(pool, 5)),
+      ...formatRows(await sampleRows(pool, table, 5)),
       '',
       top
         ? `Most repeated masked_device_id: ${top.maskedDeviceId}\n  ${count.format(top.logins)} logins by ${count.format(top.users)} users: equal values mask equally, so duplicates stay visible.`

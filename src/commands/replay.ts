@@ -5,10 +5,10 @@ import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
 import { assertReachable, createPool } from '../db/pool.js';
+import { requireUserLogins } from '../db/user-logins.js';
 import { ConfigError } from '../errors.js';
 import { openersFrom, rethrowSealed } from '../quarantine/openers.js';
 import { replayQuarantined } from '../quarantine/replay.js';
-import { conflictTargetOf } from '../sink/postgres/conflict-target.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import { createMasker } from '../transform/mask.js';
 import { keyIdOf } from '../db/key-fingerprints.js';
@@ -33,7 +33,7 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
       const privateKey = vaultPrivateKeyFrom(config)!;
       const keyId = await keyIdOf(pool, 'vault', publicKeyOf(privateKey));
       const result = await replayQuarantined(pool, {
-        sink: new PostgresSink(pool, await conflictTargetOf(pool)),
+        sink: new PostgresSink(pool, await requireUserLogins(pool)),
         masker: createMasker(config.maskKey, config.maskKeyId),
         openerFor,
         vault: keyId === undefined ? null : sealerOfPrivateKey(privateKey, keyId),

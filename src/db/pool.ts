@@ -1,6 +1,11 @@
 // The PostgreSQL connection pool, and the start-up check that turns "cannot connect" into one
 // line a person can act on: the cause named (password missing or refused, TLS, refused, DNS,
 // timeout) and what to do. The password never appears in a message.
+// Every connection searches pg_catalog only (then pg_temp, for relations): a function or operator
+// that a role planted in a schema it may create in (public, on PostgreSQL 12–14) is then never a
+// candidate for what sqs2pg's statements call, so it cannot run with the rights of the worker, the
+// officer or the owner (CVE-2018-1058). sqs2pg names its own tables by schema; user_logins is found
+// once through the role's own search path (see user-logins.ts).
 import pg from 'pg';
 import { ConnectError, describeError } from '../errors.js';
 
@@ -8,6 +13,9 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 const CONNECT_TIMEOUT_MS = 10_000;
+
+/** The search path of every sqs2pg session. `SET LOCAL search_path TO DEFAULT` gives a transaction the role's own. */
+export const PINNED_SEARCH_PATH = 'pg_catalog, pg_temp';
 
 /** The server asked for a password and none was given (not in the URL, not in PGPASSWORD). */
 class MissingPasswordError extends Error {
@@ -21,7 +29,9 @@ class MissingPasswordError extends Error {
 /**
  * pg leaves the socket of a connection that failed during start-up open (a missing or refused
  * password): the process then waits for the server's authentication_timeout, 60 s by default.
- * This client closes it at once, and says plainly when the password is missing.
+ * This client closes it at once, and says plainly when the password is missing. A connection is
+ * handed out only once its search path is pinned: a SET, not a startup option, so that the role's
+ * own path stays the session's default, which user-logins.ts and migrate ask for.
  */
 class FailFastClient extends pg.Client {
   constructor(config?: pg.ClientConfig) {
@@ -33,6 +43,10 @@ class FailFastClient extends pg.Client {
     }
   }
 
+  private async pinSearchPath(): Promise<void> {
+    await this.query(`SET search_path = ${PINNED_SEARCH_PATH}`);
+  }
+
   override connect(): Promise<pg.Client>;
   override connect(callback: (err: Error) => void): void;
   override connect(callback?: (err: Error) => void): Promise<pg.Client> | void {
@@ -41,15 +55,32 @@ class FailFastClient extends pg.Client {
     };
     if (callback) {
       super.connect((error: Error) => {
-        closeOnFailure(error);
-        callback(error);
+        if (error) {
+          closeOnFailure(error);
+          callback(error);
+          return;
+        }
+        this.pinSearchPath().then(
+          // pg's callback takes null for success; its types say Error.
+          () => callback(null as unknown as Error),
+          (failure: Error) => {
+            closeOnFailure(failure);
+            callback(failure);
+          },
+        );
       });
       return;
     }
-    return super.connect().catch((error: unknown) => {
-      closeOnFailure(error);
-      throw error;
-    });
+    return super
+      .connect()
+      .then(async (client) => {
+        await this.pinSearchPath();
+        return client;
+      })
+      .catch((error: unknown) => {
+        closeOnFailure(error);
+        throw error;
+      });
   }
 }
 
