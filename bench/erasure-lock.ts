@@ -4,8 +4,10 @@
 //   1. loading alone, with the index on user_id that sqs2pg adds and without it (what the index costs);
 //   2. forget alone, both ways, vault off and on (what the writers would wait for);
 //   3. loading while a user is forgotten every --forget-every-ms: batch latency and rows/s against 1.
+// With --mask-indexes, a third table shape: indexes on masked_ip and masked_device_id too, which
+// turn forget's remaining scan (vault on: which of the user's masks other rows still use) into lookups.
 // Runs against the PostgreSQL that DATABASE_URL names (a scratch database is created and dropped).
-// Usage: npm run bench:erasure [-- --rows 300000 --seconds 15 --rounds 3]
+// Usage: npm run bench:erasure [-- --rows 300000 --seconds 15 --rounds 3 --mask-indexes]
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '4' },
     batch: { type: 'string', default: '500' },
     'forget-every-ms': { type: 'string', default: '250' },
+    'mask-indexes': { type: 'boolean', default: false },
   },
 });
 const PRELOAD = Number(values.rows);
@@ -97,8 +100,16 @@ async function load(sink: PostgresSink, forgets: boolean): Promise<{ rowsPerSec:
   return { rowsPerSec: rows / SECONDS, latencies: latencies.sort((a, b) => a - b), forgetMs: forgetMs.sort((a, b) => a - b) };
 }
 
-async function setIndex(table: UserLoginsTable, on: boolean): Promise<void> {
-  await pool.query(on ? `CREATE INDEX IF NOT EXISTS user_logins_user_id_idx ON ${table.name} (user_id)` : `DROP INDEX IF EXISTS ${table.schema}.user_logins_user_id_idx`);
+type Shape = 'without the user_id index' | 'with the user_id index' | 'with user_id, masked_ip and masked_device_id indexes';
+const SHAPES: Shape[] = ['with the user_id index', 'without the user_id index', ...(values['mask-indexes'] ? (['with user_id, masked_ip and masked_device_id indexes'] as const) : [])];
+
+async function setIndexes(table: UserLoginsTable, shape: Shape): Promise<void> {
+  const index = (name: string, column: string, on: boolean) =>
+    pool.query(on ? `CREATE INDEX IF NOT EXISTS ${name} ON ${table.name} (${column})` : `DROP INDEX IF EXISTS ${table.schema}.${name}`);
+  await index('user_logins_user_id_idx', 'user_id', shape !== 'without the user_id index');
+  const masks = shape === 'with user_id, masked_ip and masked_device_id indexes';
+  await index('bench_masked_ip_idx', 'masked_ip', masks);
+  await index('bench_masked_device_id_idx', 'masked_device_id', masks);
   await pool.query(`VACUUM ANALYZE ${table.name}`);
 }
 
@@ -138,9 +149,8 @@ try {
   const result: Record<string, { rowsPerSec: number[]; p50: number[]; p99: number[]; max: number[]; forget: number[]; forgetMax: number[]; alone: number[]; aloneVault: number[] }> = {};
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which goes first: the machine's speed drifts, and the table grows as it loads.
-    for (const index of round % 2 === 0 ? [true, false] : [false, true]) {
-      await setIndex(table, index);
-      const key = index ? 'with the user_id index' : 'without it';
+    for (const key of round % 2 === 0 ? SHAPES : [...SHAPES].reverse()) {
+      await setIndexes(table, key);
       const row = (result[key] ??= { rowsPerSec: [], p50: [], p99: [], max: [], forget: [], forgetMax: [], alone: [], aloneVault: [] });
       const quiet = await load(sink, false);
       const busy = await load(sink, true);
