@@ -11,12 +11,35 @@
 -- forget holds it while it deletes, so it must be quick: user_logins gets an index on user_id (its
 -- seven columns stay as they are), and the one remaining scan runs only for masks the vault holds.
 --
+-- rotate leaves a re-masked value's old entry in place until its clean-up at the end (workers still on
+-- the old key may need it), and forget knows only the masks the user's rows carry now: so each entry
+-- rotate replaces names its replacement, and forget follows those links both ways, so that the old
+-- entries of an erased user's values go too (an interrupted rotate left them for good before).
+--
 -- No function a role can subvert. Every SECURITY DEFINER function runs with search_path pg_catalog,
 -- pg_temp: no schema a role may create in (public, on PostgreSQL 12 to 14) is searched for the functions
 -- and operators it calls, so none can be planted to run as the owner. user_logins is named by the
 -- schema it is in, resolved now. This file is written to be safe under any search path too: it runs
 -- in the migrating role's session, where public may be writable, so it names pg_catalog's functions
 -- and operators explicitly.
+
+ALTER TABLE sqs2pg_vault.entries ADD COLUMN IF NOT EXISTS superseded_by varchar(256);
+CREATE INDEX IF NOT EXISTS entries_superseded_by_idx ON sqs2pg_vault.entries (superseded_by) WHERE superseded_by IS NOT NULL;
+
+-- Every mask of the same values as `p_masks`, under any mask key: the masks themselves, the entries
+-- they replaced and the entries that replaced them, as far as the links go.
+CREATE OR REPLACE FUNCTION sqs2pg_vault.mask_lineage(p_masks varchar[])
+RETURNS varchar[] LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  WITH RECURSIVE lineage(m) AS (
+    SELECT x FROM unnest(p_masks) AS x
+    UNION
+    SELECT CASE WHEN e.superseded_by = l.m THEN e.masked_value ELSE e.superseded_by END
+      FROM sqs2pg_vault.entries e JOIN lineage l ON e.superseded_by = l.m OR e.masked_value = l.m
+     WHERE e.superseded_by IS NOT NULL
+  )
+  SELECT coalesce(array_agg(m), '{}') FROM lineage
+$fn$;
+REVOKE ALL ON FUNCTION sqs2pg_vault.mask_lineage(varchar[]) FROM PUBLIC;
 
 DO $migration$
 DECLARE
@@ -49,9 +72,10 @@ BEGIN
                     WHERE v.m IS NOT NULL), '{}')
     INTO rows_deleted, masks;
   WITH q AS (DELETE FROM sqs2pg.quarantine q WHERE q.user_key = ANY (p_user_keys) RETURNING 1) SELECT count(*) INTO quarantined FROM q;
-  -- The vault entries of those masks, unless other rows still use them. With the vault off there are
-  -- none, and no row is read.
-  SELECT coalesce(array_agg(e.masked_value), '{}') INTO vaulted FROM sqs2pg_vault.entries e WHERE e.masked_value = ANY (masks);
+  -- The vault entries of those values (under any mask key a rotation left), unless other rows still
+  -- use them. With the vault off there are none, and no row is read.
+  SELECT coalesce(array_agg(e.masked_value), '{}') INTO vaulted FROM sqs2pg_vault.entries e
+   WHERE e.masked_value = ANY (sqs2pg_vault.mask_lineage(masks));
   IF cardinality(vaulted) > 0 THEN
     SELECT coalesce(array_agg(DISTINCT v.m), '{}') INTO kept
       FROM %1$I.user_logins u, LATERAL (VALUES (u.masked_ip), (u.masked_device_id)) AS v(m)
@@ -86,9 +110,11 @@ BEGIN
   -- the erasure begins (the count is for the officer and the audit; the erasure does not depend on it).
   SELECT count(*) INTO rows_using_it FROM %1$I.user_logins u
    WHERE u.masked_ip OPERATOR(pg_catalog.=) p_masked_value OR u.masked_device_id OPERATOR(pg_catalog.=) p_masked_value;
-  -- Writers that vault this value and are half way commit first, and their entry is deleted too.
+  -- Writers that vault this value and are half way commit first, and their entry is deleted too; so
+  -- are the entries of the same value under other mask keys that a rotation left.
   PERFORM pg_advisory_xact_lock(hashtext('sqs2pg vault'));
-  WITH d AS (DELETE FROM sqs2pg_vault.entries e WHERE e.masked_value = p_masked_value RETURNING 1) SELECT count(*) INTO vault_entries FROM d;
+  WITH d AS (DELETE FROM sqs2pg_vault.entries e WHERE e.masked_value = ANY (sqs2pg_vault.mask_lineage(ARRAY[p_masked_value::varchar])) RETURNING 1)
+  SELECT count(*) INTO vault_entries FROM d;
   -- The mask may be recorded: the rows that keep it are still there.
   PERFORM sqs2pg_vault.record_audit('forget_masked', p_masked_value, p_reason,
     jsonb_build_object('vaultEntries', vault_entries, 'rowsUsingIt', rows_using_it));

@@ -27,6 +27,13 @@ UPDATE ${table} u
   FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS v(id, ip, device_id)
  WHERE u.sqs_message_id = v.id`;
 
+// Each old entry names the entry that replaced it: forget follows the link (sql/0007), so an erased
+// user's values leave no entry under the old key behind, even before the clean-up at the end.
+const LINK_REPLACED = `
+UPDATE sqs2pg_vault.entries e SET superseded_by = v.next
+  FROM unnest($1::varchar[], $2::varchar[]) AS v(old, next)
+ WHERE e.masked_value = v.old`;
+
 const ENTRIES_TO_REENCRYPT = `
 SELECT ${ENTRY_COLUMNS} FROM sqs2pg_vault.entries
  WHERE masked_value > $1 AND (vault_key_id <> $2 OR ephemeral_public_key IS NULL)
@@ -92,6 +99,7 @@ export class RotationStore {
       const next = remask(found);
       const fresh = [...next.values()].sort((a, b) => (a.maskedValue < b.maskedValue ? -1 : a.maskedValue > b.maskedValue ? 1 : 0));
       const vaulted = fresh.length === 0 ? 0 : ((await this.client.query(INSERT_ENTRIES, entryColumns(fresh))).rowCount ?? 0);
+      if (next.size > 0) await this.client.query(LINK_REPLACED, [[...next.keys()], [...next.values()].map((entry) => entry.maskedValue)]);
       const updates = rows.rows
         .map((row) => ({
           id: row.sqs_message_id,
