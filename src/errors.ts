@@ -1,17 +1,43 @@
 // Errors a person can act on: each carries a stable `code` (see the README's catalogue),
 // the process exit code it maps to, and whether retrying may help.
 
+/**
+ * The process exit codes, one table for every command. What matters to whatever starts sqs2pg again
+ * (a supervisor, Kubernetes, a cron job) is whether starting again can help: after `crashed` it may;
+ * after `unreachable`, later; after `config`, `refused` or `crashLoop`, not until someone changes
+ * something, and a restart that comes sooner fails at start-up without receiving a message.
+ */
+export const EXIT = {
+  ok: 0,
+  /** an error sqs2pg did not foresee (or check: a check did not pass): starting again may help */
+  crashed: 1,
+  /** a setting or a key is missing, malformed or not the one the database knows */
+  config: 2,
+  /** PostgreSQL or SQS cannot be reached (at start, or for longer than --max-outage-sec in a drain) */
+  unreachable: 3,
+  /** reveal, quarantine show: nothing to show */
+  notFound: 4,
+  /** PostgreSQL refuses what sqs2pg must do: a privilege, a table, a column, a function is missing or not as made */
+  refused: 5,
+  /** run --workers N: a worker died again and again without committing anything */
+  crashLoop: 6,
+  /** a second SIGINT/SIGTERM */
+  forced: 130,
+} as const;
+
 export type ErrorCode =
   | 'config_invalid'
   | 'sqs_unreachable'
   | 'sqs_protocol'
   | 'db_unreachable'
   | 'db_schema'
+  | 'db_refused'
   | 'embedded_unavailable'
   | 'db_permission'
   | 'vault_integrity'
   | 'rotate_running'
-  | 'vault_not_found';
+  | 'vault_not_found'
+  | 'worker_crash_loop';
 
 export class Sqs2pgError extends Error {
   constructor(
@@ -31,6 +57,18 @@ export class ConfigError extends Sqs2pgError {
   constructor(message: string) {
     super('config_invalid', message, 2);
     this.name = 'ConfigError';
+  }
+}
+
+/**
+ * PostgreSQL refuses what sqs2pg must do, and will until someone changes the database: a privilege
+ * (db_permission), a table, column or function missing or not as sqs2pg made it (db_schema). Exit
+ * code 5: no restart can help, so a supervisor stops the run rather than restart into it.
+ */
+export class DatabaseRefusedError extends Sqs2pgError {
+  constructor(code: 'db_permission' | 'db_schema', message: string, cause?: unknown) {
+    super(code, message, EXIT.refused, false, { cause });
+    this.name = 'DatabaseRefusedError';
   }
 }
 

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
-import { mismatchedKeys, type KeyCheck } from '../db/key-fingerprints.js';
+import { describeKeyProblem, keyProblems, type KeyCheck } from '../db/key-fingerprints.js';
 import { loadMigrations, pendingMigrations } from '../db/migrate.js';
 import { createPool, describeDatabase, explainConnectFailure, type Pool } from '../db/pool.js';
 import { findUserLogins, type UserLoginsTable } from '../db/user-logins.js';
@@ -36,6 +36,7 @@ export interface CheckResult {
 }
 
 const EXIT_PROBLEM = 1;
+const EXIT_KEY = 2;
 const count = new Intl.NumberFormat('en-US');
 
 export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -87,6 +88,8 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
 
   const passed = results.every((result) => result.status === 'ok' || result.status === 'warning');
   if (config.json) console.log(JSON.stringify({ ok: passed, checks: results }));
+  // A key run would refuse is what run exits 2 for: check says so the same way.
+  if (results.some((result) => result.check === 'keys' && result.status === 'problem')) return EXIT_KEY;
   return passed ? 0 : EXIT_PROBLEM;
 }
 
@@ -326,16 +329,20 @@ async function checkSearchPath(pool: Pool): Promise<CheckResult> {
   };
 }
 
-/** A key id this database knows under another key would make run refuse to start. */
+/** A key id this database knows under another key, or a retired one, would make run refuse to start. */
 async function checkKeys(pool: Pool, keys: readonly KeyCheck[]): Promise<CheckResult> {
   const check = 'keys';
   if (keys.length === 0) return { check, status: 'ok', detail: 'no key given, nothing to compare' };
   const table = await pool.query<{ ok: boolean }>(`SELECT to_regclass('sqs2pg.key_fingerprints') IS NOT NULL AS ok`);
   if (table.rows[0]?.ok !== true) return { check, status: 'skipped', detail: 'not checked until the migrations have created sqs2pg.key_fingerprints' };
-  const wrong = await mismatchedKeys(pool, keys);
-  if (wrong.length > 0) {
-    const which = wrong.map((k) => `the ${k.purpose} key and ${k.purpose} key id "${k.keyId}" do not match what this database first saw them with`).join('; ');
-    return { check, status: 'problem', detail: `${which} (one key, one id, both ways); set the key first used under the id, or give a new key a new key id (then run sqs2pg rotate)` };
+  const problems = await keyProblems(pool, keys);
+  if (problems.length > 0) {
+    const which = problems.map((problem) =>
+      problem.kind === 'retired'
+        ? describeKeyProblem(problem)
+        : `the ${problem.check.purpose} key and ${problem.check.purpose} key id "${problem.check.keyId}" do not match what this database first saw them with (one key, one id, both ways); set the key first used under the id, or give a new key a new key id (then run sqs2pg rotate)`,
+    );
+    return { check, status: 'problem', detail: which.join('; ') };
   }
   return { check, status: 'ok', detail: `${keys.map((k) => `${k.purpose} key id ${k.keyId}`).join(' and ')}: first use here, or the key first used under it` };
 }

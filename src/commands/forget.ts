@@ -1,17 +1,19 @@
 // sqs2pg forget --user-id <id> | --masked <value>: erasure in one transaction, audited without the
 // erased values; says what it removed. --user-id also records a tombstone, so the user's later
-// messages (still queued, or redelivered) are never loaded. Rerunning it is harmless.
+// messages (still queued, or redelivered) are never loaded; its keys are checked against the
+// database's fingerprints first. Rerunning it is harmless.
 import { renderHelp } from '../config/help.js';
 import { maskKeyFrom } from '../config/key.js';
 import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
-import { keyIdOf } from '../db/key-fingerprints.js';
+import { assertKnownKeys, keyIdOf } from '../db/key-fingerprints.js';
 import { assertReachable, createPool } from '../db/pool.js';
+import { inTransaction } from '../db/transaction.js';
+import { BEGIN_VAULT_DELETE } from '../db/vault-lock.js';
 import { ConfigError } from '../errors.js';
 import { createMasker } from '../transform/mask.js';
-import { forgetMasked, forgetUser } from '../vault/forget.js';
+import { forgetMasked, forgetUserUnder } from '../vault/forget.js';
 import { vaultSealerFrom } from '../vault/key-pair.js';
-import { sealUserId } from '../vault/tombstones.js';
 
 export async function forget(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('forget', args, env);
@@ -34,15 +36,26 @@ export async function forget(args: readonly string[], env: NodeJS.ProcessEnv): P
     await assertReachable(pool, config.databaseUrl);
     try {
       if (config.userId !== undefined && maskKey) {
-        const userKey = createMasker(maskKey, config.maskKeyId).userKey(config.userId);
-        const userKeys = [userKey];
-        const previous = maskKeyFrom({ maskKey: config.maskPreviousKey, maskKeyFile: config.maskPreviousKeyFile });
-        if (previous) {
-          const previousId = await keyIdOf(pool, 'mask', previous);
-          if (previousId === undefined) throw new ConfigError("the previous mask key is not a key this database's masks were made with; check SQS2PG_MASK_PREVIOUS_KEY");
-          userKeys.push(createMasker(previous, previousId).userKey(config.userId));
-        }
-        const done = await forgetUser(pool, config.userId, userKeys, config.reason, sealUserId(sealer, userKey, config.userId));
+        const userId = config.userId;
+        // One transaction under the vault's delete lock (forget_user takes it too), which rotate's
+        // last step also takes: a key rotate retires is refused here, never used beside it.
+        const done = await inTransaction(pool, BEGIN_VAULT_DELETE, async (client) => {
+          // Before anything is written: a tombstone under a key no worker uses would match none of
+          // their messages, and a user id sealed to a key the vault does not know could never be
+          // re-keyed by rotate. A wrong, unknown or retired key stops here (exit 2).
+          await assertKnownKeys(client, [
+            { purpose: 'mask', keyId: config.maskKeyId, key: maskKey },
+            ...(sealer ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: sealer.publicKey } as const] : []),
+          ]);
+          const maskers = [createMasker(maskKey, config.maskKeyId)];
+          const previous = maskKeyFrom({ maskKey: config.maskPreviousKey, maskKeyFile: config.maskPreviousKeyFile });
+          if (previous) {
+            const previousId = await keyIdOf(client, 'mask', previous);
+            if (previousId === undefined) throw new ConfigError("the previous mask key is not a key this database's masks were made with; check SQS2PG_MASK_PREVIOUS_KEY");
+            maskers.push(createMasker(previous, previousId));
+          }
+          return forgetUserUnder(client, userId, maskers, config.reason, sealer);
+        });
         console.log(
           `forgot the user: removed ${plural(done.rows, 'row')} of user_logins, ${plural(done.quarantined, 'quarantine record')} and ` +
             `${plural(done.vaultEntries, 'vault entry', 'vault entries')} no other row uses; ` +

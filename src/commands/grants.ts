@@ -5,7 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { applyGrants, roleNames } from '../db/grants.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, createPool, describeDatabase } from '../db/pool.js';
-import { describeError, Sqs2pgError } from '../errors.js';
+import { DatabaseRefusedError, describeError } from '../errors.js';
 
 export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, help } = loadConfig('grants', args, env);
@@ -23,12 +23,10 @@ export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): P
       created = await applyGrants(pool, roles);
     } catch (error) {
       if ((error as { code?: unknown }).code !== '42501') throw error;
-      throw new Sqs2pgError(
+      throw new DatabaseRefusedError(
         'db_permission',
         `PostgreSQL refused to create or grant the roles (${describeError(error)}); run sqs2pg grants as the owner of the sqs2pg tables, with CREATEROLE`,
-        1,
-        false,
-        { cause: error },
+        error,
       );
     }
     console.log(

@@ -5,7 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
 import { assertReachable, createPool } from '../db/pool.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
-import { openersFrom, rethrowSealed } from '../quarantine/openers.js';
+import { privateKeysFrom, quarantineKeyring, rethrowSealed } from '../quarantine/openers.js';
 import { countsByReasonAndDay, findRecord } from '../quarantine/records.js';
 import { openBody, revealSealedBody } from '../quarantine/sealed-body.js';
 
@@ -32,20 +32,22 @@ export async function quarantine(args: readonly string[], env: NodeJS.ProcessEnv
       const messageId = config.messageId;
       if (messageId === undefined) throw new ConfigError('quarantine show needs <message-id>; see: sqs2pg quarantine --help');
       if (config.reveal && config.reason === undefined) throw new ConfigError('quarantine show --reveal needs --reason (written to the audit); see: sqs2pg quarantine --help');
-      const openerFor = config.reveal ? openersFrom(config, 'quarantine show --reveal', 'it opens the sealed body') : undefined;
+      const keys = config.reveal ? privateKeysFrom(config, 'quarantine show --reveal', 'it opens the sealed body') : undefined;
       const record = await findRecord(pool, messageId);
       if (!record) throw new Sqs2pgError('vault_not_found', `the quarantine holds no record of message ${messageId}`, 4);
-      if (!openerFor || config.reason === undefined) {
+      if (!keys || config.reason === undefined) {
         console.log(JSON.stringify(record, null, 2));
         return 0;
       }
       const reason = config.reason;
+      // Before the audit row: a key this vault was never sealed to is refused without one.
+      const keyring = await quarantineKeyring(pool, keys);
       // The audit row commits before the sealed body is handed over; it is opened here, then printed.
       const sealed = await revealSealedBody(pool, messageId, reason);
       let body: string | undefined;
       if (sealed) {
         try {
-          body = openBody(sealed, messageId, openerFor);
+          body = openBody(sealed, messageId, keyring);
         } catch (error) {
           rethrowSealed(error, messageId);
           throw error;

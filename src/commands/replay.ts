@@ -1,18 +1,21 @@
 // sqs2pg replay --reason "..." [--where-reason R] [--limit N]: quarantined messages re-run through
 // today's validation and masking, from their sealed bodies. Needs the vault private key (to open
-// them) and the mask key (to mask them as workers do); audited per message; safe beside workers.
+// them; the previous one too while a vault key rotation is under way) and the mask key (to mask
+// them as workers do), both checked against the database's fingerprints before anything is opened
+// or written; audited per message; safe beside workers.
 import { renderHelp } from '../config/help.js';
+import { maskKeyFrom } from '../config/key.js';
 import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
+import { assertKnownKeys, keyIdInUse } from '../db/key-fingerprints.js';
 import { assertReachable, createPool } from '../db/pool.js';
 import { requireUserLogins } from '../db/user-logins.js';
 import { ConfigError } from '../errors.js';
-import { openersFrom, rethrowSealed } from '../quarantine/openers.js';
+import { privateKeysFrom, quarantineKeyring, rethrowSealed } from '../quarantine/openers.js';
 import { replayQuarantined } from '../quarantine/replay.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import { createMasker } from '../transform/mask.js';
-import { keyIdOf } from '../db/key-fingerprints.js';
-import { sealerOfPrivateKey, vaultPrivateKeyFrom } from '../vault/key-pair.js';
+import { sealerOfPrivateKey } from '../vault/key-pair.js';
 import { publicKeyOf } from '../vault/sealed-box.js';
 
 export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -21,22 +24,23 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
     console.log(renderHelp('replay'));
     return 0;
   }
-  const openerFor = openersFrom(config, 'replay', 'without the vault there is no original body to replay, only its shape');
-  if (!config.maskKey) throw new ConfigError('replay needs the mask key (SQS2PG_MASK_KEY), to mask replayed rows as workers do; see: sqs2pg replay --help');
+  const maskKey = maskKeyFrom(config);
+  const keys = privateKeysFrom({ ...config, maskKey }, 'replay', 'without the vault there is no original body to replay, only its shape');
+  if (!maskKey) throw new ConfigError('replay needs the mask key (SQS2PG_MASK_KEY), to mask replayed rows as workers do; see: sqs2pg replay --help');
   if (config.reason === undefined) throw new ConfigError('replay needs --reason; see: sqs2pg replay --help');
   const pool = createPool(config.databaseUrl, 1);
   try {
     await assertReachable(pool, config.databaseUrl);
     try {
-      // Replayed rows' vault entries are sealed to the key pair the officer holds, under the id
-      // workers registered its public key with (none: the rows are loaded, their entries not).
-      const privateKey = vaultPrivateKeyFrom(config)!;
-      const keyId = await keyIdOf(pool, 'vault', publicKeyOf(privateKey));
+      // Replayed rows must match what workers make: masks under a key id its key stands for, and
+      // vault entries sealed to the officer's key pair under the id the workers registered it with.
+      await assertKnownKeys(pool, [{ purpose: 'mask', keyId: config.maskKeyId, key: maskKey }]);
+      const vaultKeyId = await keyIdInUse(pool, 'vault', publicKeyOf(keys.privateKey), 'the vault private key (SQS2PG_VAULT_PRIVATE_KEY)');
       const result = await replayQuarantined(pool, {
         sink: new PostgresSink(pool, await requireUserLogins(pool)),
-        masker: createMasker(config.maskKey, config.maskKeyId),
-        openerFor,
-        vault: keyId === undefined ? null : sealerOfPrivateKey(privateKey, keyId),
+        masker: createMasker(maskKey, config.maskKeyId),
+        opener: await quarantineKeyring(pool, keys),
+        vault: sealerOfPrivateKey(keys.privateKey, vaultKeyId),
         reason: config.reason,
         whereReason: config.whereReason,
         limit: config.limit,

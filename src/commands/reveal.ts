@@ -34,7 +34,7 @@ export async function reveal(args: readonly string[], env: NodeJS.ProcessEnv): P
       if (keyring.keyIds.length === 0) {
         throw new ConfigError("no vault key given is a key this database's vault was written with; check SQS2PG_VAULT_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2)");
       }
-      value = await revealWithAudit(pool, masked, reason, (entry) => keyring.open(entry));
+      value = await revealWithAudit(pool, masked, reason, (entry) => keyring.openEntry(entry));
     } catch (error) {
       if (error instanceof VaultIntegrityError) {
         throw new Sqs2pgError(

@@ -1,29 +1,32 @@
-// sqs2pg rotate: brings existing data to the configured keys, while workers keep loading. Vault
-// entries under another vault key, and legacy v1 (symmetric) entries, are re-sealed to the public
-// key of the vault private key given (the old keys given as previous or legacy keys); with a mask
-// key given, rows are re-masked under it from the vault's originals, the entries of the old masks
-// that no row uses any more are deleted, and tombstones get a twin under the new mask key id.
-// Interrupted, it resumes when run again. Run as the tables' owner: it reads every ciphertext.
+// sqs2pg rotate: brings existing data to the configured keys, while workers keep loading. Everything
+// sealed to the vault under another key (entries, legacy v1 entries included; quarantined bodies;
+// erased users' sealed ids) is re-sealed to the public key of the vault private key given (the old
+// keys given as previous or legacy keys); with a mask key given, rows are re-masked under it from
+// the vault's originals, the entries of the old masks that no row uses any more are deleted,
+// tombstones get a twin and quarantine records their user key and masks under the new mask key id.
+// When nothing is left under an old key id, rotate retires it: every command refuses that key from
+// then on, and its owner is told it may be destroyed. Interrupted, it resumes when run again. Run as
+// the tables' owner: it reads every ciphertext.
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
 import { maskKeyFrom } from '../config/key.js';
-import { assertKeyFingerprints } from '../db/key-fingerprints.js';
+import { assertKeyFingerprints, retireKeyIdsBut } from '../db/key-fingerprints.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, createPool, type Pool } from '../db/pool.js';
 import { requireUserLogins } from '../db/user-logins.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
-import { createMasker } from '../transform/mask.js';
+import { createMasker, type Masker } from '../transform/mask.js';
 import { VaultIntegrityError } from '../vault/cipher.js';
 import { sealerOfPrivateKey } from '../vault/key-pair.js';
-import { vaultKeysFrom, type VaultKeys } from '../vault/keyring.js';
+import { vaultKeysFrom, type VaultKeyring, type VaultKeys } from '../vault/keyring.js';
 import { keyIdsOf, officerKeyring } from '../vault/officer-keyring.js';
-import { reencryptVault, remaskRows, type RotationOptions } from '../vault/rotation.js';
-import { RotationStore } from '../vault/rotation-store.js';
-import { createVaultOpener, publicKeyOf, type VaultOpener } from '../vault/sealed-box.js';
-import { rekeyQuarantine } from '../quarantine/rekey.js';
+import { reencryptVault, remaskRows, resealTombstoneIds, twinTombstones, type RotationOptions } from '../vault/rotation.js';
+import { RotationStore, type SealedCounts } from '../vault/rotation-store.js';
+import { publicKeyOf, SealedItemError, type VaultSealer } from '../vault/sealed-box.js';
+import { rekeyableRecords, rekeyQuarantineRecords, resealQuarantineBodies } from '../quarantine/rekey.js';
 import { rotateTombstones } from '../vault/tombstones.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
@@ -59,6 +62,13 @@ export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): P
           1,
         );
       }
+      if (error instanceof SealedItemError) {
+        throw new Sqs2pgError(
+          'vault_integrity',
+          "a quarantined body or an erased user's sealed id does not open with the key of its key id (the key is wrong for its key id, or the record was altered); batches done so far are committed",
+          1,
+        );
+      }
       return rethrowRefusal(error, config.databaseUrl, 'rotate keys');
     });
     console.log(lines.join('\n'));
@@ -79,6 +89,7 @@ async function rotateWith(
 ): Promise<string[]> {
   await migrate(pool);
   const privateKey = keys.privateKey!;
+  // The keys rotate moves to: recorded if new, refused if another key holds the id or the id is retired.
   await assertKeyFingerprints(pool, [
     { purpose: 'vault', keyId: vaultKeyId, key: publicKeyOf(privateKey) },
     ...(maskKey ? [{ purpose: 'mask', ...maskKey } as const] : []),
@@ -91,8 +102,6 @@ async function rotateWith(
   }
   const keyring = await officerKeyring(pool, keys);
   const sealer = sealerOfPrivateKey(privateKey, vaultKeyId);
-  const sealedOpeners = new Map<string, VaultOpener>([[vaultKeyId, createVaultOpener(privateKey, vaultKeyId)]]);
-  if (keys.previousPrivateKey && ids.previousPrivateKey) sealedOpeners.set(ids.previousPrivateKey, createVaultOpener(keys.previousPrivateKey, ids.previousPrivateKey));
 
   const table = await requireUserLogins(pool);
   const client = await pool.connect();
@@ -101,19 +110,30 @@ async function rotateWith(
     if (!(await store.tryLock())) {
       throw new Sqs2pgError('rotate_running', 'another sqs2pg rotate is running on this database; wait for it to finish (or stop it: a rerun resumes)', 1);
     }
-    const unopenable = [...(await store.vaultKeyIds())].filter(([id]) => !keyring.keyIds.includes(id));
+    // Whatever no key given opens would be left behind under a key the officer may then destroy:
+    // refused before anything moves.
+    const unopenable = [...(await store.sealedByKeyId())].filter(
+      ([id, counts]) => !keyring.keyIds.includes(id) || ((counts.bodies > 0 || counts.tombstones > 0) && !keyring.sealedKeyIds.includes(id)),
+    );
     if (unopenable.length > 0) {
-      const [id, count] = unopenable[0]!;
+      const [id, counts] = unopenable[0]!;
+      const what = sealedText(counts);
       throw new ConfigError(
-        `${n(count)} vault entries are under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2) to that key`,
+        `${what} ${counts.entries + counts.bodies + counts.tombstones === 1 ? 'is' : 'are'} under vault key id "${id}", which no key given opens; set SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY (or SQS2PG_VAULT_KEY for entries written before 0.2) to that key`,
       );
     }
+    const startedAt = await store.now();
     const lines: string[] = [];
     const detail: Record<string, string | number> = { vault_key_id: vaultKeyId };
+    // Everything sealed moves to the new key pair: entries, quarantined bodies, tombstones' user ids.
     const reencrypted = await reencryptVault(store, keyring, sealer, options);
+    const bodies = await resealQuarantineBodies(store, keyring, sealer, options);
+    const tombstoneIds = await resealTombstoneIds(store, keyring, sealer, options);
     lines.push(`re-sealed ${n(reencrypted)} vault entries to vault key id "${vaultKeyId}"`);
-    detail.reencrypted = reencrypted;
-    if (masker) {
+    lines.push(`re-sealed ${n(bodies)} quarantined bodies and ${n(tombstoneIds)} erased users' sealed ids to vault key id "${vaultKeyId}"`);
+    Object.assign(detail, { reencrypted, bodies_resealed: bodies, tombstones_resealed: tombstoneIds });
+    let maskRetirable = false;
+    if (masker && !options.signal.aborted) {
       const remasked = await remaskRows(store, masker, keyring, sealer, options);
       detail.mask_key_id = masker.keyId;
       detail.rows_remasked = remasked.rowsRemasked;
@@ -124,7 +144,7 @@ async function rotateWith(
         detail.entries_deleted = shredded;
         detail.rows_left = left.rows;
         lines.push(`deleted ${n(shredded)} vault entries of older masks that no row uses any more`);
-        const tombstones = await store.inTransaction((client) => rotateTombstones(client, masker, sealedOpeners, sealer));
+        const tombstones = await twinTombstones(store, masker, keyring, sealer, options);
         detail.tombstones_rekeyed = tombstones.rekeyed;
         lines.push(`gave ${n(tombstones.rekeyed)} tombstones of erased users a twin under mask key id "${masker.keyId}"`);
         if (tombstones.unsealed > 0) {
@@ -132,7 +152,7 @@ async function rotateWith(
             `${n(tombstones.unsealed)} tombstones under older mask keys hold no sealed user id (forgotten with the vault off): run sqs2pg forget --user-id again for those users with the new mask key, or workers on it will not stop their messages`,
           );
         }
-        const quarantine = await store.inTransaction((client) => rekeyQuarantine(client, masker, sealedOpeners));
+        const quarantine = await rekeyQuarantineRecords(store, masker, keyring, options);
         detail.quarantine_rekeyed = quarantine.rekeyed;
         lines.push(`re-keyed ${n(quarantine.rekeyed)} quarantine records under mask key id "${masker.keyId}"`);
         if (quarantine.unsealed > 0) {
@@ -149,15 +169,75 @@ async function rotateWith(
           const foreign = left.withoutMessageId > 0 ? ` (${n(left.withoutMessageId)} of them not written by sqs2pg)` : '';
           lines.push(`${n(stuck)} rows keep older masks for good${foreign}: their values are not in the vault (written while it was off, or erased)`);
         }
+        maskRetirable = !options.signal.aborted && left.remaskable === 0;
       }
     }
     if (options.signal.aborted) lines.push('stopped by a signal before the end: run sqs2pg rotate again to resume');
+    else lines.push(...(await retireOldKeys(store, vaultKeyId, masker, maskRetirable, keyring, sealer, startedAt)));
     await store.audit({ action: 'rotate', reason, detail });
     await store.unlock();
     return lines;
   } finally {
     client.release();
   }
+}
+
+/**
+ * The last step: once nothing is sealed to another vault key id (nothing keyed by another mask key
+ * id is left to re-key), those ids are retired, and every command refuses their keys from then on:
+ * the old keys may be destroyed. Otherwise, what is left and what to do. Tombstones forgotten under
+ * only an old mask key while the rotation ran are given their twin here, where no forget can commit
+ * beside it.
+ */
+async function retireOldKeys(
+  store: RotationStore,
+  vaultKeyId: string,
+  masker: Masker | undefined,
+  maskRetirable: boolean,
+  keyring: VaultKeyring,
+  sealer: VaultSealer,
+  startedAt: Date,
+): Promise<string[]> {
+  return store.finishing(async (client) => {
+    const lines: string[] = [];
+    const left = await store.sealedNotUnder(vaultKeyId);
+    if (left.entries + left.bodies + left.tombstones > 0) {
+      lines.push(
+        `${sealedText(left)} written meanwhile ${left.entries + left.bodies + left.tombstones === 1 ? 'is' : 'are'} still sealed to an older vault key (a worker, or forget, given its public key): run sqs2pg rotate again once every worker has the new key, and keep the old private key until it says the old key id is retired`,
+      );
+    } else {
+      const retired = await retireKeyIdsBut(client, 'vault', vaultKeyId);
+      for (const id of retired) {
+        lines.push(`vault key id "${id}" is retired: nothing is sealed to it any more, and sqs2pg refuses its keys from now on; its private key may be destroyed once no worker runs with its public key`);
+      }
+    }
+    if (masker && maskRetirable) {
+      // Erasures made under an old mask key alone while this ran: their twins, now, under the lock.
+      await rotateTombstones(client, masker, keyring, sealer, { since: new Date(startedAt.getTime() - LATE_FORGET_MARGIN_MS) });
+      const rekeyable = await rekeyableRecords(client, masker.keyId);
+      if (rekeyable === 0) {
+        const retired = await retireKeyIdsBut(client, 'mask', masker.keyId);
+        for (const id of retired) {
+          lines.push(`mask key id "${id}" is retired: everything that can be re-keyed is under "${masker.keyId}", and sqs2pg refuses its key from now on; the old mask key may be destroyed once no worker runs with it`);
+        }
+      } else {
+        lines.push(`${n(rekeyable)} quarantine records written meanwhile are still under an older mask key: run sqs2pg rotate again once every worker has the new key`);
+      }
+    }
+    return lines;
+  });
+}
+
+/** A forget's transaction is short: one that began this long before the rotation is long committed. */
+const LATE_FORGET_MARGIN_MS = 60_000;
+
+function sealedText(counts: SealedCounts): string {
+  const parts = [
+    counts.entries > 0 ? `${n(counts.entries)} vault ${counts.entries === 1 ? 'entry' : 'entries'}` : '',
+    counts.bodies > 0 ? `${n(counts.bodies)} quarantined ${counts.bodies === 1 ? 'body' : 'bodies'}` : '',
+    counts.tombstones > 0 ? `${n(counts.tombstones)} erased users' sealed ${counts.tombstones === 1 ? 'id' : 'ids'}` : '',
+  ].filter((part) => part !== '');
+  return parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)!}` : (parts[0] ?? 'nothing');
 }
 
 const numberFormat = new Intl.NumberFormat('en-US');

@@ -47,7 +47,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
     process.exit(130);
   };
   const signals = stopOnSignals(forceExit, (signal) => logger.info(`received ${signal} during start-up: stopping as soon as it ends`));
-  const link = supervised ? linkToSupervisor({ stop: (reason) => signals.request(reason), forceExit }) : undefined;
+  const link = supervised ? linkToSupervisor({ stop: (reason, leave) => signals.request(reason, leave), forceExit }) : undefined;
   let observers: Awaited<ReturnType<typeof startObservers>> | undefined;
   try {
     observers = await startObservers({

@@ -4,6 +4,7 @@
 // give the reason only, never the text, which may be a real key put in the wrong place.
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors.js';
+import { publicKeyProblem } from './x25519-point.js';
 
 export const KEY_BYTES = 32;
 // 32 random bytes show ~30 distinct values; fewer than 16 happens by chance with probability
@@ -13,14 +14,33 @@ const MAKE_ONE = 'make one with: sqs2pg keygen';
 
 /** Decodes key text; returns a reason instead of a key when it is not acceptable. */
 export function decodeKey(text: string): Buffer | string {
+  const key = decodeKeyText(text);
+  if (typeof key === 'string') return key;
+  const weakness = lowEntropy(key);
+  if (weakness) return `${weakness}: it is not random (${MAKE_ONE})`;
+  return key;
+}
+
+/**
+ * A vault public key's text: 32 bytes, and a point the vault can seal to (see x25519-point.ts), which
+ * is said before anything else, because a low-order point is an attack, not a typing mistake.
+ */
+export function decodeVaultPublicKey(text: string): Buffer | string {
+  const key = decodeKeyText(text);
+  if (typeof key === 'string') return key;
+  const problem = publicKeyProblem(key);
+  if (problem) return `${problem}; make a vault key pair with: sqs2pg keygen --vault`;
+  return decodeKey(text);
+}
+
+/** 32 bytes as 64 hex digits or canonical base64, or the reason it is not. */
+function decodeKeyText(text: string): Buffer | string {
   const trimmed = text.trim();
   let key: Buffer;
   if (/^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length === KEY_BYTES * 2) key = Buffer.from(trimmed, 'hex');
   else if (/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) && Buffer.from(trimmed, 'base64').toString('base64') === trimmed) key = Buffer.from(trimmed, 'base64');
   else return `is not ${KEY_BYTES} bytes as 64 hex digits or canonical base64 (${MAKE_ONE})`;
   if (key.length !== KEY_BYTES) return `decodes to ${key.length} bytes, not ${KEY_BYTES} (${MAKE_ONE})`;
-  const weakness = lowEntropy(key);
-  if (weakness) return `${weakness}: it is not random (${MAKE_ONE})`;
   return key;
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { rejectReasons } from '../transform/types.js';
-import { decodeKey } from './key.js';
+import { decodeKey, decodeVaultPublicKey } from './key.js';
 
 export type CommandName = 'run' | 'demo' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen' | 'quarantine' | 'replay';
 
@@ -43,32 +43,41 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
 
-const key = z.string().transform((text, ctx) => {
-  const decoded = decodeKey(text);
-  if (typeof decoded === 'string') {
-    ctx.addIssue({ code: 'custom', message: `the key ${decoded}` });
-    return z.NEVER;
-  }
-  return decoded;
-});
+const keyWith = (decode: (text: string) => Buffer | string) =>
+  z.string().transform((text, ctx) => {
+    const decoded = decode(text);
+    if (typeof decoded === 'string') {
+      ctx.addIssue({ code: 'custom', message: `the key ${decoded}` });
+      return z.NEVER;
+    }
+    return decoded;
+  });
 
 // A key in a file (a mounted secret): read at start, so a missing or bad file stops the command at once.
-const keyFile = z.string().transform((path, ctx) => {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})` });
-    return z.NEVER;
-  }
-  const decoded = decodeKey(text);
-  if (typeof decoded === 'string') {
-    // The reason only: what the file holds may be a key, and the path may be one put there by mistake.
-    ctx.addIssue({ code: 'custom', message: `the key in the file ${decoded}` });
-    return z.NEVER;
-  }
-  return decoded;
-});
+const keyFileWith = (decode: (text: string) => Buffer | string) =>
+  z.string().transform((path, ctx) => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})` });
+      return z.NEVER;
+    }
+    const decoded = decode(text);
+    if (typeof decoded === 'string') {
+      // The reason only: what the file holds may be a key, and the path may be one put there by mistake.
+      ctx.addIssue({ code: 'custom', message: `the key in the file ${decoded}` });
+      return z.NEVER;
+    }
+    return decoded;
+  });
+
+const key = keyWith(decodeKey);
+const keyFile = keyFileWith(decodeKey);
+// The vault public key is also a point the vault can seal to: a low-order point is refused here,
+// before any command starts (issue 22).
+const vaultPublicKey = keyWith(decodeVaultPublicKey);
+const vaultPublicKeyFile = keyFileWith(decodeVaultPublicKey);
 
 const keyId = z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1-16 lower-case letters or digits');
 
@@ -208,15 +217,17 @@ export const settings = {
   vaultPublicKey: setting({
     flag: 'vault-public-key',
     env: 'SQS2PG_VAULT_PUBLIC_KEY',
-    schema: key.optional(),
+    schema: vaultPublicKey.optional(),
     defaultDoc: 'none: no vault',
     doc: 'Public key of the vault (X25519, 32 bytes, hex or base64; sqs2pg keygen --vault makes a pair). Workers seal the value behind every mask, and every quarantined body, to it; they can never open what they sealed. Set it (or --vault-public-key-file) to turn the vault on. For forget --user-id: seals the erased id in its tombstone, so rotate can re-key it under a new mask key.',
+    // Not a secret, but never echoed either: a private key pasted here by mistake would be.
+    secret: true,
     commands: [...runCommands, 'forget'],
   }),
   vaultPublicKeyFile: setting({
     flag: 'vault-public-key-file',
     env: 'SQS2PG_VAULT_PUBLIC_KEY_FILE',
-    schema: keyFile.optional(),
+    schema: vaultPublicKeyFile.optional(),
     defaultDoc: 'none',
     doc: 'A file holding the vault public key (a mounted secret), instead of --vault-public-key.',
     secret: true,

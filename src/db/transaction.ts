@@ -3,6 +3,18 @@
 import type { Pool, PoolClient } from './pool.js';
 
 export async function inTransaction<T>(pool: Pool, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  return transaction(pool, begin, work, 'COMMIT');
+}
+
+/**
+ * `work` in a transaction that is rolled back whatever it does: a rehearsal of writes, which checks
+ * privileges, tables, columns, triggers and policies as the real writes would, and leaves nothing.
+ */
+export async function inRolledBackTransaction<T>(pool: Pool, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  return transaction(pool, begin, work, 'ROLLBACK');
+}
+
+async function transaction<T>(pool: Pool, begin: string, work: (client: PoolClient) => Promise<T>, end: 'COMMIT' | 'ROLLBACK'): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   const onError = () => {
@@ -12,7 +24,7 @@ export async function inTransaction<T>(pool: Pool, begin: string, work: (client:
   try {
     await client.query(begin);
     const result = await work(client);
-    await client.query('COMMIT');
+    await client.query(end);
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {

@@ -22,6 +22,8 @@ export interface EventMap {
   /** entries of a DeleteMessageBatch that failed; given up ones are redelivered and skipped as duplicates */
   'source:deletePartialFailure': { count: number; code: string; willRetry: boolean };
   'source:released': { count: number };
+  /** messages let go without a call when a run ends on a failure: they reappear after the visibility timeout */
+  'source:left': { count: number; visibilityTimeoutSec: number };
   'source:extended': { count: number };
   /** the endpoint refused the first protocol (auto): the run uses `to` from now on */
   'source:protocolSwitched': { from: 'json' | 'query'; to: 'json' | 'query'; answer: string };
@@ -41,7 +43,7 @@ export interface EventMap {
   'pipeline:stopping': { reason: string; inFlight: number };
   'pipeline:drained': { durationMs: number };
   /** one committed batch of sqs2pg rotate: rows re-masked (mask) or vault entries re-encrypted (vault) */
-  'rotate:batch': { pass: 'mask' | 'vault'; items: number; changed: number; doneSoFar: number };
+  'rotate:batch': { pass: 'mask' | 'mask tombstones' | 'mask quarantine' | 'vault' | 'vault bodies' | 'vault tombstones'; items: number; changed: number; doneSoFar: number };
 }
 
 export type EventName = keyof EventMap;

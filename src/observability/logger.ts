@@ -125,6 +125,12 @@ export function logEvents(bus: EventBus, logger: Logger): { flush(): void } {
       released += event.count;
       later();
     })
+    .on('source:left', (event) =>
+      logger.warn(
+        event,
+        `left ${event.count} uncommitted messages to the visibility timeout (${event.visibilityTimeoutSec} s): the run is ending on a failure, and a restart must not receive them again sooner`,
+      ),
+    )
     .on('pipeline:stopping', (event) => {
       flush();
       logger.info(event, `stopping: ${event.reason}`);

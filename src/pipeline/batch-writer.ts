@@ -4,10 +4,11 @@
 // minimal record is left to the queue. Only errors no message can fix stop the run.
 // Nothing here deletes from SQS: the caller does, after commit.
 import { backoffDelayMs, sleep } from '../backoff.js';
-import { ConnectError, describeError, Sqs2pgError } from '../errors.js';
+import { workerRefusal } from '../db/denied.js';
+import { ConnectError, describeError, EXIT, Sqs2pgError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
 import { classifyFailure } from '../sink/postgres/sqlstate.js';
-import type { PostgresSink, SealedBody } from '../sink/postgres/sink.js';
+import type { PostgresSink, SealedBody, SinkBatch } from '../sink/postgres/sink.js';
 import type { Masker } from '../transform/mask.js';
 import { minimalRejection, reject } from '../transform/message-to-row.js';
 import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../transform/types.js';
@@ -56,13 +57,7 @@ export class BatchWriter {
       } catch (error) {
         const { kind, code } = classifyFailure(error);
         if (kind === 'data') return this.isolate(entries, code);
-        if (kind === 'fatal') {
-          throw new Sqs2pgError(
-            'db_schema',
-            `PostgreSQL refused the batch (${describeError(error)}); check the user_logins table and the privileges of the database user, then run "sqs2pg migrate"`,
-            1,
-          );
-        }
+        if (kind === 'fatal') throw fatalFailure(error, 'in a batch');
         if (this.signal.aborted) throw new WriteAbortedError();
         this.failingSince ??= Date.now();
         if (this.outageLimitMs !== null && Date.now() - this.failingSince > this.outageLimitMs) {
@@ -106,7 +101,21 @@ export class BatchWriter {
     return undefined;
   }
 
-  private async commit(entries: readonly Entry[]): Promise<void> {
+  /**
+   * Sends every statement a batch of these entries would, then rolls back: at start-up, before a
+   * single message is received, so that a refusal no retry fixes (a privilege, a column, a trigger
+   * that refuses every row) ends the run before it takes anything from the queue, however often it
+   * is started again. Transient failures and a refused row are left to the run, which handles them.
+   */
+  async rehearse(entries: readonly Entry[]): Promise<void> {
+    try {
+      await this.sink.rehearse(this.sinkBatch(entries));
+    } catch (error) {
+      if (classifyFailure(error).kind === 'fatal') throw fatalFailure(error, 'at start-up (a trial batch, rolled back)');
+    }
+  }
+
+  private sinkBatch(entries: readonly Entry[]): SinkBatch {
     const rows: LoginRow[] = [];
     const rejections: Rejection[] = [];
     const rejected: InboundMessage[] = [];
@@ -117,10 +126,16 @@ export class BatchWriter {
         rejected.push(message);
       }
     }
-    const started = performance.now();
     // Only rows get vaulted: a row isolated as db_rejected became an entry without originals.
     const vault = this.vault ? sealBatch(entries.flatMap((entry) => (entry.outcome.kind === 'row' ? (entry.originals ?? []) : [])), this.vault) : [];
-    const result = await this.sink.write({ rows, rejections, vault, sealedBodies: this.sealBodies(rejected) });
+    return { rows, rejections, vault, sealedBodies: this.sealBodies(rejected) };
+  }
+
+  private async commit(entries: readonly Entry[]): Promise<void> {
+    const started = performance.now();
+    const batch = this.sinkBatch(entries);
+    const { rows, rejections } = batch;
+    const result = await this.sink.write(batch);
     this.failingSince = undefined;
     this.emit('batch:committed', {
       rows: result.inserted,
@@ -146,4 +161,16 @@ export class BatchWriter {
     const sealer = this.vault.batch();
     return messages.map((message) => ({ messageId: message.messageId, sealed: sealer.seal(quarantineContext(message.messageId), message.body) }));
   }
+}
+
+/**
+ * An error PostgreSQL gives every batch alike, so the run stops: a refusal no restart fixes (a
+ * privilege, a table or column: exit 5), or one sqs2pg does not know (exit 1: starting again may
+ * help, and a supervisor's crash-loop detection bounds how often).
+ */
+function fatalFailure(error: unknown, when: string): Sqs2pgError {
+  return (
+    workerRefusal(error, when) ??
+    new Sqs2pgError('db_refused', `PostgreSQL refused a write ${when} (${describeError(error)}); check the user_logins table, its triggers and policies, and the privileges of the database role`, EXIT.crashed, false, { cause: error })
+  );
 }

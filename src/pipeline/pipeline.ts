@@ -1,6 +1,7 @@
 // Wires source -> transform -> sink. Pollers receive and transform; messages gather into batches
 // bounded by rows and time; each batch is committed, then (and only then) deleted from SQS.
-// Stopping ends polling, commits and deletes what is in hand, and releases everything else.
+// Stopping ends polling, commits and deletes what is in hand, and releases everything else; a run
+// that ends on a failure leaves it to the visibility timeout instead (see giveBack).
 import { setMaxListeners } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { backoffDelayMs, sleep } from '../backoff.js';
@@ -12,6 +13,7 @@ import { messageToRow, messageToVaultedRow } from '../transform/message-to-row.j
 import type { InboundMessage } from '../transform/types.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
 import { BatchWriter, WriteAbortedError, type Entry } from './batch-writer.js';
+import { rehearsalMessages } from './rehearsal.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
 
 export interface PipelineOptions {
@@ -75,6 +77,8 @@ export class Pipeline {
   private activePollers = 0;
   private roomWaiters: (() => void)[] = [];
   private failure: Error | undefined;
+  /** told to stop because the run is failing elsewhere (another worker): leave, do not release */
+  private leaving = false;
 
   constructor(
     private readonly source: SqsSource,
@@ -103,13 +107,25 @@ export class Pipeline {
     return this.stopping.signal.aborted;
   }
 
-  /** Graceful stop: polling ends at once, what is in hand is finished or released. */
-  stop(reason: string): void {
+  /**
+   * Graceful stop: polling ends at once, what is in hand is finished or released. `leave`: the run
+   * is ending on a failure (another worker's): what is not committed is left to its visibility timeout.
+   */
+  stop(reason: string, options: { leave?: boolean } = {}): void {
+    if (options.leave) this.leaving = true;
     if (this.stopped) return;
     this.emit('pipeline:stopping', { reason, inFlight: this.source.inFlight });
     this.stopping.abort();
     setTimeout(() => this.receiving.abort(), STOP_RECEIVE_GRACE_MS).unref();
     this.wakePollers();
+  }
+
+  /**
+   * One batch of made-up messages written and rolled back, before anything is received: throws the
+   * error of a refusal no retry fixes (see BatchWriter.rehearse).
+   */
+  async rehearse(): Promise<void> {
+    await this.writer.rehearse(rehearsalMessages(Date.now()).map((message) => this.transform(message)));
   }
 
   /**
@@ -126,8 +142,8 @@ export class Pipeline {
       while (this.pollers.size > 0) await Promise.all(this.pollers);
       this.flush();
       while (this.writes.size > 0) await Promise.all(this.writes);
-      // Whatever is still in hand was never committed: give it back to the queue now.
-      await this.source.release(this.source.held());
+      // Whatever is still in hand was never committed.
+      await this.giveBack(this.source.held());
     } finally {
       this.source.stopHeartbeat();
       this.source.stopDepthPolling();
@@ -197,7 +213,7 @@ export class Pipeline {
       this.wakePollers();
       if (this.stopped) {
         // Answered after the stop: not started, so handed straight back.
-        await this.source.release(messages);
+        await this.giveBack(messages);
         break;
       }
       if (messages.length === 0) {
@@ -283,7 +299,7 @@ export class Pipeline {
         this.failure ??= asError(error);
         this.stop('fatal');
       }
-      await this.source.release(messages);
+      await this.giveBack(messages);
       return;
     }
     if (refused.length === 0) return this.source.delete(messages);
@@ -320,6 +336,18 @@ export class Pipeline {
     const next = this.receiveSize() * this.reservePerMessageBytes;
     if (this.receiveSize() < RECEIVE_MAX && this.receivesInFlight > 0) return false;
     return this.source.inFlightBytes + this.reservedBytes + next <= this.options.maxInFlightBytes;
+  }
+
+  /**
+   * Messages in hand that will not be committed by this run. A stop asked for (a signal, the end of
+   * a drain) releases them, so another worker takes them at once. A run ending on a failure leaves
+   * them hidden until their visibility timeout: the failure may be one no restart fixes, and a
+   * process started again at once (by a supervisor, Kubernetes, a person) must not receive them
+   * again sooner, each receive counting towards the queue's maxReceiveCount and its dead-letter queue.
+   */
+  private async giveBack(messages: readonly InboundMessage[]): Promise<void> {
+    if (this.failure !== undefined || this.leaving) this.source.leave(messages);
+    else await this.source.release(messages);
   }
 
   private wakePollers(): void {

@@ -1,10 +1,13 @@
 // Everything between "configured" and "running": reach PostgreSQL, migrate, reach the queue,
-// and assemble the pipeline. Shared by `run` and `demo`; signals stay with the commands.
+// assemble the pipeline and rehearse one batch. Shared by `run` and `demo`; signals stay with the
+// commands. Whatever can be found out before the first receive is: a worker that cannot work then
+// fails without having taken a single message from the queue, however often it is started again.
 import { assertKeyFingerprints, type KeyCheck } from '../db/key-fingerprints.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, type Pool } from '../db/pool.js';
+import { refusalCode } from '../db/denied.js';
 import { requireUserLogins } from '../db/user-logins.js';
-import { ConnectError, Sqs2pgError } from '../errors.js';
+import { ConnectError, DatabaseRefusedError, describeError, Sqs2pgError } from '../errors.js';
 import type { EventBus } from '../observability/events.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
@@ -32,7 +35,11 @@ export interface WorkerParts {
 
 export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
   await assertReachable(parts.pool, parts.databaseUrl);
-  await migrate(parts.pool);
+  await migrate(parts.pool).catch((error: unknown) => {
+    const code = refusalCode(error);
+    if (code === undefined) throw error;
+    throw new DatabaseRefusedError(code, `the database role may not apply sqs2pg's pending migrations (${describeError(error)}); run "sqs2pg migrate" as the owner of the tables, then start the workers again`, error);
+  });
   await assertKeyFingerprints(parts.pool, parts.keyChecks);
   const source = new SqsSource(parts.sqs, {
     queueUrl: parts.queueUrl,
@@ -51,5 +58,7 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
   const maxMessageBytes = await source.maxMessageBytes().catch(() => SQS_MAX_BODY_BYTES);
   // After migrate, so a partitioned table already has its (sqs_message_id, create_date) index.
   const sink = new PostgresSink(parts.pool, await requireUserLogins(parts.pool));
-  return new Pipeline(source, sink, parts.masker, { ...parts.options, maxMessageBytes }, parts.bus.emit, parts.vault ?? null);
+  const pipeline = new Pipeline(source, sink, parts.masker, { ...parts.options, maxMessageBytes }, parts.bus.emit, parts.vault ?? null);
+  await pipeline.rehearse();
+  return pipeline;
 }

@@ -1,11 +1,21 @@
-// After a mask-key rotation, quarantine records still name their user and their values under the old
-// mask key, so forget (which computes the user's key under the current one) would miss them. From each
-// record's sealed body, its user key and masks are computed again under the new key. A record without
-// a sealed body (quarantined while the vault was off) cannot be: it is counted for the operator.
+// The quarantine through a key change. A vault key rotation re-seals each sealed body to the new key
+// pair (resealBodies), so it still opens once the old private key is destroyed. After a mask-key
+// rotation, records still name their user and their values under the old mask key, so forget (which
+// computes the user's key under the current one) would miss them: from each record's sealed body,
+// its user key and masks are computed again under the new key (rekeyQuarantine). A record without a
+// sealed body (quarantined while the vault was off) cannot be: it is counted for the operator.
+// Both run as the owner (they read sealed bodies directly), in the caller's transaction, a batch at
+// a time in message-id order, holding at most BATCH_BODY_BYTES of bodies: each may be 1 MiB.
 import type { PoolClient } from '../db/pool.js';
+import type { VaultKeyring } from '../vault/keyring.js';
+import { inBatches, type RotationOptions } from '../vault/rotation.js';
+import type { RotationStore } from '../vault/rotation-store.js';
 import type { Masker } from '../transform/mask.js';
 import { MAX_PARSED_BODY_BYTES, bodyFacts } from '../transform/quarantine-record.js';
-import { quarantineContext, type VaultOpener } from '../vault/sealed-box.js';
+import { quarantineContext, type SealedItem, type SealedItemOpener, type VaultSealer } from '../vault/sealed-box.js';
+
+/** Bodies held at once by one batch (at least one body, whatever its size). */
+export const BATCH_BODY_BYTES = 8 * 1024 * 1024;
 
 interface SealedRecordRow {
   id: string;
@@ -15,41 +25,142 @@ interface SealedRecordRow {
   ciphertext: Buffer | null;
 }
 
-export interface QuarantineRekeying {
-  rekeyed: number;
-  /** records under an older mask key with no sealed body that a given key opens */
-  unsealed: number;
+function sealedOf(row: SealedRecordRow): SealedItem | undefined {
+  if (row.vault_key_id === null || row.ephemeral_public_key === null || row.nonce === null || row.ciphertext === null) return undefined;
+  return { vaultKeyId: row.vault_key_id, ephemeralPublicKey: row.ephemeral_public_key, nonce: row.nonce, ciphertext: row.ciphertext };
 }
 
-/** Runs as the owner (it reads sealed bodies directly), in the caller's transaction. */
-export async function rekeyQuarantine(client: PoolClient, masker: Masker, openers: ReadonlyMap<string, VaultOpener>): Promise<QuarantineRekeying> {
+/** The first of `rows` (id, bytes) that fit in BATCH_BODY_BYTES together, at least one. */
+function withinBudget(rows: readonly { id: string; bytes: number | null }[]): string[] {
+  const ids: string[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    bytes += row.bytes ?? 0;
+    if (ids.length > 0 && bytes > BATCH_BODY_BYTES) break;
+    ids.push(row.id);
+  }
+  return ids;
+}
+
+export interface BodyResealing {
+  /** the cursor for the next batch; undefined when this one found nothing */
+  last: string | undefined;
+  resealed: number;
+}
+
+/** A vault key rotation: re-seals to `sealer`'s key pair a batch of the bodies sealed under another key id. */
+export async function resealBodies(client: PoolClient, after: string, limit: number, opener: SealedItemOpener, sealer: VaultSealer): Promise<BodyResealing> {
+  const candidates = await client.query<{ id: string; bytes: number | null }>(
+    `SELECT sqs_message_id AS id, octet_length(ciphertext) AS bytes FROM sqs2pg_vault.quarantine_bodies
+      WHERE sqs_message_id > $1 AND vault_key_id <> $2 ORDER BY sqs_message_id LIMIT $3 FOR UPDATE`,
+    [after, sealer.keyId, limit],
+  );
+  const ids = withinBudget(candidates.rows);
+  if (ids.length === 0) return { last: undefined, resealed: 0 };
+  const rows = await client.query<SealedRecordRow>(
+    `SELECT sqs_message_id AS id, vault_key_id, ephemeral_public_key, nonce, ciphertext FROM sqs2pg_vault.quarantine_bodies
+      WHERE sqs_message_id = ANY($1::varchar[]) ORDER BY sqs_message_id`,
+    [ids],
+  );
+  const batch = sealer.batch();
+  for (const row of rows.rows) {
+    const context = quarantineContext(row.id);
+    const sealed = batch.seal(context, opener.open(sealedOf(row)!, context));
+    // One statement per body, with binary parameters: bodies are rare, and may each be 1 MiB.
+    await client.query(
+      'UPDATE sqs2pg_vault.quarantine_bodies SET vault_key_id = $2, ephemeral_public_key = $3, nonce = $4, ciphertext = $5 WHERE sqs_message_id = $1',
+      [row.id, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext],
+    );
+  }
+  return { last: ids.at(-1), resealed: rows.rows.length };
+}
+
+export interface QuarantineRekeying {
+  rekeyed: number;
+  /** records under an older mask key with no sealed body (quarantined with the vault off) */
+  unsealed: number;
+  /** the cursor for the next batch; undefined when this one found nothing */
+  last: string | undefined;
+}
+
+// Records with a user key or a mask under another mask key id.
+const UNDER_OTHER_MASK_KEY = `(left(q.user_key, length($1)) <> $1
+   OR EXISTS (SELECT 1 FROM unnest(coalesce(q.masked_ips, '{}') || coalesce(q.masked_device_ids, '{}')) AS m WHERE left(m, length($1)) <> $1))`;
+
+/** Records of other mask key ids with a sealed body: what a rerun of rotate could still re-key. */
+export async function rekeyableRecords(client: PoolClient, maskKeyId: string): Promise<number> {
+  const result = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM sqs2pg.quarantine q JOIN sqs2pg_vault.quarantine_bodies b USING (sqs_message_id) WHERE ${UNDER_OTHER_MASK_KEY}`,
+    [`${maskKeyId}:`],
+  );
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/** Re-keys a batch of the records under other mask key ids (all of them by default). */
+export async function rekeyQuarantine(
+  client: PoolClient,
+  masker: Masker,
+  opener: SealedItemOpener,
+  { after = '', limit = null }: { after?: string; limit?: number | null } = {},
+): Promise<QuarantineRekeying> {
   const prefix = `${masker.keyId}:`;
+  const candidates = await client.query<{ id: string; bytes: number | null }>(
+    `SELECT q.sqs_message_id AS id, octet_length(b.ciphertext) AS bytes
+       FROM sqs2pg.quarantine q LEFT JOIN sqs2pg_vault.quarantine_bodies b USING (sqs_message_id)
+      WHERE q.sqs_message_id > $2 AND ${UNDER_OTHER_MASK_KEY}
+      ORDER BY q.sqs_message_id LIMIT $3 FOR UPDATE OF q`,
+    [prefix, after, limit],
+  );
+  const ids = limit === null ? candidates.rows.map((row) => row.id) : withinBudget(candidates.rows);
+  const result: QuarantineRekeying = { rekeyed: 0, unsealed: 0, last: ids.at(-1) };
+  if (ids.length === 0) return result;
   const records = await client.query<SealedRecordRow>(
     `SELECT q.sqs_message_id AS id, b.vault_key_id, b.ephemeral_public_key, b.nonce, b.ciphertext
        FROM sqs2pg.quarantine q LEFT JOIN sqs2pg_vault.quarantine_bodies b USING (sqs_message_id)
-      WHERE q.user_key IS NOT NULL AND left(q.user_key, length($1)) <> $1`,
-    [prefix],
+      WHERE q.sqs_message_id = ANY($1::varchar[]) ORDER BY q.sqs_message_id`,
+    [ids],
   );
-  let rekeyed = 0;
-  let unsealed = 0;
   for (const row of records.rows) {
-    const opener = row.vault_key_id === null ? undefined : openers.get(row.vault_key_id);
-    if (!opener || row.ephemeral_public_key === null || row.nonce === null || row.ciphertext === null) {
-      unsealed++;
+    const sealed = sealedOf(row);
+    if (!sealed) {
+      result.unsealed++;
       continue;
     }
-    const body = opener
-      .open({ vaultKeyId: row.vault_key_id!, ephemeralPublicKey: row.ephemeral_public_key, nonce: row.nonce, ciphertext: row.ciphertext }, quarantineContext(row.id))
-      .toString('utf8');
+    // SealedItemError for an altered one: rotate checked that a key given opens each key id.
+    const body = opener.open(sealed, quarantineContext(row.id)).toString('utf8');
     const bytes = Buffer.byteLength(body, 'utf8');
     const facts = bodyFacts(body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES ? undefined : parsed(body));
     await client.query(
       `UPDATE sqs2pg.quarantine SET user_key = $2, masked_ips = $3::varchar(256)[], masked_device_ids = $4::varchar(256)[] WHERE sqs_message_id = $1`,
       [row.id, facts.userKey, facts.body.maskedIps, facts.body.maskedDeviceIds],
     );
-    rekeyed++;
+    result.rekeyed++;
   }
-  return { rekeyed, unsealed };
+  return result;
+}
+
+/** rotate's pass over the bodies: every body not sealed to `sealer`'s key pair, re-sealed to it. */
+export async function resealQuarantineBodies(store: RotationStore, keyring: VaultKeyring, sealer: VaultSealer, options: RotationOptions): Promise<number> {
+  return inBatches('vault bodies', options, (after) =>
+    store.inTransaction(async (client) => {
+      const batch = await resealBodies(client, after, options.batchRows, keyring, sealer);
+      return { last: batch.last, items: batch.resealed, changed: batch.resealed };
+    }),
+  );
+}
+
+/** rotate's pass over the records: every record under another mask key id, re-keyed from its sealed body. */
+export async function rekeyQuarantineRecords(store: RotationStore, masker: Masker, keyring: VaultKeyring, options: RotationOptions): Promise<Omit<QuarantineRekeying, 'last'>> {
+  const totals = { rekeyed: 0, unsealed: 0 };
+  await inBatches('mask quarantine', options, (after) =>
+    store.inTransaction(async (client) => {
+      const batch = await rekeyQuarantine(client, masker, keyring, { after, limit: options.batchRows });
+      totals.rekeyed += batch.rekeyed;
+      totals.unsealed += batch.unsealed;
+      return { last: batch.last, items: batch.rekeyed + batch.unsealed, changed: batch.rekeyed };
+    }),
+  );
+  return totals;
 }
 
 function parsed(body: string): { value: unknown } | undefined {

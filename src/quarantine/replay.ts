@@ -12,13 +12,14 @@ import type { Masker } from '../transform/mask.js';
 import { messageToVaultedRow } from '../transform/message-to-row.js';
 import type { RejectReason } from '../transform/types.js';
 import { sealBatch } from '../vault/seal-batch.js';
-import type { VaultSealer } from '../vault/sealed-box.js';
-import { openBody, takeSealedBodyForReplay, type OpenerFor } from './sealed-body.js';
+import type { SealedItemOpener, VaultSealer } from '../vault/sealed-box.js';
+import { openBody, takeSealedBodyForReplay } from './sealed-body.js';
 
 export interface ReplayOptions {
   sink: PostgresSink;
   masker: Masker;
-  openerFor: OpenerFor;
+  /** the officer's keyring: bodies sealed under the current or the previous key pair */
+  opener: SealedItemOpener;
   /** vault entries for the replayed rows' masks (null: the vault's entries are not written) */
   vault: VaultSealer | null;
   reason: string;
@@ -79,7 +80,7 @@ async function nextRecord(client: PoolClient, after: string, whereReason: Reject
 async function replayOne(client: PoolClient, record: { id: string; receiveCount: number; sentAtMs: number }, options: ReplayOptions): Promise<Fate> {
   const sealed = await takeSealedBodyForReplay(client, record.id, options.reason);
   if (!sealed) return { kind: 'no_body' };
-  const message = { messageId: record.id, body: openBody(sealed, record.id, options.openerFor), sentAtMs: record.sentAtMs, receiveCount: record.receiveCount };
+  const message = { messageId: record.id, body: openBody(sealed, record.id, options.opener), sentAtMs: record.sentAtMs, receiveCount: record.receiveCount };
   const { outcome, originals } = messageToVaultedRow(message, options.masker);
   if (outcome.kind === 'rejected') {
     await setReason(client, record.id, outcome.rejection.reason, outcome.rejection.field, null);

@@ -4,7 +4,7 @@
 // owner and writes its audit row in the same transaction as the row it loads. Bodies are opened here,
 // with the private key, never in the database.
 import type { Pool, PoolClient } from '../db/pool.js';
-import { quarantineContext, type SealedItem, type VaultOpener } from '../vault/sealed-box.js';
+import { quarantineContext, type SealedItem, type SealedItemOpener } from '../vault/sealed-box.js';
 
 interface SealedRow {
   vault_key_id: string;
@@ -44,9 +44,7 @@ function sealedItem(row: SealedRow | undefined): SealedItem | undefined {
   return row && { vaultKeyId: row.vault_key_id, ephemeralPublicKey: row.ephemeral_public_key, nonce: row.nonce, ciphertext: row.ciphertext };
 }
 
-/** Openers by key id, made on demand: bodies sealed under several key ids open with one private key each. */
-export type OpenerFor = (keyId: string) => VaultOpener;
-
-export function openBody(item: SealedItem, messageId: string, openerFor: OpenerFor): string {
-  return openerFor(item.vaultKeyId).open(item, quarantineContext(messageId)).toString('utf8');
+/** `opener`: the officer's keyring, which opens bodies sealed under each key pair it holds. */
+export function openBody(item: SealedItem, messageId: string, opener: SealedItemOpener): string {
+  return opener.open(item, quarantineContext(messageId)).toString('utf8');
 }

@@ -1,10 +1,11 @@
 // `sqs2pg run --workers N`: N worker processes (node:cluster) under this one. It tells each to stop
-// on SIGTERM/SIGINT, restarts one that dies unexpectedly (with backoff), serves one /metrics (the
-// workers' own, added up with prom-client's AggregatorRegistry), /healthz and /readyz, and prints
-// one summary for a drain. It loads neither the AWS SDK nor pg: it stays small beside its workers.
+// on SIGTERM/SIGINT, restarts one that crashes (with backoff; see restart-policy.ts for what ends the
+// run instead), serves one /metrics (the workers' own, added up with prom-client's
+// AggregatorRegistry), /healthz and /readyz, and prints one summary for a drain. It loads neither the
+// AWS SDK nor pg: it stays small beside its workers.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { backoffDelayMs, type BackoffPolicy } from '../backoff.js';
+import { EXIT, Sqs2pgError } from '../errors.js';
 import type { ReadinessReport } from '../observability/health.js';
 import { startHttpServer, type HttpServer } from '../observability/http-server.js';
 import type { Logger } from '../observability/logger.js';
@@ -12,12 +13,10 @@ import { collectProcessMetrics } from '../observability/metrics.js';
 import { formatRunSummary, runSummaryJson } from '../observability/report.js';
 import type { RunStats } from '../observability/run-stats.js';
 import { isFromWorker, type ToWorker } from './messages.js';
+import { CRASH_LOOP_DEATHS, decideOnExit, STOP_RUN_EXIT_CODES } from './restart-policy.js';
 import { mergeRunStats } from './run-stats-merge.js';
 
-export const RESTART_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 const READINESS_TIMEOUT_MS = 3_000;
-/** a worker's exit codes that are its decision, not an accident: a setting (2), a server unreachable or an outage given up on (3) */
-const DELIBERATE_EXIT_CODES = new Set([2, 3]);
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -43,8 +42,12 @@ interface Slot {
   worker: Worker | undefined;
   /** the worker listens for stop messages */
   listening: boolean;
-  /** restarts since the worker last started; reset once one starts */
-  attempt: number;
+  /**
+   * deaths since this worker last committed a batch: the restart backoff grows with it, and at
+   * CRASH_LOOP_DEATHS the run ends. Only a commit resets it: a worker that starts and then dies
+   * before its first batch (a refusal, a poison message that kills it) made no progress.
+   */
+  deathsWithoutCommit: number;
   restartTimer: NodeJS.Timeout | undefined;
   done: boolean;
   exitCode: number | null;
@@ -76,6 +79,8 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
   let stopping: string | undefined;
   let forced = false;
   let failure: number | undefined;
+  /** the crash loop that ended the run, said once more as its last line */
+  let crashLoop: string | undefined;
   let resolveFinished: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => (resolveFinished = resolve));
 
@@ -84,7 +89,7 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
     poolSize,
     worker: undefined,
     listening: false,
-    attempt: 0,
+    deathsWithoutCommit: 0,
     restartTimer: undefined,
     done: false,
     exitCode: null,
@@ -128,11 +133,13 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
       switch (message.sqs2pg) {
         case 'hello':
           slot.listening = true;
-          if (stopping !== undefined) tell(slot, { sqs2pg: 'stop', reason: stopping, force: forced });
+          if (stopping !== undefined) tell(slot, { sqs2pg: 'stop', reason: stopping, force: forced, leave: failure !== undefined });
           return;
         case 'started':
-          slot.attempt = 0;
           logger.info({ worker: slot.index, workerPid: worker.process.pid }, `worker ${slot.index} (pid ${worker.process.pid}) started`);
+          return;
+        case 'committed':
+          slot.deathsWithoutCommit = 0;
           return;
         case 'readiness':
           pendingReadiness.get(message.id)?.(message.report);
@@ -160,26 +167,39 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
 
   const onExit = (slot: Slot, pid: number | undefined, code: number | null, signal: string | null) => {
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
-    if (stopping !== undefined || code === 0) {
+    if (stopping !== undefined) {
       slot.done = true;
       slot.exitCode = code;
-      if (stopping === undefined && !options.drain) logger.warn({ worker: slot.index, workerPid: pid }, `worker ${slot.index} (pid ${pid}) ended on its own (exit code 0); not restarted`);
+      // One that failed while the others were stopping still says so in the run's exit code.
+      if (code !== null && STOP_RUN_EXIT_CODES.has(code)) failure ??= code;
       return checkFinished();
     }
-    if (code !== null && DELIBERATE_EXIT_CODES.has(code)) {
-      failure ??= code;
+    slot.deathsWithoutCommit += code === EXIT.ok ? 0 : 1;
+    const decision = decideOnExit(code, slot.deathsWithoutCommit);
+    if (decision.action === 'done') {
       slot.done = true;
       slot.exitCode = code;
-      logger.error({ worker: slot.index, workerPid: pid, code }, `worker ${slot.index} (pid ${pid}) ended with exit code ${code} (see its error above); stopping the others`);
-      stopAll(`worker ${slot.index} ended with exit code ${code}`);
+      if (!options.drain) logger.warn({ worker: slot.index, workerPid: pid }, `worker ${slot.index} (pid ${pid}) ended on its own (exit code 0); not restarted`);
       return checkFinished();
     }
-    slot.attempt += 1;
+    if (decision.action === 'stopRun') {
+      failure ??= decision.code;
+      slot.done = true;
+      slot.exitCode = code;
+      if (decision.code === EXIT.crashLoop) {
+        crashLoop = `worker ${slot.index} died ${slot.deathsWithoutCommit} times in a row without committing anything (last: ${how}); a restart does not help it, so the run ends rather than take messages it cannot commit: see its errors above`;
+        logger.error({ worker: slot.index, workerPid: pid, code, signal, deaths: slot.deathsWithoutCommit }, `${crashLoop}; stopping the others`);
+      } else {
+        logger.error({ worker: slot.index, workerPid: pid, code }, `worker ${slot.index} (pid ${pid}) ended with exit code ${code}, which no restart fixes (see its error above); stopping the others`);
+      }
+      stopAll(`worker ${slot.index} ended with exit code ${code ?? how}`);
+      return checkFinished();
+    }
     restarts.inc();
-    const delayMs = backoffDelayMs(slot.attempt, RESTART_BACKOFF);
+    const { delayMs } = decision;
     logger.warn(
-      { worker: slot.index, workerPid: pid, code, signal, restartInMs: delayMs },
-      `worker ${slot.index} (pid ${pid}) died (${how}); restarting it in ${(delayMs / 1000).toFixed(1)} s; its messages in hand reappear after the visibility timeout`,
+      { worker: slot.index, workerPid: pid, code, signal, restartInMs: delayMs, deathsWithoutCommit: slot.deathsWithoutCommit },
+      `worker ${slot.index} (pid ${pid}) died (${how}); restarting it in ${(delayMs / 1000).toFixed(1)} s (${slot.deathsWithoutCommit} of ${CRASH_LOOP_DEATHS} deaths without a commit before the run ends); its messages in hand reappear after the visibility timeout`,
     );
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
@@ -195,7 +215,7 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
         slot.restartTimer = undefined;
         slot.done = true;
       }
-      tell(slot, { sqs2pg: 'stop', reason, force: forced });
+      tell(slot, { sqs2pg: 'stop', reason, force: forced, leave: failure !== undefined });
       // One that does not listen yet is told when it says hello; one that died waiting is done.
       if (!slot.worker && !slot.restartTimer) slot.done = true;
     }
@@ -271,6 +291,7 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
     const drained = code === 0 && stopping === undefined && parts.some((part) => part.drained === true) && slots.every((slot) => slot.exitCode === 0);
     const restarted = (await restarts.get()).values[0]?.value ?? 0;
     logger.info({ ...stats, drained, workers: slots.length, restarts: restarted }, `sqs2pg stopped${drained ? ': the queue is drained' : ''}`);
+    if (crashLoop !== undefined) throw new Sqs2pgError('worker_crash_loop', crashLoop, EXIT.crashLoop);
     // As a lone worker: a summary for a drain that ended or was stopped, none for a failure.
     if (code !== 0) return code;
     if (options.drain && options.json) {

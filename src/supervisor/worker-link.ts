@@ -11,8 +11,8 @@ import { isToWorker, type FromWorker } from './messages.js';
 export const PUSH_INTERVAL_MS = 1_000;
 
 export interface StopRequests {
-  /** a graceful stop, as a first signal */
-  stop(reason: string): void;
+  /** a graceful stop, as a first signal; `leave`: leave what is not committed to its visibility timeout */
+  stop(reason: string, leave: boolean): void;
   /** a second signal's exit */
   forceExit(): void;
 }
@@ -55,7 +55,7 @@ export function linkToSupervisor(requests: StopRequests): WorkerLink | undefined
   };
   const onMessage = (message: unknown) => {
     if (!isToWorker(message)) return;
-    if (message.sqs2pg === 'stop') return message.force ? requests.forceExit() : requests.stop(message.reason);
+    if (message.sqs2pg === 'stop') return message.force ? requests.forceExit() : requests.stop(message.reason, message.leave === true);
     const readiness = observed?.readiness;
     const answer = readiness
       ? readiness.report()
@@ -69,6 +69,12 @@ export function linkToSupervisor(requests: StopRequests): WorkerLink | undefined
     observe(options) {
       observed = options;
       options.bus.on('pipeline:started', () => void send({ sqs2pg: 'started' }));
+      let committed = false;
+      options.bus.on('batch:committed', () => {
+        if (committed) return;
+        committed = true;
+        void send({ sqs2pg: 'committed' });
+      });
       timer = setInterval(() => void push(), PUSH_INTERVAL_MS);
       timer.unref();
     },

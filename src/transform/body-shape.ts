@@ -1,17 +1,15 @@
-// What a quarantined body looked like, without any of its values: for JSON, its paths with each
+// What a quarantined body looked like, without any of its text: for JSON, its paths with each
 // value's type and length; for anything else, its length and the classes of characters it holds.
 // The result is ASCII JSON text, so any database encoding (LATIN1, SQL_ASCII) can store it.
 
 /** Nodes described at most: a shape is for a person to read, not a copy of the body. */
 const MAX_ENTRIES = 64;
 const MAX_DEPTH = 4;
-// A key a sender chose may itself be personal data: only identifier-like keys are shown.
-const SHOWN_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/;
 
 export type JsonType = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null';
 
 export interface ShapeEntry {
-  /** dot-separated keys, `[i]` for array items; a key not shown is `<n chars>` */
+  /** dot-separated keys, `[i]` for array items; a key not among the shown keys is `<n chars>` */
   path: string;
   type: JsonType;
   /** characters of a string or number, items of an array, keys of an object */
@@ -23,10 +21,13 @@ export type BodyShape =
   | { json: false; chars: number; classes: string[] };
 
 /**
- * The shape of a parsed JSON value. Keys in `hidden` (values read from the body's ip and
- * device_id fields) are never shown, even when they look like identifiers.
+ * The shape of a parsed JSON value. Only keys in `shownKeys` (the names of the fields a valid body
+ * has) appear as they are; every other key is `<n chars>`. A key is text a sender chose, and may be
+ * the very id a value should have held: a duplicate key (JSON.parse keeps the last value, so the
+ * real id is only a key elsewhere), or any key that looks harmless. No rule about which keys look
+ * like data can be complete; a list of the keys that are known not to be is.
  */
-export function jsonShape(value: unknown, hidden: ReadonlySet<string>): BodyShape {
+export function jsonShape(value: unknown, shownKeys: ReadonlySet<string>): BodyShape {
   const entries: ShapeEntry[] = [];
   let truncated = false;
   // Breadth first and iterative: a body nested a million deep costs no stack and a bounded walk.
@@ -59,7 +60,7 @@ export function jsonShape(value: unknown, hidden: ReadonlySet<string>): BodyShap
           truncated = true;
           break;
         }
-        const shown = SHOWN_KEY.test(key) && !hidden.has(key) ? key : `<${key.length} chars>`;
+        const shown = shownKeys.has(key) ? key : `<${key.length} chars>`;
         queue.push({ path: node.path ? `${node.path}.${shown}` : shown, value: (node.value as Record<string, unknown>)[key], depth: node.depth + 1 });
       }
     }

@@ -28,6 +28,9 @@ const LOGIN_EVENT_FIELDS = {
 type Field = keyof typeof LOGIN_EVENT_FIELDS;
 const fields = Object.keys(LOGIN_EVENT_FIELDS) as Field[];
 
+/** The login event's own field names: the only keys of a refused body its quarantine shape shows. */
+export const LOGIN_EVENT_FIELD_NAMES: ReadonlySet<string> = new Set(fields);
+
 export interface LoginEvent {
   user_id: string;
   device_type: string;

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { jsonShape, shapeText, textShape, type BodyShape } from './body-shape.js';
 import { canonicalIp } from './ip.js';
+import { LOGIN_EVENT_FIELD_NAMES } from './login-event.js';
 import type { Masker } from './mask.js';
 import { readJsonValues, readTextValues, type ReadableValues } from './readable-values.js';
 import type { BodyFacts } from './types.js';
@@ -21,7 +22,7 @@ export function bodyFacts(body: string, bytes: number, masker: Masker, parsed?: 
   let shape: BodyShape;
   if (parsed) {
     values = readJsonValues(parsed.value);
-    shape = jsonShape(parsed.value, new Set([...values.ip, ...values.deviceId]));
+    shape = jsonShape(parsed.value, LOGIN_EVENT_FIELD_NAMES);
   } else {
     // Only the head of a huge body is read for keyed values: enough for any real event.
     values = readTextValues(bytes > MAX_PARSED_BODY_BYTES ? body.slice(0, MAX_PARSED_BODY_BYTES) : body);

@@ -1,8 +1,10 @@
 // The right to erasure, each in one call of a SECURITY DEFINER function (sql/0005) that deletes,
 // records the tombstone and writes the audit row in one transaction under the vault's delete
 // lock. Deleting a vault entry is crypto-shredding: the mask stays, nothing turns it back.
-import type { Pool } from '../db/pool.js';
-import type { SealedItem } from './sealed-box.js';
+import type { Pool, PoolClient } from '../db/pool.js';
+import type { Masker } from '../transform/mask.js';
+import type { SealedItem, VaultSealer } from './sealed-box.js';
+import { sealUserId } from './tombstones.js';
 
 export interface ForgetUserResult {
   rows: number;
@@ -19,7 +21,7 @@ export interface ForgetUserResult {
  * `userKeys`: the user's keyed hash under the current mask key (its tombstone gets `sealedId`),
  * then under the previous mask key while a rotation is under way.
  */
-export async function forgetUser(pool: Pool, userId: string, userKeys: readonly string[], reason: string | undefined, sealedId: SealedItem | undefined): Promise<ForgetUserResult> {
+export async function forgetUser(pool: Pool | PoolClient, userId: string, userKeys: readonly string[], reason: string | undefined, sealedId: SealedItem | undefined): Promise<ForgetUserResult> {
   const result = await pool.query<{ rows_deleted: string; quarantined: string; vault_entries: string; vault_entries_kept: string; messages_stopped: string }>(
     'SELECT * FROM sqs2pg_vault.forget_user($1, $2, $3, $4, $5, $6, $7)',
     [userId, userKeys, reason ?? null, sealedId?.vaultKeyId ?? null, sealedId?.ephemeralPublicKey ?? null, sealedId?.nonce ?? null, sealedId?.ciphertext ?? null],
@@ -32,6 +34,22 @@ export async function forgetUser(pool: Pool, userId: string, userKeys: readonly 
     vaultEntriesKept: Number(row?.vault_entries_kept ?? 0),
     messagesStopped: Number(row?.messages_stopped ?? 0),
   };
+}
+
+/**
+ * Erasure under each of `maskers` (the current mask key, then the previous one while a mask-key
+ * rotation is under way), one call each in the caller's transaction, so that every tombstone gets
+ * the user id sealed under its own key (vault on): rotate can then re-key or re-seal each of them,
+ * and never takes one for a tombstone made with the vault off. One audit row per mask key.
+ */
+export async function forgetUserUnder(client: PoolClient, userId: string, maskers: readonly Masker[], reason: string | undefined, sealer: VaultSealer | undefined): Promise<ForgetUserResult> {
+  const total: ForgetUserResult = { rows: 0, quarantined: 0, vaultEntries: 0, vaultEntriesKept: 0, messagesStopped: 0 };
+  for (const masker of maskers) {
+    const userKey = masker.userKey(userId);
+    const done = await forgetUser(client, userId, [userKey], reason, sealUserId(sealer, userKey, userId));
+    for (const key of Object.keys(total) as (keyof ForgetUserResult)[]) total[key] += done[key];
+  }
+  return total;
 }
 
 export interface ForgetMaskedResult {

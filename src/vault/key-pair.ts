@@ -1,5 +1,6 @@
 // The vault's public and private keys as commands are given them: one of the key or its file,
 // exactly 32 bytes each. Workers get a sealer (public key only); officers' commands get openers.
+import { publicKeyProblem } from '../config/x25519-point.js';
 import { ConfigError } from '../errors.js';
 import { createVaultOpener, createVaultSealer, publicKeyOf, VAULT_KEY_BYTES, type VaultOpener, type VaultSealer } from './sealed-box.js';
 
@@ -26,7 +27,11 @@ export function vaultSealerFrom(settings: VaultPublicKeySettings): VaultSealer |
 }
 
 export function vaultPublicKeyFrom(settings: Omit<VaultPublicKeySettings, 'vaultKeyId'>): Buffer | undefined {
-  return oneOf(settings.vaultPublicKey, settings.vaultPublicKeyFile, '--vault-public-key (SQS2PG_VAULT_PUBLIC_KEY)');
+  const key = oneOf(settings.vaultPublicKey, settings.vaultPublicKeyFile, '--vault-public-key (SQS2PG_VAULT_PUBLIC_KEY)');
+  // The settings refuse such a key already; this holds for callers that build settings themselves.
+  const problem = key && publicKeyProblem(key);
+  if (problem) throw new ConfigError(`--vault-public-key (SQS2PG_VAULT_PUBLIC_KEY): the key ${problem}; make a vault key pair with: sqs2pg keygen --vault`);
+  return key;
 }
 
 export function vaultPrivateKeyFrom(settings: VaultPrivateKeySettings): Buffer | undefined {

@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { createVaultCipher, VaultIntegrityError, type VaultCipher } from './cipher.js';
 import type { VaultEntry } from './entry.js';
 import { vaultPreviousPrivateKeyFrom, vaultPrivateKeyFrom, type VaultPreviousPrivateKeySettings, type VaultPrivateKeySettings } from './key-pair.js';
-import { createVaultOpener, entryContext, publicKeyOf, SealedItemError, type VaultOpener } from './sealed-box.js';
+import { createVaultOpener, entryContext, publicKeyOf, SealedItemError, type SealedItem, type SealedItemOpener, type VaultOpener } from './sealed-box.js';
 
 export interface LegacyVaultKeySettings {
   vaultKey?: Buffer | undefined;
@@ -59,8 +59,8 @@ export function fingerprintedKey(keys: VaultKeys, which: keyof VaultKeys): Buffe
 
 type Opener = { kind: 'sealed'; opener: VaultOpener } | { kind: 'legacy'; cipher: VaultCipher };
 
-/** The keys a command can open entries with, by key id. */
-export class VaultKeyring {
+/** The keys a command can open entries with, by key id; sealed items too (bodies, tombstones' ids). */
+export class VaultKeyring implements SealedItemOpener {
   private readonly openers = new Map<string, Opener>();
 
   /** `ids`: the key id each given key is known under in this database (undefined: not known there) */
@@ -82,8 +82,20 @@ export class VaultKeyring {
     return [...this.openers.keys()];
   }
 
+  /** The ids of the key pairs given (legacy symmetric keys seal nothing but entries). */
+  get sealedKeyIds(): string[] {
+    return [...this.openers].filter(([, opener]) => opener.kind === 'sealed').map(([id]) => id);
+  }
+
+  /** A sealed item (a quarantined body, a tombstone's user id) under whichever key pair sealed it. */
+  open(item: SealedItem, context: string): Buffer {
+    const opener = this.openers.get(item.vaultKeyId);
+    if (opener?.kind !== 'sealed') throw new SealedItemError();
+    return opener.opener.open(item, context);
+  }
+
   /** Opens an entry under whichever of the keys sealed it; VaultIntegrityError when none can. */
-  open(entry: VaultEntry): string {
+  openEntry(entry: VaultEntry): string {
     const opener = this.openers.get(entry.vaultKeyId);
     if (!opener) throw new VaultIntegrityError(entry.maskedValue);
     if (opener.kind === 'legacy') return opener.cipher.open(entry);

@@ -1,10 +1,12 @@
-// The SQL of sqs2pg rotate, on one connection that holds the rotation's session lock. Each batch
-// is one transaction under the vault's shared lock: rows are locked, their new masks' entries
-// inserted, the rows updated, and all of it commits together, so a crash leaves every row either
-// as it was or fully re-masked. What is left to do is read from the data itself (rows whose masks
-// are not under the target key id, entries not under the target vault key id, or legacy v1
-// entries): a rerun resumes. Rotation reads every ciphertext, so it runs as the tables' owner,
-// like migrate; the PII officer's role holds no privilege on the entries (see sql/0005).
+// The SQL of sqs2pg rotate over rows and vault entries (the quarantine's and the tombstones' own
+// passes are in quarantine/rekey.ts and vault/tombstones.ts), on one connection that holds the
+// rotation's session lock. Each batch is one transaction under the vault's shared lock: rows are
+// locked, their new masks' entries inserted, the rows updated, and all of it commits together, so
+// a crash leaves every row either as it was or fully re-masked. What is left to do is read from
+// the data itself (rows whose masks are not under the target key id, entries not under the target
+// vault key id, or legacy v1 entries): a rerun resumes. Rotation reads every ciphertext, so it
+// runs as the tables' owner, like migrate; the PII officer's role holds no privilege on the
+// entries (see sql/0005).
 import type { PoolClient } from '../db/pool.js';
 import { BEGIN_VAULT_DELETE, BEGIN_VAULT_WRITE } from '../db/vault-lock.js';
 import { recordAudit, type AuditRecord } from './audit.js';
@@ -46,6 +48,20 @@ UPDATE sqs2pg_vault.entries e
   FROM unnest($1::varchar[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[]) AS v(masked_value, key_id, epk, nonce, ciphertext)
  WHERE e.masked_value = v.masked_value`;
 
+const SEALED_BY_KEY_ID = `
+SELECT id, kind, count(*) AS n FROM (
+  SELECT vault_key_id AS id, 'entries' AS kind FROM sqs2pg_vault.entries
+  UNION ALL SELECT vault_key_id, 'bodies' FROM sqs2pg_vault.quarantine_bodies
+  UNION ALL SELECT vault_key_id, 'tombstones' FROM sqs2pg.tombstones WHERE vault_key_id IS NOT NULL
+) sealed GROUP BY id, kind`;
+
+/** How many items of each kind the vault holds sealed. */
+export interface SealedCounts {
+  entries: number;
+  bodies: number;
+  tombstones: number;
+}
+
 export interface RemaskBatch {
   /** the cursor for the next batch; undefined when this one found no row */
   lastMessageId: string | undefined;
@@ -70,6 +86,12 @@ export class RotationStore {
     private readonly client: PoolClient,
     private readonly table: string,
   ) {}
+
+  /** The database's clock (tombstones are stamped by it). */
+  async now(): Promise<Date> {
+    const result = await this.client.query<{ now: Date }>('SELECT now() AS now');
+    return result.rows[0]!.now;
+  }
 
   /** The rotation's session lock: one rotation per database at a time; freed if the process dies. */
   async tryLock(): Promise<boolean> {
@@ -158,12 +180,37 @@ export class RotationStore {
     return { rows: Number(row?.rows ?? 0), remaskable: Number(row?.remaskable ?? 0), withoutMessageId: Number(row?.without_id ?? 0) };
   }
 
-  /** Vault entries per vault key id. */
-  async vaultKeyIds(): Promise<Map<string, number>> {
-    const result = await this.client.query<{ vault_key_id: string; n: string }>(
-      'SELECT vault_key_id, count(*) AS n FROM sqs2pg_vault.entries GROUP BY vault_key_id',
+  /** Everything sealed to the vault, by vault key id: entries, quarantined bodies, tombstones' user ids. */
+  async sealedByKeyId(): Promise<Map<string, SealedCounts>> {
+    const result = await this.client.query<{ id: string; kind: keyof SealedCounts; n: string }>(SEALED_BY_KEY_ID);
+    const counts = new Map<string, SealedCounts>();
+    for (const row of result.rows) {
+      const entry = counts.get(row.id) ?? { entries: 0, bodies: 0, tombstones: 0 };
+      entry[row.kind] = Number(row.n);
+      counts.set(row.id, entry);
+    }
+    return counts;
+  }
+
+  /** What is still sealed to another vault key than `keyId` (legacy v1 entries included). */
+  async sealedNotUnder(keyId: string): Promise<SealedCounts> {
+    const result = await this.client.query<{ entries: string; bodies: string; tombstones: string }>(
+      `SELECT (SELECT count(*) FROM sqs2pg_vault.entries WHERE vault_key_id <> $1 OR ephemeral_public_key IS NULL) AS entries,
+              (SELECT count(*) FROM sqs2pg_vault.quarantine_bodies WHERE vault_key_id <> $1) AS bodies,
+              (SELECT count(*) FROM sqs2pg.tombstones WHERE vault_key_id <> $1) AS tombstones`,
+      [keyId],
     );
-    return new Map(result.rows.map((row) => [row.vault_key_id, Number(row.n)]));
+    const row = result.rows[0];
+    return { entries: Number(row?.entries ?? 0), bodies: Number(row?.bodies ?? 0), tombstones: Number(row?.tombstones ?? 0) };
+  }
+
+  /**
+   * The rotation's last step, in one transaction under the vault's delete lock, which forget also
+   * takes (and which waits for the workers' vault writes in progress): what it finds left is all
+   * there is, and no forget commits a tombstone under a key id between that count and a retirement.
+   */
+  async finishing<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return this.transaction(BEGIN_VAULT_DELETE, () => work(this.client));
   }
 
   /** Re-encrypts a batch of entries not under `keyId`; returns the cursor and how many it did. */

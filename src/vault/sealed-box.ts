@@ -51,6 +51,12 @@ export interface VaultOpener {
   open(item: SealedItem, context: string): Buffer;
 }
 
+/** Opens items sealed under one key id (a VaultOpener) or several (an officer's keyring). */
+export interface SealedItemOpener {
+  /** the plaintext; throws SealedItemError unless one of its keys sealed it, under its id, for this context */
+  open(item: SealedItem, context: string): Buffer;
+}
+
 /** An item that does not open: another key, another key id, another context, or altered bytes. */
 export class SealedItemError extends Error {
   constructor() {

@@ -184,7 +184,7 @@ describe('fault 2: database outage', () => {
         DATABASE_URL: viaProxy(proxy),
         SQS2PG_BATCH_MAX_ROWS: '50',
         SQS2PG_MAX_OUTAGE_SEC: '2',
-        // Were the worker to die instead of releasing, what it held would come back this soon.
+        // A run that gives up leaves what it held to the visibility timeout: back this soon.
         SQS2PG_VISIBILITY_TIMEOUT_SEC: '5',
       });
       let cli: CliProcess | undefined;

@@ -56,7 +56,8 @@ describe('fault 8: graceful stop', () => {
       let drainCode: number | null;
       try {
         for (let i = 0; i < STOPS; i++) {
-          // EXCLUSIVE lets the service's start-up checks read the table but holds every INSERT.
+          // EXCLUSIVE lets the service's start-up checks read the table but holds every INSERT (its
+          // start-up's trial batch gives up on the lock after a second; its batches wait).
           const lock = await stack.pool.connect();
           let cli;
           let remaining: number;
@@ -68,7 +69,7 @@ describe('fault 8: graceful stop', () => {
             await waitFor(
               async () => {
                 if (!isRunning(service)) throw new Error(`the service exited by itself:\n${service.output().stderr.slice(-2000)}`);
-                return writesHeld(lock);
+                return service.output().stderr.includes('sqs2pg started') && writesHeld(lock);
               },
               30_000,
               'a write of the service to wait on the lock',

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, dropDatabase, migrateWithCli, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
-import { TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
+import { TEST_VAULT_PUBLIC_KEY, TEST_VAULT_PUBLIC_KEY_2 } from '../helpers/vault.js';
 
 let stack: TestStack;
 let queueUrl: string;
@@ -226,7 +226,12 @@ describe('sqs2pg check', () => {
     const on = await check({ SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
     expect(lineOf(on, 'vault')).toBe('ok       vault: on: the vault public key is set (key id v1); workers seal, only the private key opens');
     expect(lineOf(on, 'privileges')).toContain('and sqs2pg_vault.entries');
-    const same = await check({ SQS2PG_VAULT_PUBLIC_KEY: TEST_MASK_KEY });
+    // A mask key is seldom even a point of the curve: refused with the settings (exit 2).
+    const notAPoint = await check({ SQS2PG_VAULT_PUBLIC_KEY: TEST_MASK_KEY });
+    expect(notAPoint.code).toBe(2);
+    expect(notAPoint.stdout.trim()).toMatch(/^problem {2}configuration: invalid --vault-public-key \(SQS2PG_VAULT_PUBLIC_KEY\): the key is not/);
+    // One that is (a mask key id not used here yet, so only the vault line has a problem).
+    const same = await check({ SQS2PG_MASK_KEY: TEST_VAULT_PUBLIC_KEY_2, SQS2PG_MASK_KEY_ID: 'k7', SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY_2 });
     expect(same.code).toBe(1);
     expect(lineOf(same, 'vault')).toContain('the vault public key is the mask key');
     const legacy = await check({ SQS2PG_VAULT_KEY: 'b7c1d2e3f405162738495a6b7c8d9eafb0c1d2e3f405162738495a6b7c8d9eaf' });
@@ -252,7 +257,8 @@ describe('sqs2pg check', () => {
     await migrateWithCli(databaseUrl);
     await asAdmin(`INSERT INTO sqs2pg.key_fingerprints (purpose, key_id, fingerprint) VALUES ('mask', 'k1', '${'0'.repeat(32)}')`, new URL(databaseUrl).pathname.slice(1));
     const result = await check({ DATABASE_URL: databaseUrl });
-    expect(result.code).toBe(1);
+    // exit 2, as run's own refusal of that key
+    expect(result.code).toBe(2);
     expect(statuses(result)).toEqual({ ...ALL_OK, keys: 'problem' });
     expect(lineOf(result, 'keys')).toContain('the mask key and mask key id "k1" do not match what this database first saw them with');
   });

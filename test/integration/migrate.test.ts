@@ -7,7 +7,16 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, dropDatabase, runCli, startCli, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
 
-const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault', '0005_vault_sealed', '0006_quarantine_sealed', '0007_erasure_order_and_definer_paths'];
+const MIGRATIONS = [
+  '0001_user_logins',
+  '0002_user_logins_idempotency',
+  '0003_quarantine',
+  '0004_vault',
+  '0005_vault_sealed',
+  '0006_quarantine_sealed',
+  '0007_erasure_order_and_definer_paths',
+  '0008_retired_keys',
+];
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -136,7 +136,7 @@ describe('the worker role', () => {
       { PATH: process.env.PATH, DATABASE_URL: urlAs('worker'), SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY },
       15_000,
     );
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(5);
     expect(result.stdout).toBe('');
     expect(oneErrorLine(result)).toMatch(new RegExp(`^sqs2pg: the database role "${LOGINS.worker}" may not read the vault \\(42501: permission denied`));
   });
@@ -165,7 +165,7 @@ describe('the analyst role', () => {
       { PATH: process.env.PATH, DATABASE_URL: urlAs('analyst'), SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY },
       15_000,
     );
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(5);
     expect(result.stdout).toBe('');
     expect(oneErrorLine(result)).toContain(`the database role "${LOGINS.analyst}" may not read the vault`);
   });

@@ -195,8 +195,8 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
             const next = masker === maskers[0] ? maskers[1]! : maskers[0]!;
             const client = await pool.connect();
             try {
-              await rotateTombstones(client, next, new Map([['v1', opener]]), sealer);
-              await rekeyQuarantine(client, next, new Map([['v1', opener]]));
+              await rotateTombstones(client, next, opener, sealer);
+              await rekeyQuarantine(client, next, opener);
             } finally {
               client.release();
             }

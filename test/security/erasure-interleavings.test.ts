@@ -22,7 +22,7 @@ import { VaultKeyring } from '../../src/vault/keyring.js';
 import { remaskRows } from '../../src/vault/rotation.js';
 import { RotationStore } from '../../src/vault/rotation-store.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
-import { createVaultOpener, createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
+import { createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
 import { sealUserId } from '../../src/vault/tombstones.js';
 import { createTestStack, migrateWithCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 import { TEST_MASK_KEY_2, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
@@ -35,7 +35,6 @@ const keyring = new VaultKeyring(
   { privateKey: 'v1' },
 );
 const sealer = createVaultSealer(Buffer.from(TEST_VAULT_PUBLIC_KEY, 'hex'), 'v1');
-const opener = createVaultOpener(Buffer.from(TEST_VAULT_PRIVATE_KEY, 'hex'), 'v1');
 /** The erased user, and one who is not; names with letters hex never holds. */
 const U = 'ursula';
 const V = 'viktor';
@@ -209,7 +208,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
                 replayQuarantined(party.pool, {
                   sink: new PostgresSink(party.pool, table),
                   masker,
-                  openerFor: () => opener,
+                  opener: keyring,
                   vault: sealer,
                   reason: 'interleavings',
                   limit: 1,

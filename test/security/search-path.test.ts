@@ -11,7 +11,7 @@ import { generateSample } from '../../src/local/sample.js';
 import { createMasker } from '../../src/transform/mask.js';
 import { createTestStack, runCli, TEST_MASK_KEY, type CliResult, type TestStack } from '../helpers/stack.js';
 import { TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
-import { createRoleLogins, ROLES, type RoleLogins, type RoleName } from './role-logins.js';
+import { createLoginRoles, ROLE_KINDS, type LoginRoles, type RoleKind } from './login-roles.js';
 
 // Every planted function reports its caller, then tries what that caller may and the planter may not.
 const PLANT = `
@@ -57,7 +57,7 @@ GRANT ALL ON public.tombstones, public.entries, public.audit, public.quarantine 
 `;
 
 let stack: TestStack;
-let roles: RoleLogins;
+let roles: LoginRoles;
 /** The owner's look at the results, in a session that no planted object can reach. */
 let owner: pg.Pool;
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
@@ -69,17 +69,17 @@ beforeAll(async () => {
   stack = await createTestStack();
   // PostgreSQL 15 took this from PUBLIC; 12–14 grant it by default.
   await stack.pool.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
-  roles = await createRoleLogins(stack);
+  roles = await createLoginRoles(stack);
   owner = new pg.Pool({ connectionString: stack.databaseUrl, max: 1, options: '-c search_path=pg_catalog,pg_temp' });
   const queueUrl = await stack.newQueue();
   await stack.send(queueUrl, sample.bodies);
-  const loaded = await runCli(['run', '--drain'], stack.env(queueUrl, { DATABASE_URL: roles.url('worker'), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }), 120_000);
+  const loaded = await runCli(['run', '--drain'], stack.env(queueUrl, { DATABASE_URL: roles.urlAs('worker'), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }), 120_000);
   expect(loaded.code, loaded.stderr).toBe(0);
 }, 180_000);
 
 afterAll(async () => {
   await owner?.end();
-  await roles?.close();
+  await roles?.drop();
   await stack?.close();
 });
 
@@ -95,21 +95,21 @@ async function pickTargets(): Promise<{ userId: string; mask: string; refusedId:
   return { userId: row.rows[0]!.user_id, mask: row.rows[0]!.masked_ip, refusedId: refused.rows[0]!.id };
 }
 
-describe.each(ROLES)('the %s role plants objects in public', (attacker: RoleName) => {
+describe.each(ROLE_KINDS)('the %s role plants objects in public', (attacker: RoleKind) => {
   // What the attacker planted goes with them, pass or fail; the next role plants anew.
   afterEach(async () => {
     await stack.pool.query(`DROP OWNED BY ${pg.escapeIdentifier(roles.logins[attacker])}`);
   });
 
   it('gains nothing: the planted code runs as nobody else, reads no vault and deletes no audit row', async () => {
-    const planter = roles.pool(attacker);
+    const planter = roles.poolAs(attacker);
     await planter.query(PLANT);
     const auditBefore = await count('SELECT count(*) AS n FROM sqs2pg_vault.audit');
     const { userId, mask, refusedId } = await pickTargets();
 
     // The officer calls each audited function from their own session, where the attacker may also
     // have planted temporary look-alikes of sqs2pg's tables.
-    const officer = await roles.pool('officer').connect();
+    const officer = await roles.poolAs('officer').connect();
     try {
       await officer.query('CREATE TEMP TABLE IF NOT EXISTS user_logins (user_id varchar(128), masked_ip varchar(256), masked_device_id varchar(256))');
       await officer.query('CREATE TEMP TABLE IF NOT EXISTS tombstones (user_key text)');
@@ -124,13 +124,13 @@ describe.each(ROLES)('the %s role plants objects in public', (attacker: RoleName
     }
     // The erasure went to the real table, not to a look-alike.
     expect(await count('SELECT count(*) AS n FROM public.user_logins WHERE user_id OPERATOR(pg_catalog.=) $1::text', [userId])).toBe(0);
-    await roles.pool('worker').query('SELECT sqs2pg.stop_tombstoned($1::text[])', [[masker.userKey(userId), masker.userKey('nobody')]]);
+    await roles.poolAs('worker').query('SELECT sqs2pg.stop_tombstoned($1::text[])', [[masker.userKey(userId), masker.userKey('nobody')]]);
 
     // Every command, as the role it is meant for.
     const queueUrl = await stack.newQueue();
-    await stack.send(queueUrl, generateSample({ count: 30, malformed: 6, seed: 100 + ROLES.indexOf(attacker) }).bodies);
+    await stack.send(queueUrl, generateSample({ count: 30, malformed: 6, seed: 100 + ROLE_KINDS.indexOf(attacker) }).bodies);
     const base = { PATH: process.env.PATH, SQS2PG_MASK_KEY: TEST_MASK_KEY };
-    const asOfficer = { ...base, DATABASE_URL: roles.url('officer'), SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY };
+    const asOfficer = { ...base, DATABASE_URL: roles.urlAs('officer'), SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY };
     const asOwner = { ...base, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY };
     const next = await pickTargets();
     const commands: [string, Promise<CliResult>][] = [];
@@ -138,8 +138,8 @@ describe.each(ROLES)('the %s role plants objects in public', (attacker: RoleName
       commands.push([name, runCli(args, env, 120_000)]);
       return commands.at(-1)![1];
     };
-    await run('run', ['run', '--drain'], stack.env(queueUrl, { DATABASE_URL: roles.url('worker'), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }));
-    await run('check', ['check'], stack.env(queueUrl, { DATABASE_URL: roles.url('worker'), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }));
+    await run('run', ['run', '--drain'], stack.env(queueUrl, { DATABASE_URL: roles.urlAs('worker'), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }));
+    await run('check', ['check'], stack.env(queueUrl, { DATABASE_URL: roles.urlAs('worker'), SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }));
     await run('reveal', ['reveal', next.mask, '--reason', 'search path test'], asOfficer);
     await run('quarantine show', ['quarantine', 'show', next.refusedId, '--reveal', '--reason', 'search path test'], asOfficer);
     await run('forget --masked', ['forget', '--masked', next.mask, '--reason', 'search path test'], asOfficer);

@@ -6,7 +6,7 @@
 // every path that writes through the sink (workers, replay) honours an erasure. The check also takes
 // the erasure lock (shared, to the commit; sql/0007), which orders the whole batch against forget.
 import type { Pool, PoolClient } from '../../db/pool.js';
-import { inTransaction } from '../../db/transaction.js';
+import { inRolledBackTransaction, inTransaction } from '../../db/transaction.js';
 import type { UserLoginsTable } from '../../db/user-logins.js';
 import type { LoginRow, Rejection } from '../../transform/types.js';
 import { entryColumns, INSERT_ENTRIES, type VaultEntry } from '../../vault/entry.js';
@@ -38,6 +38,8 @@ const INSERT_SEALED_BODY = `
 INSERT INTO sqs2pg_vault.quarantine_bodies (sqs_message_id, vault_key_id, ephemeral_public_key, nonce, ciphertext)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING`;
+
+const REHEARSAL_LOCK_TIMEOUT = '1s';
 
 /** A quarantined body sealed to the vault's public key (context: quarantineContext(messageId)). */
 export interface SealedBody {
@@ -84,6 +86,16 @@ export class PostgresSink {
     // A socket reset mid-batch fails the query in flight (the writer retries) and the connection
     // is discarded: inTransaction listens for the checked-out client's errors, which pg-pool does not.
     return inTransaction(this.pool, 'BEGIN', (client) => this.writeIn(client, batch));
+  }
+
+  /**
+   * Every statement `write` would send for this batch, then a rollback: throws what the database
+   * would refuse a real batch (a privilege, a column, a trigger), and keeps nothing. It waits for no
+   * lock longer than REHEARSAL_LOCK_TIMEOUT: a table locked by a migration or a person says nothing
+   * about privileges, and the lock timeout's error (55P03) is transient, which the caller ignores.
+   */
+  async rehearse(batch: SinkBatch): Promise<void> {
+    await inRolledBackTransaction(this.pool, `BEGIN; SET LOCAL lock_timeout = '${REHEARSAL_LOCK_TIMEOUT}'`, (client) => this.writeIn(client, batch));
   }
 
   /**

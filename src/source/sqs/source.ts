@@ -181,6 +181,21 @@ export class SqsSource {
   }
 
   /**
+   * Lets messages go without a call: they stay hidden until their visibility timeout (the last
+   * heartbeat's extension at most), as after a crash, and are no longer in hand.
+   */
+  leave(messages: readonly InboundMessage[]): void {
+    let left = 0;
+    for (const message of messages) if (this.receipts.has(message)) {
+      this.letGo(message);
+      left++;
+    }
+    if (left === 0) return;
+    this.options.emit('source:left', { count: left, visibilityTimeoutSec: this.options.visibilityTimeoutSec });
+    this.emitHeld();
+  }
+
+  /**
    * Leaves messages in the queue, hidden for a backoff that grows with their receive count, and
    * no longer in hand. Best effort: one whose change fails reappears after the visibility timeout.
    */

@@ -149,15 +149,16 @@ describe('messageToRow, rejected messages', () => {
     for (const secret of secrets) expect(text).not.toContain(secret);
   });
 
-  it('rejects the take-home malformed body as missing user_id and keeps its keys, not its values', () => {
+  it('rejects the take-home malformed body as missing user_id and keeps the length of its keys, not their text', () => {
     const rejection = rejectionOf(messageToRow(message('{"foo": "oops_wrong_msg_type", "bar": "123"}'), masker));
     expect([rejection.reason, rejection.field]).toEqual(['missing_field', 'user_id']);
+    // Keys other than the login event's field names are text a sender chose: their length only.
     expect(JSON.parse(rejection.body!.shape)).toEqual({
       json: true,
       entries: [
         { path: '$', type: 'object', length: 2 },
-        { path: 'foo', type: 'string', length: 19 },
-        { path: 'bar', type: 'string', length: 3 },
+        { path: '<3 chars>', type: 'string', length: 19 },
+        { path: '<3 chars>', type: 'string', length: 3 },
       ],
       truncated: false,
     });

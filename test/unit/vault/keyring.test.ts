@@ -11,7 +11,7 @@ import { createVaultCipher } from '../../../src/vault/cipher.js';
 import { refuseLegacyVaultKey, vaultSealerFrom } from '../../../src/vault/key-pair.js';
 import { VaultKeyring, vaultKeysFrom } from '../../../src/vault/keyring.js';
 import { sealBatch } from '../../../src/vault/seal-batch.js';
-import { createVaultSealer, generateVaultKeyPair } from '../../../src/vault/sealed-box.js';
+import { createVaultSealer, generateVaultKeyPair, quarantineContext, SealedItemError } from '../../../src/vault/sealed-box.js';
 
 const MASK_KEY = 'ecfa96dd3f29bc244460689c0b9ccc3042fa97318679104bbe50bb0a90c805ce';
 const LEGACY_KEY = Buffer.from('29ff5cd0a4514bcb8257061060ca91ec7da8c21a841564df22dbe28ebaf336fe', 'hex');
@@ -95,14 +95,30 @@ describe('VaultKeyring', () => {
     expect(ring.keyIds.sort()).toEqual(['v1', 'v2', 'v3']);
     const mask = `k1:${'0'.repeat(64)}`;
     const [current] = sealBatch([{ mask, field: 'ip', value: '10.1.2.3' }], { keyId: 'v3', publicKey: PAIR.publicKey, batch: () => sealerBatch(PAIR.publicKey, 'v3') });
-    expect(ring.open(current!)).toBe('10.1.2.3');
+    expect(ring.openEntry(current!)).toBe('10.1.2.3');
     const [old] = sealBatch([{ mask, field: 'ip', value: '10.1.2.4' }], { keyId: 'v2', publicKey: OLD_PAIR.publicKey, batch: () => sealerBatch(OLD_PAIR.publicKey, 'v2') });
-    expect(ring.open(old!)).toBe('10.1.2.4');
-    expect(ring.open(createVaultCipher(LEGACY_KEY, 'v1').seal(mask, 'ip', '10.1.2.5'))).toBe('10.1.2.5');
+    expect(ring.openEntry(old!)).toBe('10.1.2.4');
+    expect(ring.openEntry(createVaultCipher(LEGACY_KEY, 'v1').seal(mask, 'ip', '10.1.2.5'))).toBe('10.1.2.5');
     // Relabelled: a sealed entry under the legacy id, a legacy entry under a sealed id.
-    expect(() => ring.open({ ...current!, vaultKeyId: 'v1' })).toThrow('does not decrypt');
-    expect(() => ring.open({ ...createVaultCipher(LEGACY_KEY, 'v3').seal(mask, 'ip', 'x') })).toThrow('does not decrypt');
-    expect(() => ring.open({ ...current!, vaultKeyId: 'v0' })).toThrow('does not decrypt');
+    expect(() => ring.openEntry({ ...current!, vaultKeyId: 'v1' })).toThrow('does not decrypt');
+    expect(() => ring.openEntry({ ...createVaultCipher(LEGACY_KEY, 'v3').seal(mask, 'ip', 'x') })).toThrow('does not decrypt');
+    expect(() => ring.openEntry({ ...current!, vaultKeyId: 'v0' })).toThrow('does not decrypt');
+  });
+
+  it('opens sealed items (bodies, tombstones\' ids) of the current and the previous key pair, never with a legacy key', () => {
+    const ring = new VaultKeyring(
+      { privateKey: PAIR.privateKey, previousPrivateKey: OLD_PAIR.privateKey, legacyKey: LEGACY_KEY, legacyPreviousKey: undefined },
+      { privateKey: 'v3', previousPrivateKey: 'v2', legacyKey: 'v1' },
+    );
+    expect(ring.sealedKeyIds.sort()).toEqual(['v2', 'v3']);
+    const context = quarantineContext('m-1');
+    const current = sealerBatch(PAIR.publicKey, 'v3').seal(context, 'body now');
+    const old = sealerBatch(OLD_PAIR.publicKey, 'v2').seal(context, 'body before');
+    expect(ring.open(current, context).toString()).toBe('body now');
+    expect(ring.open(old, context).toString()).toBe('body before');
+    expect(() => ring.open(old, quarantineContext('m-2'))).toThrow(SealedItemError);
+    expect(() => ring.open({ ...old, vaultKeyId: 'v3' }, context)).toThrow(SealedItemError);
+    expect(() => ring.open({ ...old, vaultKeyId: 'v1' }, context)).toThrow(SealedItemError);
   });
 });
 
