@@ -29,9 +29,7 @@ class MissingPasswordError extends Error {
 /**
  * pg leaves the socket of a connection that failed during start-up open (a missing or refused
  * password): the process then waits for the server's authentication_timeout, 60 s by default.
- * This client closes it at once, and says plainly when the password is missing. A connection is
- * handed out only once its search path is pinned: a SET, not a startup option, so that the role's
- * own path stays the session's default, which user-logins.ts and migrate ask for.
+ * This client closes it at once, and says plainly when the password is missing.
  */
 class FailFastClient extends pg.Client {
   constructor(config?: pg.ClientConfig) {
@@ -43,10 +41,6 @@ class FailFastClient extends pg.Client {
     }
   }
 
-  private async pinSearchPath(): Promise<void> {
-    await this.query(`SET search_path = ${PINNED_SEARCH_PATH}`);
-  }
-
   override connect(): Promise<pg.Client>;
   override connect(callback: (err: Error) => void): void;
   override connect(callback?: (err: Error) => void): Promise<pg.Client> | void {
@@ -55,32 +49,15 @@ class FailFastClient extends pg.Client {
     };
     if (callback) {
       super.connect((error: Error) => {
-        if (error) {
-          closeOnFailure(error);
-          callback(error);
-          return;
-        }
-        this.pinSearchPath().then(
-          // pg's callback takes null for success; its types say Error.
-          () => callback(null as unknown as Error),
-          (failure: Error) => {
-            closeOnFailure(failure);
-            callback(failure);
-          },
-        );
+        closeOnFailure(error);
+        callback(error);
       });
       return;
     }
-    return super
-      .connect()
-      .then(async (client) => {
-        await this.pinSearchPath();
-        return client;
-      })
-      .catch((error: unknown) => {
-        closeOnFailure(error);
-        throw error;
-      });
+    return super.connect().catch((error: unknown) => {
+      closeOnFailure(error);
+      throw error;
+    });
   }
 }
 
@@ -92,6 +69,12 @@ export function createPool(databaseUrl: string, max: number): pg.Pool {
     application_name: 'sqs2pg',
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
+    // A connection is handed out only once its search path is pinned; a failure ends it and fails the
+    // checkout. A SET, not a startup option, so that the role's own path stays the session's default,
+    // which user-logins.ts and migrate ask for. pg-pool runs this hook with its error listener on, and
+    // waits for the promise it returns (its types say void).
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
+    onConnect: (client) => client.query(`SET search_path = ${PINNED_SEARCH_PATH}`),
   });
   // An idle connection that dies (server restart) must not crash the process: the next query
   // on the pool opens a new one, and the writer's retry loop handles the failure it sees.

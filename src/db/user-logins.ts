@@ -2,7 +2,7 @@
 // found once through the role's own search path, where the take-home's DDL put it, and named by its
 // schema from then on. Whether it is partitioned decides the insert's conflict target.
 import pg from 'pg';
-import { Sqs2pgError } from '../errors.js';
+import { DatabaseRefusedError } from '../errors.js';
 import type { Pool } from './pool.js';
 
 export interface UserLoginsTable {
@@ -31,11 +31,11 @@ export async function findUserLogins(db: Pick<Pool, 'query'>): Promise<UserLogin
   return { name: `${schema}.${pg.escapeIdentifier(row.name)}`, schema, partitioned: row.partitioned };
 }
 
-/** The table, or a db_schema error (exit 1) saying to migrate. */
+/** The table, or a db_schema error (exit 5: no restart helps) saying to migrate. */
 export async function requireUserLogins(db: Pick<Pool, 'query'>): Promise<UserLoginsTable> {
   const table = await findUserLogins(db);
   if (!table) {
-    throw new Sqs2pgError('db_schema', 'the search path of this database role finds no table user_logins; run "sqs2pg migrate" as the tables\' owner (or set the role\'s search_path to its schema)', 1);
+    throw new DatabaseRefusedError('db_schema', 'the search path of this database role finds no table user_logins; run "sqs2pg migrate" as the tables\' owner (or set the role\'s search_path to its schema)');
   }
   return table;
 }
