@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createPool } from '../src/db/pool.js';
+import { requireUserLogins } from '../src/db/user-logins.js';
 import { PostgresSink } from '../src/sink/postgres/sink.js';
 import { createMasker } from '../src/transform/mask.js';
 import type { LoginRow } from '../src/transform/types.js';
@@ -67,14 +68,15 @@ async function measure(label: string): Promise<string> {
   } finally {
     client.release();
   }
-  const sink = new PostgresSink(pool);
+  const table = await requireUserLogins(pool);
+  const sink = new PostgresSink(pool, table);
   const writes: number[] = [];
   for (const batch of batches) {
     const started = performance.now();
     await sink.write({ rows: batch, rejections: [] });
     writes.push(performance.now() - started);
   }
-  await pool.query('TRUNCATE user_logins');
+  await pool.query(`TRUNCATE ${table.name}`);
   check.sort((a, b) => a - b);
   writes.sort((a, b) => a - b);
   const perMessageUs = (check.reduce((a, b) => a + b, 0) / check.length / ROWS) * 1000;

@@ -7,7 +7,17 @@ import { loadConfig } from '../config/load.js';
 import { describeKeyProblem, keyProblems, type KeyCheck } from '../db/key-fingerprints.js';
 import { loadMigrations, pendingMigrations } from '../db/migrate.js';
 import { createPool, describeDatabase, explainConnectFailure, type Pool } from '../db/pool.js';
-import { excessPrivileges, missingPrivileges, tableShape, takehomeColumns, vaultWorkerPrivileges, workerPrivileges } from '../db/verify.js';
+import { findUserLogins, type UserLoginsTable } from '../db/user-logins.js';
+import {
+  excessPrivileges,
+  missingPrivileges,
+  revokePublicCreate,
+  schemasPublicMayCreateIn,
+  tableShape,
+  takehomeColumns,
+  vaultWorkerPrivileges,
+  workerPrivileges,
+} from '../db/verify.js';
 import { ConfigError, describeError } from '../errors.js';
 import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
 import { createSqsApi, type SqsClientSetting } from '../source/sqs/create-sqs-api.js';
@@ -203,15 +213,18 @@ async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly Key
       skipped('migrations'),
       skipped('privileges'),
       skipped('least privilege'),
+      skipped('search path'),
       skipped('keys'),
     ];
   }
+  const table = await findUserLogins(pool).catch(() => undefined);
   return [
     { check: 'PostgreSQL', status: 'ok', detail: `PostgreSQL ${server.version} at ${where}, as role ${server.role}` },
-    await guarded('table user_logins', () => checkTable(pool)),
+    await guarded('table user_logins', () => checkTable(pool, table)),
     await guarded('migrations', () => checkMigrations(pool)),
-    await guarded('privileges', () => checkPrivileges(pool, vaultOn)),
-    await guarded('least privilege', () => checkExcessPrivilege(pool, vaultOn)),
+    await guarded('privileges', () => checkPrivileges(pool, table, vaultOn)),
+    await guarded('least privilege', () => checkExcessPrivilege(pool, table, vaultOn)),
+    await guarded('search path', () => checkSearchPath(pool)),
     await guarded('keys', () => checkKeys(pool, keys)),
   ];
 }
@@ -225,9 +238,9 @@ async function guarded(check: string, run: () => Promise<CheckResult>): Promise<
   }
 }
 
-async function checkTable(pool: Pool): Promise<CheckResult> {
+async function checkTable(pool: Pool, table: UserLoginsTable | undefined): Promise<CheckResult> {
   const check = 'table user_logins';
-  const shape = await tableShape(pool, 'user_logins');
+  const shape = table && (await tableShape(pool, table.name));
   if (!shape) {
     return { check, status: 'problem', detail: 'no table user_logins on the search path; run "sqs2pg migrate" (run also creates it at start, given the privilege)' };
   }
@@ -266,8 +279,10 @@ async function checkMigrations(pool: Pool): Promise<CheckResult> {
   return { check: 'migrations', status: 'ok', detail: `all ${migrations.length} applied (${migrations.at(-1)?.name ?? 'none'})` };
 }
 
-async function checkPrivileges(pool: Pool, vaultOn: boolean): Promise<CheckResult> {
-  const { role, missing, unknown } = await missingPrivileges(pool, vaultOn ? [...workerPrivileges, ...vaultWorkerPrivileges] : workerPrivileges);
+async function checkPrivileges(pool: Pool, table: UserLoginsTable | undefined, vaultOn: boolean): Promise<CheckResult> {
+  // No table found: the privileges on it are reported as not asked, until migrate has made it.
+  const worker = workerPrivileges(table?.name ?? 'user_logins');
+  const { role, missing, unknown } = await missingPrivileges(pool, vaultOn ? [...worker, ...vaultWorkerPrivileges] : worker);
   if (missing.length > 0) {
     return {
       check: 'privileges',
@@ -286,15 +301,33 @@ async function checkPrivileges(pool: Pool, vaultOn: boolean): Promise<CheckResul
  * A worker role that could read the vault (a superuser, the tables' owner, or one granted it):
  * a compromised worker host would then need only the private key's absence to be in the way.
  */
-async function checkExcessPrivilege(pool: Pool, vaultOn: boolean): Promise<CheckResult> {
+async function checkExcessPrivilege(pool: Pool, table: UserLoginsTable | undefined, vaultOn: boolean): Promise<CheckResult> {
   const check = 'least privilege';
-  const { role, excess } = await excessPrivileges(pool);
+  const { role, excess } = await excessPrivileges(pool, table?.name);
   if (excess.length === 0) return { check, status: 'ok', detail: `role ${role} is no superuser, owns none of the tables and cannot read the vault` };
   const how = `as the tables' owner run "sqs2pg grants" and give the worker a login that is a member of the role sqs2pg_worker (GRANT sqs2pg_worker TO <login>), in DATABASE_URL`;
   const what = `role ${role} ${excess.join(', ')}: more than a worker needs`;
   return vaultOn
     ? { check, status: 'problem', detail: `${what}, and the vault is on; ${how}` }
     : { check, status: 'warning', detail: `${what} (the vault is off); ${how}` };
+}
+
+/**
+ * A schema on the role's search path that PUBLIC may create in (public, on PostgreSQL 12–14): any
+ * role could plant a function or operator there that runs with the rights of whoever calls it.
+ */
+async function checkSearchPath(pool: Pool): Promise<CheckResult> {
+  const check = 'search path';
+  const { role, schemas } = await schemasPublicMayCreateIn(pool);
+  if (schemas.length === 0) return { check, status: 'ok', detail: `no schema on the search path of role ${role} lets PUBLIC create objects` };
+  const names = schemas.join(', ');
+  return {
+    check,
+    status: 'warning',
+    detail:
+      `PUBLIC may create objects in ${schemas.length === 1 ? 'schema' : 'schemas'} ${names}, on the search path of role ${role}: a function or operator planted there runs with the rights of whoever calls it ` +
+      `(sqs2pg's own sessions search pg_catalog only; psql and other clients do not); as the owner of ${names} run: ${schemas.map(revokePublicCreate).join(' ')}`,
+  };
 }
 
 /** A key id this database knows under another key, or a retired one, would make run refuse to start. */

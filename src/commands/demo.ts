@@ -7,6 +7,7 @@ import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { countRows, mostRepeatedDevice, sampleRows, type LoginRowView } from '../db/inspect.js';
 import { createPool } from '../db/pool.js';
+import { requireUserLogins } from '../db/user-logins.js';
 import { DEV_MASK_KEY, DEV_MASK_KEY_ID } from '../local/dev-key.js';
 import { readEventFile } from '../local/event-file.js';
 import { fillQueue, LOCAL_QUEUE_NAME, LOCAL_REGION, startLocalStack } from '../local/local-stack.js';
@@ -109,14 +110,15 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       observers.stopProgress();
     }
 
-    const totals = await countRows(pool);
-    const top = await mostRepeatedDevice(pool);
+    const table = await requireUserLogins(pool);
+    const totals = await countRows(pool, table);
+    const top = await mostRepeatedDevice(pool, table);
     say(
       `Drained ${LOCAL_QUEUE_NAME}:`,
       ...formatRunSummary(stats),
       '',
       `user_logins now holds ${count.format(totals.logins)} rows and sqs2pg.quarantine ${count.format(totals.quarantined)} (all runs). A few rows:`,
-      ...formatRows(await sampleRows(pool, 5)),
+      ...formatRows(await sampleRows(pool, table, 5)),
       '',
       !top
         ? 'No rows yet.'

@@ -9,10 +9,10 @@ import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
 import { assertKnownKeys, keyIdInUse } from '../db/key-fingerprints.js';
 import { assertReachable, createPool } from '../db/pool.js';
+import { requireUserLogins } from '../db/user-logins.js';
 import { ConfigError } from '../errors.js';
 import { privateKeysFrom, quarantineKeyring, rethrowSealed } from '../quarantine/openers.js';
 import { replayQuarantined } from '../quarantine/replay.js';
-import { conflictTargetOf } from '../sink/postgres/conflict-target.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import { createMasker } from '../transform/mask.js';
 import { sealerOfPrivateKey } from '../vault/key-pair.js';
@@ -37,7 +37,7 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
       await assertKnownKeys(pool, [{ purpose: 'mask', keyId: config.maskKeyId, key: maskKey }]);
       const vaultKeyId = await keyIdInUse(pool, 'vault', publicKeyOf(keys.privateKey), 'the vault private key (SQS2PG_VAULT_PRIVATE_KEY)');
       const result = await replayQuarantined(pool, {
-        sink: new PostgresSink(pool, await conflictTargetOf(pool)),
+        sink: new PostgresSink(pool, await requireUserLogins(pool)),
         masker: createMasker(maskKey, config.maskKeyId),
         opener: await quarantineKeyring(pool, keys),
         vault: sealerOfPrivateKey(keys.privateKey, vaultKeyId),

@@ -14,6 +14,7 @@ import { maskKeyFrom } from '../config/key.js';
 import { assertKeyFingerprints, retireKeyIdsBut } from '../db/key-fingerprints.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, createPool, type Pool } from '../db/pool.js';
+import { requireUserLogins } from '../db/user-logins.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
@@ -103,8 +104,9 @@ async function rotateWith(
   const keyring = await officerKeyring(pool, keys);
   const sealer = sealerOfPrivateKey(privateKey, vaultKeyId);
 
+  const table = await requireUserLogins(pool);
   const client = await pool.connect();
-  const store = new RotationStore(client);
+  const store = new RotationStore(client, table.name);
   try {
     if (!(await store.tryLock())) {
       throw new Sqs2pgError('rotate_running', 'another sqs2pg rotate is running on this database; wait for it to finish (or stop it: a rerun resumes)', 1);

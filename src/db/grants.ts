@@ -12,6 +12,7 @@
 import pg from 'pg';
 import type { Pool } from './pool.js';
 import { inTransaction } from './transaction.js';
+import { requireUserLogins, type UserLoginsTable } from './user-logins.js';
 
 export interface RoleNames {
   worker: string;
@@ -23,8 +24,7 @@ export function roleNames(prefix: string): RoleNames {
   return { worker: `${prefix}worker`, analyst: `${prefix}analyst`, officer: `${prefix}pii_officer` };
 }
 
-const TABLES = [
-  'user_logins',
+const SQS2PG_TABLES = [
   'sqs2pg.quarantine',
   'sqs2pg.schema_migrations',
   'sqs2pg.key_fingerprints',
@@ -34,27 +34,29 @@ const TABLES = [
   'sqs2pg_vault.quarantine_bodies',
 ];
 
-export function grantStatements(roles: RoleNames, database: string): string[] {
+/** `userLogins`: where user_logins is (see user-logins.ts). */
+export function grantStatements(roles: RoleNames, database: string, userLogins: UserLoginsTable): string[] {
   const q = (name: string) => pg.escapeIdentifier(name);
   const [w, a, o] = [q(roles.worker), q(roles.analyst), q(roles.officer)];
   const all = `${w}, ${a}, ${o}`;
+  const user_logins = userLogins.name;
   return [
-    ...TABLES.map((table) => `REVOKE ALL ON ${table} FROM ${all}`),
+    ...[user_logins, ...SQS2PG_TABLES].map((table) => `REVOKE ALL ON ${table} FROM ${all}`),
     `REVOKE ALL ON SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
     `REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
     `GRANT CONNECT ON DATABASE ${q(database)} TO ${all}`,
-    `GRANT USAGE ON SCHEMA public TO ${all}`,
+    `GRANT USAGE ON SCHEMA ${userLogins.schema} TO ${all}`,
     `GRANT USAGE ON SCHEMA sqs2pg, sqs2pg_vault TO ${w}, ${o}`,
     // Both start by checking migrations and key fingerprints.
     `GRANT SELECT ON sqs2pg.schema_migrations TO ${w}, ${o}`,
     `GRANT SELECT, INSERT ON sqs2pg.key_fingerprints TO ${w}`,
     `GRANT SELECT ON sqs2pg.key_fingerprints TO ${o}`,
     `GRANT EXECUTE ON FUNCTION sqs2pg.stop_tombstoned(text[]) TO ${w}`,
-    `GRANT INSERT, SELECT (sqs_message_id) ON user_logins TO ${w}`,
+    `GRANT INSERT, SELECT (sqs_message_id) ON ${user_logins} TO ${w}`,
     `GRANT INSERT, SELECT (sqs_message_id) ON sqs2pg.quarantine TO ${w}`,
     `GRANT INSERT ON sqs2pg_vault.entries TO ${w}`,
-    `GRANT SELECT ON user_logins TO ${a}`,
-    `GRANT SELECT ON user_logins TO ${o}`,
+    `GRANT SELECT ON ${user_logins} TO ${a}`,
+    `GRANT SELECT ON ${user_logins} TO ${o}`,
     `GRANT SELECT ON sqs2pg.quarantine TO ${o}`,
     `GRANT SELECT ON sqs2pg.tombstones TO ${o}`,
     `GRANT SELECT ON sqs2pg_vault.audit TO ${o}`,
@@ -62,7 +64,7 @@ export function grantStatements(roles: RoleNames, database: string): string[] {
       (fn) => `GRANT EXECUTE ON FUNCTION ${fn} TO ${o}`,
     ),
     // A partitioned user_logins infers its conflict target from (sqs_message_id, create_date).
-    `GRANT SELECT (create_date) ON user_logins TO ${w}`,
+    `GRANT SELECT (create_date) ON ${user_logins} TO ${w}`,
     `GRANT INSERT ON sqs2pg_vault.quarantine_bodies TO ${w}`,
     // Sealed bodies only through the audited function: no SELECT on sqs2pg_vault.quarantine_bodies.
     // Replay, which rewrites rows and records, runs as the owner like rotate (it too opens each body
@@ -73,15 +75,16 @@ export function grantStatements(roles: RoleNames, database: string): string[] {
 
 /** Creates the missing roles and grants; returns the roles it created. */
 export async function applyGrants(pool: Pool, roles: RoleNames): Promise<string[]> {
+  const userLogins = await requireUserLogins(pool);
   return inTransaction(pool, 'BEGIN', async (client) => {
     // Two grants at once on this database must not both create a role (advisory locks are per database).
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('sqs2pg grants'))`);
+    await client.query(`SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sqs2pg grants'))`);
     const names = [roles.worker, roles.analyst, roles.officer];
     const existing = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [names]);
     const missing = names.filter((name) => !existing.rows.some((row) => row.rolname === name));
     for (const name of missing) await client.query(`CREATE ROLE ${pg.escapeIdentifier(name)} NOLOGIN`);
     const database = await client.query<{ name: string }>('SELECT current_database() AS name');
-    for (const statement of grantStatements(roles, database.rows[0]?.name ?? '')) await client.query(statement);
+    for (const statement of grantStatements(roles, database.rows[0]?.name ?? '', userLogins)) await client.query(statement);
     return missing;
   });
 }

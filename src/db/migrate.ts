@@ -35,7 +35,10 @@ export async function migrate(pool: Pool): Promise<string[]> {
   client.on('error', onError);
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
+    // The migrations find and create user_logins through the role's own search path (pool.ts pins
+    // the session's): in its schema when it is new, wherever the path finds it when it exists.
+    await client.query('SET LOCAL search_path TO DEFAULT');
+    await client.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))', [LOCK_KEY]);
     await client.query('CREATE SCHEMA IF NOT EXISTS sqs2pg');
     await client.query(
       `CREATE TABLE IF NOT EXISTS sqs2pg.schema_migrations (
@@ -69,7 +72,7 @@ async function pendingOf(
   db: Pick<Pool, 'query'>,
   migrations: readonly Migration[],
 ): Promise<Migration[]> {
-  const exists = await db.query<{ table: string | null }>(`SELECT to_regclass('sqs2pg.schema_migrations') AS "table"`);
+  const exists = await db.query<{ table: string | null }>(`SELECT pg_catalog.to_regclass('sqs2pg.schema_migrations') AS "table"`);
   if (!exists.rows[0]?.table) return [...migrations];
   const applied = await db.query<{ version: number }>('SELECT version FROM sqs2pg.schema_migrations');
   const done = new Set(applied.rows.map((row) => row.version));

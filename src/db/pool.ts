@@ -1,6 +1,11 @@
 // The PostgreSQL connection pool, and the start-up check that turns "cannot connect" into one
 // line a person can act on: the cause named (password missing or refused, TLS, refused, DNS,
 // timeout) and what to do. The password never appears in a message.
+// Every connection searches pg_catalog only (then pg_temp, for relations): a function or operator
+// that a role planted in a schema it may create in (public, on PostgreSQL 12–14) is then never a
+// candidate for what sqs2pg's statements call, so it cannot run with the rights of the worker, the
+// officer or the owner (CVE-2018-1058). sqs2pg names its own tables by schema; user_logins is found
+// once through the role's own search path (see user-logins.ts).
 import pg from 'pg';
 import { ConnectError, describeError } from '../errors.js';
 
@@ -8,6 +13,9 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 const CONNECT_TIMEOUT_MS = 10_000;
+
+/** The search path of every sqs2pg session. `SET LOCAL search_path TO DEFAULT` gives a transaction the role's own. */
+export const PINNED_SEARCH_PATH = 'pg_catalog, pg_temp';
 
 /** The server asked for a password and none was given (not in the URL, not in PGPASSWORD). */
 class MissingPasswordError extends Error {
@@ -61,6 +69,12 @@ export function createPool(databaseUrl: string, max: number): pg.Pool {
     application_name: 'sqs2pg',
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
+    // A connection is handed out only once its search path is pinned; a failure ends it and fails the
+    // checkout. A SET, not a startup option, so that the role's own path stays the session's default,
+    // which user-logins.ts and migrate ask for. pg-pool runs this hook with its error listener on, and
+    // waits for the promise it returns (its types say void).
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
+    onConnect: (client) => client.query(`SET search_path = ${PINNED_SEARCH_PATH}`),
   });
   // An idle connection that dies (server restart) must not crash the process: the next query
   // on the pool opens a new one, and the writer's retry loop handles the failure it sees.

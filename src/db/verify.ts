@@ -14,14 +14,14 @@ export const takehomeColumns: readonly { name: string; type: string }[] = [
 ];
 
 export interface TableShape {
-  /** the table as the search path resolves it, e.g. public.user_logins */
+  /** the table's name with its schema, e.g. public.user_logins */
   qualifiedName: string;
   columns: Map<string, string>;
   /** a unique index on sqs_message_id (partitioned: with create_date): what makes redelivery harmless */
   idempotencyIndex: boolean;
 }
 
-/** The table's columns and types, or undefined when the search path finds no such table. */
+/** The table's columns and types, or undefined when there is no such table (`table`: schema-qualified). */
 export async function tableShape(pool: Pool, table: string): Promise<TableShape | undefined> {
   const found = await pool.query<{ oid: number | null; name: string | null }>(
     `SELECT c.oid, n.nspname || '.' || c.relname AS name
@@ -60,14 +60,16 @@ export interface Privilege {
   query: string;
 }
 
-const columnExists = (table: string, column: string) =>
-  `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('${table}') AND attname = '${column}' AND NOT attisdropped) AS ok`;
-
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+const columnExists = (table: string, column: string) =>
+  `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(${quoteLiteral(table)}) AND attname = '${column}' AND NOT attisdropped) AS ok`;
 
 // INSERT ... ON CONFLICT (sqs_message_id) reads that column to find a conflict: PostgreSQL wants
-// SELECT on it besides INSERT (measured: "permission denied" without it).
-export const workerPrivileges: readonly Privilege[] = [
+// SELECT on it besides INSERT (measured: "permission denied" without it). `userLogins`: the table,
+// schema-qualified (sqs2pg's sessions do not search the schema it is in; see user-logins.ts).
+export const workerPrivileges = (userLogins: string): readonly Privilege[] => [
   {
     what: 'USAGE on schema sqs2pg',
     grant: (role) => `GRANT USAGE ON SCHEMA sqs2pg TO ${quoteIdent(role)}`,
@@ -82,15 +84,15 @@ export const workerPrivileges: readonly Privilege[] = [
   },
   {
     what: 'INSERT on user_logins',
-    grant: (role) => `GRANT INSERT ON user_logins TO ${quoteIdent(role)}`,
-    exists: `SELECT to_regclass('user_logins') IS NOT NULL AS ok`,
-    query: `SELECT has_table_privilege('user_logins', 'INSERT') AS ok`,
+    grant: (role) => `GRANT INSERT ON ${userLogins} TO ${quoteIdent(role)}`,
+    exists: `SELECT to_regclass(${quoteLiteral(userLogins)}) IS NOT NULL AS ok`,
+    query: `SELECT has_table_privilege(${quoteLiteral(userLogins)}, 'INSERT') AS ok`,
   },
   {
     what: 'SELECT (sqs_message_id) on user_logins',
-    grant: (role) => `GRANT SELECT (sqs_message_id) ON user_logins TO ${quoteIdent(role)}`,
-    exists: columnExists('user_logins', 'sqs_message_id'),
-    query: `SELECT has_column_privilege('user_logins', 'sqs_message_id', 'SELECT') AS ok`,
+    grant: (role) => `GRANT SELECT (sqs_message_id) ON ${userLogins} TO ${quoteIdent(role)}`,
+    exists: columnExists(userLogins, 'sqs_message_id'),
+    query: `SELECT has_column_privilege(${quoteLiteral(userLogins)}, 'sqs_message_id', 'SELECT') AS ok`,
   },
   {
     what: 'INSERT on sqs2pg.quarantine',
@@ -144,7 +146,7 @@ export interface PrivilegeReport {
   unknown: Privilege[];
 }
 
-export async function missingPrivileges(pool: Pool, privileges: readonly Privilege[] = workerPrivileges): Promise<PrivilegeReport> {
+export async function missingPrivileges(pool: Pool, privileges: readonly Privilege[]): Promise<PrivilegeReport> {
   const role = (await pool.query<{ role: string }>('SELECT current_user AS role')).rows[0]?.role ?? 'unknown';
   const missing: Privilege[] = [];
   const unknown: Privilege[] = [];
@@ -159,18 +161,18 @@ export async function missingPrivileges(pool: Pool, privileges: readonly Privile
   return { role, missing, unknown };
 }
 
-const SQS2PG_TABLES = ['public.user_logins', 'sqs2pg.quarantine', 'sqs2pg.schema_migrations', 'sqs2pg.key_fingerprints', 'sqs2pg.tombstones', 'sqs2pg_vault.entries', 'sqs2pg_vault.audit'];
+const SQS2PG_TABLES = ['sqs2pg.quarantine', 'sqs2pg.schema_migrations', 'sqs2pg.key_fingerprints', 'sqs2pg.tombstones', 'sqs2pg_vault.entries', 'sqs2pg_vault.audit'];
 
 /**
  * What the connected role holds beyond a worker's needs: superuser, ownership, any read of the
  * vault. Asked of the catalogs by oid, since a role without USAGE on sqs2pg_vault (as a worker
  * should be) cannot even name its objects.
  */
-export async function excessPrivileges(pool: Pool): Promise<{ role: string; excess: string[] }> {
+export async function excessPrivileges(pool: Pool, userLogins: string | undefined): Promise<{ role: string; excess: string[] }> {
   const answer = await pool.query<{ role: string; superuser: boolean; owned: string[] | null; reads_vault: boolean }>(
     `WITH tables AS (
        SELECT c.oid, n.nspname || '.' || c.relname AS name, c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname || '.' || c.relname = ANY ($1::text[]) OR (c.oid = to_regclass('user_logins'))
+        WHERE n.nspname || '.' || c.relname = ANY ($1::text[]) OR c.oid = to_regclass($2)
      ), vault AS (SELECT oid FROM pg_namespace WHERE nspname = 'sqs2pg_vault')
      SELECT current_user AS role,
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
@@ -179,7 +181,7 @@ export async function excessPrivileges(pool: Pool): Promise<{ role: string; exce
               coalesce((SELECT has_table_privilege(t.oid, 'SELECT') FROM tables t WHERE t.name = 'sqs2pg_vault.entries'), false)
               OR coalesce((SELECT bool_or(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p, vault
                             WHERE p.pronamespace = vault.oid AND p.proname = 'revealed_entry'), false)) AS reads_vault`,
-    [SQS2PG_TABLES],
+    [SQS2PG_TABLES, userLogins ?? null],
   );
   const row = answer.rows[0];
   const excess: string[] = [];
@@ -187,4 +189,25 @@ export async function excessPrivileges(pool: Pool): Promise<{ role: string; exce
   if (row?.owned && row.owned.length > 0) excess.push(`owns ${row.owned.join(', ')}`);
   if (row?.reads_vault) excess.push('can read the vault');
   return { role: row?.role ?? 'unknown', excess };
+}
+
+/**
+ * The schemas on the connected role's own search path in which PUBLIC may create objects (as on
+ * PostgreSQL 12–14 by default): a function or operator planted there is a candidate for whatever a
+ * session of that role calls without naming a schema. sqs2pg's own sessions search pg_catalog only;
+ * psql and the other clients of these roles do not.
+ */
+export async function schemasPublicMayCreateIn(pool: Pool): Promise<{ role: string; schemas: string[] }> {
+  // One transaction of its own, with the role's own path; the question names pg_catalog's functions.
+  const results = (await pool.query(`BEGIN; SET LOCAL search_path TO DEFAULT;
+SELECT current_user AS role, ARRAY(SELECT s::text FROM pg_catalog.unnest(pg_catalog.current_schemas(false)) AS s
+                                    WHERE pg_catalog.has_schema_privilege('public', s, 'CREATE')) AS schemas;
+COMMIT`)) as unknown as { rows: { role: string; schemas: string[] }[] }[];
+  const row = results[2]?.rows[0];
+  return { role: row?.role ?? 'unknown', schemas: row?.schemas ?? [] };
+}
+
+/** What takes that right back, for one schema. */
+export function revokePublicCreate(schema: string): string {
+  return `REVOKE CREATE ON SCHEMA ${/^[a-z_][a-z0-9_]*$/.test(schema) ? schema : quoteIdent(schema)} FROM PUBLIC;`;
 }

@@ -6,9 +6,9 @@ import { assertKeyFingerprints, type KeyCheck } from '../db/key-fingerprints.js'
 import { migrate } from '../db/migrate.js';
 import { assertReachable, type Pool } from '../db/pool.js';
 import { refusalCode } from '../db/denied.js';
+import { requireUserLogins } from '../db/user-logins.js';
 import { ConnectError, DatabaseRefusedError, describeError, Sqs2pgError } from '../errors.js';
 import type { EventBus } from '../observability/events.js';
-import { conflictTargetOf } from '../sink/postgres/conflict-target.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
@@ -57,7 +57,7 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
   // The byte budget reserves what an answer can hold: a queue that takes smaller bodies leaves more room.
   const maxMessageBytes = await source.maxMessageBytes().catch(() => SQS_MAX_BODY_BYTES);
   // After migrate, so a partitioned table already has its (sqs_message_id, create_date) index.
-  const sink = new PostgresSink(parts.pool, await conflictTargetOf(parts.pool));
+  const sink = new PostgresSink(parts.pool, await requireUserLogins(parts.pool));
   const pipeline = new Pipeline(source, sink, parts.masker, { ...parts.options, maxMessageBytes }, parts.bus.emit, parts.vault ?? null);
   await pipeline.rehearse();
   return pipeline;

@@ -43,7 +43,8 @@ export async function replayQuarantined(pool: Pool, options: ReplayOptions): Pro
   let after = '';
   for (let done = 0; options.limit === undefined || done < options.limit; done++) {
     let id = '';
-    const fate = await inTransaction(pool, options.vault ? BEGIN_VAULT_WRITE : 'BEGIN', async (client) => {
+    // The erasure lock before the record's row lock: forget takes them in that order too.
+    const fate = await inTransaction(pool, BEGIN_VAULT_WRITE, async (client) => {
       const record = await nextRecord(client, after, options.whereReason);
       if (!record) return { kind: 'none' } as const;
       id = record.id;

@@ -15,19 +15,26 @@ import { ENTRY_COLUMNS, entryColumns, INSERT_ENTRIES, toVaultEntry, type EntryRo
 const ROTATION_LOCK = "hashtext('sqs2pg rotate')";
 
 // Rows with a mask under another key id, in message-id order from a cursor (the unique index).
-const ROWS_TO_REMASK = `
-SELECT sqs_message_id, masked_ip, masked_device_id FROM user_logins
+const rowsToRemask = (table: string) => `
+SELECT sqs_message_id, masked_ip, masked_device_id FROM ${table}
  WHERE sqs_message_id > $1
    AND ((masked_ip IS NOT NULL AND left(masked_ip, length($2)) <> $2)
      OR (masked_device_id IS NOT NULL AND left(masked_device_id, length($2)) <> $2))
  ORDER BY sqs_message_id LIMIT $3
    FOR UPDATE`;
 
-const UPDATE_MASKS = `
-UPDATE user_logins u
+const updateMasks = (table: string) => `
+UPDATE ${table} u
    SET masked_ip = COALESCE(v.ip, u.masked_ip), masked_device_id = COALESCE(v.device_id, u.masked_device_id)
   FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS v(id, ip, device_id)
  WHERE u.sqs_message_id = v.id`;
+
+// Each old entry names the entry that replaced it: forget follows the link (sql/0007), so an erased
+// user's values leave no entry under the old key behind, even before the clean-up at the end.
+const LINK_REPLACED = `
+UPDATE sqs2pg_vault.entries e SET superseded_by = v.next
+  FROM unnest($1::varchar[], $2::varchar[]) AS v(old, next)
+ WHERE e.masked_value = v.old`;
 
 const ENTRIES_TO_REENCRYPT = `
 SELECT ${ENTRY_COLUMNS} FROM sqs2pg_vault.entries
@@ -74,7 +81,11 @@ export interface RemaskBatch {
 export type Remask = (entries: readonly VaultEntry[]) => Map<string, VaultEntry>;
 
 export class RotationStore {
-  constructor(private readonly client: PoolClient) {}
+  /** `table`: user_logins, schema-qualified (see db/user-logins.ts). */
+  constructor(
+    private readonly client: PoolClient,
+    private readonly table: string,
+  ) {}
 
   /** The database's clock (tombstones are stamped by it). */
   async now(): Promise<Date> {
@@ -96,7 +107,7 @@ export class RotationStore {
     return this.transaction(BEGIN_VAULT_WRITE, async () => {
       const prefix = `${keyId}:`;
       const rows = await this.client.query<{ sqs_message_id: string; masked_ip: string | null; masked_device_id: string | null }>(
-        ROWS_TO_REMASK,
+        rowsToRemask(this.table),
         [after, prefix, limit],
       );
       const old = new Set<string>();
@@ -110,6 +121,7 @@ export class RotationStore {
       const next = remask(found);
       const fresh = [...next.values()].sort((a, b) => (a.maskedValue < b.maskedValue ? -1 : a.maskedValue > b.maskedValue ? 1 : 0));
       const vaulted = fresh.length === 0 ? 0 : ((await this.client.query(INSERT_ENTRIES, entryColumns(fresh))).rowCount ?? 0);
+      if (next.size > 0) await this.client.query(LINK_REPLACED, [[...next.keys()], [...next.values()].map((entry) => entry.maskedValue)]);
       const updates = rows.rows
         .map((row) => ({
           id: row.sqs_message_id,
@@ -118,7 +130,7 @@ export class RotationStore {
         }))
         .filter((update) => update.ip !== null || update.deviceId !== null);
       if (updates.length > 0) {
-        await this.client.query(UPDATE_MASKS, [updates.map((u) => u.id), updates.map((u) => u.ip), updates.map((u) => u.deviceId)]);
+        await this.client.query(updateMasks(this.table), [updates.map((u) => u.id), updates.map((u) => u.ip), updates.map((u) => u.deviceId)]);
       }
       return {
         lastMessageId: rows.rows.at(-1)?.sqs_message_id,
@@ -140,8 +152,8 @@ export class RotationStore {
       const deleted = await this.client.query(
         `DELETE FROM sqs2pg_vault.entries e
           WHERE left(e.masked_value, length($1)) <> $1
-            AND NOT EXISTS (SELECT 1 FROM user_logins u WHERE u.masked_ip = e.masked_value)
-            AND NOT EXISTS (SELECT 1 FROM user_logins u WHERE u.masked_device_id = e.masked_value)`,
+            AND NOT EXISTS (SELECT 1 FROM ${this.table} u WHERE u.masked_ip = e.masked_value)
+            AND NOT EXISTS (SELECT 1 FROM ${this.table} u WHERE u.masked_device_id = e.masked_value)`,
         [`${keyId}:`],
       );
       return deleted.rowCount ?? 0;
@@ -159,7 +171,7 @@ export class RotationStore {
                 SELECT 1 FROM sqs2pg_vault.entries e
                  WHERE e.masked_value IN (u.masked_ip, u.masked_device_id) AND left(e.masked_value, length($1)) <> $1)) AS remaskable,
               count(*) FILTER (WHERE sqs_message_id IS NULL) AS without_id
-         FROM user_logins u
+         FROM ${this.table} u
         WHERE (masked_ip IS NOT NULL AND left(masked_ip, length($1)) <> $1)
            OR (masked_device_id IS NOT NULL AND left(masked_device_id, length($1)) <> $1)`,
       [`${keyId}:`],

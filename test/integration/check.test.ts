@@ -16,6 +16,9 @@ beforeAll(async () => {
   stack = await createTestStack();
   queueUrl = await stack.newQueue();
   await migrateWithCli(stack.databaseUrl);
+  // PostgreSQL 12–14 let PUBLIC create in schema public (15 took it back): check warns there.
+  const open = await stack.pool.query<{ open: boolean }>(`SELECT has_schema_privilege('public', 'public', 'CREATE') AS open`);
+  ALL_OK['search path'] = open.rows[0]?.open ? 'warning' : 'ok';
 });
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -82,6 +85,7 @@ const ALL_OK = {
   'least privilege': 'warning',
   'HTTP port': 'ok',
   workers: 'ok',
+  'search path': 'ok',
   keys: 'ok',
 };
 
@@ -133,7 +137,7 @@ describe('sqs2pg check', () => {
     expect(result.code).toBe(1);
     expect(statuses(result)).toEqual({ ...ALL_OK, privileges: 'problem', 'least privilege': 'ok' });
     const line = lineOf(result, 'privileges');
-    expect(line).toBe(`problem  privileges: role ${role} lacks INSERT on user_logins; as the tables' owner run: GRANT INSERT ON user_logins TO "${role}";`);
+    expect(line).toBe(`problem  privileges: role ${role} lacks INSERT on user_logins; as the tables' owner run: GRANT INSERT ON "public"."user_logins" TO "${role}";`);
     expect(result.stdout).not.toContain(password);
 
     await asAdmin(line.split(' run: ')[1]!);
@@ -153,6 +157,21 @@ describe('sqs2pg check', () => {
     const off = await check({ DATABASE_URL: url.toString() });
     expect(off.code).toBe(0);
     expect(statuses(off)['least privilege']).toBe('warning');
+  });
+
+  it('PUBLIC may create in a schema on the role\'s search path: a warning naming it and the REVOKE, which then fixes it', async () => {
+    const databaseUrl = await extraDatabase();
+    await migrateWithCli(databaseUrl);
+    const database = new URL(databaseUrl).pathname.slice(1);
+    await asAdmin('GRANT CREATE ON SCHEMA public TO PUBLIC', database);
+    const open = await check({ DATABASE_URL: databaseUrl });
+    expect(open.code, open.stdout).toBe(0);
+    const line = lineOf(open, 'search path');
+    expect(line).toMatch(/^warning {2}search path: PUBLIC may create objects in schema public, on the search path of role \S+: a function or operator planted there runs with the rights of whoever calls it /);
+    expect(line.endsWith('; as the owner of public run: REVOKE CREATE ON SCHEMA public FROM PUBLIC;')).toBe(true);
+    await asAdmin(line.split(' run: ')[1]!, database);
+    const closed = await check({ DATABASE_URL: databaseUrl });
+    expect(lineOf(closed, 'search path')).toMatch(/^ok {7}search path: no schema on the search path of role \S+ lets PUBLIC create objects$/);
   });
 
   it('an unreachable queue: the queue, the endpoint, the reason and the settings to look at', async () => {
@@ -183,7 +202,7 @@ describe('sqs2pg check', () => {
     const port = await freePort();
     const result = await check({ DATABASE_URL: `postgres://sqs2pg:pw-Hunter2-secret@127.0.0.1:${port}/logins` });
     expect(result.code).toBe(1);
-    expect(statuses(result)).toEqual({ ...ALL_OK, PostgreSQL: 'problem', 'table user_logins': 'skipped', migrations: 'skipped', privileges: 'skipped', 'least privilege': 'skipped', keys: 'skipped' });
+    expect(statuses(result)).toEqual({ ...ALL_OK, PostgreSQL: 'problem', 'table user_logins': 'skipped', migrations: 'skipped', privileges: 'skipped', 'least privilege': 'skipped', 'search path': 'skipped', keys: 'skipped' });
     expect(lineOf(result, 'PostgreSQL')).toContain(`cannot connect to 127.0.0.1:${port}/logins`);
     expect(result.stdout).not.toContain('pw-Hunter2-secret');
   });

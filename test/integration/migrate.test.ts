@@ -7,7 +7,16 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createTestStack, dropDatabase, runCli, startCli, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
 
-const MIGRATIONS = ['0001_user_logins', '0002_user_logins_idempotency', '0003_quarantine', '0004_vault', '0005_vault_sealed', '0006_quarantine_sealed', '0008_retired_keys'];
+const MIGRATIONS = [
+  '0001_user_logins',
+  '0002_user_logins_idempotency',
+  '0003_quarantine',
+  '0004_vault',
+  '0005_vault_sealed',
+  '0006_quarantine_sealed',
+  '0007_erasure_order_and_definer_paths',
+  '0008_retired_keys',
+];
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -68,11 +77,12 @@ describe('sqs2pg migrate on an empty database', () => {
       ['sqs_message_id', 'character varying', 128],
       ['app_version_raw', 'character varying', 32],
     ]);
-    // Redelivery protection rests on this index.
+    // Redelivery protection rests on the unique index; erasure finds a user's rows by the other.
     const index = await stack.pool.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'user_logins'`,
     );
-    expect(index.rows.map((row) => row.indexdef)).toEqual([
+    expect(index.rows.map((row) => row.indexdef).sort()).toEqual([
+      'CREATE INDEX user_logins_user_id_idx ON public.user_logins USING btree (user_id)',
       'CREATE UNIQUE INDEX user_logins_sqs_message_id_key ON public.user_logins USING btree (sqs_message_id)',
     ]);
 

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import { requireUserLogins } from '../../src/db/user-logins.js';
 import { rekeyQuarantine } from '../../src/quarantine/rekey.js';
 import { PostgresSink } from '../../src/sink/postgres/sink.js';
 import { createMasker, type Masker } from '../../src/transform/mask.js';
@@ -158,10 +159,10 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
     const sealer = createVaultSealer(Buffer.from(TEST_VAULT_PUBLIC_KEY, 'hex'), 'v1');
     const opener = createVaultOpener(Buffer.from(TEST_VAULT_PRIVATE_KEY, 'hex'), 'v1');
     const maskers = [createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1'), createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2')];
-    const sink = new PostgresSink(pool);
+    const sink = new PostgresSink(pool, await requireUserLogins(pool));
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 14 }), async (ops) => {
-        await pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg.tombstones, sqs2pg_vault.entries, sqs2pg_vault.quarantine_bodies');
+        await pool.query('TRUNCATE public.user_logins, sqs2pg.quarantine, sqs2pg.tombstones, sqs2pg_vault.entries, sqs2pg_vault.quarantine_bodies');
         let masker: Masker = maskers[0]!;
         const sent: { messageId: string; body: string }[] = [];
         const forgotten = new Set<string>();
@@ -202,7 +203,7 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
             masker = next;
           }
         }
-        const rows = await pool.query<{ user_id: string }>('SELECT DISTINCT user_id FROM user_logins');
+        const rows = await pool.query<{ user_id: string }>('SELECT DISTINCT user_id FROM public.user_logins');
         for (const row of rows.rows) expect(forgotten.has(row.user_id), `row of forgotten ${row.user_id}`).toBe(false);
         const keys = [...forgotten].flatMap((user) => maskers.map((m) => m.userKey(user)));
         const quarantined = await pool.query('SELECT 1 FROM sqs2pg.quarantine WHERE user_key = ANY($1)', [keys]);

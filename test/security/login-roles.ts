@@ -6,10 +6,15 @@ import pg from 'pg';
 import { runCli, type TestStack } from '../helpers/stack.js';
 
 export type RoleKind = 'worker' | 'analyst' | 'officer';
+export const ROLE_KINDS: readonly RoleKind[] = ['worker', 'analyst', 'officer'];
 
 export interface LoginRoles {
+  /** the login role that is a member of each group */
+  logins: Record<RoleKind, string>;
   /** DATABASE_URL of the login that is a member of `kind`'s group */
   urlAs(kind: RoleKind): string;
+  /** a one-connection pool logged in as that login (ended by drop()) */
+  poolAs(kind: RoleKind): pg.Pool;
   drop(): Promise<void>;
 }
 
@@ -23,14 +28,24 @@ export async function createLoginRoles(stack: TestStack): Promise<LoginRoles> {
   for (const kind of ['worker', 'analyst', 'officer'] as const) {
     await stack.pool.query(`CREATE ROLE ${pg.escapeIdentifier(logins[kind])} LOGIN PASSWORD '${password}' IN ROLE ${pg.escapeIdentifier(groups[kind])}`);
   }
+  const pools: pg.Pool[] = [];
+  const urlAs = (kind: RoleKind) => {
+    const url = new URL(stack.databaseUrl);
+    url.username = logins[kind];
+    url.password = password;
+    return url.toString();
+  };
   return {
-    urlAs(kind) {
-      const url = new URL(stack.databaseUrl);
-      url.username = logins[kind];
-      url.password = password;
-      return url.toString();
+    logins,
+    urlAs,
+    poolAs(kind) {
+      const pool = new pg.Pool({ connectionString: urlAs(kind), max: 1 });
+      pool.on('error', () => undefined);
+      pools.push(pool);
+      return pool;
     },
     async drop() {
+      for (const pool of pools) await pool.end();
       const roles = [...Object.values(logins), ...Object.values(groups)];
       const existing = await stack.pool.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [roles]);
       const names = existing.rows.map((row) => pg.escapeIdentifier(row.rolname));

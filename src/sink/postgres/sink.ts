@@ -3,22 +3,23 @@
 // id already present is skipped, which is what makes redelivery harmless; so is a mask already vaulted.
 // First, in the same transaction, the batch's user keys are checked against the erasure tombstones:
 // an erased user's rows, quarantine records, sealed bodies and vault entries are dropped here, so
-// every path that writes through the sink (workers, replay) honours an erasure.
+// every path that writes through the sink (workers, replay) honours an erasure. The check also takes
+// the erasure lock (shared, to the commit; sql/0007), which orders the whole batch against forget.
 import type { Pool, PoolClient } from '../../db/pool.js';
 import { inRolledBackTransaction, inTransaction } from '../../db/transaction.js';
-import { BEGIN_VAULT_WRITE } from '../../db/vault-lock.js';
+import type { UserLoginsTable } from '../../db/user-logins.js';
 import type { LoginRow, Rejection } from '../../transform/types.js';
 import { entryColumns, INSERT_ENTRIES, type VaultEntry } from '../../vault/entry.js';
 import type { SealedItem } from '../../vault/sealed-box.js';
 import { stopTombstoned } from '../../vault/tombstones.js';
-import { CONFLICT_ON_MESSAGE_ID, type ConflictTarget } from './conflict-target.js';
+import { conflictTargetOf } from './conflict-target.js';
 
-const insertRows = (conflictTarget: ConflictTarget) => `
-INSERT INTO user_logins
+const insertRows = (table: UserLoginsTable) => `
+INSERT INTO ${table.name}
   (sqs_message_id, user_id, device_type, masked_ip, masked_device_id, locale, app_version, app_version_raw, create_date)
 SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[],
                      $7::integer[], $8::varchar[], $9::date[])
-ON CONFLICT ${conflictTarget} DO NOTHING`;
+ON CONFLICT ${conflictTargetOf(table)} DO NOTHING`;
 
 // Masks are passed as array literals (key id, colon, hex: nothing to quote) because unnest would
 // flatten an array of arrays.
@@ -72,19 +73,19 @@ export interface SinkBatch {
 export class PostgresSink {
   private readonly insertRows: string;
 
-  /** `conflictTarget`: see conflict-target.ts (a partitioned user_logins needs its partition key in it). */
+  /** `table`: as findUserLogins found it (a partitioned user_logins needs its partition key in the conflict target). */
   constructor(
     private readonly pool: Pool,
-    conflictTarget: ConflictTarget = CONFLICT_ON_MESSAGE_ID,
+    table: UserLoginsTable,
   ) {
-    this.insertRows = insertRows(conflictTarget);
+    this.insertRows = insertRows(table);
   }
 
   /** Commits the rows, the rejections and the vault entries together, or nothing; throws the database's error. */
   async write(batch: SinkBatch): Promise<WriteResult> {
     // A socket reset mid-batch fails the query in flight (the writer retries) and the connection
     // is discarded: inTransaction listens for the checked-out client's errors, which pg-pool does not.
-    return inTransaction(this.pool, beginFor(batch), (client) => this.writeIn(client, batch));
+    return inTransaction(this.pool, 'BEGIN', (client) => this.writeIn(client, batch));
   }
 
   /**
@@ -94,11 +95,14 @@ export class PostgresSink {
    * about privileges, and the lock timeout's error (55P03) is transient, which the caller ignores.
    */
   async rehearse(batch: SinkBatch): Promise<void> {
-    const begin = beginFor(batch).replace(/^BEGIN/, `BEGIN; SET LOCAL lock_timeout = '${REHEARSAL_LOCK_TIMEOUT}'`);
-    await inRolledBackTransaction(this.pool, begin, (client) => this.writeIn(client, batch));
+    await inRolledBackTransaction(this.pool, `BEGIN; SET LOCAL lock_timeout = '${REHEARSAL_LOCK_TIMEOUT}'`, (client) => this.writeIn(client, batch));
   }
 
-  /** The same statements in a transaction the caller holds (replay deletes its records in it too). */
+  /**
+   * The same statements in a transaction the caller holds (replay deletes its records in it too).
+   * A caller that locks rows before this must take the erasure lock first (BEGIN_VAULT_WRITE), or
+   * forget, which takes it before its deletes, could wait on those rows while this waits on it.
+   */
   async writeIn(client: PoolClient, { rows, rejections, vault = [], sealedBodies = [] }: SinkBatch): Promise<WriteResult> {
     const keys = [...rows.map((row) => row.userKey), ...rejections.flatMap((r) => (r.userKey === null ? [] : [r.userKey]))];
     const erased = await stopTombstoned(client, keys);
@@ -121,10 +125,6 @@ export class PostgresSink {
     const erasedRows = rows.length - keptRows.length;
     return { inserted, quarantined, vaulted, erased: erasedRows + rejections.length - keptRejections.length, erasedRows, erasedKeys: erased };
   }
-}
-
-function beginFor(batch: SinkBatch): string {
-  return (batch.vault ?? []).length === 0 ? 'BEGIN' : BEGIN_VAULT_WRITE;
 }
 
 function rowColumns(rows: readonly LoginRow[]): unknown[][] {
