@@ -95,14 +95,18 @@ export function progressWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessE
 /**
  * Colour as Node's own console decides it (lib/internal/util/colors.js, shouldColorize): with
  * FORCE_COLOR set, whatever it asks for (0 or false: none), even in a pipe; otherwise only on a
- * terminal, and not with NO_COLOR, NODE_DISABLE_COLORS or TERM=dumb. Node's getColorDepth reads
- * them, here from `env` rather than the process's.
+ * terminal, and not with NO_COLOR, NODE_DISABLE_COLORS or TERM=dumb. Those two are read as
+ * no-color.org defines NO_COLOR (set and not empty), as Node 24 does; Node 20 and 22 also count
+ * them set empty, so they are read here rather than left to the running Node's getColorDepth,
+ * which reads the terminal from `env` rather than the process's.
  */
 export function colorWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
   // Node's own reading of FORCE_COLOR, without the process warning getColorDepth emits when
   // NO_COLOR is set beside it.
   if (env.FORCE_COLOR !== undefined) return ['', '1', 'true', '2', '3'].includes(env.FORCE_COLOR);
-  return stream.isTTY === true && WriteStream.prototype.getColorDepth.call(stream, env) > 2;
+  if (stream.isTTY !== true || (env.NO_COLOR ?? '') !== '' || (env.NODE_DISABLE_COLORS ?? '') !== '') return false;
+  const terminal = { ...env, NO_COLOR: undefined, NODE_DISABLE_COLORS: undefined };
+  return WriteStream.prototype.getColorDepth.call(stream, terminal) > 2;
 }
 
 export class ProgressLine {

@@ -50,13 +50,15 @@ describe('progressWanted and colorWanted', () => {
     expect(progressWanted({ isTTY: true }, { TERM: 'dumb' }, false)).toBe(false);
   });
 
-  // As Node's own console decides (FORCE_COLOR, then a terminal, NO_COLOR, NODE_DISABLE_COLORS, TERM).
+  // As Node's own console decides (FORCE_COLOR, then a terminal, NO_COLOR, NODE_DISABLE_COLORS, TERM),
+  // the same on every supported Node: empty NO_COLOR/NODE_DISABLE_COLORS count as unset, as in Node 24.
   it.each([
     ['a terminal', { isTTY: true }, { TERM: 'xterm-256color' }, true],
     ['a pipe', { isTTY: false }, { TERM: 'xterm-256color' }, false],
     ['a stream that does not say', {}, { TERM: 'xterm' }, false],
     ['a terminal with NO_COLOR=1', { isTTY: true }, { TERM: 'xterm', NO_COLOR: '1' }, false],
-    ['a terminal with NO_COLOR set empty, which Node counts as set', { isTTY: true }, { TERM: 'xterm', NO_COLOR: '' }, false],
+    ['a terminal with NO_COLOR set empty, unset as no-color.org and Node 24 read it', { isTTY: true }, { TERM: 'xterm', NO_COLOR: '' }, true],
+    ['a terminal with NODE_DISABLE_COLORS set empty, likewise', { isTTY: true }, { TERM: 'xterm', NODE_DISABLE_COLORS: '' }, true],
     ['a terminal with NODE_DISABLE_COLORS', { isTTY: true }, { TERM: 'xterm', NODE_DISABLE_COLORS: '1' }, false],
     ['a dumb terminal', { isTTY: true }, { TERM: 'dumb' }, false],
     ['a pipe with FORCE_COLOR=1', { isTTY: false }, { FORCE_COLOR: '1' }, true],
