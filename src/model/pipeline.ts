@@ -1,0 +1,106 @@
+// The vocabulary of a declared pipeline: one queue into one table, its columns read from the event
+// by path, typed, and some of them personal. Types only and two pure helpers: the pipeline file
+// (config/), the event reader (transform/) and the table planner (db/) all speak it.
+
+/** Where a column's value comes from: a dotted path into the event, or a fact of the message. */
+export type FieldSource =
+  | { kind: 'path'; path: readonly string[] }
+  /** `$sent_date`: the UTC date of SentTimestamp (YYYY-MM-DD), so a replay gives the same row */
+  | { kind: 'sent_date' }
+  /** `$sent_at`: SentTimestamp as a timestamptz */
+  | { kind: 'sent_at' }
+  /** `$message_id`: the SQS MessageId */
+  | { kind: 'message_id' };
+
+/** The message facts a column can name in `from:` instead of a path. */
+export const MESSAGE_FACTS = {
+  $sent_date: 'sent_date',
+  $sent_at: 'sent_at',
+  $message_id: 'message_id',
+} as const satisfies Record<string, Exclude<FieldSource['kind'], 'path'>>;
+
+export type ColumnType =
+  | { kind: 'text' }
+  | { kind: 'varchar'; length: number }
+  | { kind: 'integer' }
+  | { kind: 'bigint' }
+  | { kind: 'numeric' }
+  | { kind: 'boolean' }
+  | { kind: 'date' }
+  | { kind: 'timestamptz' }
+  | { kind: 'jsonb' }
+  /** an address in its canonical form (transform/ip.ts), stored as text */
+  | { kind: 'ip' }
+  /** today's app_version rule (transform/app-version.ts), stored as integer */
+  | { kind: 'version' };
+
+/**
+ * What a column does with a personal value: `mask` stores `<keyId>:` + a keyed HMAC of the value's
+ * canonical text (sealing the original in the vault when the vault is on); `seal` stores nothing
+ * readable (NULL in the table) and keeps only the sealed original in the vault.
+ */
+export type Pii = 'none' | 'mask' | 'seal';
+
+export interface ColumnSpec {
+  /** the table's column name */
+  name: string;
+  from: FieldSource;
+  type: ColumnType;
+  /** absent (or null, unless `nullable`) refuses the message as missing_field */
+  required: boolean;
+  /** a required field that may be null (the login event's locale) */
+  nullable: boolean;
+  pii: Pii;
+  /**
+   * The label a mask's key is derived under (`sqs2pg mask v1 <label>`): the column's own name by
+   * default; the builtin logins pipeline keeps `ip` and `device_id` so its masks stay as they are.
+   */
+  maskLabel: string;
+}
+
+/** A table, optionally schema-qualified; both parts are plain identifiers (config/ checks them). */
+export interface TableName {
+  schema: string | null;
+  name: string;
+}
+
+export interface PipelineSpec {
+  /** the pipeline's name: a label on metrics, the quarantine's `pipeline` column, `--pipeline NAME` */
+  name: string;
+  /** true for the take-home's login pipeline, whatever the file says of its columns */
+  builtin: boolean;
+  /** the queue's URL (or name, resolved as today's queue setting is) */
+  queue: string;
+  table: TableName;
+  /** the path to whose data a message is: erasure and tombstones match on it; null: nobody's */
+  subject: readonly string[] | null;
+  /** in the order faults are checked, so a body's reported reason is always the same one */
+  columns: readonly ColumnSpec[];
+}
+
+/** The PostgreSQL type a column is stored as. */
+export function sqlTypeOf(type: ColumnType): string {
+  switch (type.kind) {
+    case 'varchar':
+      return `varchar(${type.length})`;
+    case 'ip':
+      return 'text';
+    case 'version':
+      return 'integer';
+    default:
+      return type.kind;
+  }
+}
+
+/** The column that stores the subject's value as read, when one does (same path, no pii). */
+export function subjectColumnOf(spec: PipelineSpec): ColumnSpec | undefined {
+  const subject = spec.subject;
+  if (subject === null) return undefined;
+  return spec.columns.find(
+    (column) =>
+      column.from.kind === 'path' &&
+      column.pii === 'none' &&
+      column.from.path.length === subject.length &&
+      column.from.path.every((part, i) => part === subject[i]),
+  );
+}
