@@ -17,7 +17,7 @@ import { createPool } from '../src/db/pool.js';
 import { requireUserLogins, type UserLoginsTable } from '../src/db/user-logins.js';
 import { PostgresSink } from '../src/sink/postgres/sink.js';
 import { createMasker } from '../src/transform/mask.js';
-import type { LoginRow } from '../src/transform/types.js';
+import type { LoginRow } from '../src/model/message.js';
 import { forgetUser } from '../src/vault/forget.js';
 
 const { values } = parseArgs({

@@ -12,7 +12,7 @@ import { createPool } from '../src/db/pool.js';
 import { requireUserLogins } from '../src/db/user-logins.js';
 import { PostgresSink } from '../src/sink/postgres/sink.js';
 import { createMasker } from '../src/transform/mask.js';
-import type { LoginRow } from '../src/transform/types.js';
+import type { LoginRow } from '../src/model/message.js';
 import { STOP_TOMBSTONED } from '../src/vault/tombstones.js';
 
 const { values } = parseArgs({ options: { batches: { type: 'string', default: '200' }, rows: { type: 'string', default: '500' }, tombstones: { type: 'string', default: '100000' } } });

@@ -4,4 +4,4 @@ export { messageToRow } from './transform/message-to-row.js';
 export { createMasker, type Masker, type MaskedField } from './transform/mask.js';
 export { canonicalIp } from './transform/ip.js';
 export { appVersionToInt } from './transform/app-version.js';
-export type { InboundMessage, LoginRow, Outcome, Rejection, RejectReason } from './transform/types.js';
+export type { InboundMessage, LoginRow, Outcome, Rejection, RejectReason } from './model/message.js';

@@ -2,7 +2,7 @@
 // and documentation. The CLI's --help and docs/configuration.md are generated from it.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { rejectReasons } from '../transform/types.js';
+import { rejectReasons } from '../model/message.js';
 import { decodeKey, decodeVaultPublicKey } from './key.js';
 
 export type CommandName = 'run' | 'demo' | 'local' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen' | 'quarantine' | 'replay';

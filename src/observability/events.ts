@@ -1,7 +1,7 @@
 // The one typed event map: everything observable about a run. Logs, the run report, the metrics,
 // the readiness state and the progress line subscribe to it. Payloads never carry personal data: ids, counts, codes, durations.
 import { EventEmitter } from 'node:events';
-import type { RejectReason } from '../transform/types.js';
+import type { RejectReason } from '../model/message.js';
 
 export type SqsOperation = 'receive' | 'delete' | 'release' | 'extend' | 'postpone' | 'depth';
 

@@ -3,7 +3,7 @@
 // personal data; the redaction paths are a second lock in case a future field slips one in.
 import { writeSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
-import type { RejectReason } from '../transform/types.js';
+import type { RejectReason } from '../model/message.js';
 import type { EventBus } from './events.js';
 
 export type { Logger };

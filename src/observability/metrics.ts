@@ -2,7 +2,7 @@
 // `sqs2pg_<name>_<unit>_total`; every label value comes from a fixed set (reason codes, stages,
 // error classes, queue states), never from a message, so no personal data can reach a label.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { rejectReasons } from '../transform/types.js';
+import { rejectReasons } from '../model/message.js';
 import { errorClass, errorClasses, errorStages, stageOfSqsOperation, type ErrorClass, type ErrorStage } from './error-class.js';
 import type { EventBus } from './events.js';
 

@@ -1,5 +1,5 @@
 // Counts a run from its events, for the end-of-run report.
-import type { RejectReason } from '../transform/types.js';
+import type { RejectReason } from '../model/message.js';
 import type { EventBus } from './events.js';
 
 export interface RunStats {

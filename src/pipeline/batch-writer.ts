@@ -7,11 +7,11 @@ import { backoffDelayMs, sleep } from '../backoff.js';
 import { workerRefusal } from '../db/denied.js';
 import { ConnectError, describeError, EXIT, Sqs2pgError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
-import { classifyFailure } from '../sink/postgres/sqlstate.js';
+import { classifyFailure } from '../db/sqlstate.js';
 import type { PostgresSink, SealedBody, SinkBatch } from '../sink/postgres/sink.js';
 import type { Masker } from '../transform/mask.js';
 import { minimalRejection, reject } from '../transform/message-to-row.js';
-import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../transform/types.js';
+import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../model/message.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import { quarantineContext, type VaultSealer } from '../vault/sealed-box.js';
 

@@ -10,7 +10,7 @@ import type { Emit } from '../observability/events.js';
 import { errorCode, SQS_MAX_BODY_BYTES, type SqsSource } from '../source/sqs/source.js';
 import type { Masker } from '../transform/mask.js';
 import { messageToRow, messageToVaultedRow } from '../transform/message-to-row.js';
-import type { InboundMessage } from '../transform/types.js';
+import type { InboundMessage } from '../model/message.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
 import { BatchWriter, WriteAbortedError, type Entry } from './batch-writer.js';
 import { rehearsalMessages } from './rehearsal.js';

@@ -3,7 +3,7 @@
 // real batch can. Made up, and rolled back: no person's data, nothing kept. The address is from
 // 192.0.2.0/24, reserved for documentation (RFC 5737).
 import { randomUUID } from 'node:crypto';
-import type { InboundMessage } from '../transform/types.js';
+import type { InboundMessage } from '../model/message.js';
 
 export function rehearsalMessages(nowMs: number): InboundMessage[] {
   const id = `sqs2pg-rehearsal-${randomUUID()}`;

@@ -6,11 +6,11 @@
 import type { Pool, PoolClient } from '../db/pool.js';
 import { inTransaction } from '../db/transaction.js';
 import { BEGIN_VAULT_WRITE } from '../db/vault-lock.js';
-import { classifyFailure } from '../sink/postgres/sqlstate.js';
+import { classifyFailure } from '../db/sqlstate.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
 import type { Masker } from '../transform/mask.js';
 import { messageToVaultedRow } from '../transform/message-to-row.js';
-import type { RejectReason } from '../transform/types.js';
+import type { RejectReason } from '../model/message.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import type { SealedItemOpener, VaultSealer } from '../vault/sealed-box.js';
 import { openBody, takeSealedBodyForReplay } from './sealed-body.js';

@@ -7,7 +7,7 @@
 // holds it to the zod schema it replaced (test/unit/transform/login-event-schema.test.ts).
 import { appVersionToInt } from './app-version.js';
 import { canonicalIp } from './ip.js';
-import type { RejectReason } from './types.js';
+import type { RejectReason } from '../model/message.js';
 
 /** Longest device_id accepted; it is masked, so the limit only guards against absurd input. */
 export const DEVICE_ID_MAX_CHARS = 256;

@@ -1,8 +1,9 @@
 // Keyed, one-way masks for ip and device_id: HMAC-SHA-256 under a key derived per field from the
 // mask key, so equal values stay equal (duplicates visible) but nobody without the key can test guesses.
 import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
+import type { MaskedField } from '../model/message.js';
 
-export type MaskedField = 'ip' | 'device_id';
+export type { MaskedField };
 
 export interface Masker {
   readonly keyId: string;

@@ -3,7 +3,7 @@
 import { parseJson, validateLoginEvent } from './login-event.js';
 import type { Masker } from './mask.js';
 import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
-import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from './types.js';
+import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from '../model/message.js';
 
 export function messageToRow(message: InboundMessage, masker: Masker): Outcome {
   return toOutcome(message, masker, null);

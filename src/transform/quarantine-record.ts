@@ -7,7 +7,7 @@ import { canonicalIp } from './ip.js';
 import { LOGIN_EVENT_FIELD_NAMES } from './login-event.js';
 import type { Masker } from './mask.js';
 import { readJsonValues, readTextValues, type ReadableValues } from './readable-values.js';
-import type { BodyFacts } from './types.js';
+import type { BodyFacts } from '../model/message.js';
 
 /**
  * Bodies longer than this are never parsed: a login event is a few hundred bytes, and a refused

@@ -10,7 +10,7 @@
 // Random nonces are safe here: NIST allows 2^32 of them per key, and a vault seals once per
 // distinct value (plus once per rotation), far fewer.
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
-import type { MaskedField } from '../transform/mask.js';
+import type { MaskedField } from '../model/message.js';
 import type { VaultEntry } from './entry.js';
 
 const NONCE_BYTES = 12;

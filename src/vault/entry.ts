@@ -1,7 +1,7 @@
 // One row of sqs2pg_vault.entries and the SQL that reads and writes them. An entry is sealed to
 // the vault's public key (v2: it carries the batch's ephemeral public key) or, written before
 // 0.2, encrypted under the old symmetric vault key (legacy v1: no ephemeral key).
-import type { MaskedField } from '../transform/mask.js';
+import type { MaskedField } from '../model/message.js';
 
 export interface VaultEntry {
   maskedValue: string;

@@ -7,7 +7,7 @@
 // quarantine's own passes are in quarantine/rekey.ts, on this loop.)
 import { backoffDelayMs, sleep } from '../backoff.js';
 import type { Emit, EventMap } from '../observability/events.js';
-import { classifyFailure } from '../sink/postgres/sqlstate.js';
+import { classifyFailure } from '../db/sqlstate.js';
 import type { Masker } from '../transform/mask.js';
 import type { VaultEntry } from './entry.js';
 import type { VaultKeyring } from './keyring.js';

@@ -1,7 +1,7 @@
 // The vault rows of one batch: one per distinct mask, however many messages share it, sorted by
 // mask so that concurrent batches insert shared masks in the same order and cannot deadlock.
 // One ephemeral key per batch: a single X25519 agreement, then one AES-GCM seal per entry.
-import type { MaskedOriginal } from '../transform/types.js';
+import type { MaskedOriginal } from '../model/message.js';
 import type { VaultEntry } from './entry.js';
 import { entryContext, type VaultSealer } from './sealed-box.js';
 

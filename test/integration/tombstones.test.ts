@@ -11,7 +11,7 @@ import { rekeyQuarantine } from '../../src/quarantine/rekey.js';
 import { PostgresSink } from '../../src/sink/postgres/sink.js';
 import { createMasker, type Masker } from '../../src/transform/mask.js';
 import { messageToVaultedRow } from '../../src/transform/message-to-row.js';
-import type { Rejection, LoginRow } from '../../src/transform/types.js';
+import type { Rejection, LoginRow } from '../../src/model/message.js';
 import { forgetUser } from '../../src/vault/forget.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
 import { createVaultOpener, createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';

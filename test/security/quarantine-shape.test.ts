@@ -7,7 +7,7 @@ import { jsonShape, shapeText } from '../../src/transform/body-shape.js';
 import { LOGIN_EVENT_FIELD_NAMES } from '../../src/transform/login-event.js';
 import { createMasker } from '../../src/transform/mask.js';
 import { messageToRow, messageToVaultedRow } from '../../src/transform/message-to-row.js';
-import type { InboundMessage, Rejection } from '../../src/transform/types.js';
+import type { InboundMessage, Rejection } from '../../src/model/message.js';
 import { bodyTextInShape, FIELD_NAMES, hostileBody, secret } from './hostile-keys.js';
 
 const masker = createMasker(Buffer.alloc(32, 7), 'k1');

@@ -8,7 +8,7 @@
 import type { Pool, PoolClient } from '../../db/pool.js';
 import { inRolledBackTransaction, inTransaction } from '../../db/transaction.js';
 import type { UserLoginsTable } from '../../db/user-logins.js';
-import type { LoginRow, Rejection } from '../../transform/types.js';
+import type { LoginRow, Rejection } from '../../model/message.js';
 import { entryColumns, INSERT_ENTRIES, type VaultEntry } from '../../vault/entry.js';
 import type { SealedItem } from '../../vault/sealed-box.js';
 import { stopTombstoned } from '../../vault/tombstones.js';

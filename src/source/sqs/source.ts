@@ -4,7 +4,7 @@
 import { backoffDelayMs, sleep } from '../../backoff.js';
 import { describeError } from '../../errors.js';
 import type { Emit, SqsOperation } from '../../observability/events.js';
-import type { InboundMessage } from '../../transform/types.js';
+import type { InboundMessage } from '../../model/message.js';
 import { callLimit } from './call-limit.js';
 import type { BatchEntry, BatchEntryFailure, SqsApi } from './sqs-api.js';
 

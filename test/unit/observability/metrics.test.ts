@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../../src/observability/events.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { errorClasses, errorStages } from '../../../src/observability/error-class.js';
-import { rejectReasons } from '../../../src/transform/types.js';
+import { rejectReasons } from '../../../src/model/message.js';
 
 /** value of one series in the exposition text, e.g. sample(text, 'sqs2pg_errors_total{stage="load",code="connection"}') */
 function sample(text: string, series: string): number | undefined {

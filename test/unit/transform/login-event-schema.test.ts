@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { appVersionToInt } from '../../../src/transform/app-version.js';
 import { canonicalIp } from '../../../src/transform/ip.js';
 import { DEVICE_ID_MAX_CHARS, parseJson, validateLoginEvent, type ParseResult } from '../../../src/transform/login-event.js';
-import type { RejectReason } from '../../../src/transform/types.js';
+import type { RejectReason } from '../../../src/model/message.js';
 
 // The schema as it stood, with the checks around it, unchanged.
 const text = (max: number) => z.string().max(max);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { appVersionToInt } from '../../../src/transform/app-version.js';
 import { canonicalIp } from '../../../src/transform/ip.js';
 import { DEVICE_ID_MAX_CHARS, parseLoginEvent, type LoginEvent } from '../../../src/transform/login-event.js';
-import { rejectReasons } from '../../../src/transform/types.js';
+import { rejectReasons } from '../../../src/model/message.js';
 
 const EVENT = {
   user_id: '424cdd21-063a-43a7-b91b-7ca1a833afae',

@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { createMasker } from '../../../src/transform/mask.js';
 import { messageToRow, messageToVaultedRow } from '../../../src/transform/message-to-row.js';
-import type { InboundMessage, LoginRow, Outcome, Rejection } from '../../../src/transform/types.js';
+import type { InboundMessage, LoginRow, Outcome, Rejection } from '../../../src/model/message.js';
 
 const masker = createMasker(Buffer.alloc(32, 7), 'k1');
 const SENT_AT = Date.UTC(2024, 0, 15, 12, 0, 0);

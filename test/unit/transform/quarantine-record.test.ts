@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMasker } from '../../../src/transform/mask.js';
 import { messageToRow } from '../../../src/transform/message-to-row.js';
-import type { InboundMessage, Rejection } from '../../../src/transform/types.js';
+import type { InboundMessage, Rejection } from '../../../src/model/message.js';
 
 const masker = createMasker(Buffer.alloc(32, 9), 'k1');
 const message = (body: string): InboundMessage => ({ messageId: 'm-1', body, sentAtMs: Date.UTC(2025, 0, 1), receiveCount: 1 });

@@ -1,5 +1,7 @@
 // The shapes that cross the transform boundary: a received message in, a row or a rejection out.
-import type { MaskedField } from './mask.js';
+
+/** A personal field masked (transform/mask.ts) and sealed in the vault. */
+export type MaskedField = 'ip' | 'device_id';
 
 /** What the transform needs of an SQS message; receipt handles stay in the source. */
 export interface InboundMessage {
