@@ -1,4 +1,5 @@
 // One worker: the pipeline in this process, its observers, and (under a supervisor) its link to it.
+import type { CommandLine } from '../config/load.js';
 import { createPool, describeDatabase } from '../db/pool.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
@@ -10,9 +11,16 @@ import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
 import { linkToSupervisor } from '../supervisor/worker-link.js';
 import { createMasker } from '../transform/mask.js';
-import type { RunConfig, RunKeys } from './run.js';
 import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
+import type { vaultSealerFrom } from '../vault/key-pair.js';
+
+export type RunConfig = CommandLine<'run'>['config'];
+/** The keys `run` checked before any worker started. */
+export interface RunKeys {
+  maskKey: Buffer;
+  vault: ReturnType<typeof vaultSealerFrom>;
+}
 
 /** `supervised`: a worker of `run --workers N`; it serves no HTTP and prints no summary, the supervisor does. */
 export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { maskKey, vault }: RunKeys, supervised: boolean): Promise<number> {

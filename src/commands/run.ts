@@ -5,7 +5,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { renderHelp } from '../config/help.js';
-import { loadConfig, type CommandLine } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import { maskKeyFrom } from '../config/key.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, resolveLogFormat } from '../observability/logger.js';
@@ -13,12 +13,6 @@ import { colorWanted } from '../observability/progress.js';
 import { resolveWorkerCount, splitPoolSize } from '../supervisor/pool-split.js';
 import { missingV8Options, restartInPlaceWith, runV8Options } from '../supervisor/v8-options.js';
 import { refuseLegacyVaultKey, vaultSealerFrom } from '../vault/key-pair.js';
-
-export type RunConfig = CommandLine<'run'>['config'];
-export interface RunKeys {
-  maskKey: Buffer;
-  vault: ReturnType<typeof vaultSealerFrom>;
-}
 
 const CLI_PATH = fileURLToPath(new URL('../cli.js', import.meta.url));
 
