@@ -1,6 +1,8 @@
 // One transaction on one checked-out connection: committed when `work` returns, rolled back when
-// it throws. A connection that failed is discarded rather than handed out again.
+// it throws. A connection that failed, or whose session would refuse again, is discarded rather
+// than handed out again.
 import type { Pool, PoolClient } from './pool.js';
+import { spoilsSession } from './sqlstate.js';
 
 export async function inTransaction<T>(pool: Pool, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   return transaction(pool, begin, work, 'COMMIT');
@@ -27,6 +29,7 @@ async function transaction<T>(pool: Pool, begin: string, work: (client: PoolClie
     await client.query(end);
     return result;
   } catch (error) {
+    if (spoilsSession(error)) broken = true;
     await client.query('ROLLBACK').catch(() => {
       broken = true;
     });
