@@ -47,8 +47,8 @@ export type RejectReason = (typeof rejectReasons)[number];
 export interface BodyFacts {
   /** UTF-8 bytes, as SQS counts them */
   bytes: number;
-  /** hex SHA-256 of the UTF-8 body: two copies of one bad message match */
-  sha256: string;
+  /** Masker.bodyHash of the body (a keyed HMAC-SHA-256): two copies of one bad message match */
+  hash: string;
   /** ASCII JSON text of the body's shape (see body-shape.ts) */
   shape: string;
   /** masks of the ip values that could be read from it */

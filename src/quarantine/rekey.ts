@@ -83,8 +83,9 @@ export interface QuarantineRekeying {
   last: string | undefined;
 }
 
-// Records with a user key or a mask under another mask key id.
+// Records with a user key, a mask or a body hash under another mask key id.
 const UNDER_OTHER_MASK_KEY = `(left(q.user_key, length($1)) <> $1
+   OR left(q.body_sha256, length($1)) <> $1
    OR EXISTS (SELECT 1 FROM unnest(coalesce(q.masked_ips, '{}') || coalesce(q.masked_device_ids, '{}')) AS m WHERE left(m, length($1)) <> $1))`;
 
 /** Records of other mask key ids with a sealed body: what a rerun of rotate could still re-key. */
@@ -131,8 +132,9 @@ export async function rekeyQuarantine(
     const bytes = Buffer.byteLength(body, 'utf8');
     const facts = bodyFacts(body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES ? undefined : parsed(body));
     await client.query(
-      `UPDATE sqs2pg.quarantine SET user_key = $2, masked_ips = $3::varchar(256)[], masked_device_ids = $4::varchar(256)[] WHERE sqs_message_id = $1`,
-      [row.id, facts.userKey, facts.body.maskedIps, facts.body.maskedDeviceIds],
+      `UPDATE sqs2pg.quarantine SET user_key = $2, masked_ips = $3::varchar(256)[], masked_device_ids = $4::varchar(256)[], body_sha256 = $5
+        WHERE sqs_message_id = $1`,
+      [row.id, facts.userKey, facts.body.maskedIps, facts.body.maskedDeviceIds, facts.body.hash],
     );
     result.rekeyed++;
   }

@@ -14,6 +14,11 @@ export interface Masker {
    * erasure tombstones and quarantine records can name a user without holding the id in clear.
    */
   userKey(userId: string): string;
+  /**
+   * `<keyId>:<64 hex>`: a keyed hash of a whole refused body, so two copies of it match in the
+   * quarantine; unkeyed, a short body (one ip, say) could be found by hashing guesses.
+   */
+  bodyHash(body: string): string;
 }
 
 export function createMasker(key: Buffer, keyId: string): Masker {
@@ -24,10 +29,12 @@ export function createMasker(key: Buffer, keyId: string): Masker {
     device_id: deriveFieldKey(key, 'device_id'),
   };
   const userKey = createSecretKey(Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'sqs2pg user key v1', 32)));
+  const bodyKey = createSecretKey(Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'sqs2pg body hash v1', 32)));
   return {
     keyId,
     mask: (field, value) => `${keyId}:${createHmac('sha256', fieldKeys[field]).update(value, 'utf8').digest('hex')}`,
     userKey: (userId) => `${keyId}:${createHmac('sha256', userKey).update(userId, 'utf8').digest('hex')}`,
+    bodyHash: (body) => `${keyId}:${createHmac('sha256', bodyKey).update(body, 'utf8').digest('hex')}`,
   };
 }
 

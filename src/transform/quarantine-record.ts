@@ -1,7 +1,6 @@
 // The quarantine record of a refused body: what an operator needs to understand it and match two
 // copies of it, and nothing of its values. Its ip and device_id values are kept only as masks and
 // its user_id only as the user's key; the whole body is kept only sealed, by the writer, when the vault is on.
-import { createHash } from 'node:crypto';
 import { jsonShape, shapeText, textShape, type BodyShape } from './body-shape.js';
 import { canonicalIp } from './ip.js';
 import { LOGIN_EVENT_FIELD_NAMES } from './login-event.js';
@@ -17,7 +16,6 @@ export const MAX_PARSED_BODY_BYTES = 64 * 1024;
 
 /** `parsed`: the body's JSON value when the caller already parsed it (undefined: not JSON or not parsed). */
 export function bodyFacts(body: string, bytes: number, masker: Masker, parsed?: { value: unknown }): { body: BodyFacts; userKey: string | null } {
-  const sha256 = createHash('sha256').update(body, 'utf8').digest('hex');
   let values: ReadableValues;
   let shape: BodyShape;
   if (parsed) {
@@ -31,7 +29,7 @@ export function bodyFacts(body: string, bytes: number, masker: Masker, parsed?: 
   return {
     body: {
       bytes,
-      sha256,
+      hash: masker.bodyHash(body),
       shape: shapeText(shape),
       maskedIps: unique(values.ip.map((ip) => masker.mask('ip', canonicalIp(ip) ?? ip))),
       maskedDeviceIds: unique(values.deviceId.map((id) => masker.mask('device_id', id))),

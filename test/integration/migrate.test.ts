@@ -16,6 +16,7 @@ const MIGRATIONS = [
   '0006_quarantine_sealed',
   '0007_erasure_order_and_definer_paths',
   '0008_retired_keys',
+  '0009_keyed_body_hash',
 ];
 
 let stack: TestStack;

@@ -274,6 +274,9 @@ describe('the rotation procedure, both keys, under load, then the old keys destr
       expect(maskRuns.at(-1)).toContain('mask key id "k1" is retired');
       expect(await count("SELECT count(*) AS n FROM user_logins WHERE masked_ip NOT LIKE 'k2:%' OR masked_device_id NOT LIKE 'k2:%'")).toBe(0);
       expect(await count("SELECT count(*) AS n FROM sqs2pg.quarantine WHERE user_key NOT LIKE 'k2:%'")).toBe(0);
+      // Body hashes too: two copies of one bad body, one from before and one from after, still match.
+      expect(await count("SELECT count(*) AS n FROM sqs2pg.quarantine WHERE body_sha256 IS NOT NULL AND body_sha256 NOT LIKE 'k2:%'")).toBe(0);
+      expect(await count("SELECT count(*) AS n FROM sqs2pg.quarantine WHERE body_sha256 LIKE 'k2:%'")).toBeGreaterThan(0);
       // (OLD.mask.key is not given to any command from here on: destroyed.)
 
       // ---- After: the new keys alone.

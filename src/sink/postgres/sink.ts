@@ -150,7 +150,7 @@ function rejectionColumns(rejections: readonly Rejection[]): unknown[][] {
     rejections.map((r) => r.receiveCount),
     rejections.map((r) => r.sentAtMs),
     rejections.map((r) => r.body?.bytes ?? null),
-    rejections.map((r) => r.body?.sha256 ?? null),
+    rejections.map((r) => r.body?.hash ?? null),
     rejections.map((r) => r.body?.shape ?? null),
     rejections.map((r) => (r.body ? `{${r.body.maskedIps.join(',')}}` : null)),
     rejections.map((r) => (r.body ? `{${r.body.maskedDeviceIds.join(',')}}` : null)),

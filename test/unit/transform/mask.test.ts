@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { createMasker, type MaskedField } from '../../../src/transform/mask.js';
 
@@ -108,5 +109,21 @@ describe('userKey', () => {
     expect(masker.userKey('alice')).not.toBe(masker.userKey('bob'));
     expect(masker.userKey('alice')).not.toBe(createMasker(Buffer.alloc(32, 4), 'k1').userKey('alice'));
     expect([masker.mask('ip', 'alice'), masker.mask('device_id', 'alice')]).not.toContain(masker.userKey('alice'));
+  });
+});
+
+describe('bodyHash', () => {
+  const masker = createMasker(Buffer.alloc(32, 3), 'k1');
+  // The attack it closes: a quarantine reader hashing guesses of a short refused body.
+  const body = '{"ip":"10.0.0.1"}';
+  it('is not the bare SHA-256 of the body, so a guess cannot be tested without the key', () => {
+    expect(masker.bodyHash(body)).not.toContain(createHash('sha256').update(body).digest('hex'));
+  });
+  it('is keyed, stable, prefixed with the key id, and unlike a user key or mask of the same text', () => {
+    expect(masker.bodyHash(body)).toMatch(/^k1:[0-9a-f]{64}$/);
+    expect(masker.bodyHash(body)).toBe(createMasker(Buffer.alloc(32, 3), 'k1').bodyHash(body));
+    expect(masker.bodyHash(body)).not.toBe(createMasker(Buffer.alloc(32, 4), 'k1').bodyHash(body));
+    expect(masker.bodyHash(body)).not.toBe(masker.bodyHash(`${body} `));
+    expect([masker.userKey(body), masker.mask('ip', body), masker.mask('device_id', body)]).not.toContain(masker.bodyHash(body));
   });
 });
