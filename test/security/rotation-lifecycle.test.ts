@@ -1,5 +1,5 @@
 // A key change strands nothing (issue 22, item 3). The rotation procedure of the privacy page
-// (docs/_incoming/sec-keys.md), followed step by step for the vault key pair and then the mask key,
+// (docs/privacy-and-roles.md, "Key rotation"), followed step by step for the vault key pair and then the mask key,
 // with workers loading throughout as a least-privilege login, quarantined messages (sealed bodies)
 // and erased users (tombstones with sealed ids) present, and erasures made mid-way. At the end both
 // old keys are destroyed (never given to any command again); then reveal, quarantine show --reveal,

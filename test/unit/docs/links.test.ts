@@ -7,12 +7,12 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** The pages: the README, bench's and every page of docs/ but the helpers' drafts in docs/_incoming/. */
+/** The pages: the README, bench's and every page of docs/. */
 function pages(): string[] {
   const docs = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) return entry.name === '_incoming' ? [] : docs(path);
+      if (entry.isDirectory()) return docs(path);
       return entry.name.endsWith('.md') ? [path] : [];
     });
   return [join(ROOT, 'README.md'), join(ROOT, 'bench/README.md'), ...docs(join(ROOT, 'docs'))];
