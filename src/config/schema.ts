@@ -297,7 +297,7 @@ export const settings = {
     group: 'Vault',
     schema: key.optional(),
     defaultDoc: 'none',
-    doc: 'The vault private key being rotated away from: rotate re-seals its entries to the vault private key\'s public key; reveal can still open them meanwhile.',
+    doc: 'The vault private key being rotated away from: rotate re-seals to the vault private key\'s public key everything sealed under it (vault entries, quarantined bodies, the user ids of tombstones), then retires its key id; meanwhile reveal, quarantine show --reveal and replay open what is sealed under either key.',
     secret: true,
     commands: officerKeyCommands,
   }),
