@@ -24,6 +24,7 @@ import { createSqsApi, type SqsClientSetting } from '../source/sqs/create-sqs-ap
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SqsSource } from '../source/sqs/source.js';
 import { resolveWorkerCount, splitPoolSize } from '../supervisor/pool-split.js';
+import type { EnvelopeMode } from '../transform/envelope.js';
 import { maskKeyFrom } from '../config/key.js';
 import { refuseLegacyVaultKey, vaultPublicKeyFrom } from '../vault/key-pair.js';
 
@@ -34,6 +35,14 @@ export interface CheckResult {
   status: Status;
   detail: string;
 }
+
+// Which bodies become which events: said once, so a queue fed through SNS is not a surprise.
+const ENVELOPE_DETAIL: Record<EnvelopeMode, string> = {
+  auto: 'auto: SNS Notifications and EventBridge events are unwrapped (keyed by their ids), every other body is taken as the event',
+  none: 'none: every body is taken as the event; an SNS or EventBridge envelope is quarantined as missing_field',
+  sns: 'sns: every body must be an SNS Notification (raw delivery off); any other is quarantined as bad_envelope',
+  eventbridge: 'eventbridge: every body must be an EventBridge event; any other is quarantined as bad_envelope',
+};
 
 const EXIT_PROBLEM = 1;
 const EXIT_KEY = 2;
@@ -72,6 +81,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   );
   const vault = checkVault(config, env, maskKey.key);
   report(vault.result);
+  report({ check: 'envelope', status: 'ok', detail: ENVELOPE_DETAIL[config.envelope] });
   report(await checkHttpPort(config.httpHost, config.httpPort));
   report(checkWorkers(config.workers, config.dbPoolSize));
   const keys: KeyCheck[] = [

@@ -2,6 +2,7 @@
 // and documentation. The CLI's --help and docs/configuration.md are generated from it.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { envelopeModes } from '../transform/envelope.js';
 import { rejectReasons } from '../transform/types.js';
 import { decodeKey, decodeVaultPublicKey } from './key.js';
 
@@ -139,6 +140,15 @@ export const settings = {
     default: 'lean',
     doc: "Client for the hot SQS calls (receive, delete, visibility) over the JSON protocol. lean: sqs2pg's own requests, signed with the AWS SDK's signer and credentials, on undici (about half the CPU); sdk: the AWS SDK's client. Other calls and the query protocol always use the SDK.",
     commands: runCommands,
+  }),
+  envelope: setting({
+    flag: 'envelope',
+    env: 'SQS2PG_ENVELOPE',
+    group: 'SQS',
+    schema: z.enum(envelopeModes, { error: `expected ${envelopeModes.slice(0, -1).join(', ')} or ${envelopeModes.at(-1)}` }),
+    default: 'auto',
+    doc: "Envelopes around the events: auto unwraps a well-formed SNS Notification (raw delivery off) or EventBridge event, and takes every other body as it is; none takes every body as it is; sns or eventbridge require that envelope (quarantining any other body as bad_envelope). An unwrapped event is keyed by the envelope's id (SNS's redelivery makes no second row) and dated by its time.",
+    commands: [...pipelineCommands, 'replay'],
   }),
   region: setting({
     flag: 'region',

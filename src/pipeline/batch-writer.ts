@@ -94,10 +94,15 @@ export class BatchWriter {
 
   /** row -> full record (db_rejected) -> minimal record -> nothing simpler (undefined). */
   private simpler({ message, outcome }: Entry, code: string): Entry | undefined {
+    // Recorded under the outcome's id: an event unwrapped from an envelope keeps the envelope's key.
     if (outcome.kind === 'row') {
-      return { message, outcome: { kind: 'rejected', rejection: reject(message, this.masker, 'db_rejected', null, code) } };
+      const keyed = { ...message, messageId: outcome.row.messageId };
+      return { message, outcome: { kind: 'rejected', rejection: reject(keyed, this.masker, 'db_rejected', null, code) } };
     }
-    if (outcome.rejection.body !== null) return { message, outcome: { kind: 'rejected', rejection: minimalRejection(message, code, outcome.rejection.userKey) } };
+    if (outcome.rejection.body !== null) {
+      const keyed = { ...message, messageId: outcome.rejection.messageId, sentAtMs: outcome.rejection.sentAtMs };
+      return { message, outcome: { kind: 'rejected', rejection: minimalRejection(keyed, code, outcome.rejection.userKey) } };
+    }
     return undefined;
   }
 
@@ -118,12 +123,13 @@ export class BatchWriter {
   private sinkBatch(entries: readonly Entry[]): SinkBatch {
     const rows: LoginRow[] = [];
     const rejections: Rejection[] = [];
-    const rejected: InboundMessage[] = [];
+    const rejected: { messageId: string; body: string }[] = [];
     for (const { message, outcome } of entries) {
       if (outcome.kind === 'row') rows.push(outcome.row);
       else {
         rejections.push(outcome.rejection);
-        rejected.push(message);
+        // The whole body as received, under its record's id (an envelope's key, when unwrapped).
+        rejected.push({ messageId: outcome.rejection.messageId, body: message.body });
       }
     }
     // Only rows get vaulted: a row isolated as db_rejected became an entry without originals.
@@ -156,7 +162,7 @@ export class BatchWriter {
   }
 
   /** One key agreement per commit, one AES-GCM seal per body; the minimal record keeps its body too. */
-  private sealBodies(messages: readonly InboundMessage[]): SealedBody[] {
+  private sealBodies(messages: readonly { messageId: string; body: string }[]): SealedBody[] {
     if (!this.vault || messages.length === 0) return [];
     const sealer = this.vault.batch();
     return messages.map((message) => ({ messageId: message.messageId, sealed: sealer.seal(quarantineContext(message.messageId), message.body) }));

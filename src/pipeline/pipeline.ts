@@ -8,6 +8,7 @@ import { backoffDelayMs, sleep } from '../backoff.js';
 import { ConnectError, describeError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
 import { errorCode, SQS_MAX_BODY_BYTES, type SqsSource } from '../source/sqs/source.js';
+import type { EnvelopeMode } from '../transform/envelope.js';
 import type { Masker } from '../transform/mask.js';
 import { messageToRow, messageToVaultedRow } from '../transform/message-to-row.js';
 import type { InboundMessage } from '../transform/types.js';
@@ -32,6 +33,8 @@ export interface PipelineOptions {
   maxOutageSec: number;
   /** how often the queue's depth is polled for the metrics and the progress line */
   queueDepthIntervalSec: number;
+  /** SNS / EventBridge envelopes around the events (absent: none) */
+  envelope?: EnvelopeMode;
 }
 
 const RECEIVE_MAX = 10;
@@ -259,8 +262,8 @@ export class Pipeline {
 
   /** With the vault off, exactly the transform alone: the hot path pays nothing for the vault. */
   private transform(message: InboundMessage): Entry {
-    if (!this.vault) return { message, outcome: messageToRow(message, this.masker) };
-    return { message, ...messageToVaultedRow(message, this.masker) };
+    if (!this.vault) return { message, outcome: messageToRow(message, this.masker, this.options.envelope) };
+    return { message, ...messageToVaultedRow(message, this.masker, this.options.envelope) };
   }
 
   private add(entry: Entry): void {
