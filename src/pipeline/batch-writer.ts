@@ -11,12 +11,17 @@ import { classifyFailure } from '../sink/postgres/sqlstate.js';
 import type { PostgresSink, SealedBody, SinkBatch } from '../sink/postgres/sink.js';
 import type { Masker } from '../transform/mask.js';
 import { minimalRejection, reject } from '../transform/message-to-row.js';
+import type { S3Pointer } from '../transform/s3-pointer.js';
 import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../transform/types.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import { quarantineContext, type VaultSealer } from '../vault/sealed-box.js';
 
 export interface Entry {
   message: InboundMessage;
+  /** the body the transform read when it is not the message's own (an S3 payload): what is kept of a refused one */
+  body?: string;
+  /** the S3 object that body came from, to delete after commit when asked to */
+  s3Object?: S3Pointer;
   outcome: Outcome;
   /** vault on: the values behind the row's masks, sealed at commit (deduplicated per batch) */
   originals?: readonly MaskedOriginal[];
@@ -93,15 +98,17 @@ export class BatchWriter {
   }
 
   /** row -> full record (db_rejected) -> minimal record -> nothing simpler (undefined). */
-  private simpler({ message, outcome }: Entry, code: string): Entry | undefined {
-    // Recorded under the outcome's id: an event unwrapped from an envelope keeps the envelope's key.
+  private simpler({ message, body, s3Object, outcome }: Entry, code: string): Entry | undefined {
+    // Recorded under the outcome's id (an event unwrapped from an envelope keeps the envelope's key),
+    // from the body the transform read.
+    const read = { body, s3Object };
     if (outcome.kind === 'row') {
-      const keyed = { ...message, messageId: outcome.row.messageId };
-      return { message, outcome: { kind: 'rejected', rejection: reject(keyed, this.masker, 'db_rejected', null, code) } };
+      const keyed = { ...message, messageId: outcome.row.messageId, body: body ?? message.body };
+      return { message, ...read, outcome: { kind: 'rejected', rejection: reject(keyed, this.masker, 'db_rejected', null, code) } };
     }
     if (outcome.rejection.body !== null) {
       const keyed = { ...message, messageId: outcome.rejection.messageId, sentAtMs: outcome.rejection.sentAtMs };
-      return { message, outcome: { kind: 'rejected', rejection: minimalRejection(keyed, code, outcome.rejection.userKey) } };
+      return { message, ...read, outcome: { kind: 'rejected', rejection: minimalRejection(keyed, code, outcome.rejection.userKey) } };
     }
     return undefined;
   }
@@ -124,12 +131,12 @@ export class BatchWriter {
     const rows: LoginRow[] = [];
     const rejections: Rejection[] = [];
     const rejected: { messageId: string; body: string }[] = [];
-    for (const { message, outcome } of entries) {
+    for (const { message, body, outcome } of entries) {
       if (outcome.kind === 'row') rows.push(outcome.row);
       else {
         rejections.push(outcome.rejection);
-        // The whole body as received, under its record's id (an envelope's key, when unwrapped).
-        rejected.push({ messageId: outcome.rejection.messageId, body: message.body });
+        // The whole body as received (an S3 payload as fetched), under its record's id (an envelope's key, when unwrapped).
+        rejected.push({ messageId: outcome.rejection.messageId, body: body ?? message.body });
       }
     }
     // Only rows get vaulted: a row isolated as db_rejected became an entry without originals.

@@ -39,6 +39,7 @@ export const rejectReasons = [
   'bad_app_version',
   'too_large',
   'bad_envelope',
+  'payload_unavailable',
   'db_rejected',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];

@@ -82,6 +82,7 @@ const ALL_OK = {
   privileges: 'ok',
   vault: 'ok',
   envelope: 'ok',
+  'S3 payloads': 'ok',
   // The test stack connects as a superuser: more than a worker needs, a warning while the vault is off.
   'least privilege': 'warning',
   'HTTP port': 'ok',

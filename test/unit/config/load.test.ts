@@ -30,6 +30,8 @@ describe('loadConfig run', () => {
       sqsProtocol: 'auto',
       sqsClient: 'lean',
       envelope: 'auto',
+      s3Payloads: 'resolve',
+      s3DeleteAfterCommit: false,
       region: 'us-east-1',
       databaseUrl: 'postgres://postgres:postgres@localhost:5432/postgres',
       maskKey: KEY_BYTES,
