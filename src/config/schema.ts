@@ -432,7 +432,7 @@ export const settings = {
     essential: true,
     schema: z.string().min(1).max(128, 'expected an SQS message id (at most 128 characters)').optional(),
     defaultDoc: 'none',
-    doc: 'The SQS message id of a quarantine record. quarantine show takes it as its argument.',
+    doc: "The id of a quarantine record: the SQS message id, or an envelope's key (sns:… or eventbridge:…). quarantine show takes it as its argument.",
     commands: ['quarantine'],
   }),
   reveal: setting({
