@@ -24,6 +24,9 @@ import { createSqsApi, type SqsClientSetting } from '../source/sqs/create-sqs-ap
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SqsSource } from '../source/sqs/source.js';
 import { resolveWorkerCount, splitPoolSize } from '../supervisor/pool-split.js';
+import { S3PayloadResolver } from '../source/s3/payload-resolver.js';
+import type { EnvelopeMode } from '../transform/envelope.js';
+import { MAX_PARSED_BODY_BYTES } from '../transform/quarantine-record.js';
 import { maskKeyFrom } from '../config/key.js';
 import { refuseLegacyVaultKey, vaultPublicKeyFrom } from '../vault/key-pair.js';
 
@@ -34,6 +37,14 @@ export interface CheckResult {
   status: Status;
   detail: string;
 }
+
+// Which bodies become which events: said once, so a queue fed through SNS is not a surprise.
+const ENVELOPE_DETAIL: Record<EnvelopeMode, string> = {
+  auto: 'auto: SNS Notifications and EventBridge events are unwrapped (keyed by their ids), every other body is taken as the event',
+  none: 'none: every body is taken as the event; an SNS or EventBridge envelope is quarantined as missing_field',
+  sns: 'sns: every body must be an SNS Notification (raw delivery off); any other is quarantined as bad_envelope',
+  eventbridge: 'eventbridge: every body must be an EventBridge event; any other is quarantined as bad_envelope',
+};
 
 const EXIT_PROBLEM = 1;
 const EXIT_KEY = 2;
@@ -72,6 +83,8 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   );
   const vault = checkVault(config, env, maskKey.key);
   report(vault.result);
+  report({ check: 'envelope', status: 'ok', detail: ENVELOPE_DETAIL[config.envelope] });
+  report(await checkS3Payloads(config, env));
   report(await checkHttpPort(config.httpHost, config.httpPort));
   report(checkWorkers(config.workers, config.dbPoolSize));
   const keys: KeyCheck[] = [
@@ -160,6 +173,24 @@ function checkWorkers(setting: number | 'auto', poolSize: number): CheckResult {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return { check, status: 'problem', detail: error.message };
+  }
+}
+
+/** Whether run would resolve extended-client pointers, and whether S3 answers where it would ask. */
+async function checkS3Payloads(config: { s3Payloads: 'resolve' | 'off'; s3Endpoint?: string | undefined; s3DeleteAfterCommit: boolean; region: string }, env: NodeJS.ProcessEnv): Promise<CheckResult> {
+  const check = 'S3 payloads';
+  if (config.s3Payloads === 'off') return { check, status: 'ok', detail: 'off: a body the SQS extended client offloaded to S3 is quarantined as it is' };
+  const resolver = new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: MAX_PARSED_BODY_BYTES, env });
+  try {
+    const answer = await resolver.answers();
+    const where = config.s3Endpoint ?? `S3 in ${config.region}`;
+    const deleting = config.s3DeleteAfterCommit ? ', deleted after commit (s3:DeleteObject)' : '';
+    // A warning, not a problem: a queue whose bodies are never offloaded does not need S3 at all.
+    return answer.ok
+      ? { check, status: 'ok', detail: `resolve: extended-client pointers are fetched (s3:GetObject)${deleting}; ${where} answers` }
+      : { check, status: 'warning', detail: `resolve: ${where} does not answer (${answer.reason}); an offloaded body would go back to the queue until it does: check --s3-endpoint (AWS_ENDPOINT_URL_S3) and the network, or set --s3-payloads off` };
+  } finally {
+    resolver.destroy();
   }
 }
 

@@ -42,6 +42,7 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
         opener: await quarantineKeyring(pool, keys),
         vault: sealerOfPrivateKey(keys.privateKey, vaultKeyId),
         reason: config.reason,
+        envelope: config.envelope,
         whereReason: config.whereReason,
         limit: config.limit,
       });

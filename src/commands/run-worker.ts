@@ -10,7 +10,9 @@ import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
 import { linkToSupervisor } from '../supervisor/worker-link.js';
+import { S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import { createMasker } from '../transform/mask.js';
+import { MAX_PARSED_BODY_BYTES } from '../transform/quarantine-record.js';
 import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
 import type { vaultSealerFrom } from '../vault/key-pair.js';
@@ -49,6 +51,8 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
     },
     emit: bus.emit,
   });
+  const payloads =
+    config.s3Payloads === 'resolve' ? new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: MAX_PARSED_BODY_BYTES, env }) : undefined;
   const pool = createPool(config.databaseUrl, config.dbPoolSize);
   const forceExit = () => {
     logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');
@@ -74,6 +78,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
       databaseUrl: config.databaseUrl,
       masker: createMasker(maskKey, config.maskKeyId),
       vault,
+      payloads,
       keyChecks: [
         { purpose: 'mask', keyId: config.maskKeyId, key: maskKey },
         ...(vault ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.publicKey } as const] : []),
@@ -111,6 +116,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
     signals.dispose();
     await observers?.close();
     sqs.destroy();
+    payloads?.destroy();
     await pool.end();
   }
 }

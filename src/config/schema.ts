@@ -2,6 +2,7 @@
 // and documentation. The CLI's --help and docs/configuration.md are generated from it.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { envelopeModes } from '../transform/envelope.js';
 import { rejectReasons } from '../model/message.js';
 import { decodeKey, decodeVaultPublicKey } from './key.js';
 
@@ -138,6 +139,43 @@ export const settings = {
     schema: z.enum(['lean', 'sdk'], { error: 'expected lean or sdk' }),
     default: 'lean',
     doc: "Client for the hot SQS calls (receive, delete, visibility) over the JSON protocol. lean: sqs2pg's own requests, signed with the AWS SDK's signer and credentials, on undici (about half the CPU); sdk: the AWS SDK's client. Other calls and the query protocol always use the SDK.",
+    commands: runCommands,
+  }),
+  envelope: setting({
+    flag: 'envelope',
+    env: 'SQS2PG_ENVELOPE',
+    group: 'SQS',
+    schema: z.enum(envelopeModes, { error: `expected ${envelopeModes.slice(0, -1).join(', ')} or ${envelopeModes.at(-1)}` }),
+    default: 'auto',
+    doc: "Envelopes around the events: auto unwraps a well-formed SNS Notification (raw delivery off) or EventBridge event, and takes every other body as it is; none takes every body as it is; sns or eventbridge require that envelope (quarantining any other body as bad_envelope). An unwrapped event is keyed by the envelope's id (SNS's redelivery makes no second row) and dated by its time.",
+    commands: [...pipelineCommands, 'replay'],
+  }),
+  s3Payloads: setting({
+    flag: 's3-payloads',
+    env: 'SQS2PG_S3_PAYLOADS',
+    group: 'SQS',
+    schema: z.enum(['resolve', 'off'], { error: 'expected resolve or off' }),
+    default: 'resolve',
+    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same 64 KiB limit; an object missing or unreadable is quarantined as payload_unavailable, a transient S3 failure sends the message back to the queue. off: a pointer is taken as the body (and quarantined).",
+    commands: runCommands,
+  }),
+  s3Endpoint: setting({
+    flag: 's3-endpoint',
+    env: 'AWS_ENDPOINT_URL_S3',
+    group: 'SQS',
+    schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    defaultDoc: "AWS's own",
+    doc: 'S3 endpoint for offloaded payloads (an emulator such as LocalStack or fauxqs, or a VPC endpoint); given one, buckets are addressed path-style.',
+    commands: runCommands,
+  }),
+  s3DeleteAfterCommit: setting({
+    flag: 's3-delete-after-commit',
+    env: 'SQS2PG_S3_DELETE_AFTER_COMMIT',
+    group: 'SQS',
+    schema: z.stringbool(),
+    default: 'false',
+    boolean: true,
+    doc: "Delete each offloaded payload's S3 object once its message is committed and deleted, as the extended client's receiver can (needs s3:DeleteObject). Best effort: an object left behind is reported and costs only storage.",
     commands: runCommands,
   }),
   region: setting({
@@ -394,7 +432,7 @@ export const settings = {
     essential: true,
     schema: z.string().min(1).max(128, 'expected an SQS message id (at most 128 characters)').optional(),
     defaultDoc: 'none',
-    doc: 'The SQS message id of a quarantine record. quarantine show takes it as its argument.',
+    doc: "The id of a quarantine record: the SQS message id, or an envelope's key (sns:… or eventbridge:…). quarantine show takes it as its argument.",
     commands: ['quarantine'],
   }),
   reveal: setting({

@@ -15,6 +15,7 @@ export interface InboundMessage {
 
 /** One row of user_logins, plus the columns sqs2pg adds. */
 export interface LoginRow {
+  /** the SQS MessageId, or an unwrapped envelope's key (`sns:` or `eventbridge:` and its id; see envelope.ts) */
   messageId: string;
   userId: string;
   /** Masker.userKey(userId): what erasure tombstones are matched against; not a column */
@@ -25,7 +26,7 @@ export interface LoginRow {
   locale: string | null;
   appVersion: number;
   appVersionRaw: string;
-  /** UTC date of SentTimestamp, YYYY-MM-DD, so a replay gives the same row */
+  /** UTC date of SentTimestamp (an unwrapped envelope's time), YYYY-MM-DD, so a replay gives the same row */
   createDate: string;
 }
 
@@ -39,6 +40,8 @@ export const rejectReasons = [
   'bad_ip',
   'bad_app_version',
   'too_large',
+  'bad_envelope',
+  'payload_unavailable',
   'db_rejected',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
@@ -58,6 +61,7 @@ export interface BodyFacts {
 
 /** A message that cannot become a row, as the quarantine keeps it: no personal data in clear. */
 export interface Rejection {
+  /** as LoginRow's: an event unwrapped from an envelope is recorded under the envelope's key */
   messageId: string;
   reason: RejectReason;
   /** the offending field, when one is to blame */

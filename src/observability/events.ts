@@ -28,6 +28,8 @@ export interface EventMap {
   /** the endpoint refused the first protocol (auto): the run uses `to` from now on */
   'source:protocolSwitched': { from: 'json' | 'query'; to: 'json' | 'query'; answer: string };
   'source:error': { operation: SqsOperation; code: string; message: string; retryInMs: number | null };
+  /** an S3 payload (extended client pointer) could not be fetched for now (the message goes back), or deleted after commit */
+  'payload:error': { operation: 'get' | 'delete'; code: string; message: string };
   'message:quarantined': { messageId: string; reason: RejectReason; field: string | null; receiveCount: number };
   /** erased: messages of users erased by sqs2pg forget (tombstoned), dropped and deleted from the queue */
   'batch:committed': { rows: number; duplicates: number; quarantined: number; erased?: number; durationMs: number };

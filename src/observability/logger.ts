@@ -103,6 +103,14 @@ export function logEvents(bus: EventBus, logger: Logger): { flush(): void } {
       );
     })
     .on('source:error', (event) => logger.warn(event, `SQS ${event.operation} failed: ${event.message}`))
+    .on('payload:error', (event) =>
+      logger.warn(
+        event,
+        event.operation === 'get'
+          ? `S3 GetObject of a message's payload failed (${event.message}); the message goes back to the queue and is tried again`
+          : `S3 DeleteObject of a committed payload failed (${event.message}); the object stays in its bucket`,
+      ),
+    )
     .on('source:protocolSwitched', (event) =>
       logger.info(event, `the SQS endpoint answered a ${event.from === 'json' ? 'JSON' : 'query-protocol'} request with ${event.answer}; using the ${event.to} protocol for this run`),
     )

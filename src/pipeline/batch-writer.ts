@@ -11,12 +11,17 @@ import { classifyFailure } from '../db/sqlstate.js';
 import type { PostgresSink, SealedBody, SinkBatch } from '../sink/postgres/sink.js';
 import type { Masker } from '../transform/mask.js';
 import { minimalRejection, reject } from '../transform/message-to-row.js';
+import type { S3Pointer } from '../transform/s3-pointer.js';
 import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../model/message.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import { quarantineContext, type VaultSealer } from '../vault/sealed-box.js';
 
 export interface Entry {
   message: InboundMessage;
+  /** the body the transform read when it is not the message's own (an S3 payload): what is kept of a refused one */
+  body?: string;
+  /** the S3 object that body came from, to delete after commit when asked to */
+  s3Object?: S3Pointer;
   outcome: Outcome;
   /** vault on: the values behind the row's masks, sealed at commit (deduplicated per batch) */
   originals?: readonly MaskedOriginal[];
@@ -93,11 +98,18 @@ export class BatchWriter {
   }
 
   /** row -> full record (db_rejected) -> minimal record -> nothing simpler (undefined). */
-  private simpler({ message, outcome }: Entry, code: string): Entry | undefined {
+  private simpler({ message, body, s3Object, outcome }: Entry, code: string): Entry | undefined {
+    // Recorded under the outcome's id (an event unwrapped from an envelope keeps the envelope's key),
+    // from the body the transform read.
+    const read = { body, s3Object };
     if (outcome.kind === 'row') {
-      return { message, outcome: { kind: 'rejected', rejection: reject(message, this.masker, 'db_rejected', null, code) } };
+      const keyed = { ...message, messageId: outcome.row.messageId, body: body ?? message.body };
+      return { message, ...read, outcome: { kind: 'rejected', rejection: reject(keyed, this.masker, 'db_rejected', null, code) } };
     }
-    if (outcome.rejection.body !== null) return { message, outcome: { kind: 'rejected', rejection: minimalRejection(message, code, outcome.rejection.userKey) } };
+    if (outcome.rejection.body !== null) {
+      const keyed = { ...message, messageId: outcome.rejection.messageId, sentAtMs: outcome.rejection.sentAtMs };
+      return { message, ...read, outcome: { kind: 'rejected', rejection: minimalRejection(keyed, code, outcome.rejection.userKey) } };
+    }
     return undefined;
   }
 
@@ -118,12 +130,13 @@ export class BatchWriter {
   private sinkBatch(entries: readonly Entry[]): SinkBatch {
     const rows: LoginRow[] = [];
     const rejections: Rejection[] = [];
-    const rejected: InboundMessage[] = [];
-    for (const { message, outcome } of entries) {
+    const rejected: { messageId: string; body: string }[] = [];
+    for (const { message, body, outcome } of entries) {
       if (outcome.kind === 'row') rows.push(outcome.row);
       else {
         rejections.push(outcome.rejection);
-        rejected.push(message);
+        // The whole body as received (an S3 payload as fetched), under its record's id (an envelope's key, when unwrapped).
+        rejected.push({ messageId: outcome.rejection.messageId, body: body ?? message.body });
       }
     }
     // Only rows get vaulted: a row isolated as db_rejected became an entry without originals.
@@ -156,7 +169,7 @@ export class BatchWriter {
   }
 
   /** One key agreement per commit, one AES-GCM seal per body; the minimal record keeps its body too. */
-  private sealBodies(messages: readonly InboundMessage[]): SealedBody[] {
+  private sealBodies(messages: readonly { messageId: string; body: string }[]): SealedBody[] {
     if (!this.vault || messages.length === 0) return [];
     const sealer = this.vault.batch();
     return messages.map((message) => ({ messageId: message.messageId, sealed: sealer.seal(quarantineContext(message.messageId), message.body) }));

@@ -8,8 +8,10 @@ import { backoffDelayMs, sleep } from '../backoff.js';
 import { ConnectError, describeError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
 import { errorCode, SQS_MAX_BODY_BYTES, type SqsSource } from '../source/sqs/source.js';
+import type { Payload, S3PayloadResolver } from '../source/s3/payload-resolver.js';
+import type { EnvelopeMode } from '../transform/envelope.js';
 import type { Masker } from '../transform/mask.js';
-import { messageToRow, messageToVaultedRow } from '../transform/message-to-row.js';
+import { messageToRow, messageToVaultedRow, reject } from '../transform/message-to-row.js';
 import type { InboundMessage } from '../model/message.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
 import { BatchWriter, WriteAbortedError, type Entry } from './batch-writer.js';
@@ -32,6 +34,10 @@ export interface PipelineOptions {
   maxOutageSec: number;
   /** how often the queue's depth is polled for the metrics and the progress line */
   queueDepthIntervalSec: number;
+  /** SNS / EventBridge envelopes around the events (absent: none) */
+  envelope?: EnvelopeMode;
+  /** with S3 payloads: delete each resolved object once its message is committed and deleted */
+  s3DeleteAfterCommit?: boolean;
 }
 
 const RECEIVE_MAX = 10;
@@ -88,6 +94,8 @@ export class Pipeline {
     private readonly emit: Emit,
     /** vault on: seals the originals of every row to the vault's public key (it cannot open them) */
     private readonly vault: VaultSealer | null = null,
+    /** resolves SQS extended client pointers from S3 (null: a pointer body is taken as the event) */
+    private readonly payloads: S3PayloadResolver | null = null,
   ) {
     // Every batch waiting out an outage listens for the stop: dozens of listeners are expected.
     setMaxListeners(0, this.stopping.signal, this.receiving.signal);
@@ -224,9 +232,22 @@ export class Pipeline {
         }
         continue;
       }
+      const payloads = this.payloads ? await this.payloads.resolve(messages, this.receiving.signal) : undefined;
+      if (this.stopped && payloads !== undefined && payloads.size > 0) {
+        // Stopped while S3 answered: nothing of this receive was started.
+        await this.giveBack(messages);
+        break;
+      }
       let sliceStart = performance.now();
       for (const message of messages) {
-        this.add(this.transform(message));
+        const payload = payloads?.get(message);
+        if (payload?.kind === 'transient') {
+          // Not an answer about the object: back to the queue, to be tried again after a backoff.
+          this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
+          await this.source.postpone([message]);
+          continue;
+        }
+        this.add(this.transform(message, payload));
         if (performance.now() - sliceStart > TRANSFORM_SLICE_MS) {
           await nextTurn();
           sliceStart = performance.now();
@@ -257,15 +278,21 @@ export class Pipeline {
     return true;
   }
 
-  /** With the vault off, exactly the transform alone: the hot path pays nothing for the vault. */
-  private transform(message: InboundMessage): Entry {
-    if (!this.vault) return { message, outcome: messageToRow(message, this.masker) };
-    return { message, ...messageToVaultedRow(message, this.masker) };
+  /**
+   * With the vault off, exactly the transform alone: the hot path pays nothing for the vault. An S3
+   * payload is read as the body would have been; one that cannot be had is the message's rejection.
+   */
+  private transform(message: InboundMessage, payload?: Exclude<Payload, { kind: 'transient' }>): Entry {
+    if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: reject(message, this.masker, payload.reason, null, payload.detail) } };
+    const read = payload ? { ...message, body: payload.body } : message;
+    const extra = payload ? { body: payload.body, s3Object: payload.pointer } : {};
+    if (!this.vault) return { message, ...extra, outcome: messageToRow(read, this.masker, this.options.envelope) };
+    return { message, ...extra, ...messageToVaultedRow(read, this.masker, this.options.envelope) };
   }
 
   private add(entry: Entry): void {
     this.pending.push(entry);
-    this.pendingBytes += entry.message.body.length;
+    this.pendingBytes += (entry.body ?? entry.message.body).length;
     if (this.pending.length >= this.options.batchMaxRows || this.pendingBytes >= BATCH_MAX_BYTES) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), this.options.batchMaxWaitMs);
   }
@@ -302,10 +329,30 @@ export class Pipeline {
       await this.giveBack(messages);
       return;
     }
-    if (refused.length === 0) return this.source.delete(messages);
+    if (refused.length === 0) {
+      await this.source.delete(messages);
+      return this.deletePayloads(batch);
+    }
     // Refused in every form: not deleted, hidden for a while, and the rest of the batch goes on.
     const left = new Set(refused.map((entry) => entry.message));
     await Promise.all([this.source.delete(messages.filter((message) => !left.has(message))), this.source.postpone([...left])]);
+    await this.deletePayloads(batch.filter((entry) => !left.has(entry.message)));
+  }
+
+  /**
+   * After the messages' own deletes, never before: a message redelivered after its object was gone
+   * would be quarantined rather than skipped. Best effort: an object left behind costs only storage.
+   */
+  private async deletePayloads(entries: readonly Entry[]): Promise<void> {
+    const payloads = this.payloads;
+    if (!payloads || !this.options.s3DeleteAfterCommit) return;
+    await Promise.all(
+      entries.flatMap((entry) =>
+        entry.s3Object
+          ? [payloads.delete(entry.s3Object).catch((error: unknown) => this.emit('payload:error', { operation: 'delete', code: errorCode(error), message: describeError(error) }))]
+          : [],
+      ),
+    );
   }
 
   /**

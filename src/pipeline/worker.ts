@@ -10,6 +10,7 @@ import { requireUserLogins } from '../db/user-logins.js';
 import { ConnectError, DatabaseRefusedError, describeError, Sqs2pgError } from '../errors.js';
 import type { EventBus } from '../observability/events.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
+import type { S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SQS_MAX_BODY_BYTES, SqsSource } from '../source/sqs/source.js';
@@ -27,6 +28,8 @@ export interface WorkerParts {
   masker: Masker;
   /** vault on: seals new vault entries to the vault's public key */
   vault?: VaultSealer | undefined;
+  /** resolves SQS extended client pointers from S3 */
+  payloads?: S3PayloadResolver | undefined;
   /** the keys to check against the ids this database has seen them under */
   keyChecks: readonly KeyCheck[];
   bus: EventBus;
@@ -58,7 +61,7 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
   const maxMessageBytes = await source.maxMessageBytes().catch(() => SQS_MAX_BODY_BYTES);
   // After migrate, so a partitioned table already has its (sqs_message_id, create_date) index.
   const sink = new PostgresSink(parts.pool, await requireUserLogins(parts.pool));
-  const pipeline = new Pipeline(source, sink, parts.masker, { ...parts.options, maxMessageBytes }, parts.bus.emit, parts.vault ?? null);
+  const pipeline = new Pipeline(source, sink, parts.masker, { ...parts.options, maxMessageBytes }, parts.bus.emit, parts.vault ?? null, parts.payloads ?? null);
   await pipeline.rehearse();
   return pipeline;
 }

@@ -8,6 +8,7 @@ import { inTransaction } from '../db/transaction.js';
 import { BEGIN_VAULT_WRITE } from '../db/vault-lock.js';
 import { classifyFailure } from '../db/sqlstate.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
+import type { EnvelopeMode } from '../transform/envelope.js';
 import type { Masker } from '../transform/mask.js';
 import { messageToVaultedRow } from '../transform/message-to-row.js';
 import type { RejectReason } from '../model/message.js';
@@ -23,6 +24,8 @@ export interface ReplayOptions {
   /** vault entries for the replayed rows' masks (null: the vault's entries are not written) */
   vault: VaultSealer | null;
   reason: string;
+  /** as the workers': a sealed body is the whole message as received, its envelope included */
+  envelope?: EnvelopeMode | undefined;
   whereReason?: RejectReason | undefined;
   limit?: number | undefined;
 }
@@ -81,7 +84,7 @@ async function replayOne(client: PoolClient, record: { id: string; receiveCount:
   const sealed = await takeSealedBodyForReplay(client, record.id, options.reason);
   if (!sealed) return { kind: 'no_body' };
   const message = { messageId: record.id, body: openBody(sealed, record.id, options.opener), sentAtMs: record.sentAtMs, receiveCount: record.receiveCount };
-  const { outcome, originals } = messageToVaultedRow(message, options.masker);
+  const { outcome, originals } = messageToVaultedRow(message, options.masker, options.envelope);
   if (outcome.kind === 'rejected') {
     await setReason(client, record.id, outcome.rejection.reason, outcome.rejection.field, null);
     return { kind: 'refused', reason: outcome.rejection.reason };

@@ -1,12 +1,14 @@
 // The whole transform, pure and total: a received message becomes a user_logins row or a
 // rejection with a reason. It never throws for any body.
+import { unwrapEnvelope, type EnvelopeMode } from './envelope.js';
 import { parseJson, validateLoginEvent } from './login-event.js';
 import type { Masker } from './mask.js';
 import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
 import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from '../model/message.js';
 
-export function messageToRow(message: InboundMessage, masker: Masker): Outcome {
-  return toOutcome(message, masker, null);
+/** `envelope`: what to do with an SNS or EventBridge envelope around the event (see envelope.ts). */
+export function messageToRow(message: InboundMessage, masker: Masker, envelope: EnvelopeMode = 'none'): Outcome {
+  return toOutcome(message, masker, null, envelope);
 }
 
 /**
@@ -14,42 +16,67 @@ export function messageToRow(message: InboundMessage, masker: Masker): Outcome {
  * Kept apart from the outcome so that an outcome never holds personal data in clear; a rejection
  * has no originals (its body is only ever kept masked).
  */
-export function messageToVaultedRow(message: InboundMessage, masker: Masker): { outcome: Outcome; originals: MaskedOriginal[] } {
+export function messageToVaultedRow(
+  message: InboundMessage,
+  masker: Masker,
+  envelope: EnvelopeMode = 'none',
+): { outcome: Outcome; originals: MaskedOriginal[] } {
   const originals: MaskedOriginal[] = [];
-  return { outcome: toOutcome(message, masker, originals), originals };
+  return { outcome: toOutcome(message, masker, originals, envelope), originals };
 }
 
-function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOriginal[] | null): Outcome {
+function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOriginal[] | null, envelope: EnvelopeMode): Outcome {
   // The size is checked before any parsing: a body no login event can be is only hashed and scanned.
   const bytes = Buffer.byteLength(message.body, 'utf8');
   if (bytes > MAX_PARSED_BODY_BYTES) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, null, bytes) };
   const json = parseJson(message.body);
-  if (!json) return { kind: 'rejected', rejection: reject(message, masker, 'not_json', null, null, bytes, undefined) };
-  const parsed = validateLoginEvent(json.value);
-  if (!parsed.ok) return { kind: 'rejected', rejection: reject(message, masker, parsed.reason, parsed.field, null, bytes, json) };
+  if (!json) {
+    // Where an envelope is required, a body that is not JSON is first of all not one.
+    const reason = envelope === 'sns' || envelope === 'eventbridge' ? 'bad_envelope' : 'not_json';
+    return { kind: 'rejected', rejection: reject(message, masker, reason, null, reason === 'bad_envelope' ? envelope : null, bytes, undefined) };
+  }
+  const unwrapped = unwrapEnvelope(json.value, envelope);
+  if (unwrapped.kind === 'bad') {
+    return { kind: 'rejected', rejection: reject(message, masker, 'bad_envelope', unwrapped.field, unwrapped.envelope, bytes, json) };
+  }
+  // An unwrapped event is the envelope's: keyed by its id (two SQS copies of one notification make
+  // one row) and dated by its time. Its record keeps the whole body, as received, with that key.
+  const event = unwrapped.kind === 'plain' ? { message, value: json.value, detail: null } : {
+    message: { ...message, messageId: unwrapped.key, sentAtMs: unwrapped.timeMs },
+    value: unwrapped.event?.value,
+    detail: unwrapped.envelope,
+  };
+  if (unwrapped.kind === 'event' && unwrapped.event === undefined) {
+    return { kind: 'rejected', rejection: reject(event.message, masker, 'not_json', null, event.detail, bytes, json) };
+  }
+  const parsed = validateLoginEvent(event.value);
+  if (!parsed.ok) return { kind: 'rejected', rejection: reject(event.message, masker, parsed.reason, parsed.field, event.detail, bytes, json) };
   // The canonical ip is what is masked and vaulted.
-  const { event, canonicalIp: ip, appVersion } = parsed;
+  const { event: login, canonicalIp: ip, appVersion } = parsed;
   const maskedIp = masker.mask('ip', ip);
-  const maskedDeviceId = masker.mask('device_id', event.device_id);
-  originals?.push({ mask: maskedIp, field: 'ip', value: ip }, { mask: maskedDeviceId, field: 'device_id', value: event.device_id });
+  const maskedDeviceId = masker.mask('device_id', login.device_id);
+  originals?.push({ mask: maskedIp, field: 'ip', value: ip }, { mask: maskedDeviceId, field: 'device_id', value: login.device_id });
   return {
     kind: 'row',
     row: {
-      messageId: message.messageId,
-      userId: event.user_id,
-      userKey: masker.userKey(event.user_id),
-      deviceType: event.device_type,
+      messageId: event.message.messageId,
+      userId: login.user_id,
+      userKey: masker.userKey(login.user_id),
+      deviceType: login.device_type,
       maskedIp,
       maskedDeviceId,
-      locale: event.locale,
+      locale: login.locale,
       appVersion,
-      appVersionRaw: event.app_version,
-      createDate: utcDate(message.sentAtMs),
+      appVersionRaw: login.app_version,
+      createDate: utcDate(event.message.sentAtMs),
     },
   };
 }
 
-/** The full quarantine record of a message; `parsed` saves parsing the body again. */
+/**
+ * The full quarantine record of a message; `parsed` saves parsing the body again. `message`: as
+ * received, or (an unwrapped event) with the envelope's key and time; its body is always the whole one.
+ */
 export function reject(
   message: InboundMessage,
   masker: Masker,
@@ -66,7 +93,7 @@ export function reject(
     detail,
     receiveCount: message.receiveCount,
     sentAtMs: message.sentAtMs,
-    ...bodyFacts(message.body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES || reason === 'not_json' ? undefined : (parsed ?? parseJson(message.body))),
+    ...bodyFacts(message.body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES ? undefined : (parsed ?? (reason === 'not_json' ? undefined : parseJson(message.body)))),
   };
 }
 

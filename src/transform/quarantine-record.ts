@@ -2,6 +2,7 @@
 // copies of it, and nothing of its values. Its ip and device_id values are kept only as masks and
 // its user_id only as the user's key; the whole body is kept only sealed, by the writer, when the vault is on.
 import { jsonShape, shapeText, textShape, type BodyShape } from './body-shape.js';
+import { ENVELOPE_FIELD_NAMES, envelopeView } from './envelope.js';
 import { canonicalIp } from './ip.js';
 import { LOGIN_EVENT_FIELD_NAMES } from './login-event.js';
 import type { Masker } from './mask.js';
@@ -18,7 +19,20 @@ export const MAX_PARSED_BODY_BYTES = 64 * 1024;
 export function bodyFacts(body: string, bytes: number, masker: Masker, parsed?: { value: unknown }): { body: BodyFacts; userKey: string | null } {
   let values: ReadableValues;
   let shape: BodyShape;
-  if (parsed) {
+  const envelope = parsed && envelopeView(parsed.value);
+  if (envelope) {
+    // Whatever mode refused it, an envelope's record reads the event inside: its values masked,
+    // its user's key kept, and nothing of it shown but the names AWS and the login event give keys.
+    values = readJsonValues(envelope.value);
+    values.userId = isRecord(envelope.event) && typeof envelope.event.user_id === 'string' ? envelope.event.user_id : values.userId;
+    for (const text of envelope.texts) {
+      const found = readTextValues(text);
+      values.userId ??= found.userId;
+      values.ip.push(...found.ip);
+      values.deviceId.push(...found.deviceId);
+    }
+    shape = jsonShape(envelope.value, SHOWN_IN_ENVELOPES);
+  } else if (parsed) {
     values = readJsonValues(parsed.value);
     shape = jsonShape(parsed.value, LOGIN_EVENT_FIELD_NAMES);
   } else {
@@ -36,6 +50,12 @@ export function bodyFacts(body: string, bytes: number, masker: Masker, parsed?: 
     },
     userKey: values.userId === null ? null : masker.userKey(values.userId),
   };
+}
+
+const SHOWN_IN_ENVELOPES: ReadonlySet<string> = new Set([...LOGIN_EVENT_FIELD_NAMES, ...ENVELOPE_FIELD_NAMES]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function unique(values: string[]): string[] {

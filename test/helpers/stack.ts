@@ -74,6 +74,8 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
       DATABASE_URL: databaseUrl,
       SQS_QUEUE_URL: queueUrl,
       AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+      // fauxqs answers S3 on the same port: offloaded payloads (and check's S3 line) stay local.
+      AWS_ENDPOINT_URL_S3: sqsEndpoint,
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       SQS2PG_MASK_KEY: TEST_MASK_KEY,

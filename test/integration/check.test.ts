@@ -81,6 +81,8 @@ const ALL_OK = {
   migrations: 'ok',
   privileges: 'ok',
   vault: 'ok',
+  envelope: 'ok',
+  'S3 payloads': 'ok',
   // The test stack connects as a superuser: more than a worker needs, a warning while the vault is off.
   'least privilege': 'warning',
   'HTTP port': 'ok',
@@ -220,6 +222,12 @@ describe('sqs2pg check', () => {
     expect(result.code).toBe(1);
     expect(statuses(result)).toEqual({ ...ALL_OK, 'mask key': 'problem' });
     expect(lineOf(result, 'mask key')).toContain('sqs2pg keygen');
+  });
+
+  it('the envelope mode: auto by default, and the one set', async () => {
+    expect(lineOf(await check(), 'envelope')).toMatch(/^ok {7}envelope: auto: SNS Notifications and EventBridge events are unwrapped/);
+    expect(lineOf(await check({ SQS2PG_ENVELOPE: 'sns' }), 'envelope')).toContain('sns: every body must be an SNS Notification');
+    expect(lineOf(await check({}, ['--envelope', 'none']), 'envelope')).toContain('none: every body is taken as the event');
   });
 
   it('the vault: on with its public key, a problem when it is the mask key or the legacy symmetric key', async () => {

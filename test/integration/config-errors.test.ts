@@ -307,7 +307,7 @@ describe('--help in tiers', () => {
       help
         .split(/\n(?= {2}--)/)
         .filter((block) => block.startsWith('  --'))
-        .map((block) => [/^ {2}(--[a-z-]+)/.exec(block)![1]!, block.replace(/\s+/g, ' ')]),
+        .map((block) => [/^ {2}(--[a-z0-9-]+)/.exec(block)![1]!, block.replace(/\s+/g, ' ')]),
     );
   it('names the argument a command takes', () => {
     expect(usageOf('reveal')).toBe('sqs2pg reveal <masked-value> [options]');

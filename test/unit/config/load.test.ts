@@ -29,6 +29,9 @@ describe('loadConfig run', () => {
       queueUrl: 'http://localhost:4566/000000000000/login-queue',
       sqsProtocol: 'auto',
       sqsClient: 'lean',
+      envelope: 'auto',
+      s3Payloads: 'resolve',
+      s3DeleteAfterCommit: false,
       region: 'us-east-1',
       databaseUrl: 'postgres://postgres:postgres@localhost:5432/postgres',
       maskKey: KEY_BYTES,
@@ -305,7 +308,7 @@ describe('loadConfig demo', () => {
       [
         'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logFormat', 'logLevel', 'maskKeyId',
         'maxInFlightBytes', 'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
-        'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet',
+        'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet', 'envelope',
       ].sort(),
     );
     // The demo is a one-shot on a laptop: no HTTP server unless asked for.

@@ -6,7 +6,7 @@ import { settingGroups, settings, type SettingSpec } from '../../../src/config/s
 
 const specs = Object.values(settings) as SettingSpec[];
 // Names the rest of the world gave these variables first: the take-home's, the AWS SDK's, libpq's habit.
-const CONVENTIONAL = { 'queue-url': 'SQS_QUEUE_URL', 'sqs-endpoint': 'AWS_ENDPOINT_URL_SQS', region: 'AWS_REGION', 'database-url': 'DATABASE_URL' };
+const CONVENTIONAL = { 'queue-url': 'SQS_QUEUE_URL', 'sqs-endpoint': 'AWS_ENDPOINT_URL_SQS', 's3-endpoint': 'AWS_ENDPOINT_URL_S3', region: 'AWS_REGION', 'database-url': 'DATABASE_URL' };
 
 describe('the settings schema', () => {
   it('puts every setting under one of the headings of --help-all', () => {

@@ -1,0 +1,120 @@
+// The S3 side of the SQS extended client's pointers: fetches the object a pointer body names, under
+// the size limit of a body, and (a setting) deletes it once its message is committed and deleted.
+// The only code that imports @aws-sdk/client-s3. A missing or unreadable object is an answer (the
+// message is quarantined); a network error, a throttle or a 5xx is transient (the message goes back).
+import { DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { describeError } from '../../errors.js';
+import type { InboundMessage } from '../../model/message.js';
+import { s3PointerOf, type S3Pointer } from '../../transform/s3-pointer.js';
+
+export interface S3PayloadOptions {
+  region: string;
+  /** AWS_ENDPOINT_URL_S3: an emulator (fauxqs, LocalStack) or a VPC endpoint; addressed path-style */
+  endpoint?: string | undefined;
+  /** objects larger than this are not read: the message is refused as too_large, as a body would be */
+  maxBytes: number;
+  /** to tell whether any credentials are configured (a local emulator then gets dummy ones, as SQS's does) */
+  env: NodeJS.ProcessEnv;
+}
+
+export type Payload =
+  | { kind: 'resolved'; pointer: S3Pointer; body: string }
+  | { kind: 'refused'; reason: 'payload_unavailable' | 'too_large'; detail: string }
+  | { kind: 'transient'; code: string; message: string };
+
+// S3's answers that no retry changes: the object or bucket is not there, or this role may not read it.
+const UNAVAILABLE = new Set(['NoSuchKey', 'NoSuchBucket', 'AccessDenied', 'InvalidObjectState', 'NotFound', 'Forbidden']);
+
+export class S3PayloadResolver {
+  private readonly client: S3Client;
+
+  constructor(private readonly options: S3PayloadOptions) {
+    // The SDK's own credential chain and retries (3 attempts) for transient failures.
+    this.client = new S3Client({
+      region: options.region,
+      endpoint: options.endpoint,
+      forcePathStyle: options.endpoint !== undefined,
+      ...(isLocalEmulator(options) ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+    });
+  }
+
+  /** The payload of every pointer among `messages`, fetched together; other messages are absent from the map. */
+  async resolve(messages: readonly InboundMessage[], signal: AbortSignal): Promise<Map<InboundMessage, Payload>> {
+    const payloads = new Map<InboundMessage, Payload>();
+    await Promise.all(
+      messages.map(async (message) => {
+        const pointer = s3PointerOf(message.body);
+        if (pointer) payloads.set(message, await this.fetch(pointer, signal));
+      }),
+    );
+    return payloads;
+  }
+
+  async fetch(pointer: S3Pointer, signal: AbortSignal): Promise<Payload> {
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }), { abortSignal: signal });
+      const stream = output.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+      if (output.ContentLength !== undefined && output.ContentLength > this.options.maxBytes) {
+        stream?.destroy?.();
+        return { kind: 'refused', reason: 'too_large', detail: `s3 object of ${output.ContentLength} bytes` };
+      }
+      const chunks: Uint8Array[] = [];
+      let bytes = 0;
+      for await (const chunk of stream ?? []) {
+        bytes += chunk.byteLength;
+        // A length the answer did not state is enforced while reading: never more than the limit in hand.
+        if (bytes > this.options.maxBytes) {
+          stream?.destroy?.();
+          return { kind: 'refused', reason: 'too_large', detail: `s3 object over ${this.options.maxBytes} bytes` };
+        }
+        chunks.push(chunk);
+      }
+      return { kind: 'resolved', pointer, body: Buffer.concat(chunks).toString('utf8') };
+    } catch (error) {
+      if (signal.aborted) return { kind: 'transient', code: 'aborted', message: 'the run is stopping' };
+      const { code, unavailable } = s3Failure(error);
+      // The code only: the key is the sender's text, and stays out of the record.
+      if (unavailable) return { kind: 'refused', reason: 'payload_unavailable', detail: code };
+      return { kind: 'transient', code, message: describeError(error) };
+    }
+  }
+
+  async delete(pointer: S3Pointer): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }));
+  }
+
+  /** Whether S3 answers at all (for check): any answer from S3, a refusal included, is one. */
+  async answers(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    try {
+      await this.client.send(new ListBucketsCommand({ MaxBuckets: 1 }), { abortSignal: AbortSignal.timeout(10_000) });
+      return { ok: true };
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      return status !== undefined && status < 500 ? { ok: true } : { ok: false, reason: describeError(error) };
+    }
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+/** The error's code (its name, a plain word), and whether S3 said the object cannot be had (404, 403). */
+function s3Failure(error: unknown): { code: string; unavailable: boolean } {
+  const named = error as { name?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = named.$metadata?.httpStatusCode;
+  const name = typeof named.name === 'string' && /^[A-Za-z]{1,64}$/.test(named.name) ? named.name : 'Error';
+  const code = name === 'Unknown' || name === 'Error' ? (status === 404 ? 'NotFound' : status === 403 ? 'AccessDenied' : name) : name;
+  return { code, unavailable: UNAVAILABLE.has(code) || status === 404 || status === 403 };
+}
+
+// As the SQS client does (source/sqs/client.ts): an emulator on this host takes any credentials, and
+// a first run against one should not fail for want of AWS_ACCESS_KEY_ID.
+function isLocalEmulator({ endpoint, env }: S3PayloadOptions): boolean {
+  if (endpoint === undefined || env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE || env.AWS_WEB_IDENTITY_TOKEN_FILE || env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) {
+    return false;
+  }
+  const host = new URL(endpoint).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || host.endsWith('.localhost') || host === 'localstack';
+}

@@ -1,0 +1,38 @@
+// The body the SQS extended client (Java, Python, JS) sends when it offloads a payload to S3:
+// ["software.amazon.payloadoffloading.PayloadS3Pointer",{"s3BucketName":"…","s3Key":"…"}]. Pure:
+// reading the pointer; fetching the object is the source's (source/s3/).
+
+export interface S3Pointer {
+  bucket: string;
+  key: string;
+}
+
+const POINTER_CLASS = 'software.amazon.payloadoffloading.PayloadS3Pointer';
+// A pointer is a few hundred bytes: anything longer is not one, and is never parsed here.
+const MAX_POINTER_CHARS = 4096;
+// S3's own limits: bucket names 3–63 characters, keys up to 1,024 bytes.
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const MAX_KEY_BYTES = 1024;
+
+/** Cheap test for the hot path: only a body that starts like a pointer is parsed. */
+export function looksLikeS3Pointer(body: string): boolean {
+  return body.length <= MAX_POINTER_CHARS && body.trimStart().startsWith(`["${POINTER_CLASS}"`);
+}
+
+/** The bucket and key of a well-formed pointer body; undefined for any other body. */
+export function s3PointerOf(body: string): S3Pointer | undefined {
+  if (!looksLikeS3Pointer(body)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 2 || value[0] !== POINTER_CLASS) return undefined;
+  const target: unknown = value[1];
+  if (typeof target !== 'object' || target === null) return undefined;
+  const { s3BucketName: bucket, s3Key: key } = target as Record<string, unknown>;
+  if (typeof bucket !== 'string' || !BUCKET.test(bucket)) return undefined;
+  if (typeof key !== 'string' || key.length === 0 || Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES || !key.isWellFormed()) return undefined;
+  return { bucket, key };
+}

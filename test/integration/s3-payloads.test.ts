@@ -1,0 +1,120 @@
+// Bodies the SQS extended client offloaded to S3 (issue 26), against fauxqs's S3: each pointer is
+// fetched and loaded as its body would be; a missing object is quarantined (never retried for
+// ever), an object over the body limit too, unread; S3 unreachable sends the message back instead.
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/local/free-port.js';
+import { generateSample } from '../../src/local/sample.js';
+import { canonicalIp } from '../../src/transform/ip.js';
+import { createMasker } from '../../src/transform/mask.js';
+import { countRows, createTestStack, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
+
+const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
+const pointer = (bucket: string, key: string) => JSON.stringify(['software.amazon.payloadoffloading.PayloadS3Pointer', { s3BucketName: bucket, s3Key: key }]);
+
+let stack: TestStack;
+let s3: S3Client;
+beforeAll(async () => {
+  stack = await createTestStack();
+  s3 = new S3Client({ region: 'us-east-1', endpoint: stack.sqsEndpoint, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+});
+afterAll(async () => {
+  s3?.destroy();
+  await stack.close();
+});
+
+/** A fresh bucket holding each body under a key of its own; returns the pointers, in order. */
+async function offload(bodies: readonly string[]): Promise<{ bucket: string; pointers: string[] }> {
+  const bucket = `payloads-${randomBytes(4).toString('hex')}`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const pointers: string[] = [];
+  for (const [i, body] of bodies.entries()) {
+    const key = `${randomBytes(8).toString('hex')}-${i}`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    pointers.push(pointer(bucket, key));
+  }
+  return { bucket, pointers };
+}
+
+async function keysIn(bucket: string): Promise<string[]> {
+  const output = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  return (output.Contents ?? []).map((object) => object.Key!);
+}
+
+describe('S3-offloaded payloads', () => {
+  it('loads every payload as its body would be; quarantines a missing object and one over the limit; deletes after commit when asked', async () => {
+    const queueUrl = await stack.newQueue();
+    const events = generateSample({ count: 20, malformed: 0, seed: 2601 }).bodies;
+    const badIp = JSON.stringify({ ...(JSON.parse(events[0]!) as object), user_id: 'bad-ip-user', ip: '999.1.2.3' });
+    const large = JSON.stringify({ ...(JSON.parse(events[1]!) as object), user_id: 'large-user', padding: 'x'.repeat(70 * 1024) });
+    const { bucket, pointers } = await offload([...events, badIp, large]);
+    const plain = generateSample({ count: 1, malformed: 0, seed: 2602 }).bodies[0]!;
+    await stack.send(queueUrl, [...pointers, pointer(bucket, 'no-such-key'), plain]);
+
+    const result = await runCli(['run', '--drain', '--s3-delete-after-commit'], stack.env(queueUrl));
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(await countRows(stack.pool)).toEqual({ rows: 21, distinctIds: 21, quarantined: 3 });
+    expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+    const first = JSON.parse(events[0]!) as { user_id: string; ip: string; device_id: string };
+    const row = await stack.pool.query('SELECT masked_ip, masked_device_id FROM user_logins WHERE user_id = $1', [first.user_id]);
+    expect(row.rows).toEqual([{ masked_ip: masker.mask('ip', canonicalIp(first.ip)!), masked_device_id: masker.mask('device_id', first.device_id) }]);
+    const records = await stack.pool.query<{ reason: string; detail: string | null; user_key: string | null }>(
+      'SELECT reason, detail, user_key FROM sqs2pg.quarantine ORDER BY reason',
+    );
+    expect(records.rows).toEqual([
+      // Read from the payload: the user's key, for forget.
+      { reason: 'bad_ip', detail: null, user_key: masker.userKey('bad-ip-user') },
+      { reason: 'payload_unavailable', detail: 'NoSuchKey', user_key: null },
+      { reason: 'too_large', detail: `s3 object of ${Buffer.byteLength(large)} bytes`, user_key: null },
+    ]);
+    // Committed payloads are gone from the bucket (the quarantined one's too: its record is committed);
+    // the one never read stays.
+    const [, kept] = JSON.parse(pointers.at(-1)!) as [string, { s3Key: string }];
+    expect(await keysIn(bucket)).toEqual([kept.s3Key]);
+    const dump = JSON.stringify([(await stack.pool.query('SELECT * FROM sqs2pg.quarantine')).rows, result.stdout, result.stderr]);
+    expect(dump).not.toContain('999.1.2.3');
+    expect(dump).not.toContain(first.device_id);
+  });
+
+  it('keeps the objects unless asked to delete them', async () => {
+    const queueUrl = await stack.newQueue();
+    const { bucket, pointers } = await offload(generateSample({ count: 3, malformed: 0, seed: 2603 }).bodies);
+    await stack.send(queueUrl, pointers);
+    const before = (await countRows(stack.pool)).rows;
+
+    const result = await runCli(['run', '--drain'], stack.env(queueUrl));
+
+    expect(result.code, result.stderr).toBe(0);
+    expect((await countRows(stack.pool)).rows).toBe(before + 3);
+    expect(await keysIn(bucket)).toHaveLength(3);
+  });
+
+  it('S3 unreachable: the message goes back to the queue, neither loaded nor quarantined', async () => {
+    const queueUrl = await stack.newQueue();
+    const { pointers } = await offload(generateSample({ count: 1, malformed: 0, seed: 2604 }).bodies);
+    await stack.send(queueUrl, pointers);
+    const before = await countRows(stack.pool);
+    const closed = await freePort();
+
+    const result = await runCli(['run', '--drain'], stack.env(queueUrl, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${closed}` }));
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('S3 GetObject of a message\'s payload failed');
+    expect(await countRows(stack.pool)).toEqual(before);
+    expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 1 });
+  });
+
+  it('--s3-payloads off: a pointer is a body like any other', async () => {
+    const queueUrl = await stack.newQueue();
+    const { pointers } = await offload(generateSample({ count: 1, malformed: 0, seed: 2605 }).bodies);
+    await stack.send(queueUrl, pointers);
+    const before = await countRows(stack.pool);
+
+    const result = await runCli(['run', '--drain', '--s3-payloads', 'off'], stack.env(queueUrl));
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(await countRows(stack.pool)).toMatchObject({ rows: before.rows, quarantined: before.quarantined + 1 });
+  });
+});
