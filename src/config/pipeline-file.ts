@@ -133,7 +133,9 @@ export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEn
       }
     }
   }
-  ruleFaults(value, faults);
+  const rules: Fault[] = [];
+  ruleFaults(value, rules);
+  faults.push(...rules.filter((fault) => !unset.has(fault.path.join('.'))));
 
   const locate = locator(doc);
   const located = faults.map((fault) => ({ ...at(fault.offset ?? locate(fault)), field: fault.path.join('.'), message: fault.message }));
