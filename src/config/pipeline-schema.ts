@@ -44,7 +44,7 @@ const typeExpected = `expected one of ${TYPE_NAMES.join(', ')}`;
 
 function isHttpUrl(text: string): boolean {
   // URL() would drop a newline or a tab silently, and encode a space: none belongs in a queue's URL.
-  if (/[\s\u0000-\u001f\u007f]/.test(text) || !URL.canParse(text)) return false;
+  if (/[\s\p{Cc}]/u.test(text) || !URL.canParse(text)) return false;
   const { protocol, hostname } = new URL(text);
   return (protocol === 'http:' || protocol === 'https:') && hostname !== '';
 }
