@@ -1,7 +1,7 @@
 // The pipeline file's loader: the issue's example read to the exact specs, every kind of fault with
 // its line:col and field (all of them at once, sorted), ${VAR} from the environment, and hostile YAML
 // (an alias bomb, a huge file, deep nesting, bytes that are not UTF-8) refused cheaply.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,23 +16,7 @@ import { LOGIN_EVENT_FIELD_NAMES } from '../../../src/transform/login-event.js';
 const ENV = { LOGINS_QUEUE_URL: 'http://localhost:4566/000000000000/logins', PAGE_VIEWS_QUEUE_URL: 'http://localhost:4566/000000000000/page-views' };
 
 /** The issue's example, exactly as written there. */
-export const ISSUE_EXAMPLE = `pipelines:
-  logins:
-    builtin: true                       # today's pipeline: user_logins, ip and device_id masked
-    queue: \${LOGINS_QUEUE_URL}
-  page_views:
-    queue: \${PAGE_VIEWS_QUEUE_URL}
-    table: page_views
-    subject: visitor.id                 # whose data a message is: erasure and tombstones
-    columns:
-      visitor_id:   { from: visitor.id, type: varchar(64), required: true }
-      masked_email: { from: visitor.email, type: varchar(256), pii: mask }
-      masked_ip:    { from: ip, type: ip, pii: mask }
-      url:          { from: page.url, type: text, required: true }
-      duration_ms:  { from: duration_ms, type: integer }
-      viewed_at:    { from: viewed_at, type: timestamptz, required: true }
-      tags:         { from: tags, type: jsonb }
-`;
+const ISSUE_EXAMPLE = readFileSync(new URL('../../fixtures/issue-25-example.yaml', import.meta.url), 'utf8');
 
 const path = (...parts: string[]) => ({ kind: 'path', path: parts }) as const;
 const column = (name: string, from: PipelineSpec['columns'][number]['from'], type: PipelineSpec['columns'][number]['type'], extra: Partial<PipelineSpec['columns'][number]> = {}) => ({
