@@ -380,7 +380,12 @@ function columnFaults(columns: Record<string, unknown>, here: Path, add: (path: 
   if (entries.length > LIMITS.columns) add(here, `${entries.length} columns: at most ${LIMITS.columns} (PostgreSQL's 1,600 a table, less sqs2pg's own)`, 'key');
   for (const [name, column] of entries) {
     const path = [...here, name];
-    const bad = RESERVED_COLUMNS.has(name) ? `column ${name} is sqs2pg's own (the message id that makes a redelivery harmless); choose another name` : nameFault(name, 'a column name');
+    const version = name.endsWith('_raw') ? columns[name.slice(0, -4)] : undefined;
+    const bad = RESERVED_COLUMNS.has(name)
+      ? `column ${name} is sqs2pg's own; choose another name`
+      : isRecord(version) && version.type === 'version' && (version.pii ?? 'none') === 'none'
+        ? `column ${name} is where the version column ${name.slice(0, -4)} keeps the text it was read from; choose another name`
+        : nameFault(name, 'a column name');
     if (bad) add(path, bad, 'key');
     if (!isRecord(column)) continue;
     const from = typeof column.from === 'string' && (FIELD_PATH.test(column.from) || column.from.startsWith('$')) ? parseFieldSource(column.from) : undefined;
@@ -401,8 +406,5 @@ function columnFaults(columns: Record<string, unknown>, here: Path, add: (path: 
       if (!fits) add([...path, 'type'], `${fact} is a ${expected}: declare the column so`);
     }
     if (pii === 'mask' && type?.kind === 'boolean') add([...path, 'pii'], 'pii: mask on a boolean hides nothing (two values, two masks): use pii: seal');
-    if (pii === 'mask' && type?.kind === 'jsonb') {
-      add([...path, 'pii'], 'pii: mask on jsonb: a document has no one canonical text, so equal values could mask differently; use pii: seal, or mask its personal fields as columns of their own');
-    }
   }
 }

@@ -32,8 +32,11 @@ export const LIMITS = {
   faults: 100,
 } as const;
 
-/** Column names sqs2pg keeps for itself in every table it loads. */
-export const RESERVED_COLUMNS: ReadonlySet<string> = new Set(['sqs_message_id']);
+/**
+ * Column names sqs2pg keeps for itself in a table it loads: the message id that makes a redelivery
+ * harmless, and the subject's key when no column holds the subject as read.
+ */
+export const RESERVED_COLUMNS: ReadonlySet<string> = new Set(['sqs_message_id', 'sqs2pg_subject_key']);
 
 const required = (what: string, expected: string) => (issue: { input?: unknown }) =>
   issue.input === undefined ? `${what} is required` : expected.startsWith('expected') ? expected : `expected ${expected}`;
