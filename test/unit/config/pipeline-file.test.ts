@@ -79,6 +79,10 @@ describe('the issue example', () => {
     expect(Object.fromEntries(queuesAsWritten)).toEqual({ logins: '${LOGINS_QUEUE_URL}', page_views: '${PAGE_VIEWS_QUEUE_URL}' });
   });
 
+  it('is the example docs/pipelines.md shows', () => {
+    expect(readFileSync(new URL('../../../docs/pipelines.md', import.meta.url), 'utf8')).toContain(`\`\`\`yaml\n${ISSUE_EXAMPLE}\`\`\`\n`);
+  });
+
   it('names the builtin as the file does, and masks a declared column under its own name', () => {
     const { pipelines } = parsePipelineFile(ISSUE_EXAMPLE.replace('  logins:', '  take_home:'), ENV);
     expect(pipelines[0]).toEqual({ ...builtinLogins(ENV.LOGINS_QUEUE_URL), name: 'take_home' });
