@@ -310,6 +310,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 
 /** A name PostgreSQL takes unquoted, and not one of its reserved words. */
 function nameFault(name: string, what: string): string | undefined {
+  // zod's records skip this key altogether (neither checked nor kept): refused here, by name.
+  if (name === '__proto__') return `${what} "__proto__" means something else to JavaScript; choose another`;
   if (!IDENTIFIER.test(name)) return `${what} must be a lower-case name: letters a-z, digits and _, not starting with a digit, at most 63`;
   if (RESERVED_SQL_WORDS.has(name)) return `${what} "${name}" is a reserved word in SQL (every query would have to quote it); choose another`;
   return undefined;

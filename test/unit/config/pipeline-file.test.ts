@@ -191,6 +191,15 @@ describe('faults, each with its line:col and field', () => {
         "11:7 pipelines.p.columns.sqs2pg_subject_key: column sqs2pg_subject_key is sqs2pg's own; choose another name",
       ],
     ],
+    [
+      '__proto__, which zod would skip unchecked',
+      `pipelines:\n  __proto__: { queue: 5 }\n  b: { queue: ${q}/b, columns: { __proto__: { from: 7, type: text } } }\n`,
+      [
+        '2:3 pipelines.__proto__: a pipeline name "__proto__" means something else to JavaScript; choose another',
+        '2:3 pipelines.__proto__: a pipeline of your own needs columns (or builtin: true, for the login pipeline)',
+        '3:64 pipelines.b.columns.__proto__: a column name "__proto__" means something else to JavaScript; choose another',
+      ],
+    ],
     ['a table of three parts', `pipelines:\n  p: { queue: ${q}/a, table: a.b.c, columns: { a: { from: a, type: text } } }\n`, ['2:60 pipelines.p.table: a table is name or schema.name']],
     [
       'a builtin pipeline takes only queue',
