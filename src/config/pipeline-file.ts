@@ -138,7 +138,7 @@ export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEn
   faults.push(...rules.filter((fault) => !unset.has(fault.path.join('.'))));
 
   const locate = locator(doc);
-  const located = faults.map((fault) => ({ ...at(fault.offset ?? locate(fault)), field: fault.path.join('.'), message: fault.message }));
+  const located = faults.map((fault) => ({ ...at(fault.offset ?? locate(fault)), field: fieldText(fault.path), message: fault.message }));
   if (located.length > 0) throw failure(file, located);
 
   const input = (shape.data as PipelineFileInput).pipelines;
@@ -299,11 +299,22 @@ function locator(doc: Document): (fault: Fault) => number {
   };
 }
 
+/** A field's path for a fault: plain keys as they are, any other quoted as JSON and cut, so no key can write to the terminal. */
+function fieldText(path: Path): string {
+  return path
+    .map((key) => {
+      const text = String(key);
+      return /^[\w$-]{1,64}$/.test(text) ? text : JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+    })
+    .join('.');
+}
+
 function unknownKey(key: string, known: readonly string[]): string {
-  const shown = key.length > 64 ? `${key.slice(0, 64)}…` : key;
+  // Quoted as JSON: a control character in a key (an escape sequence for the terminal) is shown, not sent.
+  const shown = JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key);
   const nearest = nearestName(key, known);
-  if (nearest !== undefined) return `unknown key "${shown}"; did you mean ${nearest}?`;
-  return known.length > 0 ? `unknown key "${shown}"; expected ${known.join(', ')}` : `unknown key "${shown}"`;
+  if (nearest !== undefined) return `unknown key ${shown}; did you mean ${nearest}?`;
+  return known.length > 0 ? `unknown key ${shown}; expected ${known.join(', ')}` : `unknown key ${shown}`;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -159,6 +159,7 @@ describe('faults, each with its line:col and field', () => {
   it.each([
     ['an unknown column key, with the one meant', declared('      a: { from: a, type: text, requird: true }\n'), ['5:33 pipelines.p.columns.a.requird: unknown key "requird"; did you mean required?']],
     ['an unknown pipeline key', declared('      a: { from: a, type: text }\n', '    tabel: x\n'), ['4:5 pipelines.p.tabel: unknown key "tabel"; did you mean table?']],
+    ['a long key with a control character in it: escaped and cut', `pipelines: {}\n"\\e[2J${'k'.repeat(100)}": 1\n`, ['1:1 pipelines: no pipeline: declare at least one', `2:1 "\\u001b[2J${'k'.repeat(60)}…": unknown key "\\u001b[2J${'k'.repeat(60)}…"; expected pipelines`]],
     ['an unknown top-level key, nothing near it', `pipelines: {}\nsettings: 1\n`, ['1:1 pipelines: no pipeline: declare at least one', '2:1 settings: unknown key "settings"; expected pipelines']],
     ['a missing queue points at its pipeline', `pipelines:\n  p:\n    columns: { a: { from: a, type: text } }\n`, ['2:3 pipelines.p.queue: queue is required']],
     ['a queue that is no http(s) URL', `pipelines:\n  p: { queue: "sqs://q", columns: { a: { from: a, type: text } } }\n`, ["2:15 pipelines.p.queue: expected the queue's http(s) URL"]],
@@ -315,7 +316,7 @@ describe('${VAR} from the environment', () => {
       "3:12 pipelines.p.queue: expected the queue's http(s) URL",
     ]);
     expect(faultsOf(declared('      ${COL}: { from: a, type: text }\n'), { COL: 'a' })).toEqual([
-      '5:7 pipelines.p.columns.${COL}: a column name must be a lower-case name: letters a-z, digits and _, not starting with a digit, at most 63',
+      '5:7 pipelines.p.columns."${COL}": a column name must be a lower-case name: letters a-z, digits and _, not starting with a digit, at most 63',
     ]);
   });
 });
