@@ -73,6 +73,8 @@ interface Fault {
   message: string;
   /** where it is, when known already (a key written twice) */
   offset?: number;
+  /** a ${VAR} that is not set: the value's other faults judged an empty string, and are dropped */
+  unset?: true;
 }
 
 /** Checks a pipeline file's bytes; `file` names it in faults. */
@@ -101,7 +103,7 @@ export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEn
   if (doc.errors.length > 0) {
     throw failure(
       file,
-      doc.errors.map((error) => ({ ...at(error.pos[0]), field: '', message: `not YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '')}` })),
+      doc.errors.map((error) => ({ ...at(error.pos[0]), field: '', message: `not YAML: ${parserReason(error.message)}` })),
     );
   }
 
@@ -119,7 +121,7 @@ export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEn
   }
 
   // A value whose ${VAR} is missing has had its fault said: what the schema makes of the rest is noise.
-  const unset = new Set(faults.map((fault) => fault.path.join('.')));
+  const unset = new Set(faults.filter((fault) => fault.unset).map((fault) => fault.path.join('.')));
   const shape = pipelineFileSchema.safeParse(value);
   if (!shape.success) {
     for (const issue of shape.error.issues) {
@@ -169,6 +171,13 @@ export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEn
 function failure(file: string, faults: PipelineFileFault[]): PipelineFileError {
   const sorted = [...faults].sort((a, b) => a.line - b.line || a.col - b.col || a.field.localeCompare(b.field) || a.message.localeCompare(b.message));
   return new PipelineFileError(file, sorted.slice(0, LIMITS.faults), Math.max(0, sorted.length - LIMITS.faults));
+}
+
+/** The YAML parser's reason, on one line: it may quote a token of the file, shown cut and with control characters escaped. */
+function parserReason(message: string): string {
+  const line = message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '');
+  const cut = line.length > 160 ? `${line.slice(0, 160)}…` : line;
+  return cut.replace(/\p{Cc}/gu, (char) => JSON.stringify(char).slice(1, -1));
 }
 
 function tooLarge(size: number): PipelineFileFault {
@@ -237,7 +246,7 @@ function walkValues(doc: Document, env: NodeJS.ProcessEnv, faults: Fault[], queu
         if (found === undefined || found === '') problems.push(`\${${name}} is not set in the environment (or is empty)`);
         return found ?? '';
       });
-      for (const message of problems) faults.push({ path, on: 'value', message });
+      for (const message of problems) faults.push({ path, on: 'value', message, unset: true });
     }
   };
   walk(doc.contents, []);

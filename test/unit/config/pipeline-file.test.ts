@@ -250,6 +250,10 @@ describe('faults, each with its line:col and field', () => {
       '3:1 : not YAML: Flow map in block collection must be sufficiently indented and end with a }',
       "3:1 : not YAML: Missing closing 'quote",
     ]);
+    // A token the parser quotes is cut, its control characters escaped.
+    const quoted = faultsOf(`pipelines:\n  p: { queue: x }}\u0007${'y'.repeat(500)}\n`);
+    expect(quoted.find((fault) => fault.includes('\\u0007yyy'))).toMatch(/^2:19 : not YAML: Unexpected scalar token in YAML stream: "\\u0007y{100,}…$/);
+    for (const fault of quoted) expect(fault.length).toBeLessThan(220);
     expect(faultsOf('pipelines: {}\n---\npipelines: {}\n')).toEqual([expect.stringMatching(/^2:1 : not YAML: Source contains multiple documents/)]);
   });
 
