@@ -1,9 +1,10 @@
 // The generated parts of docs/: each between its two markers, rendered from the code (the config
 // schema, the metrics registry) or from a measurement's record (docs/figures/faults.json, which a
-// full fault run writes). `npm run docs` writes them (scripts/docs.ts); a test only compares.
+// full fault run writes); and whole generated files (the pipeline file's JSON Schema). `npm run docs` writes them (scripts/docs.ts); a test only compares.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderConfigTables } from '../src/config/help.js';
+import { pipelineFileJsonSchema } from '../src/config/pipeline-schema.js';
 import { EventBus } from '../src/observability/events.js';
 import { createMetrics } from '../src/observability/metrics.js';
 
@@ -23,6 +24,17 @@ export const generatedSections: readonly GeneratedSection[] = [
   { file: 'docs/configuration.md', name: 'config-table', render: () => Promise.resolve(renderConfigTables()) },
   { file: 'docs/operations.md', name: 'metrics-table', render: renderMetricsTable },
   { file: 'docs/reliability.md', name: 'reliability', render: () => Promise.resolve(renderFaultSection(readFaultRun())) },
+];
+
+/** Whole files written from the code: the pipeline file's JSON Schema, which editors read. */
+export interface GeneratedFile {
+  /** from the repository's root */
+  file: string;
+  render(): string;
+}
+
+export const generatedFiles: readonly GeneratedFile[] = [
+  { file: 'docs/pipeline-file.schema.json', render: () => `${JSON.stringify(pipelineFileJsonSchema(), null, 2)}\n` },
 ];
 
 export function startMarker(name: string): string {

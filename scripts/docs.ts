@@ -2,9 +2,9 @@
 // and the recorded figures, and says which pages changed. Nothing here measures anything. With
 // --fault-chart (after a full fault run) it also redraws docs/faults-time.svg from the new table;
 // the benchmark's charts are the bench's own to draw (they keep distributions the tables do not).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { faultFiguresFromReadme, writeFaultChart } from '../bench/charts.js';
-import { generatedSections, ROOT, withSection } from './docs-sections.js';
+import { generatedFiles, generatedSections, ROOT, withSection } from './docs-sections.js';
 
 const changed: string[] = [];
 for (const section of generatedSections) {
@@ -14,6 +14,14 @@ for (const section of generatedSections) {
   if (after !== before) {
     writeFileSync(path, after);
     changed.push(`${section.file} (${section.name})`);
+  }
+}
+for (const generated of generatedFiles) {
+  const path = `${ROOT}${generated.file}`;
+  const after = generated.render();
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== after) {
+    writeFileSync(path, after);
+    changed.push(generated.file);
   }
 }
 console.log(changed.length === 0 ? 'docs: every generated section is up to date' : `docs: rewrote ${changed.join(', ')}`);

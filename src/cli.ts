@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<Command>> = {
   local: async () => (await import('./commands/local.js')).local,
   migrate: async () => (await import('./commands/migrate.js')).migrate,
   check: async () => (await import('./commands/check.js')).check,
+  pipelines: async () => (await import('./commands/pipelines.js')).pipelines,
   reveal: async () => (await import('./commands/reveal.js')).reveal,
   forget: async () => (await import('./commands/forget.js')).forget,
   rotate: async () => (await import('./commands/rotate.js')).rotate,

@@ -60,6 +60,42 @@ export class ConfigError extends Sqs2pgError {
   }
 }
 
+/** One fault of a pipeline file: where it is, which field, what is wrong (never a value of it). */
+export interface PipelineFileFault {
+  line: number;
+  col: number;
+  /** the field's path, dotted: pipelines.page_views.columns.url.type */
+  field: string;
+  message: string;
+}
+
+/**
+ * A pipeline file (--config) that cannot be used: every fault at once, each with its file:line:col
+ * and field, sorted. Exit code 2, like any setting. The message's first line says how many.
+ */
+export class PipelineFileError extends ConfigError {
+  constructor(
+    readonly file: string,
+    readonly faults: readonly PipelineFileFault[],
+    /** faults found beyond those listed (a hostile file's thousands are counted, not printed) */
+    readonly more = 0,
+  ) {
+    const total = faults.length + more;
+    super(
+      [
+        `${file}: ${total} fault${total === 1 ? '' : 's'} in the pipeline file; fix ${total === 1 ? 'it' : 'each'} (sqs2pg pipelines validate ${file} checks again):`,
+        ...faults.map((fault) => `  ${describeFault(file, fault)}`),
+        ...(more > 0 ? [`  … and ${more} more`] : []),
+      ].join('\n'),
+    );
+    this.name = 'PipelineFileError';
+  }
+}
+
+export function describeFault(file: string, fault: PipelineFileFault): string {
+  return `${file}:${fault.line}:${fault.col}: ${fault.field ? `${fault.field}: ` : ''}${fault.message}`;
+}
+
 /**
  * PostgreSQL refuses what sqs2pg must do, and will until someone changes the database: a privilege
  * (db_permission), a table, column or function missing or not as sqs2pg made it (db_schema). Exit

@@ -18,7 +18,10 @@ import {
   vaultWorkerPrivileges,
   workerPrivileges,
 } from '../db/verify.js';
-import { ConfigError, describeError } from '../errors.js';
+import { ConfigError, describeError, describeFault, EXIT, PipelineFileError } from '../errors.js';
+import { selectPipelines } from '../config/pipeline-file.js';
+import type { PipelineSpec } from '../model/pipeline.js';
+import { summary } from './pipelines.js';
 import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
 import { createSqsApi, type SqsClientSetting } from '../source/sqs/create-sqs-api.js';
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
@@ -70,7 +73,10 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
     if (!config.json && (!config.quiet || result.status === 'problem')) print(result);
   };
 
-  report({ check: 'configuration', status: 'ok', detail: `every setting is valid (queue ${config.queueUrl}, database ${describeDatabase(config.databaseUrl)})` });
+  const where = config.config === undefined ? `queue ${config.queueUrl}` : `pipeline file ${config.config}`;
+  report({ check: 'configuration', status: 'ok', detail: `every setting is valid (${where}, database ${describeDatabase(config.databaseUrl)})` });
+  const declared = checkPipelines(config, env);
+  for (const result of declared.results) report(result);
   const maskKey = guardedKey(() => maskKeyFrom(config));
   report(
     maskKey.key
@@ -91,7 +97,12 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
     ...(maskKey.key ? [{ purpose: 'mask', keyId: config.maskKeyId, key: maskKey.key } as const] : []),
     ...(vault.publicKey ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.publicKey } as const] : []),
   ];
-  report(await checkQueue(config, env));
+  // With a pipeline file, its queues replace --queue-url: each is read as run would read it.
+  if (declared.pipelines) {
+    for (const spec of declared.pipelines) report(await checkQueue({ ...config, queueUrl: spec.queue }, env, declared.named ? spec.name : undefined));
+  } else {
+    report({ check: 'SQS queue', status: 'skipped', detail: 'needs a pipeline file without faults' });
+  }
   const pool = createPool(config.databaseUrl, 1);
   try {
     for (const result of await checkDatabase(pool, config.databaseUrl, keys, vault.publicKey !== undefined)) report(result);
@@ -103,6 +114,8 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   if (config.json) console.log(JSON.stringify({ ok: passed, checks: results }));
   // A key run would refuse is what run exits 2 for: check says so the same way.
   if (results.some((result) => result.check === 'keys' && result.status === 'problem')) return EXIT_KEY;
+  // So is a pipeline file run could not read.
+  if (results.some((result) => result.check === 'pipeline file' && result.status === 'problem')) return EXIT.config;
   return passed ? 0 : EXIT_PROBLEM;
 }
 
@@ -198,10 +211,39 @@ function print(result: CheckResult): void {
   console.log(`${result.status.padEnd(8)} ${result.check}: ${result.detail}`);
 }
 
+/**
+ * The pipelines run would load: without --config and --pipeline, today's one (no line of its own);
+ * otherwise the file's, one line each, or every fault of the file, one line each.
+ */
+function checkPipelines(
+  config: { config?: string | undefined; pipeline?: string | undefined; queueUrl: string },
+  env: NodeJS.ProcessEnv,
+): { results: CheckResult[]; pipelines?: PipelineSpec[]; named: boolean } {
+  const check = 'pipeline file';
+  const named = config.config !== undefined || config.pipeline !== undefined;
+  try {
+    const pipelines = selectPipelines(config, env);
+    if (!named) return { results: [], pipelines, named };
+    const results: CheckResult[] = pipelines.map((spec) => ({ check: `pipeline ${spec.name}`, status: 'ok', detail: summary(spec) }));
+    const file = config.config === undefined ? 'no pipeline file: the builtin login pipeline' : `${config.config} is valid`;
+    return { results: [{ check, status: 'ok', detail: `${file}; ${pipelines.length} pipeline${pipelines.length === 1 ? '' : 's'} to run` }, ...results], pipelines, named };
+  } catch (error) {
+    if (error instanceof PipelineFileError) {
+      const faults = error.faults.map((fault): CheckResult => ({ check, status: 'problem', detail: describeFault(error.file, fault) }));
+      const more: CheckResult[] = error.more > 0 ? [{ check, status: 'problem', detail: `… and ${error.more} more` }] : [];
+      return { results: [...faults, ...more], named };
+    }
+    if (error instanceof ConfigError) return { results: [{ check, status: 'problem', detail: error.message }], named };
+    throw error;
+  }
+}
+
 async function checkQueue(
   config: { queueUrl: string; sqsEndpoint?: string | undefined; sqsProtocol: SqsProtocolSetting; sqsClient: SqsClientSetting; region: string; visibilityTimeoutSec: number },
   env: NodeJS.ProcessEnv,
+  pipeline?: string,
 ): Promise<CheckResult> {
+  const check = pipeline === undefined ? 'SQS queue' : `SQS queue (${pipeline})`;
   const via = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
   const sqs = createSqsApi({
     protocol: config.sqsProtocol,
@@ -214,14 +256,14 @@ async function checkQueue(
   try {
     const depth = await source.depth();
     return {
-      check: 'SQS queue',
+      check,
       status: 'ok',
       detail: `${config.queueUrl} answers GetQueueAttributes via ${via}: ${count.format(depth.visible)} visible, ${count.format(depth.inFlight)} in flight, ${count.format(depth.delayed)} delayed`,
     };
   } catch (error) {
     // The call has its own deadline; the SDK then reports only "Request aborted", which is named here.
     const { cause, action } = await explainQueueFailure(error, config.queueUrl, via, sqs);
-    return { check: 'SQS queue', status: 'problem', detail: `cannot read ${config.queueUrl} via ${via} (${cause}); ${action}` };
+    return { check, status: 'problem', detail: `cannot read ${config.queueUrl} via ${via} (${cause}); ${action}` };
   } finally {
     sqs.destroy();
   }

@@ -11,6 +11,7 @@ export const commandSummaries: Record<CommandName, string> = {
   local: 'Keep an embedded SQS server and PostgreSQL running for your own "sqs2pg run", and print how to reach them.',
   migrate: 'Apply the database migrations (run also does this at start).',
   check: 'Check the configuration, SQS, PostgreSQL, the table, the migrations and the privileges; one line each.',
+  pipelines: 'pipelines show [<name>]: a pipeline as YAML to start from (without --config: the builtin logins); pipelines validate <file>: every fault of a pipeline file, or ok; pipelines schema: its JSON Schema, for editors.',
   reveal: 'Print the original value behind a mask, from the vault, and audit it (needs the vault private key and a PII officer role).',
   forget: 'Erase a user (--user-id, with a tombstone that keeps their later messages out) or one masked value (--masked).',
   rotate: "Bring existing rows and vault entries to the configured keys: re-mask under a new mask key, re-seal under a new vault key pair (and legacy entries to it). Run as the tables' owner.",
@@ -68,6 +69,7 @@ export function renderHelp(command: CommandName, all = false): string {
 /** "sqs2pg reveal <masked-value> [options]": the command with its argument, if it takes one. */
 export function usageOf(command: CommandName): string {
   if (command === 'quarantine') return 'sqs2pg quarantine list | show <message-id> [options]';
+  if (command === 'pipelines') return 'sqs2pg pipelines show [<name>] | validate <file> | schema [options]';
   const argument = positionalFor[command] ? ` <${positionalFor[command].name}>` : '';
   return `sqs2pg ${command}${argument} [options]`;
 }

@@ -2,6 +2,7 @@
 // message names the flag, the variable and what to do. Precedence: flag, then environment, then default.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { nearestName } from './nearest-name.js';
 import { positionalFor, settingsFor, type CommandName, type ConfigFor, type SettingSpec } from './schema.js';
 
 export interface CommandLine<C extends CommandName> {
@@ -107,36 +108,11 @@ function describeParseError(error: unknown, flags: readonly string[]): string {
   const text = message ?? '';
   const quoted = /'(-[^' =]*)/.exec(text)?.[1] ?? '';
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    const nearest = quoted.startsWith('--') ? nearestFlag(quoted.slice(2), flags) : undefined;
+    const nearest = quoted.startsWith('--') ? nearestName(quoted.slice(2), flags) : undefined;
     return `unknown flag ${quoted || '(unreadable)'}${nearest ? `; did you mean --${nearest}?` : ''}`;
   }
   if (/argument missing/.test(text)) return `${quoted} needs a value`;
   if (/does not take an argument/.test(text)) return `${quoted} takes no value`;
   if (/ambiguous/.test(text)) return `${quoted} needs a value; to give one that starts with a dash, write ${quoted}=-…`;
   return text.split('\n')[0] ?? 'unreadable arguments';
-}
-
-/** The flag closest to a mistyped one, if it is close enough to be what was meant. */
-function nearestFlag(typed: string, flags: readonly string[]): string | undefined {
-  let best: { flag: string; distance: number } | undefined;
-  for (const flag of flags) {
-    const distance = editDistance(typed, flag);
-    if (best === undefined || distance < best.distance) best = { flag, distance };
-  }
-  if (best === undefined) return undefined;
-  return best.distance <= Math.max(2, Math.floor(typed.length / 3)) || best.flag.startsWith(typed) ? best.flag : undefined;
-}
-
-/** Levenshtein distance, with a swap of two neighbours counting as one edit (drian -> drain). */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let value = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = value;
-    }
-  }
-  return d[a.length]![b.length]!;
 }

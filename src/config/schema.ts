@@ -6,10 +6,10 @@ import { envelopeModes } from '../transform/envelope.js';
 import { rejectReasons } from '../model/message.js';
 import { decodeKey, decodeVaultPublicKey } from './key.js';
 
-export type CommandName = 'run' | 'demo' | 'local' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen' | 'quarantine' | 'replay';
+export type CommandName = 'run' | 'demo' | 'local' | 'migrate' | 'check' | 'reveal' | 'forget' | 'rotate' | 'grants' | 'keygen' | 'quarantine' | 'replay' | 'pipelines';
 
 /** Headings of `--help-all` and docs/configuration.md, in this order. */
-export const settingGroups = ['SQS', 'PostgreSQL', 'Masking', 'Vault', 'Throughput and limits', 'Logs, output and HTTP', 'Local servers', 'Command'] as const;
+export const settingGroups = ['Pipelines', 'SQS', 'PostgreSQL', 'Masking', 'Vault', 'Throughput and limits', 'Logs, output and HTTP', 'Local servers', 'Command'] as const;
 export type SettingGroup = (typeof settingGroups)[number];
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
@@ -104,6 +104,33 @@ const vaultKeyCommands = ['reveal', 'rotate'] as const;
 const officerKeyCommands = ['reveal', 'rotate', 'quarantine', 'replay'] as const;
 
 export const settings = {
+  config: setting({
+    flag: 'config',
+    env: 'SQS2PG_CONFIG',
+    group: 'Pipelines',
+    essential: true,
+    schema: z.string().min(1),
+    defaultDoc: 'none: one pipeline, the builtin logins, on --queue-url',
+    doc: 'A pipeline file (YAML): any number of pipelines, each a queue into a table (docs/pipelines.md). Without one, the login pipeline reads --queue-url.',
+    docFor: {
+      check: 'A pipeline file (YAML; docs/pipelines.md): check validates it, lists its pipelines and reads each one\'s queue instead of --queue-url.',
+      pipelines: 'The pipeline file to show, or to validate when no <file> argument is given.',
+    },
+    commands: ['check', 'pipelines'],
+  }),
+  pipeline: setting({
+    flag: 'pipeline',
+    env: 'SQS2PG_PIPELINE',
+    group: 'Pipelines',
+    essential: true,
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a pipeline name: lower-case letters, digits and _'),
+    defaultDoc: 'none: every pipeline of the file',
+    doc: 'One pipeline of the file, by name; the others are left alone.',
+    docFor: {
+      pipelines: 'The pipeline to show (usually given as the argument: sqs2pg pipelines show <name>).',
+    },
+    commands: ['check', 'pipelines'],
+  }),
   queueUrl: setting({
     flag: 'queue-url',
     env: 'SQS_QUEUE_URL',
@@ -729,6 +756,7 @@ type Settings = typeof settings;
 export const positionalFor: Partial<Record<CommandName, { setting: SettingName; name: string }>> = {
   reveal: { setting: 'masked', name: 'masked-value' },
   quarantine: { setting: 'messageId', name: 'message-id' },
+  pipelines: { setting: 'pipeline', name: 'name' },
 };
 
 /** The parsed settings one command reads. */

