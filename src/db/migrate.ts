@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Pool } from './pool.js';
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
-const LOCK_KEY = 'sqs2pg migrations';
+/** The advisory lock every schema change takes (declared-tables.ts too): one session changes the schema at a time. */
+export const LOCK_KEY = 'sqs2pg migrations';
 
 export interface Migration {
   version: number;

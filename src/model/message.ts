@@ -39,6 +39,8 @@ export const rejectReasons = [
   'bad_char',
   'bad_ip',
   'bad_app_version',
+  /** a value of the right JSON type that its column cannot hold (a date that is no day, 2^31 in an integer) */
+  'bad_value',
   'too_large',
   'bad_envelope',
   'payload_unavailable',

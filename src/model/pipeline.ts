@@ -104,3 +104,39 @@ export function subjectColumnOf(spec: PipelineSpec): ColumnSpec | undefined {
       column.from.path.every((part, i) => part === subject[i]),
   );
 }
+
+/** sqs2pg's own column in every table it loads: the SQS message id, unique, so a redelivery is harmless. */
+export const MESSAGE_ID_COLUMN = 'sqs_message_id';
+/** The column that holds the subject's key when no column holds the subject as read. */
+export const SUBJECT_KEY_COLUMN = 'sqs2pg_subject_key';
+/** Masks (`<keyId>:` + 64 hex) fit the take-home's masked columns, varchar(256). */
+export const MASK_SQL_TYPE = 'varchar(256)';
+
+/**
+ * A column of the table as stored: a declared column's value, the text a `version` column was read
+ * from (`<name>_raw`, as the login table's app_version_raw; only when not pii), or the subject's key.
+ */
+export interface StoredColumn {
+  name: string;
+  /** the PostgreSQL type it is created as */
+  sqlType: string;
+  role: 'value' | 'version_raw' | 'subject_key';
+  /** the declared column it comes from; null for the subject's key */
+  column: ColumnSpec | null;
+}
+
+/**
+ * The table's columns in the order the event reader gives their values (sqs_message_id aside, which
+ * the sink adds). A masked or sealed column holds a mask or NULL, whatever its value's type.
+ */
+export function storedColumnsOf(spec: PipelineSpec): StoredColumn[] {
+  const stored: StoredColumn[] = [];
+  for (const column of spec.columns) {
+    stored.push({ name: column.name, sqlType: column.pii === 'none' ? sqlTypeOf(column.type) : MASK_SQL_TYPE, role: 'value', column });
+    if (column.type.kind === 'version' && column.pii === 'none') {
+      stored.push({ name: `${column.name}_raw`, sqlType: 'varchar(32)', role: 'version_raw', column });
+    }
+  }
+  if (spec.subject !== null && !subjectColumnOf(spec)) stored.push({ name: SUBJECT_KEY_COLUMN, sqlType: MASK_SQL_TYPE, role: 'subject_key', column: null });
+  return stored;
+}

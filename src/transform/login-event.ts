@@ -108,7 +108,7 @@ export function validateLoginEvent(value: unknown): ParseResult {
 }
 
 /** More than `max` code points: two UTF-16 units make one above U+FFFF, so only a string longer than `max` units needs counting. */
-function isLongerThan(value: string, max: number): boolean {
+export function isLongerThan(value: string, max: number): boolean {
   if (value.length <= max) return false;
   let codePoints = 0;
   for (const _ of value) if (++codePoints > max) return true;
@@ -119,7 +119,7 @@ function isLongerThan(value: string, max: number): boolean {
  * Control characters and lone UTF-16 surrogates have no place in these fields, and PostgreSQL
  * refuses NUL outright: reject them here rather than fail a whole batch in the database.
  */
-function isCleanText(value: string): boolean {
+export function isCleanText(value: string): boolean {
   // eslint-disable-next-line no-control-regex
   return value.isWellFormed() && !/[\u0000-\u001f\u007f]/.test(value);
 }

@@ -127,3 +127,36 @@ describe('bodyHash', () => {
     expect([masker.userKey(body), masker.mask('ip', body), masker.mask('device_id', body)]).not.toContain(masker.bodyHash(body));
   });
 });
+
+describe('masks by label', () => {
+  const masker = createMasker(KEY, 'k1');
+  it('keeps the login masks exactly: labels ip and device_id are the known answers above, asked for by a string', () => {
+    const ip: string = 'ip';
+    const deviceId: string = 'device_id';
+    expect(masker.mask(ip, '1.2.3.4')).toBe('k1:245d7492c32ee7d2a3dcd9d3424ae320fb8218c684fc67b13b13f2041f210973');
+    expect(masker.mask(deviceId, '123-45-6789')).toBe('k1:622f9c0d06d412dd65e5779868f3049b69016fd03d0088cf8299579ae070ff83');
+  });
+
+  it('gives each label its own key, derived once and kept: a label asked again gives the same mask', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 20 }), fc.string({ minLength: 1, maxLength: 20 }), value, (a, b, v) => {
+        fc.pre(a !== b);
+        const first = masker.mask(a, v);
+        expect(first).toMatch(MASK);
+        expect(masker.mask(b, v)).not.toBe(first);
+        expect(masker.mask(a, v)).toBe(first);
+        expect(createMasker(KEY, 'k1').mask(a, v)).toBe(first);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keys subjects per scope, apart from user keys and masks', () => {
+    expect(masker.subjectKey('page_views', 'alice')).toMatch(MASK);
+    expect(masker.subjectKey('page_views', 'alice')).toBe(masker.subjectKey('page_views', 'alice'));
+    expect(masker.subjectKey('page_views', 'alice')).not.toBe(masker.subjectKey('purchases', 'alice'));
+    expect([masker.userKey('alice'), masker.mask('page_views', 'alice'), masker.mask('ip', 'alice')]).not.toContain(
+      masker.subjectKey('page_views', 'alice'),
+    );
+  });
+});
