@@ -2,7 +2,7 @@
 // file with, and whose JSON Schema (`npm run docs` -> docs/pipeline-file.schema.json) editors complete.
 // Shape only: the rules that span fields (builtin, pii on a type, one queue per pipeline) are the loader's.
 import { z } from 'zod';
-import { MESSAGE_FACTS, type ColumnType, type FieldSource } from '../model/pipeline.js';
+import { MESSAGE_FACTS, MESSAGE_ID_COLUMN, SUBJECT_KEY_COLUMN, type ColumnType, type FieldSource } from '../model/pipeline.js';
 
 /** A PostgreSQL name sqs2pg never has to quote: lower-case, at most 63 bytes (NAMEDATALEN - 1). */
 export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -36,7 +36,7 @@ export const LIMITS = {
  * Column names sqs2pg keeps for itself in a table it loads: the message id that makes a redelivery
  * harmless, and the subject's key when no column holds the subject as read.
  */
-export const RESERVED_COLUMNS: ReadonlySet<string> = new Set(['sqs_message_id', 'sqs2pg_subject_key']);
+export const RESERVED_COLUMNS: ReadonlySet<string> = new Set([MESSAGE_ID_COLUMN, SUBJECT_KEY_COLUMN]);
 
 const required = (what: string, expected: string) => (issue: { input?: unknown }) =>
   issue.input === undefined ? `${what} is required` : expected.startsWith('expected') ? expected : `expected ${expected}`;
