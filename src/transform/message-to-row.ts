@@ -5,8 +5,15 @@ import type { Masker } from './mask.js';
 import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
 import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from './types.js';
 
-export function messageToRow(message: InboundMessage, masker: Masker): Outcome {
-  return toOutcome(message, masker, null);
+export interface TransformLimits {
+  /** a larger body is too_large: hashed and scanned, never parsed (the queue's MaximumMessageSize in a run) */
+  maxBodyBytes: number;
+}
+
+const DEFAULT_LIMITS: TransformLimits = { maxBodyBytes: MAX_PARSED_BODY_BYTES };
+
+export function messageToRow(message: InboundMessage, masker: Masker, limits: TransformLimits = DEFAULT_LIMITS): Outcome {
+  return toOutcome(message, masker, null, limits);
 }
 
 /**
@@ -14,15 +21,19 @@ export function messageToRow(message: InboundMessage, masker: Masker): Outcome {
  * Kept apart from the outcome so that an outcome never holds personal data in clear; a rejection
  * has no originals (its body is only ever kept masked).
  */
-export function messageToVaultedRow(message: InboundMessage, masker: Masker): { outcome: Outcome; originals: MaskedOriginal[] } {
+export function messageToVaultedRow(
+  message: InboundMessage,
+  masker: Masker,
+  limits: TransformLimits = DEFAULT_LIMITS,
+): { outcome: Outcome; originals: MaskedOriginal[] } {
   const originals: MaskedOriginal[] = [];
-  return { outcome: toOutcome(message, masker, originals), originals };
+  return { outcome: toOutcome(message, masker, originals, limits), originals };
 }
 
-function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOriginal[] | null): Outcome {
-  // The size is checked before any parsing: a body no login event can be is only hashed and scanned.
+function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOriginal[] | null, limits: TransformLimits): Outcome {
+  // The size is checked before any parsing: a body over the limit is only hashed and scanned.
   const bytes = Buffer.byteLength(message.body, 'utf8');
-  if (bytes > MAX_PARSED_BODY_BYTES) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, null, bytes) };
+  if (bytes > limits.maxBodyBytes) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, null, bytes) };
   const json = parseJson(message.body);
   if (!json) return { kind: 'rejected', rejection: reject(message, masker, 'not_json', null, null, bytes, undefined) };
   const parsed = validateLoginEvent(json.value);
@@ -66,7 +77,8 @@ export function reject(
     detail,
     receiveCount: message.receiveCount,
     sentAtMs: message.sentAtMs,
-    ...bodyFacts(message.body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES || reason === 'not_json' ? undefined : (parsed ?? parseJson(message.body))),
+    // A body over the default limit is parsed again only when its caller had already parsed it.
+    ...bodyFacts(message.body, bytes, masker, reason === 'not_json' || reason === 'too_large' || (!parsed && bytes > MAX_PARSED_BODY_BYTES) ? undefined : (parsed ?? parseJson(message.body))),
   };
 }
 
