@@ -175,6 +175,29 @@ describe('messageToRow, rejected messages', () => {
   });
 });
 
+describe('messageToRow size limit', () => {
+  const sized = (bytes: number) => {
+    const empty = JSON.stringify({ ...EVENT, extra: '' });
+    return JSON.stringify({ ...EVENT, extra: 'é'.repeat((bytes - Buffer.byteLength(empty)) / 2) });
+  };
+
+  it('reads a body of exactly maxBodyBytes as an event, and quarantines one byte more unparsed', () => {
+    const limit = 900_002;
+    const atLimit = sized(limit);
+    expect(Buffer.byteLength(atLimit)).toBe(limit);
+    expect(rowOf(messageToRow(message(atLimit), masker, { maxBodyBytes: limit })).userId).toBe(EVENT.user_id);
+    const over = rejectionOf(messageToRow(message(`${atLimit} `), masker, { maxBodyBytes: limit }));
+    expect(over.reason).toBe('too_large');
+    expect(JSON.parse(over.body!.shape)).toMatchObject({ json: false });
+  });
+
+  it('does not parse a too_large body even when it is under the default limit', () => {
+    const rejection = rejectionOf(messageToRow(message(sized(2_000)), masker, { maxBodyBytes: 1_024 }));
+    expect(rejection.reason).toBe('too_large');
+    expect(JSON.parse(rejection.body!.shape)).toMatchObject({ json: false });
+  });
+});
+
 describe('messageToRow properties', () => {
   const event = fc.record({
     user_id: fc.uuid(),
