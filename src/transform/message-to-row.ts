@@ -1,5 +1,6 @@
 // The whole transform, pure and total: a received message becomes a user_logins row or a
 // rejection with a reason. It never throws for any body.
+import { largeBodyRefusal } from './json-bounds.js';
 import { parseJson, validateLoginEvent } from './login-event.js';
 import type { Masker } from './mask.js';
 import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
@@ -34,6 +35,9 @@ function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOri
   // The size is checked before any parsing: a body over the limit is only hashed and scanned.
   const bytes = Buffer.byteLength(message.body, 'utf8');
   if (bytes > limits.maxBodyBytes) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, null, bytes) };
+  // A large body is parsed only when one scan shows it is not built to make parsing costly.
+  const costly = bytes > MAX_PARSED_BODY_BYTES ? largeBodyRefusal(message.body) : undefined;
+  if (costly !== undefined) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, costly, bytes) };
   const json = parseJson(message.body);
   if (!json) return { kind: 'rejected', rejection: reject(message, masker, 'not_json', null, null, bytes, undefined) };
   const parsed = validateLoginEvent(json.value);
