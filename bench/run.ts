@@ -325,9 +325,12 @@ async function freshDatabase(adminUrl: string) {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  // The database is dropped WITH (FORCE) after each measure: a session of it ending then is expected.
+  pool.on('error', () => undefined);
   return {
     url: url.toString(),
-    pool: new pg.Pool({ connectionString: url.toString(), max: 1 }),
+    pool,
     drop: async () => {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
