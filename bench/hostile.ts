@@ -80,7 +80,8 @@ async function scenario(sqsEndpoint: string, hostile: number, vault: boolean, sm
           AWS_ENDPOINT_URL_SQS: sqsEndpoint,
           AWS_ACCESS_KEY_ID: 'x',
           AWS_SECRET_ACCESS_KEY: 'x',
-          SQS2PG_MASK_KEY: 'c3'.repeat(32),
+          // Fixed random bytes: low-entropy keys are refused (sec-keys).
+          SQS2PG_MASK_KEY: '5e0d7c2a91f4b3e8d6a7c1f09b2e4d3a8c7f6e5d4b3a29180f1e2d3c4b5a6978',
           SQS2PG_HTTP_PORT: '0',
           SQS2PG_LOG_LEVEL: 'warn',
           SQS2PG_BENCH_MEASURE: measureFile,
