@@ -10,8 +10,10 @@ import { ByteBudget, type BudgetReader } from '../../src/source/sqs/byte-budget.
 import { createSqsApi } from '../../src/source/sqs/create-sqs-api.js';
 import { SqsSource } from '../../src/source/sqs/source.js';
 import type { SqsApi } from '../../src/source/sqs/sqs-api.js';
-import type { InboundMessage } from '../../src/transform/types.js';
 import { createTestStack, type TestStack } from '../helpers/stack.js';
+
+// The source's own message type (its module moves with the vocabulary; this name does not).
+type InboundMessage = Awaited<ReturnType<SqsSource['receive']>>[number];
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
