@@ -85,8 +85,8 @@ async function scenario(sqsEndpoint: string, hostile: number, vault: boolean, sm
           SQS2PG_HTTP_PORT: '0',
           SQS2PG_LOG_LEVEL: 'warn',
           SQS2PG_BENCH_MEASURE: measureFile,
-          ...(process.env.SQS2PG_POLLERS ? { SQS2PG_POLLERS: process.env.SQS2PG_POLLERS } : {}),
-          ...(process.env.SQS2PG_MAX_IN_FLIGHT_BYTES ? { SQS2PG_MAX_IN_FLIGHT_BYTES: process.env.SQS2PG_MAX_IN_FLIGHT_BYTES } : {}),
+          // SQS2PG_* settings in the bench's own environment reach sqs2pg (e.g. SQS2PG_SQS_CLIENT=sdk).
+          ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('SQS2PG_') && name !== 'SQS2PG_MASK_KEY')),
           // glibc's malloc, as the container image sets it (see the Dockerfile), when the caller sets it.
           ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
           ...(process.env.MALLOC_MMAP_THRESHOLD_ ? { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ } : {}),

@@ -1,7 +1,9 @@
 // The bytes a worker holds, counted as they arrive rather than reserved for the worst case: answers
 // are counted chunk by chunk while they stream in, messages by what they cost while held. When the
-// budget is full an answer stops being read (its socket paused: TCP holds the rest at the sender),
-// except one, so that answers never wait on each other: memory stays within the limit plus one answer.
+// budget is full an answer stops being read (its socket paused: TCP holds the rest at the sender)
+// until messages in hand are committed and give their bytes back. Only when nothing is in hand (the
+// budget full of answers half read, which nothing else would empty) does one answer go on, one at a
+// time, so answers never wait on each other for ever: memory stays within the limit plus one answer.
 
 /** One answer being read: how to let it go on once it was paused. */
 export interface BudgetReader {
@@ -10,6 +12,8 @@ export interface BudgetReader {
 
 export class ByteBudget {
   private heldBytes = 0;
+  /** of which messages in hand (charge/release); the rest is answers being read (take/returnAnswer) */
+  private messageBytes = 0;
   /** the one answer that may go on reading while the budget is full */
   private passer: BudgetReader | undefined;
   /** answers paused because the budget was full, oldest first */
@@ -26,7 +30,7 @@ export class ByteBudget {
     return this.heldBytes >= this.limitBytes;
   }
 
-  /** Answers paused now (for tests and the metrics). */
+  /** Answers paused now (for tests). */
   get pausedReaders(): number {
     return this.paused.length;
   }
@@ -38,26 +42,38 @@ export class ByteBudget {
   take(reader: BudgetReader, bytes: number): boolean {
     this.heldBytes += bytes;
     if (this.heldBytes <= this.limitBytes) return true;
-    this.passer ??= reader;
+    // Messages in hand will be committed and give bytes back: every answer waits for that.
+    if (this.messageBytes <= 0) this.passer ??= reader;
     if (this.passer === reader) return true;
     this.paused.push(reader);
     return false;
   }
 
-  /** Counts bytes held by something other than an answer being read (a message in hand). */
+  /** Counts the bytes of a message in hand (received, not yet deleted or released). */
   charge(bytes: number): void {
     this.heldBytes += bytes;
+    this.messageBytes += bytes;
   }
 
-  /** Gives bytes back; paused answers go on once there is room. */
+  /** Gives back the bytes of messages in hand; paused answers go on once there is room. */
   release(bytes: number): void {
+    this.messageBytes -= bytes;
+    this.giveBack(bytes);
+  }
+
+  /** Gives back the bytes `take` counted for an answer, once it is parsed (or has failed). */
+  returnAnswer(bytes: number): void {
+    this.giveBack(bytes);
+  }
+
+  private giveBack(bytes: number): void {
     this.heldBytes -= bytes;
     if (this.heldBytes < this.limitBytes) {
       const paused = this.paused;
       this.paused = [];
       for (const reader of paused) reader.resume();
       for (const listener of this.roomListeners) listener();
-    } else if (this.passer === undefined) {
+    } else if (this.passer === undefined && this.messageBytes <= 0) {
       this.handOn();
     }
   }
@@ -68,7 +84,7 @@ export class ByteBudget {
     if (at >= 0) this.paused.splice(at, 1);
     if (this.passer !== reader) return;
     this.passer = undefined;
-    this.handOn();
+    if (this.messageBytes <= 0) this.handOn();
   }
 
   /** Called whenever bytes given back leave the budget below its limit. */

@@ -56,7 +56,7 @@ export class LeanSqsApi implements SqsApi {
       return parseReceiveAnswer(answer);
     } finally {
       // The raw answer is garbage once parsed: the caller counts the messages it keeps.
-      counted?.budget.release(counted.bytes);
+      counted?.budget.returnAnswer(counted.bytes);
     }
   }
 

@@ -44,6 +44,12 @@ export class AnswerTooLargeError extends Error {
   }
 }
 
+// What an answer's bytes cost by the time it is parsed, counted as they arrive: the chunks, then
+// their concatenation and its text, then the bodies parsed out of it, before the first are collected.
+// Counting the raw bytes alone let sixteen pollers' answers of 1 MiB bodies, resumed together, take a
+// worker to 467 MB (bench:hostile, 2026-12-07).
+export const ANSWER_COST_FACTOR = 4;
+
 const MAX_ATTEMPTS = 3;
 // The SDK's standard strategy as @aws-sdk/client-sqs 3.1175 has it (@smithy/core's retries-2026
 // config): full jitter over base × 2^retry, a longer base when throttled; a quota of 500 tokens,
@@ -138,7 +144,7 @@ export class LeanTransport {
       (error: unknown) => {
         // The failed attempt's chunks are garbage now: a retry counts its own.
         if (counted) {
-          counted.budget.release(counted.bytes);
+          counted.budget.returnAnswer(counted.bytes);
           counted.bytes = 0;
         }
         throw error;
@@ -209,8 +215,9 @@ function exchange(
         }
         chunks.push(chunk);
         if (counted) {
-          counted.bytes += chunk.length;
-          if (!counted.budget.take(reader, chunk.length)) started.pause();
+          const cost = ANSWER_COST_FACTOR * chunk.length;
+          counted.bytes += cost;
+          if (!counted.budget.take(reader, cost)) started.pause();
         }
       },
       onResponseEnd() {

@@ -56,10 +56,36 @@ describe('ByteBudget', () => {
     read(budget, b, 10);
     read(budget, c, 10);
     expect([b.paused, c.paused]).toEqual([true, true]);
-    budget.release(60);
+    budget.returnAnswer(60);
     expect([b.paused, c.paused, told]).toEqual([true, true, 0]);
-    budget.release(60);
+    budget.returnAnswer(60);
     expect([b.paused, c.paused, told, budget.held]).toEqual([false, false, 1, 50]);
+  });
+
+  it('with messages in hand, pauses every answer at a full budget until their bytes come back', () => {
+    const budget = new ByteBudget(100);
+    const [a, b] = [reader(), reader()];
+    budget.charge(90); // messages in hand: their commit will give these back
+    read(budget, a, 20);
+    read(budget, b, 20);
+    expect([a.paused, b.paused]).toEqual([true, true]);
+    budget.finished(reader()); // an answer ending elsewhere hands nothing on while messages are in hand
+    expect([a.paused, b.paused]).toEqual([true, true]);
+    budget.release(90);
+    expect([a.paused, b.paused, budget.held]).toEqual([false, false, 40]);
+  });
+
+  it('hands on to one paused answer when the messages in hand are all gone and answers still fill it', () => {
+    const budget = new ByteBudget(100);
+    const [a, b] = [reader(), reader()];
+    budget.charge(50);
+    read(budget, a, 60);
+    read(budget, b, 60);
+    expect([a.paused, b.paused]).toEqual([true, true]);
+    budget.release(50); // 120 held, all of it answers half read: nothing else would empty it
+    expect([a.paused, b.paused]).toEqual([false, true]);
+    read(budget, a, 500);
+    expect(a.paused).toBe(false);
   });
 
   it('forgets a paused answer that ends (aborted) and hands on when the one going on fails', () => {
