@@ -14,9 +14,9 @@ import { settings } from '../src/config/schema.js';
 import { freePort } from '../src/local/free-port.js';
 import { generateSample } from '../src/local/sample.js';
 import { createSqsClient } from '../src/source/sqs/client.js';
-import { createQueue, LOGIN_QUEUE_MAX_MESSAGE_BYTES } from '../src/source/sqs/queue-admin.js';
+import { createQueue } from '../src/source/sqs/queue-admin.js';
 import { writeBenchCharts, type BenchFigures } from './charts.js';
-import { fillQueue } from './fill-queue.js';
+import { fillQueue, type QueueKind } from './fill-queue.js';
 import { measureClients, renderClientsTable } from './clients.js';
 import { sampleTreeRss } from './tree-rss.js';
 
@@ -54,6 +54,13 @@ const { values: flags } = parseArgs({
     'sqs2pg-node-options': { type: 'string', default: '' },
     // sqs2pg's --workers on loopback, each its own row: 1,2 compares two workers with one
     workers: { type: 'string' },
+    // the queues sqs2pg drains: default (created without attributes, 1 MiB bodies; every contender)
+    // and 64k (MaximumMessageSize 64 KiB; sqs2pg alone, reported beside the default queue's)
+    queues: { type: 'string', default: 'default,64k' },
+    // runs of the start-to-exit timing of a drain of 100 messages (0: none)
+    'drain-runs': { type: 'string', default: '3' },
+    // skip the SQS client table (bench/clients.ts) before the contenders
+    'no-clients': { type: 'boolean', default: false },
   },
 });
 const messages = Number(flags.messages);
@@ -62,6 +69,8 @@ const rounds = Math.max(1, Number(flags.rounds ?? (flags['sqs2pg-only'] ? '1' : 
 const DEADLINE_MS = 15 * 60_000 + messages;
 const sqs2pgNodeArgs = flags['sqs2pg-node-options'].split(/\s+/).filter(Boolean);
 const workerCounts = (flags.workers ?? (flags['sqs2pg-only'] ? '1' : '1,2')).split(',').map(Number);
+const queueKinds = flags.queues.split(',').filter((kind): kind is QueueKind => kind === 'default' || kind === '64k');
+const DRAIN_END_MESSAGES = 100;
 const started = Date.now();
 const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
@@ -84,6 +93,8 @@ interface Measure {
   contender: 'ceiling' | 'baseline' | 'sqs2pg';
   /** sqs2pg's --workers */
   workers: number;
+  /** the queue drained: every contender's default, and sqs2pg's 64 KiB beside it */
+  queue: QueueKind;
   messages: number;
   seconds: number;
   cpuSeconds: number | null;
@@ -93,7 +104,7 @@ interface Measure {
 async function main(): Promise<void> {
   const adminUrl = flags['clients-only'] ? '' : await startDatabase();
   const sqsServer = await startProcess('node', [join(HERE, 'sqs-server.js')]);
-  if (!flags['sqs2pg-only']) {
+  if (!flags['sqs2pg-only'] && !flags['no-clients']) {
     const clients = renderClientsTable(await measureClients(sqsServer, messages, Number(flags['client-rounds']), console.log));
     console.log(`\n${clients}\n`);
     if (flags['write-readme']) writeReadme(clients, 'bench-clients');
@@ -101,6 +112,7 @@ async function main(): Promise<void> {
   }
   const results: Measure[] = [];
   let latency: Latency | undefined;
+  let drainEnd: number[] = [];
   for (const profile of flags.profiles.split(',')) {
     const endpoint =
       profile === 'aws-like'
@@ -114,18 +126,21 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       for (const contender of contenders) {
         for (const workers of contender === 'sqs2pg' && profile === 'loopback' ? workerCounts : [1]) {
-          const measure = { ...(await measureOne(profile, contender, sizes[contender], endpoint, adminUrl, workers)), round };
-          results.push(measure);
-          console.log(`${profile.padEnd(9)} ${labelOf(measure).padEnd(8)} round ${round}: ${format(measure)}`);
+          for (const queue of contender === 'sqs2pg' && workers === 1 ? queueKinds : (['default'] as const)) {
+            const measure = { ...(await measureOne(profile, contender, sizes[contender], endpoint, adminUrl, workers, queue)), round };
+            results.push(measure);
+            console.log(`${profile.padEnd(9)} ${labelOf(measure).padEnd(8)} round ${round}: ${format(measure)}`);
+          }
         }
       }
     }
     if (profile === 'loopback') {
       const rate = median(runsOf(results, 'loopback', 'sqs2pg', 1).map(rateOf));
       if (!Number.isNaN(rate)) latency = await measureLatency(endpoint, adminUrl, 0.5 * rate);
+      drainEnd = await measureDrainEnd(endpoint, adminUrl, Number(flags['drain-runs']));
     }
   }
-  const table = renderTable(results, latency);
+  const table = renderTable(results, latency, drainEnd);
   console.log(`\n${table}`);
   if (flags['write-readme']) {
     writeReadme(table);
@@ -133,7 +148,7 @@ async function main(): Promise<void> {
       const figures: BenchFigures = {
         source: `npm run bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}`,
         contenders: summarise(results)
-          .filter((row) => row.workers === 1)
+          .filter((row) => row.workers === 1 && row.queue === 'default')
           .map((row) => ({ profile: row.profile, contender: row.contender, messagesPerSec: row.rate, cpuPer100k: row.cpuPer100k })),
         ...(latency ? { latency: { rate: latency.rate, quantiles: latency.quantiles } } : {}),
       };
@@ -149,11 +164,12 @@ async function measureOne(
   endpoint: string,
   adminUrl: string,
   workers: number,
+  queue: QueueKind,
 ): Promise<Omit<Measure, 'round'>> {
   const { url: databaseUrl, pool, drop } = await freshDatabase(adminUrl);
   try {
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
-    const queueUrl = await fillQueue(endpoint, count, 'bench');
+    const queueUrl = await fillQueue(endpoint, count, 'bench', queue);
     const timeFile = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-')), 'time');
     const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count, workers);
     const t0 = performance.now();
@@ -174,7 +190,7 @@ async function measureOne(
     }
     const usage = readTime(timeFile);
     const peak = tree.stop();
-    return { profile, contender, workers, messages: count, seconds, cpuSeconds: usage.cpuSeconds, peakRssMb: peak?.peakMb ?? usage.peakRssMb };
+    return { profile, contender, workers, queue, messages: count, seconds, cpuSeconds: usage.cpuSeconds, peakRssMb: peak?.peakMb ?? usage.peakRssMb };
   } finally {
     await pool.end();
     await drop();
@@ -222,7 +238,7 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
   try {
     await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     await pool.query('ALTER TABLE user_logins ADD COLUMN bench_loaded_at timestamptz DEFAULT clock_timestamp()');
-    const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`, LOGIN_QUEUE_MAX_MESSAGE_BYTES);
+    const queueUrl = await createQueue(sqs, `bench-latency-${Date.now()}`);
     const worker = startChild('node', [...sqs2pgNodeArgs, CLI, 'run'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
     // The service's latency, not its start: nothing is sent before it answers ready.
     await waitForReady(worker);
@@ -262,6 +278,31 @@ async function measureLatency(endpoint: string, adminUrl: string, rate: number) 
   }
 }
 
+/**
+ * How long `run --drain` takes from its start to its exit for a small queue (100 messages, a default
+ * queue): start-up, the drain, and how soon it notices the queue is empty. Seconds, one per run.
+ */
+async function measureDrainEnd(endpoint: string, adminUrl: string, runs: number): Promise<number[]> {
+  const seconds: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const { url: databaseUrl, pool, drop } = await freshDatabase(adminUrl);
+    try {
+      await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
+      const queueUrl = await fillQueue(endpoint, DRAIN_END_MESSAGES, 'bench-drain-end');
+      const t0 = performance.now();
+      await runToEnd('node', [...sqs2pgNodeArgs, CLI, 'run', '--drain'], sqs2pgEnv(queueUrl, endpoint, databaseUrl));
+      seconds.push((performance.now() - t0) / 1000);
+      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM user_logins');
+      if (Number(rows[0]?.n) !== DRAIN_END_MESSAGES) throw new Error(`the drain of ${DRAIN_END_MESSAGES} loaded ${rows[0]?.n} rows`);
+      console.log(`drain of ${DRAIN_END_MESSAGES}, start to exit: ${seconds.at(-1)!.toFixed(2)} s`);
+    } finally {
+      await pool.end();
+      await drop();
+    }
+  }
+  return seconds;
+}
+
 // ---- plumbing -------------------------------------------------------------------------------
 
 async function startDatabase(): Promise<string> {
@@ -284,9 +325,12 @@ async function freshDatabase(adminUrl: string) {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  // The database is dropped WITH (FORCE) after each measure: a session of it ending then is expected.
+  pool.on('error', () => undefined);
   return {
     url: url.toString(),
-    pool: new pg.Pool({ connectionString: url.toString(), max: 1 }),
+    pool,
     drop: async () => {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
@@ -375,7 +419,8 @@ function startProcess(command: string, args: string[]): Promise<string> {
 }
 
 function labelOf(m: Measure): string {
-  return m.workers > 1 ? `${m.contender} --workers ${m.workers}` : m.contender;
+  const label = m.workers > 1 ? `${m.contender} --workers ${m.workers}` : m.contender;
+  return m.queue === '64k' ? `${label} (64 KiB queue)` : label;
 }
 
 function format(m: Measure): string {
@@ -395,14 +440,15 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-function runsOf(results: readonly Measure[], profile: string, contender: Measure['contender'], workers: number): Measure[] {
-  return results.filter((m) => m.profile === profile && m.contender === contender && m.workers === workers);
+function runsOf(results: readonly Measure[], profile: string, contender: Measure['contender'], workers: number, queue: QueueKind = 'default'): Measure[] {
+  return results.filter((m) => m.profile === profile && m.contender === contender && m.workers === workers && m.queue === queue);
 }
 
 interface Summary {
   profile: string;
   contender: Measure['contender'];
   workers: number;
+  queue: QueueKind;
   messages: number;
   /** medians over the rounds */
   rate: number;
@@ -415,12 +461,14 @@ interface Summary {
   overCeiling: number;
   overBaseline: number;
   overOneWorker: number;
+  /** the 64 KiB queue's rate over the default queue's, round by round */
+  overDefaultQueue: number;
 }
 
 function summarise(results: readonly Measure[]): Summary[] {
-  const keys = [...new Map(results.map((m) => [`${m.profile}/${m.contender}/${m.workers}`, m])).values()];
-  return keys.map(({ profile, contender, workers }) => {
-    const runs = runsOf(results, profile, contender, workers);
+  const keys = [...new Map(results.map((m) => [`${m.profile}/${m.contender}/${m.workers}/${m.queue}`, m])).values()];
+  return keys.map(({ profile, contender, workers, queue }) => {
+    const runs = runsOf(results, profile, contender, workers, queue);
     const pairedRatio = (other: Measure['contender'], otherWorkers = 1) =>
       median(
         runs.flatMap((m) => {
@@ -434,6 +482,7 @@ function summarise(results: readonly Measure[]): Summary[] {
       profile,
       contender,
       workers,
+      queue,
       messages: runs[0]?.messages ?? 0,
       rate: median(runs.map(rateOf)),
       cpuPer100k: cpus.length > 0 ? median(cpus) : null,
@@ -442,11 +491,12 @@ function summarise(results: readonly Measure[]): Summary[] {
       overCeiling: pairedRatio('ceiling'),
       overBaseline: pairedRatio('baseline'),
       overOneWorker: pairedRatio(contender, 1),
+      overDefaultQueue: pairedRatio(contender, workers),
     };
   });
 }
 
-function renderTable(results: readonly Measure[], latency: { p50: number; p99: number; rate: number } | undefined): string {
+function renderTable(results: readonly Measure[], latency: { p50: number; p99: number; rate: number } | undefined, drainEnd: readonly number[] = []): string {
   const rounded = (n: number) => Math.round(n).toLocaleString('en-US');
   const ratio = (n: number) => (Number.isNaN(n) ? '' : n.toFixed(2));
   const cpu = (row: Summary) => (row.cpuPer100k === null ? 'n/a' : row.cpuPer100k.toFixed(1));
@@ -456,9 +506,16 @@ function renderTable(results: readonly Measure[], latency: { p50: number; p99: n
     '| profile | contender | messages | msg/s | × ceiling | × baseline | CPU s / 100k msgs | peak RSS | msg/s, each round |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const row of summaries.filter((r) => r.workers === 1)) {
+  for (const row of summaries.filter((r) => r.workers === 1 && r.queue === 'default')) {
     lines.push(
       `| ${row.profile} | ${row.contender} | ${row.messages.toLocaleString('en-US')} | ${rounded(row.rate)} | ${ratio(row.overCeiling)} | ${ratio(row.overBaseline)} | ${cpu(row)} | ${rss(row)} | ${row.rates.map(rounded).join(' · ')} |`,
+    );
+  }
+  lines.push('', 'Every queue created without attributes, as AWS and LocalStack create one (`MaximumMessageSize` 1 MiB), unless it says 64 KiB.');
+  for (const row of summaries.filter((r) => r.queue === '64k')) {
+    lines.push(
+      '',
+      `sqs2pg on a 64 KiB queue, ${row.profile}: ${rounded(row.rate)} msg/s; the default queue ran at ${ratio(1 / row.overDefaultQueue)} × this, round by round (${row.rates.map(rounded).join(' · ')} msg/s; ${cpu(row)} CPU s / 100k msgs, peak RSS ${rss(row)}).`,
     );
   }
   if (rounds > 1) {
@@ -466,6 +523,10 @@ function renderTable(results: readonly Measure[], latency: { p50: number; p99: n
       '',
       `${rounds} rounds, each running every contender of a profile in turn: msg/s and CPU are medians over the rounds, × ceiling and × baseline the medians of each round's own ratios, peak RSS the largest.`,
     );
+  }
+  if (drainEnd.length > 0) {
+    const times = drainEnd.map((s) => `${s.toFixed(1)} s`).join(' · ');
+    lines.push('', `\`sqs2pg run --drain\` of ${DRAIN_END_MESSAGES} messages, start to exit (loopback): ${median(drainEnd).toFixed(1)} s, the median of ${times}.`);
   }
   for (const row of summaries.filter((r) => r.workers > 1)) {
     lines.push(

@@ -25,11 +25,10 @@ import { summary } from './pipelines.js';
 import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
 import { createSqsApi, type SqsClientSetting } from '../source/sqs/create-sqs-api.js';
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
-import { SqsSource } from '../source/sqs/source.js';
+import { SQS_MAX_BODY_BYTES, SqsSource } from '../source/sqs/source.js';
 import { resolveWorkerCount, splitPoolSize } from '../supervisor/pool-split.js';
 import { S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
-import { MAX_PARSED_BODY_BYTES } from '../transform/quarantine-record.js';
 import { maskKeyFrom } from '../config/key.js';
 import { refuseLegacyVaultKey, vaultPublicKeyFrom } from '../vault/key-pair.js';
 
@@ -193,7 +192,7 @@ function checkWorkers(setting: number | 'auto', poolSize: number): CheckResult {
 async function checkS3Payloads(config: { s3Payloads: 'resolve' | 'off'; s3Endpoint?: string | undefined; s3DeleteAfterCommit: boolean; region: string }, env: NodeJS.ProcessEnv): Promise<CheckResult> {
   const check = 'S3 payloads';
   if (config.s3Payloads === 'off') return { check, status: 'ok', detail: 'off: a body the SQS extended client offloaded to S3 is quarantined as it is' };
-  const resolver = new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: MAX_PARSED_BODY_BYTES, env });
+  const resolver = new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: SQS_MAX_BODY_BYTES, env });
   try {
     const answer = await resolver.answers();
     const where = config.s3Endpoint ?? `S3 in ${config.region}`;

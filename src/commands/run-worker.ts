@@ -8,11 +8,10 @@ import { formatRunSummary, runSummaryJson } from '../observability/report.js';
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
-import { sqsSocketsFor } from '../source/sqs/source.js';
+import { SQS_MAX_BODY_BYTES, sqsSocketsFor } from '../source/sqs/source.js';
 import { linkToSupervisor } from '../supervisor/worker-link.js';
 import { S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import { createMasker } from '../transform/mask.js';
-import { MAX_PARSED_BODY_BYTES } from '../transform/quarantine-record.js';
 import { startObservers } from './observers.js';
 import { stopOnSignals } from './stop-on-signals.js';
 import type { vaultSealerFrom } from '../vault/key-pair.js';
@@ -52,7 +51,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
     emit: bus.emit,
   });
   const payloads =
-    config.s3Payloads === 'resolve' ? new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: MAX_PARSED_BODY_BYTES, env }) : undefined;
+    config.s3Payloads === 'resolve' ? new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: config.maxBodyBytes ?? SQS_MAX_BODY_BYTES, env }) : undefined;
   const pool = createPool(config.databaseUrl, config.dbPoolSize);
   const forceExit = () => {
     logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');

@@ -588,7 +588,17 @@ export const settings = {
     default: '50331648',
     defaultDoc: '`50331648` (48 MiB)',
     unit: 'bytes',
-    doc: 'Bodies in hand (UTF-8 bytes), counting 10 MiB for each receive in flight (ten bodies of SQS\'s 1 MiB maximum); polling pauses at this limit. The default keeps a worker under 200 MB of memory, within the shipped Deployment\'s 256 Mi, whatever the bodies hold.',
+    doc: 'What the messages in hand and the SQS answers being read hold in memory, counted as answers arrive; at this limit polling pauses and answers are read one at a time. With `--sqs-client sdk`, a full answer (ten bodies of the queue\'s maximum, twice) is reserved for each receive in flight instead. The default keeps a worker under 200 MB of memory, within the shipped Deployment\'s 256 Mi, whatever the bodies hold.',
+    commands: pipelineCommands,
+  }),
+  maxBodyBytes: setting({
+    flag: 'max-body-bytes',
+    env: 'SQS2PG_MAX_BODY_BYTES',
+    group: 'Throughput and limits',
+    schema: int(1024, 1_048_576).optional(),
+    defaultDoc: "the queue's `MaximumMessageSize` (1 MiB on a queue created without attributes)",
+    unit: 'bytes',
+    doc: 'Largest body (UTF-8 bytes) read as an event; a larger one is quarantined as `too_large`, only hashed and scanned.',
     commands: pipelineCommands,
   }),
   dbPoolSize: setting({

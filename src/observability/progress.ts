@@ -81,6 +81,9 @@ export function throttledLine(stream: ProgressStream, intervalMs = 250): { draw(
 
 function eta({ remaining, ratePerSec }: ProgressFigures): string {
   if (remaining === undefined || ratePerSec < 0.5) return '-';
+  // Nothing left by the last count: the drain is checking the queue is empty (it then ends at once,
+  // or goes on with what another consumer or a delay held back), not done.
+  if (remaining === 0) return '<1s';
   const seconds = Math.ceil(remaining / ratePerSec);
   if (seconds < 60) return `${seconds}s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, '0')}s`;

@@ -24,12 +24,15 @@ export interface PipelineOptions {
   batchMaxRows: number;
   batchMaxWaitMs: number;
   maxInFlightMessages: number;
-  /** UTF-8 bytes of the bodies in hand, plus a full answer reserved for each receive in flight */
+  /**
+   * what the messages in hand and the answers being read hold (the source's byte budget); with a
+   * client that cannot count answers as they arrive, plus the worst case reserved for each receive
+   */
   maxInFlightBytes: number;
-  /** the queue's MaximumMessageSize (SQS_MAX_BODY_BYTES when unknown) */
-  maxMessageBytes?: number;
   /** finish once the queue is empty and everything is committed */
   drain: boolean;
+  /** bodies larger than this are quarantined too_large without being parsed (default: the queue's maximum) */
+  maxBodyBytes?: number | undefined;
   /** with drain: give up once PostgreSQL or SQS has failed this long */
   maxOutageSec: number;
   /** how often the queue's depth is polled for the metrics and the progress line */
@@ -41,11 +44,6 @@ export interface PipelineOptions {
 }
 
 const RECEIVE_MAX = 10;
-// A message of an answer may be as large as the queue allows (its MaximumMessageSize, SQS's 1 MiB
-// unless the queue says less), and costs about twice that while the SDK decodes it (the bytes, then
-// the strings): that much of the budget is held for each message a receive may bring until its answer
-// is counted by what it really holds. A queue sized for login events (64 KiB) leaves every poller room.
-const RESERVE_FACTOR = 2;
 // Receives ask for as many messages as make about this many bytes, judged by the bodies of recent
 // answers: after a burst of large bodies, one message per call, so decoding an answer (synchronous,
 // in the SDK) holds the event loop for milliseconds and the memory it takes stays small. Back to
@@ -63,15 +61,21 @@ const TRANSFORM_SLICE_MS = 10;
 const STOP_RECEIVE_GRACE_MS = 1_000;
 // Long enough to batch a burst, short enough that --drain notices an empty queue promptly.
 const DRAIN_RECEIVE_WAIT_SEC = 1;
+// A drain that has nothing in hand asks the queue whether it is empty at most this often: after
+// every commit that leaves nothing in hand, so the end is noticed within a depth call of the last.
+const DRAIN_CHECK_MIN_INTERVAL_MS = 100;
 
 export class Pipeline {
   private readonly stopping = new AbortController();
   private readonly receiving = new AbortController();
   private drained = false;
+  /** a drain's emptiness check under way, and when the last one started */
+  private drainCheck: Promise<void> | undefined;
+  private drainCheckedAt = -Infinity;
   private readonly writer: BatchWriter;
   private pending: Entry[] = [];
   private pendingBytes = 0;
-  /** receives sent and not yet answered, and the bytes of the budget they hold */
+  /** receives sent and not yet answered, and the bytes reserved for them (SDK client only) */
   private receivesInFlight = 0;
   private reservedBytes = 0;
   /** the largest body of recent answers, halving with each answer */
@@ -102,10 +106,6 @@ export class Pipeline {
     this.writer = new BatchWriter(sink, masker, emit, this.stopping.signal, this.outageLimitMs, vault);
   }
 
-  private get reservePerMessageBytes(): number {
-    return RESERVE_FACTOR * (this.options.maxMessageBytes ?? SQS_MAX_BODY_BYTES);
-  }
-
   /** a service retries for ever; a drain gives up so a scheduled job can fail visibly */
   private get outageLimitMs(): number | null {
     return this.options.drain ? this.options.maxOutageSec * 1000 : null;
@@ -124,7 +124,9 @@ export class Pipeline {
     if (this.stopped) return;
     this.emit('pipeline:stopping', { reason, inFlight: this.source.inFlight });
     this.stopping.abort();
-    setTimeout(() => this.receiving.abort(), STOP_RECEIVE_GRACE_MS).unref();
+    // A drain stops once the queue holds nothing anyone could be receiving: no grace to wait out.
+    if (reason === 'drained') this.receiving.abort();
+    else setTimeout(() => this.receiving.abort(), STOP_RECEIVE_GRACE_MS).unref();
     this.wakePollers();
   }
 
@@ -226,10 +228,7 @@ export class Pipeline {
       }
       if (messages.length === 0) {
         if (this.retirePoller()) break;
-        if (this.options.drain && (await this.queueIsEmpty())) {
-          this.drained = true;
-          this.stop('drained');
-        }
+        if (this.options.drain) await this.checkDrained(true);
         continue;
       }
       const payloads = this.payloads ? await this.payloads.resolve(messages, this.receiving.signal) : undefined;
@@ -286,8 +285,9 @@ export class Pipeline {
     if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: reject(message, this.masker, payload.reason, null, payload.detail) } };
     const read = payload ? { ...message, body: payload.body } : message;
     const extra = payload ? { body: payload.body, s3Object: payload.pointer } : {};
-    if (!this.vault) return { message, ...extra, outcome: messageToRow(read, this.masker, this.options.envelope) };
-    return { message, ...extra, ...messageToVaultedRow(read, this.masker, this.options.envelope) };
+    const options = { envelope: this.options.envelope ?? 'none', maxBodyBytes: this.options.maxBodyBytes ?? SQS_MAX_BODY_BYTES };
+    if (!this.vault) return { message, ...extra, outcome: messageToRow(read, this.masker, options) };
+    return { message, ...extra, ...messageToVaultedRow(read, this.masker, options) };
   }
 
   private add(entry: Entry): void {
@@ -312,6 +312,8 @@ export class Pipeline {
       .finally(() => {
         this.writes.delete(write);
         this.wakePollers();
+        // The last commit of a drain: ask the queue now rather than after a long poll comes back empty.
+        if (this.options.drain && !this.stopped && this.nothingInHand()) void this.checkDrained(false);
       });
     this.writes.add(write);
   }
@@ -356,16 +358,18 @@ export class Pipeline {
   }
 
   /**
-   * Backpressure: polling waits while the messages in hand, or their bytes plus a full answer for
-   * every receive in flight, are at the limits. With nothing in hand and nothing being received,
-   * one receive always goes out, so a budget smaller than one answer still makes progress.
+   * Backpressure: polling waits while the messages in hand, or the bytes they and the answers
+   * being read hold, are at the limits (the lean client counts answers as they arrive, and stops
+   * reading them when the budget is full; the SDK's reserves a full answer for each receive in
+   * flight). With nothing in hand and nothing being received, one receive always goes out, so a
+   * budget smaller than one answer still makes progress.
    */
   private async roomForMore(): Promise<{ max: number; reserved: number } | undefined> {
     while (!this.stopped) {
       if (this.hasRoom()) {
         // Reserved in the same turn as the check: pollers woken together must not all see room.
         const max = this.receiveSize();
-        const reserved = max * this.reservePerMessageBytes;
+        const reserved = max * this.source.reservePerMessageBytes;
         this.receivesInFlight++;
         this.reservedBytes += reserved;
         return { max, reserved };
@@ -380,7 +384,7 @@ export class Pipeline {
     if (this.source.inFlight === 0 && this.receivesInFlight === 0) return true;
     // Large bodies arrive one receive at a time: the SDK decodes each answer in one go, and answers
     // landing together would be decoded back to back, their garbage piling up before V8 collects it.
-    const next = this.receiveSize() * this.reservePerMessageBytes;
+    const next = this.receiveSize() * this.source.reservePerMessageBytes;
     if (this.receiveSize() < RECEIVE_MAX && this.receivesInFlight > 0) return false;
     return this.source.inFlightBytes + this.reservedBytes + next <= this.options.maxInFlightBytes;
   }
@@ -403,9 +407,39 @@ export class Pipeline {
     for (const wake of waiters) wake();
   }
 
+  private nothingInHand(): boolean {
+    return this.source.inFlight === 0 && this.pending.length === 0 && this.writes.size === 0;
+  }
+
+  /**
+   * A drain ends once the queue is empty: then every other poller's long poll is cut short (it can
+   * bring nothing). One check at a time; `force` (a receive came back empty) waits for a check under
+   * way rather than skipping it, the others are skipped when one ran in the last 100 ms.
+   */
+  private async checkDrained(force: boolean): Promise<void> {
+    if (this.drainCheck !== undefined) {
+      if (force) await this.drainCheck;
+      return;
+    }
+    if (!force && performance.now() - this.drainCheckedAt < DRAIN_CHECK_MIN_INTERVAL_MS) return;
+    this.drainCheckedAt = performance.now();
+    const check = (async () => {
+      if (!this.stopped && (await this.queueIsEmpty()) && !this.stopped) {
+        this.drained = true;
+        this.stop('drained');
+      }
+    })();
+    this.drainCheck = check;
+    try {
+      await check;
+    } finally {
+      this.drainCheck = undefined;
+    }
+  }
+
   /** Nothing in hand here and nothing visible, hidden or delayed in the queue. */
   private async queueIsEmpty(): Promise<boolean> {
-    if (this.source.inFlight > 0 || this.pending.length > 0 || this.writes.size > 0) return false;
+    if (!this.nothingInHand()) return false;
     try {
       const depth = await this.source.depth();
       // Messages this run left in the queue (postponed) are hidden, not work a drain can finish.

@@ -48,6 +48,7 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
     queueUrl: parts.queueUrl,
     visibilityTimeoutSec: parts.options.visibilityTimeoutSec,
     emit: parts.bus.emit,
+    maxHeldBytes: parts.options.maxInFlightBytes,
   });
   try {
     await source.depth();
@@ -57,11 +58,11 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
     const { cause, action } = await explainQueueFailure(error, parts.queueUrl, parts.sqsTarget, parts.sqs);
     throw new ConnectError('sqs_unreachable', `cannot read the SQS queue ${parts.queueUrl} via ${parts.sqsTarget} (${cause}); ${action}`, error);
   }
-  // The byte budget reserves what an answer can hold: a queue that takes smaller bodies leaves more room.
+  // The SDK client's reservation is what an answer can hold, and a body up to the queue's maximum is an event.
   const maxMessageBytes = await source.maxMessageBytes().catch(() => SQS_MAX_BODY_BYTES);
   // After migrate, so a partitioned table already has its (sqs_message_id, create_date) index.
   const sink = new PostgresSink(parts.pool, await requireUserLogins(parts.pool));
-  const pipeline = new Pipeline(source, sink, parts.masker, { ...parts.options, maxMessageBytes }, parts.bus.emit, parts.vault ?? null, parts.payloads ?? null);
+  const pipeline = new Pipeline(source, sink, parts.masker, { ...parts.options, maxBodyBytes: parts.options.maxBodyBytes ?? maxMessageBytes }, parts.bus.emit, parts.vault ?? null, parts.payloads ?? null);
   await pipeline.rehearse();
   return pipeline;
 }

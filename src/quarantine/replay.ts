@@ -84,7 +84,7 @@ async function replayOne(client: PoolClient, record: { id: string; receiveCount:
   const sealed = await takeSealedBodyForReplay(client, record.id, options.reason);
   if (!sealed) return { kind: 'no_body' };
   const message = { messageId: record.id, body: openBody(sealed, record.id, options.opener), sentAtMs: record.sentAtMs, receiveCount: record.receiveCount };
-  const { outcome, originals } = messageToVaultedRow(message, options.masker, options.envelope);
+  const { outcome, originals } = messageToVaultedRow(message, options.masker, { envelope: options.envelope });
   if (outcome.kind === 'rejected') {
     await setReason(client, record.id, outcome.rejection.reason, outcome.rejection.field, null);
     return { kind: 'refused', reason: outcome.rejection.reason };

@@ -1,14 +1,23 @@
 // The whole transform, pure and total: a received message becomes a user_logins row or a
 // rejection with a reason. It never throws for any body.
 import { unwrapEnvelope, type EnvelopeMode } from './envelope.js';
+import { largeBodyRefusal } from './json-bounds.js';
 import { parseJson, validateLoginEvent } from './login-event.js';
 import type { Masker } from './mask.js';
 import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
 import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from '../model/message.js';
 
-/** `envelope`: what to do with an SNS or EventBridge envelope around the event (see envelope.ts). */
-export function messageToRow(message: InboundMessage, masker: Masker, envelope: EnvelopeMode = 'none'): Outcome {
-  return toOutcome(message, masker, null, envelope);
+export interface TransformOptions {
+  /** what to do with an SNS or EventBridge envelope around the event (see envelope.ts) */
+  envelope: EnvelopeMode;
+  /** a larger body is too_large: hashed and scanned, never parsed (the queue's MaximumMessageSize in a run) */
+  maxBodyBytes: number;
+}
+
+const DEFAULT_OPTIONS: TransformOptions = { envelope: 'none', maxBodyBytes: MAX_PARSED_BODY_BYTES };
+
+export function messageToRow(message: InboundMessage, masker: Masker, options: Partial<TransformOptions> = {}): Outcome {
+  return toOutcome(message, masker, null, { ...DEFAULT_OPTIONS, ...options });
 }
 
 /**
@@ -19,16 +28,19 @@ export function messageToRow(message: InboundMessage, masker: Masker, envelope: 
 export function messageToVaultedRow(
   message: InboundMessage,
   masker: Masker,
-  envelope: EnvelopeMode = 'none',
+  options: Partial<TransformOptions> = {},
 ): { outcome: Outcome; originals: MaskedOriginal[] } {
   const originals: MaskedOriginal[] = [];
-  return { outcome: toOutcome(message, masker, originals, envelope), originals };
+  return { outcome: toOutcome(message, masker, originals, { ...DEFAULT_OPTIONS, ...options }), originals };
 }
 
-function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOriginal[] | null, envelope: EnvelopeMode): Outcome {
-  // The size is checked before any parsing: a body no login event can be is only hashed and scanned.
+function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOriginal[] | null, { envelope, maxBodyBytes }: TransformOptions): Outcome {
+  // The size is checked before any parsing: a body over the limit is only hashed and scanned.
   const bytes = Buffer.byteLength(message.body, 'utf8');
-  if (bytes > MAX_PARSED_BODY_BYTES) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, null, bytes) };
+  if (bytes > maxBodyBytes) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, null, bytes) };
+  // A large body is parsed only when one scan shows it is not built to make parsing costly.
+  const costly = bytes > MAX_PARSED_BODY_BYTES ? largeBodyRefusal(message.body) : undefined;
+  if (costly !== undefined) return { kind: 'rejected', rejection: reject(message, masker, 'too_large', null, costly, bytes) };
   const json = parseJson(message.body);
   if (!json) {
     // Where an envelope is required, a body that is not JSON is first of all not one.
@@ -93,7 +105,8 @@ export function reject(
     detail,
     receiveCount: message.receiveCount,
     sentAtMs: message.sentAtMs,
-    ...bodyFacts(message.body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES ? undefined : (parsed ?? (reason === 'not_json' ? undefined : parseJson(message.body)))),
+    // A body over the default limit is parsed again only when its caller had already parsed it.
+    ...bodyFacts(message.body, bytes, masker, reason === 'not_json' || reason === 'too_large' || (!parsed && bytes > MAX_PARSED_BODY_BYTES) ? undefined : (parsed ?? parseJson(message.body))),
   };
 }
 

@@ -19,15 +19,24 @@ export function readJsonValues(value: unknown): ReadableValues {
   const found: ReadableValues = { userId: null, ip: [], deviceId: [] };
   if (isRecord(value) && typeof value.user_id === 'string') found.userId = value.user_id;
   // Iterative: a body nested deeper than the stack costs nothing more than a flat one.
+  // Nodes are counted as they are queued, not as they are read: a body of a million small items
+  // (a 1 MiB array of zeros) must not queue a million entries before the bound is checked.
   const stack: { value: unknown; field: 'ip' | 'deviceId' | null }[] = [{ value, field: null }];
-  for (let nodes = 0; stack.length > 0 && nodes < MAX_NODES; nodes++) {
+  let queued = 1;
+  while (stack.length > 0) {
     const node = stack.pop()!;
     if (node.field !== null && (typeof node.value === 'string' || typeof node.value === 'number')) {
       add(found[node.field], String(node.value));
     } else if (Array.isArray(node.value)) {
-      for (const item of node.value) stack.push({ value: item, field: node.field });
+      for (const item of node.value) {
+        if (queued++ >= MAX_NODES) break;
+        stack.push({ value: item, field: node.field });
+      }
     } else if (isRecord(node.value)) {
-      for (const key in node.value) stack.push({ value: node.value[key], field: node.field ?? fieldOf(key) });
+      for (const key in node.value) {
+        if (queued++ >= MAX_NODES) break;
+        stack.push({ value: node.value[key], field: node.field ?? fieldOf(key) });
+      }
     }
   }
   return found;

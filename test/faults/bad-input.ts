@@ -91,11 +91,29 @@ function hasBadChar(text: string): boolean {
   return false;
 }
 
+/** Nested deeper than 64, or more than 10,000 objects and arrays, brackets in strings aside (docs/how-it-works.md). */
+function costlyToParse(body: string): boolean {
+  const outsideStrings = body.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  let depth = 0;
+  let deepest = 0;
+  let containers = 0;
+  for (const char of outsideStrings) {
+    if (char === '[' || char === '{') {
+      containers += 1;
+      deepest = Math.max(deepest, ++depth);
+    } else if (char === ']' || char === '}') depth -= 1;
+  }
+  return deepest > 64 || containers > 10_000;
+}
+
 /** Every reason the documentation gives for refusing this body; empty: it must load. */
 export function violations(body: string): Set<Reason> {
   const found = new Set<Reason>();
-  // Over 64 KiB a body is never parsed: that is its only reason, whatever else it holds.
-  if (Buffer.byteLength(body) > 64 * 1024) return new Set(['too_large']);
+  // Over the limit (--max-body-bytes: by default the queue's MaximumMessageSize, 1 MiB on the suite's
+  // queues) a body is never parsed: that is its only reason, whatever else it holds.
+  if (Buffer.byteLength(body) > SQS_MAX_BODY_BYTES) return new Set(['too_large']);
+  // Over 64 KiB, nesting or containers enough to make parsing costly are refused the same way.
+  if (Buffer.byteLength(body) > 64 * 1024 && costlyToParse(body)) return new Set(['too_large']);
   let value: unknown;
   try {
     value = JSON.parse(body.startsWith('\uFEFF') ? body.slice(1) : body);
@@ -197,8 +215,6 @@ const TOO_LONG = ['too_long'] as const;
 const BAD_CHAR = ['bad_char'] as const;
 const BAD_IP = ['bad_ip'] as const;
 const BAD_VERSION = ['bad_app_version'] as const;
-// Over 64 KiB no body is parsed, whatever it holds (docs/how-it-works.md: Quarantine).
-const TOO_LARGE = ['too_large'] as const;
 
 export function handWrittenCases(): BadInputCase[] {
   serial = 0;
@@ -227,7 +243,8 @@ export function handWrittenCases(): BadInputCase[] {
   add('valid, extra field nested 10,000 levels', json(event()).replace(/}$/, `,"deep":${nested('[', ']', '', 10_000)}}`), 'loaded');
   add('valid, duplicate ip key: the last (valid) one counts', json(event()).replace('"ip":', `"ip":"999.0.0.${serial}","ip":`), 'loaded');
   add('valid, C1 control U+0085 in user_id (not a C0 control)', json(event({ user_id: 'a\u0085b' })), 'loaded');
-  add('valid, but an extra field fills the body to exactly 1 MiB', sizedTo(SQS_MAX_BODY_BYTES, 'padding', 'é'), TOO_LARGE);
+  // Up to the queue's MaximumMessageSize a body is an event, whatever it carries besides (issue 24).
+  add('valid, but an extra field fills the body to exactly 1 MiB', sizedTo(SQS_MAX_BODY_BYTES, 'padding', 'é'), 'loaded');
 
   // Not JSON.
   add('plain text', 'not json at all', NOT_JSON);
@@ -241,7 +258,7 @@ export function handWrittenCases(): BadInputCase[] {
   add('comment', `{/* c */${json(event()).slice(1)}`, NOT_JSON);
   add('trailing comma', json(event()).replace(/}$/, ',}'), NOT_JSON);
   add('byte-order mark, then truncated', `\uFEFF${json(event()).slice(0, 40)}`, NOT_JSON);
-  add('1 MiB of text', 'x'.repeat(SQS_MAX_BODY_BYTES), TOO_LARGE);
+  add('1 MiB of text', 'x'.repeat(SQS_MAX_BODY_BYTES), NOT_JSON);
   add('64 KiB of IPv4 addresses in text', Array.from({ length: 4_000 }, (_, i) => `10.${i >> 8}.${i & 255}.7`).join(' ').slice(0, 65_536), NOT_JSON);
   add(
     'truncated, with a device_id not shaped ddd-dd-dddd and an ip that is no address',
@@ -258,7 +275,7 @@ export function handWrittenCases(): BadInputCase[] {
   add('null', 'null', NOT_OBJECT);
   add('true', 'true', NOT_OBJECT);
   add('10,000 levels of [ ]', nested('[', ']', '', 10_000), NOT_OBJECT);
-  add('[ ] nested to the 1 MiB limit', nested('[', ']', '', SQS_MAX_BODY_BYTES / 2), TOO_LARGE);
+  add('[ ] nested to the 1 MiB limit', nested('[', ']', '', SQS_MAX_BODY_BYTES / 2), ['too_large']);
 
   // Missing or null fields.
   for (const field of ['user_id', 'device_type', 'ip', 'device_id', 'app_version', 'locale']) add(`missing ${field}`, without(field), MISSING);
@@ -299,7 +316,7 @@ export function handWrittenCases(): BadInputCase[] {
   add('device_id 257 characters', json(event({ device_id: `${serial + 1}-`.padEnd(257, '7') })), TOO_LONG);
   add('ip 65 characters', json(event({ ip: `2001:db8::${serial + 1}`.padEnd(65, '0') })), ['too_long', 'bad_ip']);
   add('app_version 33 characters', json(event({ app_version: '1.'.repeat(16) + '1' })), ['too_long', 'bad_app_version']);
-  add('user_id filling the body to exactly 1 MiB', sizedTo(SQS_MAX_BODY_BYTES, 'user_id', 'u'), TOO_LARGE);
+  add('user_id filling the body to exactly 1 MiB', sizedTo(SQS_MAX_BODY_BYTES, 'user_id', 'u'), TOO_LONG);
 
   // Control characters and lone surrogates (sent JSON-escaped: SQS refuses them raw).
   add('NUL in user_id', json(event({ user_id: 'u\u0000' })), BAD_CHAR);

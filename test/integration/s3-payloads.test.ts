@@ -47,7 +47,7 @@ describe('S3-offloaded payloads', () => {
     const queueUrl = await stack.newQueue();
     const events = generateSample({ count: 20, malformed: 0, seed: 2601 }).bodies;
     const badIp = JSON.stringify({ ...(JSON.parse(events[0]!) as object), user_id: 'bad-ip-user', ip: '999.1.2.3' });
-    const large = JSON.stringify({ ...(JSON.parse(events[1]!) as object), user_id: 'large-user', padding: 'x'.repeat(70 * 1024) });
+    const large = JSON.stringify({ ...(JSON.parse(events[1]!) as object), user_id: 'large-user', padding: 'x'.repeat(1_100 * 1024) });
     const { bucket, pointers } = await offload([...events, badIp, large]);
     const plain = generateSample({ count: 1, malformed: 0, seed: 2602 }).bodies[0]!;
     await stack.send(queueUrl, [...pointers, pointer(bucket, 'no-such-key'), plain]);

@@ -3,6 +3,7 @@
 // support). Once a protocol has worked it is kept for the run; if none does, one actionable error.
 import { SqsProtocolError } from '../../errors.js';
 import { describeAnswer, ForeignAnswerError, type ForeignAnswer } from './answer-check.js';
+import type { ByteBudget } from './byte-budget.js';
 import type {
   BatchEntry,
   BatchEntryFailure,
@@ -42,8 +43,13 @@ export class ProtocolChoice implements SqsApi {
     this.candidates = options.setting === 'auto' ? ['json', 'query'] : [options.setting];
   }
 
-  receive(request: ReceiveRequest, signal: AbortSignal): Promise<ReceivedMessage[]> {
-    return this.call((api) => api.receive(request, signal));
+  /** The chosen protocol's client's; false until one is chosen (the caller then reserves). */
+  get countsAnswerBytes(): boolean {
+    return this.chosen !== undefined && this.opened.get(this.chosen)?.countsAnswerBytes === true;
+  }
+
+  receive(request: ReceiveRequest, signal: AbortSignal, budget?: ByteBudget): Promise<ReceivedMessage[]> {
+    return this.call((api) => api.receive(request, signal, api.countsAnswerBytes === true ? budget : undefined));
   }
 
   deleteBatch(queueUrl: string, entries: readonly BatchEntry[], signal: AbortSignal): Promise<BatchEntryFailure[]> {

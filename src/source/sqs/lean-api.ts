@@ -11,7 +11,8 @@ import {
   receiveAnswerMaxBytes,
   receiveBody,
 } from './json-wire.js';
-import { LeanTransport } from './lean-transport.js';
+import type { ByteBudget } from './byte-budget.js';
+import { LeanTransport, type CountedAnswer } from './lean-transport.js';
 import type { BatchEntry, BatchEntryFailure, QueueAttributeName, ReceivedMessage, ReceiveRequest, SqsApi } from './sqs-api.js';
 
 /** SQS's largest body, the bound until the queue's own MaximumMessageSize is known. */
@@ -29,6 +30,7 @@ export interface LeanSqsApiOptions {
 }
 
 export class LeanSqsApi implements SqsApi {
+  readonly countsAnswerBytes = true;
   private readonly transport: LeanTransport;
   private readonly sdk: SqsApi;
   private maxMessageBytes = SQS_MAX_BODY_BYTES;
@@ -47,9 +49,15 @@ export class LeanSqsApi implements SqsApi {
     });
   }
 
-  async receive(request: ReceiveRequest, signal: AbortSignal): Promise<ReceivedMessage[]> {
-    const answer = await this.transport.call('ReceiveMessage', receiveBody(request), receiveAnswerMaxBytes(this.maxMessageBytes), signal);
-    return parseReceiveAnswer(answer);
+  async receive(request: ReceiveRequest, signal: AbortSignal, budget?: ByteBudget): Promise<ReceivedMessage[]> {
+    const counted: CountedAnswer | undefined = budget && { budget, bytes: 0 };
+    try {
+      const answer = await this.transport.call('ReceiveMessage', receiveBody(request), receiveAnswerMaxBytes(this.maxMessageBytes), signal, counted);
+      return parseReceiveAnswer(answer);
+    } finally {
+      // The raw answer is garbage once parsed: the caller counts the messages it keeps.
+      counted?.budget.returnAnswer(counted.bytes);
+    }
   }
 
   async deleteBatch(queueUrl: string, entries: readonly BatchEntry[], signal: AbortSignal): Promise<BatchEntryFailure[]> {

@@ -7,6 +7,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { foreignAnswer, ForeignAnswerError } from './answer-check.js';
+import type { BudgetReader, ByteBudget } from './byte-budget.js';
 import { errorFromAnswer, type LeanOperation } from './json-wire.js';
 import { RequestSigner } from './request-signer.js';
 
@@ -25,6 +26,16 @@ export interface LeanTransportOptions {
 }
 
 /** The answer was larger than any SQS answer to this call can be: the endpoint is not (plain) SQS. */
+/**
+ * An answer's bytes counted into a byte budget while it streams in: `bytes` is what this call holds
+ * of the budget now (an attempt that fails gives its bytes back at once); the caller gives the rest
+ * back once it has turned the answer into what it keeps.
+ */
+export interface CountedAnswer {
+  budget: ByteBudget;
+  bytes: number;
+}
+
 export class AnswerTooLargeError extends Error {
   readonly code = 'AnswerTooLarge';
   constructor(operation: LeanOperation, limit: number) {
@@ -32,6 +43,12 @@ export class AnswerTooLargeError extends Error {
     this.name = 'AnswerTooLargeError';
   }
 }
+
+// What an answer's bytes cost by the time it is parsed, counted as they arrive: the chunks, then
+// their concatenation and its text, then the bodies parsed out of it, before the first are collected.
+// Counting the raw bytes alone let sixteen pollers' answers of 1 MiB bodies, resumed together, take a
+// worker to 467 MB (bench:hostile, 2026-12-07).
+export const ANSWER_COST_FACTOR = 4;
 
 const MAX_ATTEMPTS = 3;
 // The SDK's standard strategy as @aws-sdk/client-sqs 3.1175 has it (@smithy/core's retries-2026
@@ -86,14 +103,14 @@ export class LeanTransport {
   }
 
   /** Sends `body` as `operation`, retrying what the SDK retries; resolves to a 2xx answer's text. */
-  async call(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal): Promise<string> {
+  async call(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal, counted?: CountedAnswer): Promise<string> {
     if (signal.aborted) throw abortError(signal.reason);
     const stop = this.stops.follow(signal);
     let retryCost: number | undefined;
     try {
       for (let retries = 0; ; retries++) {
         try {
-          const answer = await this.once(operation, body, maxAnswerBytes, stop);
+          const answer = await this.once(operation, body, maxAnswerBytes, stop, counted);
           this.quota = Math.min(QUOTA_TOKENS, this.quota + (retryCost ?? SUCCESS_TOKENS));
           return answer;
         } catch (error) {
@@ -121,9 +138,18 @@ export class LeanTransport {
     void this.pool.destroy().catch(() => undefined);
   }
 
-  private async once(operation: LeanOperation, body: string, maxAnswerBytes: number, stop: CallStop): Promise<string> {
+  private async once(operation: LeanOperation, body: string, maxAnswerBytes: number, stop: CallStop, counted: CountedAnswer | undefined): Promise<string> {
     const headers = await this.signer.headers(operation, body);
-    const answer = await exchange(this.pool, { method: 'POST', path: this.path, headers, body }, operation, maxAnswerBytes, stop);
+    const answer = await exchange(this.pool, { method: 'POST', path: this.path, headers, body }, operation, maxAnswerBytes, stop, counted).catch(
+      (error: unknown) => {
+        // The failed attempt's chunks are garbage now: a retry counts its own.
+        if (counted) {
+          counted.budget.returnAnswer(counted.bytes);
+          counted.bytes = 0;
+        }
+        throw error;
+      },
+    );
     const { status, text } = answer;
     const contentType = header(answer.headers['content-type']);
     if (this.options.checkingAnswers() && !(status >= 200 && status < 300 && /json/i.test(contentType ?? ''))) {
@@ -143,7 +169,8 @@ interface Answer {
 
 /**
  * One request on the pool, its answer gathered straight from the socket's chunks (no stream per
- * call) and refused, its socket closed, once it passes `limit` bytes.
+ * call) and refused, its socket closed, once it passes `limit` bytes. With `counted`, every chunk
+ * is counted into the budget as it arrives, and reading pauses while the budget says so.
  */
 function exchange(
   pool: Pool,
@@ -151,6 +178,7 @@ function exchange(
   operation: LeanOperation,
   limit: number,
   stop: CallStop,
+  counted: CountedAnswer | undefined,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let status = 0;
@@ -158,9 +186,13 @@ function exchange(
     const chunks: Buffer[] = [];
     let bytes = 0;
     let controller: Dispatcher.DispatchController | undefined;
+    // Resumed on a later microtask: a budget may hand on from inside another answer's callback,
+    // while undici is still parsing that answer's socket.
+    const reader: BudgetReader = { resume: () => queueMicrotask(() => controller?.resume()) };
     stop.onStop = (reason) => controller?.abort(abortError(reason));
     const settle = (error: Error | undefined, answer?: Answer) => {
       stop.onStop = undefined;
+      counted?.budget.finished(reader);
       if (answer) resolve(answer);
       else if (error) reject(error instanceof AnswerTooLargeError || error.name === 'AbortError' ? error : sdkShaped(error));
     };
@@ -177,8 +209,16 @@ function exchange(
       },
       onResponseData(started, chunk) {
         bytes += chunk.length;
-        if (bytes > limit) started.abort(new AnswerTooLargeError(operation, limit));
-        else chunks.push(chunk);
+        if (bytes > limit) {
+          started.abort(new AnswerTooLargeError(operation, limit));
+          return;
+        }
+        chunks.push(chunk);
+        if (counted) {
+          const cost = ANSWER_COST_FACTOR * chunk.length;
+          counted.bytes += cost;
+          if (!counted.budget.take(reader, cost)) started.pause();
+        }
       },
       onResponseEnd() {
         const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, bytes).toString('utf8');

@@ -5,6 +5,7 @@ import { backoffDelayMs, sleep } from '../../backoff.js';
 import { describeError } from '../../errors.js';
 import type { Emit, SqsOperation } from '../../observability/events.js';
 import type { InboundMessage } from '../../model/message.js';
+import { ByteBudget, heldBytesOf } from './byte-budget.js';
 import { callLimit } from './call-limit.js';
 import type { BatchEntry, BatchEntryFailure, SqsApi } from './sqs-api.js';
 
@@ -12,6 +13,8 @@ export interface SqsSourceOptions {
   queueUrl: string;
   visibilityTimeoutSec: number;
   emit: Emit;
+  /** the byte budget's limit: what the messages in hand and the answers being read may hold */
+  maxHeldBytes?: number;
 }
 
 export interface QueueDepth {
@@ -26,6 +29,11 @@ const DELETE_ATTEMPTS = 3;
 const CALL_TIMEOUT_MS = 10_000;
 /** SQS's largest body (its default MaximumMessageSize). */
 export const SQS_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_HELD_BYTES = 48 * 1024 * 1024;
+// A client that cannot count an answer while it arrives (the SDK's, which decodes it in one go)
+// gets a reservation instead: each message a receive may bring may be as large as the queue allows,
+// and costs about twice that while the SDK decodes it (the bytes, then the strings).
+const RESERVE_FACTOR = 2;
 // Deletes in flight at once: at AWS's ~20 ms a call, 32 keep up with 15,000 messages/s.
 const DELETE_CONCURRENCY = 32;
 // Visibility changes (heartbeat, release) in flight at once, on sockets deletes do not take.
@@ -47,10 +55,12 @@ export function postponeSec(receiveCount: number): number {
 }
 
 export class SqsSource {
-  /** in hand: received and neither deleted nor released; with the UTF-8 bytes of each body */
+  /** in hand: received and neither deleted nor released; with what each holds of the budget */
   private readonly receipts = new Map<InboundMessage, { receiptHandle: string; bytes: number }>();
-  /** the bodies' bytes in hand: what --max-in-flight-bytes bounds */
-  private bytesInHand = 0;
+  /** what the messages in hand and the answers being read hold: what --max-in-flight-bytes bounds */
+  readonly budget: ByteBudget;
+  /** the queue's MaximumMessageSize, once asked (see maxMessageBytes) */
+  private queueMaxBytes = SQS_MAX_BODY_BYTES;
   /** messages this run postponed, by id, with when they become visible again */
   private readonly postponed = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -62,15 +72,25 @@ export class SqsSource {
   constructor(
     private readonly api: SqsApi,
     private readonly options: SqsSourceOptions,
-  ) {}
+  ) {
+    this.budget = new ByteBudget(options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES);
+  }
 
   get inFlight(): number {
     return this.receipts.size;
   }
 
-  /** UTF-8 bytes of the bodies in hand. */
+  /** What the messages in hand, and the answers being read, hold of the byte budget. */
   get inFlightBytes(): number {
-    return this.bytesInHand;
+    return this.budget.held;
+  }
+
+  /**
+   * What a receive must reserve of the budget for each message it may bring, before it is sent:
+   * nothing when the client counts answers as they arrive (the lean one), else the worst case.
+   */
+  get reservePerMessageBytes(): number {
+    return this.api.countsAnswerBytes === true ? 0 : RESERVE_FACTOR * this.queueMaxBytes;
   }
 
   /** Messages this run postponed that SQS still hides: a drain does not wait for them. */
@@ -103,6 +123,7 @@ export class SqsSource {
           visibilityTimeoutSec: this.options.visibilityTimeoutSec,
         },
         signal,
+        this.budget,
       );
     } catch (error) {
       if (signal.aborted) return [];
@@ -118,9 +139,9 @@ export class SqsSource {
         sentAtMs: Number(raw.sentTimestamp) || Date.now(),
         receiveCount: Number(raw.approximateReceiveCount) || 1,
       };
-      const bytes = Buffer.byteLength(message.body, 'utf8');
+      const bytes = heldBytesOf(message.body);
       this.receipts.set(message, { receiptHandle: raw.receiptHandle, bytes });
-      this.bytesInHand += bytes;
+      this.budget.charge(bytes);
       if (message.receiveCount > 1) redelivered++;
       messages.push(message);
     }
@@ -240,7 +261,8 @@ export class SqsSource {
   async maxMessageBytes(): Promise<number> {
     const attributes = await this.api.queueAttributes(this.options.queueUrl, ['MaximumMessageSize'], AbortSignal.timeout(CALL_TIMEOUT_MS));
     const value = Number(attributes.MaximumMessageSize);
-    return Number.isInteger(value) && value >= 1024 && value <= SQS_MAX_BODY_BYTES ? value : SQS_MAX_BODY_BYTES;
+    this.queueMaxBytes = Number.isInteger(value) && value >= 1024 && value <= SQS_MAX_BODY_BYTES ? value : SQS_MAX_BODY_BYTES;
+    return this.queueMaxBytes;
   }
 
   /** Polls the queue's depth for the metrics and the progress line: on an interval, not per receive. */
@@ -261,7 +283,7 @@ export class SqsSource {
     const held = this.receipts.get(message);
     if (held === undefined) return;
     this.receipts.delete(message);
-    this.bytesInHand -= held.bytes;
+    this.budget.release(held.bytes);
   }
 
   private emitHeld(): void {

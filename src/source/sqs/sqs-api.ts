@@ -1,5 +1,6 @@
 // The few SQS calls the pipeline makes, as one narrow interface, so the source does not care
 // which wire protocol (AWS JSON 1.0 or the older query/XML one) carries them.
+import type { ByteBudget } from './byte-budget.js';
 
 export type SqsProtocol = 'json' | 'query';
 
@@ -40,8 +41,16 @@ export type QueueAttributeName =
   | 'MaximumMessageSize';
 
 export interface SqsApi {
-  /** One (long) poll. Messages without an id or a receipt handle are dropped. */
-  receive(request: ReceiveRequest, signal: AbortSignal): Promise<ReceivedMessage[]>;
+  /**
+   * True when `receive` counts its answer into the budget it is given while the answer streams in
+   * (and pauses reading when it is full); otherwise the caller must reserve the worst case.
+   */
+  readonly countsAnswerBytes?: boolean;
+  /**
+   * One (long) poll. Messages without an id or a receipt handle are dropped. With `budget` (and
+   * countsAnswerBytes), the answer is counted while it is read and given back once parsed.
+   */
+  receive(request: ReceiveRequest, signal: AbortSignal, budget?: ByteBudget): Promise<ReceivedMessage[]>;
   /** DeleteMessageBatch; resolves to the entries that failed. */
   deleteBatch(queueUrl: string, entries: readonly BatchEntry[], signal: AbortSignal): Promise<BatchEntryFailure[]>;
   /** ChangeMessageVisibilityBatch, one timeout for every entry; resolves to the entries that failed. */

@@ -13,6 +13,7 @@ describe('formatProgress', () => {
     [{ done: 1, quarantined: 0, remaining: 90_000, ratePerSec: 1000 }, 'sqs2pg 1 done · 90,000 in queue · 1,000/s · 0 quarantined · ETA 1m 30s'],
     [{ done: 1, quarantined: 0, remaining: 7_500_000, ratePerSec: 1000 }, 'sqs2pg 1 done · 7,500,000 in queue · 1,000/s · 0 quarantined · ETA 2h 05m'],
     [{ done: 5, quarantined: 0, remaining: 0, ratePerSec: 0.1 }, 'sqs2pg 5 done · 0 in queue · 0/s · 0 quarantined · ETA -'],
+    [{ done: 100, quarantined: 0, remaining: 0, ratePerSec: 90 }, 'sqs2pg 100 done · 0 in queue · 90/s · 0 quarantined · ETA <1s'],
   ])('%o', (figures, expected) => {
     expect(formatProgress(figures, false)).toBe(expected);
   });

@@ -134,34 +134,34 @@ describe('unwrapEnvelope', () => {
 
 describe('messageToRow with envelopes', () => {
   it('keys an unwrapped event by the envelope id and dates it by the envelope time', () => {
-    const row = rowOf(messageToRow(message(sns(EVENT)), masker, 'auto'));
-    const plain = rowOf(messageToRow(message(EVENT), masker, 'auto'));
+    const row = rowOf(messageToRow(message(sns(EVENT)), masker, { envelope: 'auto' }));
+    const plain = rowOf(messageToRow(message(EVENT), masker, { envelope: 'auto' }));
     expect(row).toEqual({ ...plain, messageId: `sns:${SNS_ID}`, createDate: '2026-03-04' });
-    expect(rowOf(messageToRow(message(eventBridge(EVENT)), masker, 'eventbridge'))).toEqual({ ...plain, messageId: `eventbridge:${EB_ID}`, createDate: '2026-05-06' });
+    expect(rowOf(messageToRow(message(eventBridge(EVENT)), masker, { envelope: 'eventbridge' }))).toEqual({ ...plain, messageId: `eventbridge:${EB_ID}`, createDate: '2026-05-06' });
   });
 
   it('makes one row of two SQS copies of one notification (SNS delivers at least once)', () => {
-    const first = messageToRow(message(sns(EVENT), 'sqs-a'), masker, 'auto');
-    const second = messageToRow(message({ ...sns(EVENT), UnsubscribeURL: 'https://elsewhere' }, 'sqs-b'), masker, 'auto');
+    const first = messageToRow(message(sns(EVENT), 'sqs-a'), masker, { envelope: 'auto' });
+    const second = messageToRow(message({ ...sns(EVENT), UnsubscribeURL: 'https://elsewhere' }, 'sqs-b'), masker, { envelope: 'auto' });
     expect(second).toEqual(first);
   });
 
   it('takes a plain body as it is in auto: the same outcome as none', () => {
     for (const body of [EVENT, { ...EVENT, ip: 'nope' }, '{"foo": "oops_wrong_msg_type", "bar": "123"}', 'not json']) {
-      expect(messageToRow(message(body), masker, 'auto')).toEqual(messageToRow(message(body), masker, 'none'));
+      expect(messageToRow(message(body), masker, { envelope: 'auto' })).toEqual(messageToRow(message(body), masker, { envelope: 'none' }));
     }
   });
 
   it('refuses a body without the required envelope as bad_envelope, under the SQS id', () => {
     for (const body of [EVENT, 'not json at all']) {
-      const rejection = rejectionOf(messageToRow(message(body), masker, 'sns'));
+      const rejection = rejectionOf(messageToRow(message(body), masker, { envelope: 'sns' }));
       expect(rejection).toMatchObject({ messageId: 'sqs-1', reason: 'bad_envelope', detail: 'sns', sentAtMs: SENT_AT });
     }
   });
 
   it('records an unwrapped event that is refused under the envelope key and time, its values masked, nothing in clear', () => {
     const body = JSON.stringify(sns({ ...EVENT, ip: '10.0.0.1', app_version: 'v-two', 'alice@example.com': 1 }));
-    const rejection = rejectionOf(messageToRow(message(body), masker, 'auto'));
+    const rejection = rejectionOf(messageToRow(message(body), masker, { envelope: 'auto' }));
     expect(rejection).toMatchObject({
       messageId: `sns:${SNS_ID}`,
       reason: 'bad_app_version',
@@ -181,19 +181,19 @@ describe('messageToRow with envelopes', () => {
   });
 
   it('masks what a malformed envelope holds too, and keeps its user key', () => {
-    const rejection = rejectionOf(messageToRow(message(sns(EVENT, { Timestamp: 'soon' })), masker, 'auto'));
+    const rejection = rejectionOf(messageToRow(message(sns(EVENT, { Timestamp: 'soon' })), masker, { envelope: 'auto' }));
     expect(rejection).toMatchObject({ messageId: 'sqs-1', reason: 'bad_envelope', field: 'Timestamp', userKey: masker.userKey(EVENT.user_id) });
     expect(rejection.body!.maskedIps).toEqual([masker.mask('ip', EVENT.ip)]);
     expect(JSON.stringify(rejection)).not.toContain(EVENT.device_id);
     // An SNS Message that is not JSON: its keyed values are still read from the text.
-    const text = rejectionOf(messageToRow(message(sns(`{'ip': '${EVENT.ip}', 'device_id': '${EVENT.device_id}'`)), masker, 'auto'));
+    const text = rejectionOf(messageToRow(message(sns(`{'ip': '${EVENT.ip}', 'device_id': '${EVENT.device_id}'`)), masker, { envelope: 'auto' }));
     expect(text).toMatchObject({ messageId: `sns:${SNS_ID}`, reason: 'not_json', detail: 'sns' });
     expect(text.body!.maskedIps).toEqual([masker.mask('ip', EVENT.ip)]);
     expect(JSON.stringify(text)).not.toContain(EVENT.device_id);
   });
 
   it('vaults the originals of an unwrapped row as of a plain one', () => {
-    const { outcome, originals } = messageToVaultedRow(message(eventBridge(EVENT)), masker, 'auto');
+    const { outcome, originals } = messageToVaultedRow(message(eventBridge(EVENT)), masker, { envelope: 'auto' });
     expect(rowOf(outcome).messageId).toBe(`eventbridge:${EB_ID}`);
     expect(originals.map((o) => o.value).sort()).toEqual([EVENT.device_id, EVENT.ip].sort());
   });
@@ -222,7 +222,7 @@ describe('hostile bodies inside envelopes (fast-check)', () => {
   it('a planted key or value is never in the record, and the shape shows only field names', () => {
     fc.assert(
       fc.property(hostileBody, fc.nat(wrappings.length - 1), fc.constantFrom<EnvelopeMode>('auto', 'sns', 'eventbridge', 'none'), ({ body, secret }, which, mode) => {
-        const outcome = messageToRow(message(wrappings[which]!(body)), masker, mode);
+        const outcome = messageToRow(message(wrappings[which]!(body)), masker, { envelope: mode });
         if (outcome.kind !== 'rejected') return;
         expect(JSON.stringify(outcome.rejection)).not.toContain(secret);
         expect(shapeLeaks(outcome.rejection.body!.shape)).toBeUndefined();
@@ -234,7 +234,7 @@ describe('hostile bodies inside envelopes (fast-check)', () => {
   it('any JSON inside any envelope: never throws, and a row only from a valid event', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 4 }), fc.nat(wrappings.length - 1), (value, which) => {
-        const outcome = messageToRow(message(wrappings[which]!(JSON.stringify(value))), masker, 'auto');
+        const outcome = messageToRow(message(wrappings[which]!(JSON.stringify(value))), masker, { envelope: 'auto' });
         expect(outcome.kind).toBe('rejected');
       }),
       { numRuns: 1_000 },
@@ -243,10 +243,10 @@ describe('hostile bodies inside envelopes (fast-check)', () => {
 
   it('bounds: a 60 KiB Message nested 20,000 deep costs one more parse and a bounded record', () => {
     const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
-    const rejection = rejectionOf(messageToRow(message(sns(deep)), masker, 'auto'));
+    const rejection = rejectionOf(messageToRow(message(sns(deep)), masker, { envelope: 'auto' }));
     expect(rejection.reason).toBe('not_object');
     expect(rejection.body!.shape.length).toBeLessThan(8_000);
-    const huge = rejectionOf(messageToRow(message(sns('x'.repeat(70 * 1024))), masker, 'sns'));
+    const huge = rejectionOf(messageToRow(message(sns('x'.repeat(70 * 1024))), masker, { envelope: 'sns' }));
     expect(huge).toMatchObject({ reason: 'too_large', messageId: 'sqs-1' });
   });
 });

@@ -174,6 +174,40 @@ describe('messageToRow, rejected messages', () => {
   });
 });
 
+describe('messageToRow size limit', () => {
+  const sized = (bytes: number) => {
+    const empty = JSON.stringify({ ...EVENT, extra: '' });
+    return JSON.stringify({ ...EVENT, extra: 'é'.repeat((bytes - Buffer.byteLength(empty)) / 2) });
+  };
+
+  it('reads a body of exactly maxBodyBytes as an event, and quarantines one byte more unparsed', () => {
+    const limit = 900_002;
+    const atLimit = sized(limit);
+    expect(Buffer.byteLength(atLimit)).toBe(limit);
+    expect(rowOf(messageToRow(message(atLimit), masker, { maxBodyBytes: limit })).userId).toBe(EVENT.user_id);
+    const over = rejectionOf(messageToRow(message(`${atLimit} `), masker, { maxBodyBytes: limit }));
+    expect(over.reason).toBe('too_large');
+    expect(JSON.parse(over.body!.shape)).toMatchObject({ json: false });
+  });
+
+  it('quarantines a large body built to make parsing costly as too_large, unparsed, saying why', () => {
+    const limits = { maxBodyBytes: 1_048_576 };
+    const deep = rejectionOf(messageToRow(message(JSON.stringify(EVENT).replace(/}$/, `,"extra":${'['.repeat(500_000)}${']'.repeat(500_000)}}`)), masker, limits));
+    expect([deep.reason, deep.detail]).toEqual(['too_large', 'nested deeper than 64']);
+    const many = rejectionOf(messageToRow(message(JSON.stringify({ ...EVENT, extra: Array.from({ length: 40_000 }, () => ({})) })), masker, limits));
+    expect([many.reason, many.detail]).toEqual(['too_large', 'more than 10000 objects and arrays']);
+    // Brackets inside strings are text, and a wide flat blob is fine.
+    const flat = JSON.stringify({ ...EVENT, extra: '['.repeat(100_000), values: Array.from({ length: 20_000 }, (_, i) => i) });
+    expect(rowOf(messageToRow(message(flat), masker, limits)).userId).toBe(EVENT.user_id);
+  });
+
+  it('does not parse a too_large body even when it is under the default limit', () => {
+    const rejection = rejectionOf(messageToRow(message(sized(2_000)), masker, { maxBodyBytes: 1_024 }));
+    expect(rejection.reason).toBe('too_large');
+    expect(JSON.parse(rejection.body!.shape)).toMatchObject({ json: false });
+  });
+});
+
 describe('messageToRow properties', () => {
   const event = fc.record({
     user_id: fc.uuid(),

@@ -1,0 +1,128 @@
+// The bytes a worker holds, counted as they arrive rather than reserved for the worst case: answers
+// are counted chunk by chunk while they stream in, messages by what they cost while held. When the
+// budget is full an answer stops being read (its socket paused: TCP holds the rest at the sender)
+// until messages in hand are committed and give their bytes back. Only when nothing is in hand (the
+// budget full of answers half read, which nothing else would empty) does one answer go on, one at a
+// time, so answers never wait on each other for ever: memory stays within the limit plus one answer.
+
+/** One answer being read: how to let it go on once it was paused. */
+export interface BudgetReader {
+  resume(): void;
+}
+
+export class ByteBudget {
+  private heldBytes = 0;
+  /** of which messages in hand (charge/release); the rest is answers being read (take/returnAnswer) */
+  private messageBytes = 0;
+  /** the one answer that may go on reading while the budget is full */
+  private passer: BudgetReader | undefined;
+  /** answers paused because the budget was full, oldest first */
+  private paused: BudgetReader[] = [];
+  private readonly roomListeners = new Set<() => void>();
+
+  constructor(readonly limitBytes: number) {}
+
+  get held(): number {
+    return this.heldBytes;
+  }
+
+  get full(): boolean {
+    return this.heldBytes >= this.limitBytes;
+  }
+
+  /** Answers paused now (for tests). */
+  get pausedReaders(): number {
+    return this.paused.length;
+  }
+
+  /**
+   * Counts `bytes` of `reader`'s answer, already in memory. False: the budget is full and another
+   * answer is the one going on; the reader must pause until its `resume` is called.
+   */
+  take(reader: BudgetReader, bytes: number): boolean {
+    this.heldBytes += bytes;
+    if (this.heldBytes <= this.limitBytes) return true;
+    // Messages in hand will be committed and give bytes back: every answer waits for that.
+    if (this.messageBytes <= 0) this.passer ??= reader;
+    if (this.passer === reader) return true;
+    this.paused.push(reader);
+    return false;
+  }
+
+  /** Counts the bytes of a message in hand (received, not yet deleted or released). */
+  charge(bytes: number): void {
+    this.heldBytes += bytes;
+    this.messageBytes += bytes;
+  }
+
+  /** Gives back the bytes of messages in hand; paused answers go on once there is room. */
+  release(bytes: number): void {
+    this.messageBytes -= bytes;
+    this.giveBack(bytes);
+  }
+
+  /** Gives back the bytes `take` counted for an answer, once it is parsed (or has failed). */
+  returnAnswer(bytes: number): void {
+    this.giveBack(bytes);
+  }
+
+  private giveBack(bytes: number): void {
+    this.heldBytes -= bytes;
+    if (this.heldBytes < this.limitBytes) {
+      const paused = this.paused;
+      this.paused = [];
+      for (const reader of paused) reader.resume();
+      for (const listener of this.roomListeners) listener();
+    } else if (this.passer === undefined && this.messageBytes <= 0) {
+      this.handOn();
+    }
+  }
+
+  /** `reader`'s answer has ended (read whole, failed or aborted): it no longer waits or passes. */
+  finished(reader: BudgetReader): void {
+    const at = this.paused.indexOf(reader);
+    if (at >= 0) this.paused.splice(at, 1);
+    if (this.passer !== reader) return;
+    this.passer = undefined;
+    if (this.messageBytes <= 0) this.handOn();
+  }
+
+  /** Called whenever bytes given back leave the budget below its limit. */
+  onRoom(listener: () => void): () => void {
+    this.roomListeners.add(listener);
+    return () => this.roomListeners.delete(listener);
+  }
+
+  /** The oldest paused answer becomes the one that goes on. */
+  private handOn(): void {
+    const next = this.paused.shift();
+    if (next === undefined) return;
+    this.passer = next;
+    next.resume();
+  }
+}
+
+/**
+ * What one message costs while held beside its body: its ids and receipt handle (up to 1 KiB on
+ * AWS), the objects that track it, its pending row or quarantine record. V8's heap measured ~0.5 KiB
+ * a message with fauxqs's short receipt handles, before its row (docs/performance.md, "Memory").
+ */
+export const MESSAGE_OVERHEAD_BYTES = 2 * 1024;
+
+/**
+ * What a received message holds while in hand: V8 keeps a string of Latin-1 characters in one byte
+ * each and any other string in two, whatever its UTF-8 length; plus 1/64 of that (V8's heap held
+ * 0.4% more than the strings' bytes for 1 MiB hostile bodies), plus the message's fixed cost.
+ * test/integration/byte-budget.test.ts holds the count to what V8 reports.
+ */
+export function heldBytesOf(body: string): number {
+  let oneByte = true;
+  for (let i = 0; i < body.length; i++) {
+    if (body.charCodeAt(i) > 0xff) {
+      oneByte = false;
+      break;
+    }
+  }
+  const stringBytes = oneByte ? body.length : 2 * body.length;
+  return stringBytes + Math.ceil(stringBytes / 64) + MESSAGE_OVERHEAD_BYTES;
+}
