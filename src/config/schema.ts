@@ -588,7 +588,16 @@ export const settings = {
     default: '50331648',
     defaultDoc: '`50331648` (48 MiB)',
     unit: 'bytes',
-    doc: 'What the messages in hand and the SQS answers being read hold in memory, counted as answers arrive; at this limit polling pauses and answers are read one at a time. With `--sqs-client sdk`, a full answer (ten bodies of the queue\'s maximum, twice) is reserved for each receive in flight instead. The default keeps a worker under 200 MB of memory, within the shipped Deployment\'s 256 Mi, whatever the bodies hold.',
+    doc: 'What the messages in hand and the SQS answers being read may hold in memory; at this limit polling pauses. With --answer-bytes reserve (the default, and always with `--sqs-client sdk`), each receive in flight reserves a full answer (ten bodies of the queue\'s maximum, twice), which keeps a worker within the shipped Deployment\'s 256 Mi whatever the bodies hold; with count, answers are counted as they arrive (see --answer-bytes).',
+    commands: pipelineCommands,
+  }),
+  answerBytes: setting({
+    flag: 'answer-bytes',
+    env: 'SQS2PG_ANSWER_BYTES',
+    group: 'Throughput and limits',
+    schema: z.enum(['reserve', 'count'], { error: 'expected reserve or count' }),
+    default: 'reserve',
+    doc: "How SQS answers are held to --max-in-flight-bytes. reserve: each receive in flight reserves the worst case (ten bodies of the queue's maximum, twice), so a burst of ~1 MiB hostile bodies stays within the shipped Deployment's 256 Mi; on a queue created without attributes (1 MiB bodies) that leaves two receives in flight. count (lean client): answers are counted as they arrive, every poller receives on any queue (about 5 x faster on a default queue behind a real region's round trip), but such a burst has been measured at ~420 MB with 16 pollers, ~215 MB with 4 (docs/performance.md): give it memory to match, or fewer --pollers.",
     commands: pipelineCommands,
   }),
   maxBodyBytes: setting({

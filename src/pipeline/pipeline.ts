@@ -29,6 +29,8 @@ export interface PipelineOptions {
    * client that cannot count answers as they arrive, plus the worst case reserved for each receive
    */
   maxInFlightBytes: number;
+  /** reserve: even a client that counts answers as they arrive reserves the worst case per receive */
+  answerBytes?: 'reserve' | 'count';
   /** finish once the queue is empty and everything is committed */
   drain: boolean;
   /** bodies larger than this are quarantined too_large without being parsed (default: the queue's maximum) */

@@ -49,6 +49,7 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipeline> {
     visibilityTimeoutSec: parts.options.visibilityTimeoutSec,
     emit: parts.bus.emit,
     maxHeldBytes: parts.options.maxInFlightBytes,
+    reserveAnswers: parts.options.answerBytes !== 'count',
   });
   try {
     await source.depth();

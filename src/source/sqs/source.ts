@@ -15,6 +15,8 @@ export interface SqsSourceOptions {
   emit: Emit;
   /** the byte budget's limit: what the messages in hand and the answers being read may hold */
   maxHeldBytes?: number;
+  /** reserve the worst case for each receive even when the client counts answers as they arrive */
+  reserveAnswers?: boolean;
 }
 
 export interface QueueDepth {
@@ -90,7 +92,7 @@ export class SqsSource {
    * nothing when the client counts answers as they arrive (the lean one), else the worst case.
    */
   get reservePerMessageBytes(): number {
-    return this.api.countsAnswerBytes === true ? 0 : RESERVE_FACTOR * this.queueMaxBytes;
+    return this.api.countsAnswerBytes === true && this.options.reserveAnswers !== true ? 0 : RESERVE_FACTOR * this.queueMaxBytes;
   }
 
   /** Messages this run postponed that SQS still hides: a drain does not wait for them. */

@@ -42,6 +42,7 @@ describe('loadConfig run', () => {
       batchMaxRows: 500,
       batchMaxWaitMs: 200,
       maxInFlightBytes: 50331648,
+      answerBytes: 'reserve',
       maxInFlightMessages: 2000,
       dbPoolSize: 4,
       workers: 1,
@@ -308,7 +309,7 @@ describe('loadConfig demo', () => {
       [
         'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logFormat', 'logLevel', 'maskKeyId',
         'maxInFlightBytes', 'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
-        'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet', 'envelope',
+        'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet', 'envelope', 'answerBytes',
       ].sort(),
     );
     // The demo is a one-shot on a laptop: no HTTP server unless asked for.
