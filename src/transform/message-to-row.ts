@@ -3,6 +3,7 @@
 import { unwrapEnvelope, type EnvelopeMode } from './envelope.js';
 import { largeBodyRefusal } from './json-bounds.js';
 import { parseJson, validateLoginEvent } from './login-event.js';
+import { sentDate } from './sent-date.js';
 import type { Masker } from './mask.js';
 import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
 import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from '../model/message.js';
@@ -80,7 +81,7 @@ function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOri
       locale: login.locale,
       appVersion,
       appVersionRaw: login.app_version,
-      createDate: utcDate(event.message.sentAtMs),
+      createDate: sentDate(event.message.sentAtMs),
     },
   };
 }
@@ -126,19 +127,4 @@ export function minimalRejection(message: InboundMessage, code: string, userKey:
     userKey,
     body: null,
   };
-}
-
-
-const DAY_MS = 86_400_000;
-// The last day formatted: messages of one day all share it, and a Date per message is the cost saved.
-let lastDay = { index: NaN, text: '' };
-
-/** YYYY-MM-DD in UTC; a timestamp no Date can hold falls back to now rather than throwing. */
-function utcDate(epochMs: number): string {
-  const index = Math.floor(epochMs / DAY_MS);
-  if (index === lastDay.index) return lastDay.text;
-  const date = new Date(epochMs);
-  if (Number.isNaN(date.getTime())) return new Date().toISOString().slice(0, 10);
-  lastDay = { index, text: date.toISOString().slice(0, 10) };
-  return lastDay.text;
 }

@@ -1,6 +1,5 @@
 // The message facts a declared column can name: SentTimestamp as a UTC date or an instant. A replay
-// of a message gives the same values, which "now" would not.
-// (message-to-row.ts keeps its own copy of sentDate for the login path until that path is the reader.)
+// of a message gives the same values, which "now" would not. The login path's create_date too.
 
 const DAY_MS = 86_400_000;
 // The last day formatted: messages of one day all share it, and a Date per message is the cost saved.
