@@ -5,6 +5,7 @@
 // Usage: npm run bench:reader [-- --events 20000 --rounds 9]
 import { randomBytes, randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { builtinLogins } from '../src/config/builtin-pipelines.js';
 import type { ColumnSpec, ColumnType, PipelineSpec } from '../src/model/pipeline.js';
 import { compileEventReader, type EventReader } from '../src/transform/event-reader.js';
 import { parseJson } from '../src/transform/login-event.js';
@@ -28,23 +29,7 @@ const column = (name: string, path: string, type: ColumnType, extra: Partial<Col
   ...extra,
 });
 
-// The take-home's logins, as builtinLogins() declares it.
-const LOGINS: PipelineSpec = {
-  name: 'logins',
-  builtin: true,
-  queue: 'logins',
-  table: { schema: null, name: 'user_logins' },
-  subject: ['user_id'],
-  columns: [
-    column('user_id', 'user_id', { kind: 'varchar', length: 128 }),
-    column('device_type', 'device_type', { kind: 'varchar', length: 32 }),
-    column('masked_ip', 'ip', { kind: 'ip' }, { pii: 'mask', maskLabel: 'ip' }),
-    column('masked_device_id', 'device_id', { kind: 'varchar', length: 256 }, { pii: 'mask', maskLabel: 'device_id' }),
-    column('app_version', 'app_version', { kind: 'version' }),
-    column('locale', 'locale', { kind: 'varchar', length: 32 }, { nullable: true }),
-    column('create_date', '$sent_date', { kind: 'date' }, { required: false }),
-  ],
-};
+const LOGINS: PipelineSpec = builtinLogins('logins');
 
 // A declared pipeline of the same width, nested paths and other types: two masks and a subject too.
 const PAGE_VIEWS: PipelineSpec = {
