@@ -4,9 +4,9 @@
 // file's content is ever echoed in an error: it holds personal data.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { SQS_MAX_BODY_BYTES } from '../model/message.js';
 
-/** SQS's largest message body (and the most a queue's MaximumMessageSize may allow). */
-export const SQS_MAX_BODY_BYTES = 1024 * 1024;
+export { SQS_MAX_BODY_BYTES };
 
 // The characters SQS takes in a message body (its SendMessage documentation): tab, newline, carriage
 // return, and U+0020 upwards, without lone surrogates, U+FFFE or U+FFFF. A queue never delivers others.

@@ -3,6 +3,9 @@
 /** A personal field masked (transform/mask.ts) and sealed in the vault. */
 export type MaskedField = 'ip' | 'device_id';
 
+/** SQS's largest message body: its default MaximumMessageSize, and the most a queue may allow. */
+export const SQS_MAX_BODY_BYTES = 1024 * 1024;
+
 /** What the transform needs of an SQS message; receipt handles stay in the source. */
 export interface InboundMessage {
   messageId: string;

@@ -11,7 +11,7 @@ import { errorCode, SQS_MAX_BODY_BYTES, type SqsSource } from '../source/sqs/sou
 import type { Payload, S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
 import type { Masker } from '../transform/mask.js';
-import { messageToRow, messageToVaultedRow, reject } from '../transform/message-to-row.js';
+import { messageToRow, messageToVaultedRow, reject, type TransformOptions } from '../transform/message-to-row.js';
 import type { InboundMessage } from '../model/message.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
 import { BatchWriter, WriteAbortedError, type Entry } from './batch-writer.js';
@@ -75,6 +75,7 @@ export class Pipeline {
   private drainCheck: Promise<void> | undefined;
   private drainCheckedAt = -Infinity;
   private readonly writer: BatchWriter;
+  private readonly transformOptions: TransformOptions;
   private pending: Entry[] = [];
   private pendingBytes = 0;
   /** receives sent and not yet answered, and the bytes reserved for them (SDK client only) */
@@ -106,6 +107,7 @@ export class Pipeline {
     // Every batch waiting out an outage listens for the stop: dozens of listeners are expected.
     setMaxListeners(0, this.stopping.signal, this.receiving.signal);
     this.writer = new BatchWriter(sink, masker, emit, this.stopping.signal, this.outageLimitMs, vault);
+    this.transformOptions = { envelope: options.envelope ?? 'none', maxBodyBytes: options.maxBodyBytes ?? SQS_MAX_BODY_BYTES };
   }
 
   /** a service retries for ever; a drain gives up so a scheduled job can fail visibly */
@@ -287,9 +289,8 @@ export class Pipeline {
     if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: reject(message, this.masker, payload.reason, null, payload.detail) } };
     const read = payload ? { ...message, body: payload.body } : message;
     const extra = payload ? { body: payload.body, s3Object: payload.pointer } : {};
-    const options = { envelope: this.options.envelope ?? 'none', maxBodyBytes: this.options.maxBodyBytes ?? SQS_MAX_BODY_BYTES };
-    if (!this.vault) return { message, ...extra, outcome: messageToRow(read, this.masker, options) };
-    return { message, ...extra, ...messageToVaultedRow(read, this.masker, options) };
+    if (!this.vault) return { message, ...extra, outcome: messageToRow(read, this.masker, this.transformOptions) };
+    return { message, ...extra, ...messageToVaultedRow(read, this.masker, this.transformOptions) };
   }
 
   private add(entry: Entry): void {

@@ -11,7 +11,7 @@ import type { PostgresSink } from '../sink/postgres/sink.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
 import type { Masker } from '../transform/mask.js';
 import { messageToVaultedRow } from '../transform/message-to-row.js';
-import type { RejectReason } from '../model/message.js';
+import { SQS_MAX_BODY_BYTES, type RejectReason } from '../model/message.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import type { SealedItemOpener, VaultSealer } from '../vault/sealed-box.js';
 import { openBody, takeSealedBodyForReplay } from './sealed-body.js';
@@ -84,7 +84,7 @@ async function replayOne(client: PoolClient, record: { id: string; receiveCount:
   const sealed = await takeSealedBodyForReplay(client, record.id, options.reason);
   if (!sealed) return { kind: 'no_body' };
   const message = { messageId: record.id, body: openBody(sealed, record.id, options.opener), sentAtMs: record.sentAtMs, receiveCount: record.receiveCount };
-  const { outcome, originals } = messageToVaultedRow(message, options.masker, { envelope: options.envelope });
+  const { outcome, originals } = messageToVaultedRow(message, options.masker, { envelope: options.envelope, maxBodyBytes: SQS_MAX_BODY_BYTES });
   if (outcome.kind === 'rejected') {
     await setReason(client, record.id, outcome.rejection.reason, outcome.rejection.field, null);
     return { kind: 'refused', reason: outcome.rejection.reason };

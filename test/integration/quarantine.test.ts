@@ -109,7 +109,14 @@ describe('a message PostgreSQL refuses never stops the pipeline', () => {
 describe('sealed bodies: quarantine show --reveal and replay', () => {
   const { publicKey, privateKey } = generateVaultKeyPair();
   const officer = () => ({ PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_PRIVATE_KEY: privateKey.toString('hex'), SQS2PG_MASK_KEY: TEST_MASK_KEY });
-  const bodies = [login({ user_id: 'bb-1', device_type: 'blackberry' }), login({ user_id: 'bb-2', device_type: 'blackberry', ip: '198.51.100.22' }), login({ user_id: 'v-1', app_version: 'v1-beta' })];
+  // The fourth: a valid event with a 900 KB extra field, as large as a queue created without
+  // attributes carries: replay reads it under SQS's limit, as run does, not as too_large.
+  const bodies = [
+    login({ user_id: 'bb-1', device_type: 'blackberry' }),
+    login({ user_id: 'bb-2', device_type: 'blackberry', ip: '198.51.100.22' }),
+    login({ user_id: 'v-1', app_version: 'v1-beta' }),
+    login({ user_id: 'bb-3', device_type: 'blackberry', context: 'c'.repeat(900_000) }),
+  ];
   let ids: string[] = [];
 
   beforeAll(async () => {
@@ -154,14 +161,14 @@ describe('sealed bodies: quarantine show --reveal and replay', () => {
     await stack.pool.query('ALTER TABLE user_logins DROP CONSTRAINT no_blackberry_2');
     const first = await runCli(['replay', '--reason', 'constraint fixed, ticket Q-2'], officer());
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toContain('2 loaded');
+    expect(first.stdout).toContain('3 loaded');
     const rows = await stack.pool.query('SELECT sqs_message_id, device_type, masked_ip FROM user_logins WHERE sqs_message_id = ANY($1) ORDER BY user_id', [ids]);
-    expect(rows.rows.map((row: { sqs_message_id: string }) => row.sqs_message_id).sort()).toEqual([ids[0], ids[1]].sort());
+    expect(rows.rows.map((row: { sqs_message_id: string }) => row.sqs_message_id).sort()).toEqual([ids[0], ids[1], ids[3]].sort());
     expect(rows.rows[0]).toMatchObject({ device_type: 'blackberry', masked_ip: expect.stringMatching(/^k1:[0-9a-f]{64}$/) as string });
     const left = await stack.pool.query('SELECT sqs_message_id, reason FROM sqs2pg.quarantine WHERE sqs_message_id = ANY($1)', [ids]);
     expect(left.rows).toEqual([{ sqs_message_id: ids[2], reason: 'bad_app_version' }]);
     const audited = await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM sqs2pg_vault.audit WHERE action = 'replay' AND subject = ANY($1)`, [ids]);
-    expect(audited.rows[0]?.n).toBeGreaterThanOrEqual(3);
+    expect(audited.rows[0]?.n).toBeGreaterThanOrEqual(4);
 
     const snapshot = async () => JSON.stringify((await stack.pool.query('SELECT * FROM user_logins ORDER BY sqs_message_id')).rows) + JSON.stringify((await stack.pool.query('SELECT sqs_message_id, reason FROM sqs2pg.quarantine ORDER BY 1')).rows);
     const before = await snapshot();

@@ -14,9 +14,8 @@ import {
 import type { ByteBudget } from './byte-budget.js';
 import { LeanTransport, type CountedAnswer } from './lean-transport.js';
 import type { BatchEntry, BatchEntryFailure, QueueAttributeName, ReceivedMessage, ReceiveRequest, SqsApi } from './sqs-api.js';
+import { SQS_MAX_BODY_BYTES } from '../../model/message.js';
 
-/** SQS's largest body, the bound until the queue's own MaximumMessageSize is known. */
-const SQS_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface LeanSqsApiOptions {
   /** the SDK client: its resolved region, credentials and hash sign the lean calls */

@@ -4,7 +4,7 @@
 import { backoffDelayMs, sleep } from '../../backoff.js';
 import { describeError } from '../../errors.js';
 import type { Emit, SqsOperation } from '../../observability/events.js';
-import type { InboundMessage } from '../../model/message.js';
+import { SQS_MAX_BODY_BYTES, type InboundMessage } from '../../model/message.js';
 import { ByteBudget, heldBytesOf } from './byte-budget.js';
 import { callLimit } from './call-limit.js';
 import type { BatchEntry, BatchEntryFailure, SqsApi } from './sqs-api.js';
@@ -29,8 +29,7 @@ const SQS_BATCH_MAX = 10;
 const DELETE_ATTEMPTS = 3;
 // Calls other than the long poll answer quickly or not at all: bound each, retries included.
 const CALL_TIMEOUT_MS = 10_000;
-/** SQS's largest body (its default MaximumMessageSize). */
-export const SQS_MAX_BODY_BYTES = 1024 * 1024;
+export { SQS_MAX_BODY_BYTES };
 const DEFAULT_MAX_HELD_BYTES = 48 * 1024 * 1024;
 // A client that cannot count an answer while it arrives (the SDK's, which decodes it in one go)
 // gets a reservation instead: each message a receive may bring may be as large as the queue allows,
