@@ -28,6 +28,7 @@ const SQS2PG_TABLES = [
   'sqs2pg.quarantine',
   'sqs2pg.schema_migrations',
   'sqs2pg.key_fingerprints',
+  'sqs2pg.pipelines',
   'sqs2pg.tombstones',
   'sqs2pg_vault.entries',
   'sqs2pg_vault.audit',

@@ -1,7 +1,13 @@
 // The shapes that cross the transform boundary: a received message in, a row or a rejection out.
 
-/** A personal field masked (transform/mask.ts) and sealed in the vault. */
+/** The login event's masked fields: their names are the labels their masks are made under. */
 export type MaskedField = 'ip' | 'device_id';
+
+/**
+ * The label a mask's key is derived under and its vault entry's `field`: a login's `ip` or
+ * `device_id`, or a declared column's maskLabel (ColumnSpec). A plain identifier, never a value.
+ */
+export type MaskLabel = string;
 
 /** SQS's largest message body: its default MaximumMessageSize, and the most a queue may allow. */
 export const SQS_MAX_BODY_BYTES = 1024 * 1024;
@@ -31,6 +37,21 @@ export interface LoginRow {
   appVersionRaw: string;
   /** UTC date of SentTimestamp (an unwrapped envelope's time), YYYY-MM-DD, so a replay gives the same row */
   createDate: string;
+}
+
+/**
+ * A row of any pipeline's table, as the sink writes it: the login pipeline's and every declared
+ * one's alike (storedColumnsOf gives the columns, in this order).
+ */
+export interface TableRow {
+  /** the idempotency key, stored in sqs_message_id: the SQS MessageId or an unwrapped envelope's key */
+  messageId: string;
+  /** the keyed hash erasure matches (logins: Masker.userKey(user_id); declared: Masker.subjectKey); null: nobody's */
+  subjectKey: string | null;
+  /** the stored columns' values as text (PostgreSQL casts them); null is NULL */
+  values: readonly (string | null)[];
+  /** the masks the row holds: its vault entries are written only with it */
+  masks: readonly string[];
 }
 
 export const rejectReasons = [
@@ -84,7 +105,7 @@ export interface Rejection {
 /** A mask and the value it was made from: what the vault encrypts. Personal data in clear. */
 export interface MaskedOriginal {
   mask: string;
-  field: MaskedField;
+  field: MaskLabel;
   /** the value as masked (an ip in its canonical form) */
   value: string;
 }

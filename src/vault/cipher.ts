@@ -10,7 +10,7 @@
 // Random nonces are safe here: NIST allows 2^32 of them per key, and a vault seals once per
 // distinct value (plus once per rotation), far fewer.
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
-import type { MaskedField } from '../model/message.js';
+import type { MaskLabel } from '../model/message.js';
 import type { VaultEntry } from './entry.js';
 
 const NONCE_BYTES = 12;
@@ -20,13 +20,13 @@ export type { VaultEntry };
 
 export interface Sealable {
   maskedValue: string;
-  field: MaskedField;
+  field: MaskLabel;
   value: string;
 }
 
 export interface VaultCipher {
   readonly keyId: string;
-  seal(maskedValue: string, field: MaskedField, value: string): VaultEntry;
+  seal(maskedValue: string, field: MaskLabel, value: string): VaultEntry;
   /** the same for many values, with their nonces drawn in one call (a batch's worth is cheap) */
   sealMany(items: readonly Sealable[]): VaultEntry[];
   /** the original value; throws VaultIntegrityError when the entry was not sealed by this key for this mask */
@@ -72,7 +72,7 @@ export function createVaultCipher(vaultKey: Buffer, keyId: string): VaultCipher 
   };
 }
 
-function associatedData(maskedValue: string, field: MaskedField, keyId: string): Buffer {
+function associatedData(maskedValue: string, field: MaskLabel, keyId: string): Buffer {
   // NUL cannot occur in a mask, a field name or a key id, so the encoding is unambiguous.
   return Buffer.from(`sqs2pg vault v1\0${field}\0${maskedValue}\0${keyId}`, 'utf8');
 }

@@ -1,11 +1,11 @@
 // One row of sqs2pg_vault.entries and the SQL that reads and writes them. An entry is sealed to
 // the vault's public key (v2: it carries the batch's ephemeral public key) or, written before
 // 0.2, encrypted under the old symmetric vault key (legacy v1: no ephemeral key).
-import type { MaskedField } from '../model/message.js';
+import type { MaskLabel } from '../model/message.js';
 
 export interface VaultEntry {
   maskedValue: string;
-  field: MaskedField;
+  field: MaskLabel;
   vaultKeyId: string;
   /** v2: the sealing batch's ephemeral X25519 public key; null: a legacy v1 (symmetric) entry */
   ephemeralPublicKey: Buffer | null;
@@ -16,7 +16,7 @@ export interface VaultEntry {
 
 export interface EntryRow {
   masked_value: string;
-  field: MaskedField;
+  field: MaskLabel;
   vault_key_id: string;
   ephemeral_public_key: Buffer | null;
   nonce: Buffer;

@@ -17,6 +17,7 @@ const MIGRATIONS = [
   '0007_erasure_order_and_definer_paths',
   '0008_retired_keys',
   '0009_keyed_body_hash',
+  '0010_declared_pipelines',
 ];
 
 let stack: TestStack;
@@ -94,6 +95,7 @@ describe('sqs2pg migrate on an empty database', () => {
     expect(tables.rows.map((row) => row.name)).toEqual([
       'public.user_logins',
       'sqs2pg.key_fingerprints',
+      'sqs2pg.pipelines',
       'sqs2pg.quarantine',
       'sqs2pg.schema_migrations',
       'sqs2pg.tombstones',
@@ -109,7 +111,7 @@ describe('sqs2pg migrate on an empty database', () => {
     );
     expect(quarantineColumns.rows.map((row) => row.column_name)).toEqual([
       'sqs_message_id', 'reason', 'field', 'detail', 'receive_count', 'sent_at', 'quarantined_at', 'redacted_body',
-      'user_key', 'body_bytes', 'body_sha256', 'body_shape', 'masked_ips', 'masked_device_ids',
+      'user_key', 'body_bytes', 'body_sha256', 'body_shape', 'masked_ips', 'masked_device_ids', 'pipeline',
     ]);
 
     expect(await schemaMigrations(stack.pool)).toEqual(MIGRATIONS.map((name) => ({ version: Number(name.slice(0, 4)), name })));
