@@ -29,3 +29,7 @@ CREATE INDEX IF NOT EXISTS quarantine_pipeline_idx ON sqs2pg.quarantine (pipelin
 -- column's label (its name, by default) for other pipelines. Still a plain identifier, never a value.
 ALTER TABLE sqs2pg_vault.entries DROP CONSTRAINT IF EXISTS entries_field_check;
 ALTER TABLE sqs2pg_vault.entries ADD CONSTRAINT entries_field_check CHECK (field ~ '^[a-z_][a-z0-9_]{0,62}$');
+
+-- A tombstone names the scope its key was made under, so that rotate can re-key it from its sealed
+-- value: NULL for a login user's (Masker.userKey), a declared pipeline's subject_scope otherwise.
+ALTER TABLE sqs2pg.tombstones ADD COLUMN IF NOT EXISTS scope text;

@@ -49,7 +49,14 @@ export interface EventMap {
 }
 
 export type EventName = keyof EventMap;
-export type Emit = <K extends EventName>(name: K, payload: EventMap[K]) => void;
+/** Every payload may name the pipeline it is about (withPipeline adds it); absent: the run as a whole. */
+export type Payload<K extends EventName> = EventMap[K] & { pipeline?: string };
+export type Emit = <K extends EventName>(name: K, payload: Payload<K>) => void;
+
+/** An emit that names `pipeline` in every payload: what one pipeline of a run emits through. */
+export function withPipeline(emit: Emit, pipeline: string): Emit {
+  return (name, payload) => emit(name, { ...payload, pipeline });
+}
 
 export class EventBus {
   private readonly emitter = new EventEmitter();
@@ -58,7 +65,7 @@ export class EventBus {
     this.emitter.emit(name, payload);
   };
 
-  on<K extends EventName>(name: K, listener: (payload: EventMap[K]) => void): this {
+  on<K extends EventName>(name: K, listener: (payload: Payload<K>) => void): this {
     this.emitter.on(name, listener);
     return this;
   }
