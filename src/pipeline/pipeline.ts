@@ -191,13 +191,15 @@ export class Pipeline {
       : this.options.receiveWaitSec;
     let failures = 0;
     let failingSince: number | undefined;
+    // On a FIFO queue a retried receive carries the failed one's attempt id (source.receive).
+    const attempts = this.source.receiveAttempts();
     while (!this.stopped) {
       const slot = await this.roomForMore();
       if (slot === undefined) break;
       const { max, reserved } = slot;
       let messages;
       try {
-        messages = await this.source.receive(max, waitSec, this.receiving.signal);
+        messages = await this.source.receive(max, waitSec, this.receiving.signal, attempts);
         failures = 0;
         failingSince = undefined;
       } catch (error) {
