@@ -100,6 +100,20 @@ describe.each(CLIENTS)('a FIFO queue, --sqs-client %s', (client) => {
     expect(new Set(after).size).toBe(after.length);
   });
 
+  it('one group: each short receive is committed at once, not after the batch wait', async () => {
+    await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+    const sample = generateSample({ count: 20, malformed: 0, seed: 29 });
+    const { queueUrl } = await fifoQueueWith(sample.bodies, 1);
+
+    // fauxqs gives one message of the group per receive: were each batch to wait a minute for more,
+    // this drain would take twenty.
+    const result = await runCli(['run', '--drain', '--sqs-client', client, '--batch-max-wait-ms', '60000'], stack.env(queueUrl), 180_000);
+
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(0);
+    expect(await countRows(stack.pool)).toEqual({ rows: 20, distinctIds: 20, quarantined: 0 });
+  });
+
   it('a standard queue gets no attempt id', async () => {
     await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
     const queueUrl = await stack.newQueue();

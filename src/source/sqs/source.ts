@@ -78,6 +78,11 @@ export class SqsSource {
     this.budget = new ByteBudget(options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES);
   }
 
+  /** A FIFO queue: the messages in hand hold back the rest of their message groups. */
+  get fifo(): boolean {
+    return isFifoQueueUrl(this.options.queueUrl);
+  }
+
   get inFlight(): number {
     return this.receipts.size;
   }
