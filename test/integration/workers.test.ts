@@ -72,9 +72,9 @@ describe('run --workers 2', () => {
     expect(workers.map((w) => w.ready)).toEqual([true, true]);
     const { bodies } = generateSample({ count: 500, malformed: 0, seed: 42 });
     await stack.send(queueUrl, bodies);
-    await waitFor(async () => sample((await get(`${url}/metrics`)).body, 'sqs2pg_deleted_messages_total') === 500, 60_000, '500 deletions on /metrics');
+    await waitFor(async () => sample((await get(`${url}/metrics`)).body, 'sqs2pg_deleted_messages_total{pipeline="logins"}') === 500, 60_000, '500 deletions on /metrics');
     const metrics = (await get(`${url}/metrics`)).body;
-    expect(sample(metrics, 'sqs2pg_loaded_messages_total')).toBe(500);
+    expect(sample(metrics, 'sqs2pg_loaded_messages_total{pipeline="logins"}')).toBe(500);
     expect(sample(metrics, 'sqs2pg_workers')).toBe(2);
     expect(sample(metrics, 'sqs2pg_worker_restarts_total')).toBe(0);
     expect(await countRows(stack.pool)).toMatchObject({ rows: 500, distinctIds: 500 });
