@@ -19,7 +19,7 @@ export interface ObserverOptions {
   supervised?: boolean;
   /** a terminal to draw the progress line on, or undefined for none */
   progress: { stream: NodeJS.WriteStream; color: boolean } | undefined;
-  /** the run's pipeline names: each has its metrics series from the start (default: logins, a run without a file) */
+  /** the run's pipeline names: each has its metrics series from the start, and several are named on the progress line and in readiness (default: logins, a run without a file) */
   pipelines?: readonly string[];
 }
 
@@ -42,6 +42,7 @@ export async function startObservers(options: ObserverOptions): Promise<Observer
   if (options.httpPort > 0 || options.supervised) {
     const migrations = await loadMigrations();
     readiness = new Readiness(bus, {
+      pipelines: options.pipelines,
       checkDatabase: async () => {
         let pending: string[];
         try {
