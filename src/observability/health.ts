@@ -27,6 +27,8 @@ interface QueueState {
 
 export class Readiness {
   private started = false;
+  /** the pipelines that said they started; the run has started once all have (or once it says so itself) */
+  private readonly startedPipelines = new Set<string>();
   private stopping: string | undefined;
   /** by pipeline ('' for events of a run of several that name none): one queue's success says nothing of another's */
   private readonly queues = new Map<string, QueueState>();
@@ -39,7 +41,13 @@ export class Readiness {
   ) {
     this.pipelines = options.pipelines ?? DEFAULT_PIPELINES;
     bus
-      .on('pipeline:started', () => (this.started = true))
+      .on('pipeline:started', (event) => {
+        const pipeline = pipelineOf(event, this.pipelines);
+        if (pipeline !== undefined) this.startedPipelines.add(pipeline);
+        // A pipeline not in the list says the list is not this run's: never wait for names that will not come.
+        const unknown = pipeline !== undefined && !this.pipelines.includes(pipeline);
+        this.started ||= pipeline === undefined || unknown || this.pipelines.every((name) => this.startedPipelines.has(name));
+      })
       .on('pipeline:stopping', ({ reason }) => (this.stopping = reason))
       .on('source:received', (event) => (this.queueOf(event).receiveError = undefined))
       .on('source:depth', (event) => (this.queueOf(event).depthError = undefined))
@@ -56,13 +64,19 @@ export class Readiness {
     return state;
   }
 
+  private notStarted(): string[] {
+    return this.pipelines.filter((name) => !this.startedPipelines.has(name));
+  }
+
   /** What fails of the queues: "CODE" with one pipeline, "name: CODE, …" with several; undefined if none. */
   private queueErrors(): string | undefined {
     const named = this.pipelines.length > 1;
-    const failing = [...this.queues].flatMap(([name, state]) => {
-      const code = state.receiveError ?? state.depthError;
-      return code === undefined ? [] : [named && name !== '' ? `${name}: ${code}` : code];
-    });
+    const failing = [...this.queues]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .flatMap(([name, state]) => {
+        const code = state.receiveError ?? state.depthError;
+        return code === undefined ? [] : [named && name !== '' ? `${name}: ${code}` : code];
+      });
     return failing.length === 0 ? undefined : failing.join(', ');
   }
 
@@ -70,7 +84,7 @@ export class Readiness {
     const database = this.started ? await this.databaseState() : 'not checked';
     const queueError = this.queueErrors();
     const checks = {
-      started: this.started ? 'ok' : 'starting: connecting and migrating',
+      started: this.started ? 'ok' : this.startedPipelines.size > 0 ? `starting: ${this.notStarted().join(', ')} not started yet` : 'starting: connecting and migrating',
       database,
       queue: !this.started ? 'not checked' : queueError === undefined ? 'ok' : `failing (${queueError})`,
       stopping: this.stopping === undefined ? 'ok' : `shutting down (${this.stopping})`,
