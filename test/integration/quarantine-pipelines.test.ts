@@ -1,8 +1,12 @@
 // The quarantine per pipeline, against a real PostgreSQL and the built CLI: records of logins (written
 // by run) and of a declared pipeline (the record reject() makes for it, stored as a worker stores
 // one) listed with their pipeline and filtered by --pipeline; show prints a declared record's masks
-// by label and nothing in clear; masked_values refuses anything but masks, whoever writes it.
+// by label and nothing in clear; masked_values refuses anything but masks, whoever writes it; and a
+// mask-key rotation re-keys a declared record from its sealed body with its spec, or leaves it be.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rekeyQuarantine } from '../../src/quarantine/rekey.js';
+import { createVaultOpener, createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
+import { TEST_MASK_KEY_2, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 import { createMasker } from '../../src/transform/mask.js';
 import { reject } from '../../src/transform/message-to-row.js';
 import { parseJson } from '../../src/transform/login-event.js';
@@ -17,8 +21,12 @@ let stack: TestStack;
 const officer = () => ({ PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
 
 /** A refused page view, as the runtime quarantines it: its record from reject() with the pipeline's spec. */
+function pageViewBody(fields: Record<string, unknown>): string {
+  return JSON.stringify({ visitor: { id: 'V-ERIN-5', email: EMAIL }, ip: '203.0.113.50', page: { url: 'https://shop.example/erin' }, ...fields });
+}
+
 function pageViewRecord(messageId: string, fields: Record<string, unknown>): Rejection {
-  const body = JSON.stringify({ visitor: { id: 'V-ERIN-5', email: EMAIL }, ip: '203.0.113.50', page: { url: 'https://shop.example/erin' }, ...fields });
+  const body = pageViewBody(fields);
   return reject({ messageId, body, sentAtMs: Date.UTC(2026, 0, 2), receiveCount: 1 }, masker, 'bad_type', 'duration_ms', null, Buffer.byteLength(body), parseJson(body), PAGE_VIEWS);
 }
 
@@ -100,5 +108,50 @@ describe('sqs2pg quarantine, per pipeline', () => {
       [JSON.stringify(values)],
     );
     await expect(attempt).rejects.toMatchObject({ code: '23514', constraint: 'quarantine_masked_values_check' });
+  });
+});
+
+describe('a mask-key rotation and a declared pipeline\'s records', () => {
+  const next = createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2');
+  const opener = createVaultOpener(Buffer.from(TEST_VAULT_PRIVATE_KEY, 'hex'), 'v1');
+
+  async function storeSealed(messageId: string, fields: Record<string, unknown>): Promise<void> {
+    await store(pageViewRecord(messageId, fields), 'page_views');
+    const sealed = createVaultSealer(Buffer.from(TEST_VAULT_PUBLIC_KEY, 'hex'), 'v1').batch().seal(quarantineContext(messageId), pageViewBody(fields));
+    await stack.pool.query(
+      'INSERT INTO sqs2pg_vault.quarantine_bodies (sqs_message_id, vault_key_id, ephemeral_public_key, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5)',
+      [messageId, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext],
+    );
+  }
+
+  const recordOf = async (id: string) =>
+    (await stack.pool.query<{ user_key: string; masked_values: Record<string, string[]>; masked_ips: string[] }>('SELECT user_key, masked_values, masked_ips FROM sqs2pg.quarantine WHERE sqs_message_id = $1', [id])).rows[0];
+
+  it('without the pipeline\'s spec: left under the old key and counted, never read by the login event\'s rules', async () => {
+    await storeSealed('rk-1', { duration_ms: 'x' });
+    const before = await recordOf('rk-1');
+    const client = await stack.pool.connect();
+    try {
+      const result = await rekeyQuarantine(client, next, opener, { after: 'rk-', limit: 10 });
+      expect(result).toMatchObject({ rekeyed: 0, undeclared: 1 });
+    } finally {
+      client.release();
+    }
+    expect(await recordOf('rk-1')).toEqual(before);
+  });
+
+  it('with it: the subject\'s key and the masks by label under the new key, as a new record would have them', async () => {
+    const client = await stack.pool.connect();
+    try {
+      const result = await rekeyQuarantine(client, next, opener, { after: 'rk-', limit: 10, pipelines: new Map([['page_views', PAGE_VIEWS]]) });
+      expect(result).toMatchObject({ rekeyed: 1, undeclared: 0 });
+    } finally {
+      client.release();
+    }
+    expect(await recordOf('rk-1')).toEqual({
+      user_key: next.subjectKey('page_views', 'V-ERIN-5'),
+      masked_values: { masked_email: [next.mask('masked_email', EMAIL)], masked_ip: [next.mask('masked_ip', '203.0.113.50')] },
+      masked_ips: [],
+    });
   });
 });
