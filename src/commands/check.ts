@@ -353,7 +353,7 @@ function declaredSpecs(declared: { pipelines?: PipelineSpec[]; named: boolean })
 }
 
 function declaredTableNames(declared: { pipelines?: PipelineSpec[]; named: boolean }): string[] {
-  return declaredSpecs(declared).map((spec) => `table ${spec.name}`);
+  return declaredSpecs(declared).map((spec) => `table (${spec.name})`);
 }
 
 /**
@@ -369,10 +369,10 @@ async function checkDeclaredTables(pool: Pool, declared: { pipelines?: PipelineS
     plans = await planDeclaredTables(pool, specs);
   } catch (error) {
     const detail = `PostgreSQL refused the question (${describeError(error)}); check the role's privileges (docs/privacy-and-roles.md, PostgreSQL grants)`;
-    return specs.map((spec): CheckResult => ({ check: `table ${spec.name}`, status: 'problem', detail }));
+    return specs.map((spec): CheckResult => ({ check: `table (${spec.name})`, status: 'problem', detail }));
   }
   return plans.map((plan): CheckResult => {
-    const check = `table ${plan.pipeline}`;
+    const check = `table (${plan.pipeline})`;
     if (plan.refusals.length > 0) return { check, status: 'problem', detail: plan.refusals.join('; ') };
     if (plan.actions.length > 0) {
       return {

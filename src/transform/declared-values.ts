@@ -3,6 +3,7 @@
 // the key names its shape may show. Compiled once per spec; pure.
 import { isCleanText } from './login-event.js';
 import { columnReaderOf } from './column-value.js';
+import { ENVELOPE_FIELD_NAMES } from './envelope.js';
 import type { Masker } from './mask.js';
 import type { MaskLabel } from '../model/message.js';
 import type { ColumnSpec, PipelineSpec } from '../model/pipeline.js';
@@ -39,6 +40,8 @@ export interface DeclaredFacts {
    * shown wherever they occur, so an operator sees a declared field where it was not expected.
    */
   shownKeys: ReadonlySet<string>;
+  /** the same, and the names AWS gives an envelope's fields */
+  shownInEnvelopes: ReadonlySet<string>;
   /** from the parsed event (or, in an envelope, `event` for the paths and `whole` for the any-depth search) */
   readJson(event: unknown, whole?: unknown): DeclaredValues;
   /** from text that is not JSON: only `"key": "value"` pairs under a declared field's last key */
@@ -95,6 +98,7 @@ function compile(spec: PipelineSpec): DeclaredFacts {
 
   return {
     shownKeys,
+    shownInEnvelopes: new Set([...shownKeys, ...ENVELOPE_FIELD_NAMES]),
     keyOf: (masker, text) => masker.subjectKey(table, text),
     readJson(event, whole = event) {
       const found: DeclaredValues = { values: new Map(), subject: null };

@@ -73,7 +73,7 @@ function declaredBodyFacts(body: string, bytes: number, masker: Masker, parsed: 
   if (envelope) {
     values = facts.readJson(envelope.event, envelope.value);
     for (const text of envelope.texts) facts.readText(text, values);
-    shape = jsonShape(envelope.value, new Set([...facts.shownKeys, ...ENVELOPE_FIELD_NAMES]));
+    shape = jsonShape(envelope.value, facts.shownInEnvelopes);
   } else if (parsed) {
     values = facts.readJson(parsed.value);
     shape = jsonShape(parsed.value, facts.shownKeys);
