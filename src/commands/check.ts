@@ -11,6 +11,7 @@ import { createPool, describeDatabase, explainConnectFailure, type Pool } from '
 import { findUserLogins, type UserLoginsTable } from '../db/user-logins.js';
 import {
   excessPrivileges,
+  mayApplyTablePlan,
   missingPrivileges,
   revokePublicCreate,
   schemasPublicMayCreateIn,
@@ -358,8 +359,9 @@ function declaredTableNames(declared: { pipelines?: PipelineSpec[]; named: boole
 
 /**
  * Each declared table against its declaration, as migrate would plan it (nothing is changed): up to
- * date is ok; what migrate (or run at start, given the privilege) would create or add is a warning;
- * a refusal (a type changed, a NOT NULL column nothing fills, not a table) is a problem, saying what to do.
+ * date is ok; what migrate would create or add is a warning when this role may do it (run does it at
+ * start), a problem when it may not (run would stop there); a refusal (a type changed, a NOT NULL
+ * column nothing fills, not a table) is a problem, saying what to do.
  */
 async function checkDeclaredTables(pool: Pool, declared: { pipelines?: PipelineSpec[]; named: boolean }): Promise<CheckResult[]> {
   const specs = declaredSpecs(declared);
@@ -371,18 +373,30 @@ async function checkDeclaredTables(pool: Pool, declared: { pipelines?: PipelineS
     const detail = `PostgreSQL refused the question (${describeError(error)}); check the role's privileges (docs/privacy-and-roles.md, PostgreSQL grants)`;
     return specs.map((spec): CheckResult => ({ check: `table (${spec.name})`, status: 'problem', detail }));
   }
-  return plans.map((plan): CheckResult => {
+  const results: CheckResult[] = [];
+  for (const plan of plans) {
     const check = `table (${plan.pipeline})`;
-    if (plan.refusals.length > 0) return { check, status: 'problem', detail: plan.refusals.join('; ') };
-    if (plan.actions.length > 0) {
-      return {
-        check,
-        status: 'warning',
-        detail: `${plan.table ?? 'the table'} is not as declared yet; "sqs2pg migrate --config FILE" as the tables' owner would ${plan.actions.map((action) => action.what).join('; ')} (run does it at start, given the privilege)`,
-      };
+    const table = plan.table ?? 'the table';
+    if (plan.refusals.length > 0) {
+      results.push({ check, status: 'problem', detail: plan.refusals.join('; ') });
+    } else if (plan.actions.length === 0) {
+      results.push({ check, status: 'ok', detail: `${table} holds every declared column, with its type, and the unique index on sqs_message_id` });
+    } else {
+      // run applies the plan at start as its own role: one that may not would stop there.
+      const what = `"sqs2pg migrate --config FILE" as the tables' owner would ${plan.actions.map((action) => action.what).join('; ')}`;
+      const { role, may } = plan.table === null ? { role: '?', may: false } : await mayApplyTablePlan(pool, plan.table, plan.exists);
+      results.push(
+        may
+          ? { check, status: 'warning', detail: `${table} is not as declared yet; ${what} (run does it at start: role ${role} may)` }
+          : {
+              check,
+              status: 'problem',
+              detail: `${table} is not as declared yet, and role ${role} may not ${plan.exists ? 'change it (only its owner may)' : 'create it'}, so run would stop at start; ${what}`,
+            },
+      );
     }
-    return { check, status: 'ok', detail: `${plan.table ?? 'the table'} holds every declared column, with its type, and the unique index on sqs_message_id` };
-  });
+  }
+  return results;
 }
 
 async function checkMigrations(pool: Pool): Promise<CheckResult> {

@@ -3,6 +3,7 @@
 // a column declared later added, nullable; a type change refused, with the ALTER to run, and nothing
 // else of that file applied; two migrates racing on a new table create it once; and check says each
 // of these before migrate does it (warning), or refuses it (problem, exit 1).
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,8 +46,8 @@ const env = (extra: NodeJS.ProcessEnv = {}) => ({ PATH: process.env.PATH, DATABA
 const migrate = (args: string[], databaseUrl = stack.databaseUrl) => runCli(['migrate', ...args], env({ DATABASE_URL: databaseUrl }), GIVE_UP_MS);
 
 /** check's line for the declared table of `pipeline`: [status, detail]. */
-async function checkTable(config: string, pipeline = 'page_views'): Promise<{ result: CliResult; line: [string, string] | undefined }> {
-  const result = await runCli(['check', '--config', config], stack.env(`${stack.sqsEndpoint}/000000000000/unused`, { ...QUEUES }), GIVE_UP_MS);
+async function checkTable(config: string, pipeline = 'page_views', databaseUrl = stack.databaseUrl): Promise<{ result: CliResult; line: [string, string] | undefined }> {
+  const result = await runCli(['check', '--config', config], stack.env(`${stack.sqsEndpoint}/000000000000/unused`, { ...QUEUES, DATABASE_URL: databaseUrl }), GIVE_UP_MS);
   const match = new RegExp(`^(ok|warning|problem|skipped) +table \\(${pipeline}\\): (.*)$`, 'm').exec(result.stdout);
   return { result, line: match ? [match[1]!, match[2]!] : undefined };
 }
@@ -74,6 +75,7 @@ describe('migrate --config, and check --config before and after it', () => {
   it('check, before: the declared table would be created (a warning: run makes it at start, given the privilege)', async () => {
     const { result, line } = await checkTable(example);
     expect(line).toEqual(['warning', expect.stringContaining('"sqs2pg migrate --config FILE" as the tables\' owner would create table "public"."page_views"; create a unique index on "public"."page_views" (sqs_message_id)') as string]);
+    expect(line?.[1]).toContain('(run does it at start: role postgres may)');
     expect(result.stdout).not.toMatch(/^\w+ +table \(logins\):/m);
     expect(result.stdout).toMatch(/^problem +migrations:/m);
   });
@@ -127,6 +129,25 @@ describe('migrate --config, and check --config before and after it', () => {
     expect((await columnsOf('public.page_views')).at(-1)).toEqual(['referrer', 'text', false]);
     const rows = await stack.pool.query('SELECT visitor_id, referrer FROM page_views');
     expect(rows.rows).toEqual([{ visitor_id: 'v-1', referrer: null }]);
+  });
+
+  it('a role that may not apply the plan (a least-privileged worker): check says run would stop at start (a problem)', async () => {
+    const role = `sqs2pg_mc_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    await stack.pool.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    try {
+      const url = new URL(stack.databaseUrl);
+      url.username = role;
+      url.password = password;
+      const later = variant('later-worker.yaml', ['referrer:     { from: page.referrer, type: text }', 'campaign:     { from: campaign, type: text }']);
+      const change = await checkTable(later, 'page_views', url.toString());
+      expect(change.line).toEqual(['problem', expect.stringContaining(`role ${role} may not change it (only its owner may), so run would stop at start; "sqs2pg migrate --config FILE" as the tables' owner would add column campaign text`) as string]);
+      const elsewhere = variant('elsewhere.yaml', [], [['table: page_views', 'table: visits']]);
+      const create = await checkTable(elsewhere, 'page_views', url.toString());
+      expect(create.line).toEqual(['problem', expect.stringContaining(`role ${role} may not create it, so run would stop at start`) as string]);
+    } finally {
+      await stack.pool.query(`DROP ROLE ${role}`);
+    }
   });
 
   it('a type change: check says it is refused and what to run (exit 1); migrate refuses it (exit 5) and applies nothing of the file', async () => {
