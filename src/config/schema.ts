@@ -115,8 +115,9 @@ export const settings = {
     docFor: {
       check: 'A pipeline file (YAML; docs/pipelines.md): check validates it, lists its pipelines and reads each one\'s queue instead of --queue-url.',
       pipelines: 'The pipeline file to show, or to validate when no <file> argument is given.',
+      run: 'A pipeline file (YAML; docs/pipelines.md): run loads every pipeline of it in one process, each from its own queue (--queue-url is then not read).',
     },
-    commands: ['check', 'pipelines'],
+    commands: ['run', 'check', 'pipelines'],
   }),
   pipeline: setting({
     flag: 'pipeline',
@@ -129,7 +130,7 @@ export const settings = {
     docFor: {
       pipelines: 'The pipeline to show (usually given as the argument: sqs2pg pipelines show <name>).',
     },
-    commands: ['check', 'pipelines'],
+    commands: ['run', 'check', 'pipelines'],
   }),
   queueUrl: setting({
     flag: 'queue-url',
