@@ -68,7 +68,13 @@ export function linkToSupervisor(requests: StopRequests): WorkerLink | undefined
   return {
     observe(options) {
       observed = options;
-      options.bus.on('pipeline:started', () => void send({ sqs2pg: 'started' }));
+      // Each of the worker's pipelines says it started; the supervisor hears it once.
+      let started = false;
+      options.bus.on('pipeline:started', () => {
+        if (started) return;
+        started = true;
+        void send({ sqs2pg: 'started' });
+      });
       let committed = false;
       options.bus.on('batch:committed', () => {
         if (committed) return;

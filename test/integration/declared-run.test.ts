@@ -176,4 +176,26 @@ describe('run --config with the example file', () => {
     expect(result.stderr).toContain('--pipeline purchases names no pipeline');
     expect(await count("SELECT count(*) AS n FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass('public.page_views')")).toBe(0);
   });
+
+  it('--workers 2: each worker runs every pipeline; every message is loaded once', async () => {
+    await stack.send(logins, generateSample({ count: LOGINS, malformed: 0, seed: 27 }).bodies);
+    await stack.send(pageViews, VIEWS.map((event) => JSON.stringify(event)));
+    const result = await runCli(['run', '--drain', '--quiet', '--workers', '2'], env(), 90_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await count('SELECT count(DISTINCT sqs_message_id) AS n FROM user_logins')).toBe(LOGINS);
+    expect(await count('SELECT count(*) AS n FROM user_logins')).toBe(LOGINS);
+    const rows = await viewRows();
+    expect(rows).toHaveLength(VIEWS.length);
+    expect(new Set(rows.map((row) => row.sqs_message_id)).size).toBe(VIEWS.length);
+  });
+
+  it('a fault in the file is one error before any worker starts, and nothing is received', async () => {
+    const broken = join(dir, 'broken.yaml');
+    copyFileSync(FILE, broken);
+    await stack.send(pageViews, [JSON.stringify(VIEWS[0])]);
+    const result = await runCli(['run', '--drain', '--workers', '2'], env({ SQS2PG_CONFIG: broken, PAGE_VIEWS_QUEUE_URL: '' }), 30_000);
+    expect(result.code).toBe(2);
+    expect(result.stderr.match(/PAGE_VIEWS_QUEUE_URL/g)).toHaveLength(1);
+    expect(await stack.queueDepth(pageViews)).toEqual({ visible: 1, notVisible: 0 });
+  });
 });
