@@ -198,4 +198,31 @@ describe('run --config with the example file', () => {
     expect(result.stderr.match(/PAGE_VIEWS_QUEUE_URL/g)).toHaveLength(1);
     expect(await stack.queueDepth(pageViews)).toEqual({ visible: 1, notVisible: 0 });
   });
+
+  it("an erased subject's page views are neither loaded nor vaulted, and leave the queue", async () => {
+    const erased = masker.subjectKey('page_views', 'visitor-2');
+    await stack.pool.query("INSERT INTO sqs2pg.tombstones (user_key, scope) VALUES ($1, 'page_views')", [erased]);
+    try {
+      await stack.send(pageViews, VIEWS.slice(0, 3).map((event) => JSON.stringify(event)));
+      const result = await runCli(['run', '--drain', '--quiet'], env({ SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }), 60_000);
+      expect(result.code, result.stderr).toBe(0);
+      expect((await viewRows()).map((row) => row.visitor_id)).toEqual(['visitor-1', 'visitor-3']);
+      const vault = await openVault(stack.pool, { v1: { private: TEST_VAULT_PRIVATE_KEY } });
+      expect([...vault.values()].map((entry) => entry.value).sort()).toEqual(['198.51.100.1', '198.51.100.3', 'person1@example.com', 'person3@example.com']);
+      expect(await count(`SELECT messages_stopped AS n FROM sqs2pg.tombstones WHERE user_key = '${erased}'`)).toBe(1);
+      expect(await stack.queueDepth(pageViews)).toEqual({ visible: 0, notVisible: 0 });
+    } finally {
+      await stack.pool.query('DELETE FROM sqs2pg.tombstones');
+    }
+  });
+
+  it('a queue that cannot be read stops the run before any pipeline receives a message', async () => {
+    await stack.send(logins, generateSample({ count: 5, malformed: 0, seed: 28 }).bodies);
+    const missing = `${pageViews}-missing`;
+    const result = await runCli(['run', '--drain'], env({ PAGE_VIEWS_QUEUE_URL: missing }), 30_000);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('of the pipeline page_views');
+    expect(await count('SELECT count(*) AS n FROM user_logins')).toBe(0);
+    expect(await stack.queueDepth(logins)).toEqual({ visible: 5, notVisible: 0 });
+  });
 });
