@@ -225,4 +225,25 @@ describe('run --config with the example file', () => {
     expect(await count('SELECT count(*) AS n FROM user_logins')).toBe(0);
     expect(await stack.queueDepth(logins)).toEqual({ visible: 5, notVisible: 0 });
   });
+
+  it('a failure no retry fixes in one pipeline stops the other too, and the run fails', async () => {
+    await stack.send(pageViews, [JSON.stringify(VIEWS[0])]);
+    // A service, not a drain: only the failure can end it.
+    const service = startCli(['run'], env({ SQS2PG_LOG_LEVEL: 'info' }), 60_000);
+    try {
+      await waitFor(async () => (await count("SELECT count(*) AS n FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass('public.page_views')")) === 1 && (await viewRows()).length === 1, 30_000, 'the first view loaded');
+      // The table goes from under the running pipeline: its next batch is refused as no message can fix.
+      await stack.pool.query('DROP TABLE public.page_views');
+      await stack.send(pageViews, [JSON.stringify(VIEWS[1])]);
+      const result = await service.done;
+      expect(result.code).toBe(5);
+      expect(result.stderr).toMatch(/"pipeline":"logins"[^\n]*stopping|stopping[^\n]*logins/);
+      // Nothing of the refused view was deleted: it waits in the queue for a fixed table.
+      const depth = await stack.queueDepth(pageViews);
+      expect(depth.visible + depth.notVisible).toBe(1);
+    } finally {
+      if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGKILL');
+      await service.done;
+    }
+  });
 });
