@@ -75,9 +75,8 @@ export class Pipeline {
   private readonly writer: BatchWriter;
   private pending: Entry[] = [];
   private pendingBytes = 0;
-  /** receives sent and not yet answered, and the bytes reserved for them (SDK client only) */
+  /** receives sent and not yet answered (the bytes reserved for them, SDK client only, are the budget's) */
   private receivesInFlight = 0;
-  private reservedBytes = 0;
   /** the largest body of recent answers, halving with each answer */
   private bodyEstimateBytes = BODY_ESTIMATE_FLOOR_BYTES;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -204,7 +203,7 @@ export class Pipeline {
         failingSince = undefined;
       } catch (error) {
         this.receivesInFlight--;
-        this.reservedBytes -= reserved;
+        this.source.budget.unreserve(reserved);
         this.wakePollers();
         failingSince ??= Date.now();
         const limit = this.outageLimitMs;
@@ -224,7 +223,7 @@ export class Pipeline {
       }
       // The reservation gives way to what the answer holds, which the source now counts.
       this.receivesInFlight--;
-      this.reservedBytes -= reserved;
+      this.source.budget.unreserve(reserved);
       this.learnBodySizes(messages);
       this.wakePollers();
       if (this.stopped) {
@@ -375,7 +374,7 @@ export class Pipeline {
         const max = this.receiveSize();
         const reserved = max * this.source.reservePerMessageBytes;
         this.receivesInFlight++;
-        this.reservedBytes += reserved;
+        this.source.budget.reserve(reserved);
         return { max, reserved };
       }
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
@@ -390,7 +389,7 @@ export class Pipeline {
     // landing together would be decoded back to back, their garbage piling up before V8 collects it.
     const next = this.receiveSize() * this.source.reservePerMessageBytes;
     if (this.receiveSize() < RECEIVE_MAX && this.receivesInFlight > 0) return false;
-    return this.source.inFlightBytes + this.reservedBytes + next <= this.options.maxInFlightBytes;
+    return this.source.inFlightBytes + this.source.budget.reserved + next <= this.options.maxInFlightBytes;
   }
 
   /**

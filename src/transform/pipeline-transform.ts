@@ -6,7 +6,7 @@ import type { InboundMessage, LoginRow, MaskedOriginal, Rejection, RejectReason,
 import type { PipelineSpec } from '../model/pipeline.js';
 import { compileEventReader } from './event-reader.js';
 import type { Masker } from './mask.js';
-import { messageToRow, messageToVaultedRow, readMessage, reject, type EventReading, type EventStep, type TransformOptions } from './message-to-row.js';
+import { messageToRow, messageToVaultedRow, readMessage, reject, type EventReading, type EventStep, type Refuse, type TransformOptions } from './message-to-row.js';
 
 export interface PipelineTransform {
   /** The message's outcome; vault on, with the values behind its row's masks (personal data in clear). */
@@ -24,7 +24,10 @@ export interface PipelineTransformOptions extends TransformOptions {
 }
 
 export function compileTransform(spec: PipelineSpec, masker: Masker, options: PipelineTransformOptions): PipelineTransform {
-  const refuse = (message: InboundMessage, reason: RejectReason, field: string | null, detail: string | null = null) => reject(message, masker, reason, field, detail);
+  // The one place a pipeline's quarantine records are made: what a record keeps of a refused body
+  // (body-shape.ts, quarantine-record.ts) is the pipeline's to decide, for every refusal alike.
+  const record: Refuse = reject;
+  const refuse = (message: InboundMessage, reason: RejectReason, field: string | null, detail: string | null = null) => record(message, masker, reason, field, detail);
   if (spec.builtin) return { read: options.vault ? readVaultedLogin(masker, options) : readLogin(masker, options), reject: refuse };
   const reader = compileEventReader(spec, masker, { originals: options.vault });
   const step: EventStep<TableRow> = (message, value, originals): EventReading<TableRow> => {
@@ -41,7 +44,7 @@ export function compileTransform(spec: PipelineSpec, masker: Masker, options: Pi
   return {
     read(message) {
       const originals: MaskedOriginal[] | null = options.vault ? [] : null;
-      const outcome = readMessage(message, masker, originals, options, step);
+      const outcome = readMessage(message, masker, originals, options, step, record);
       return originals ? { outcome, originals } : { outcome };
     },
     reject: refuse,
