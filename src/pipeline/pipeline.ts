@@ -86,6 +86,7 @@ export class Pipeline {
   private activePollers = 0;
   private roomWaiters: (() => void)[] = [];
   private failure: Error | undefined;
+  private onFatal: (() => void) | undefined;
   /** told to stop because the run is failing elsewhere (another worker): leave, do not release */
   private leaving = false;
 
@@ -129,6 +130,12 @@ export class Pipeline {
     if (reason === 'drained') this.receiving.abort();
     else setTimeout(() => this.receiving.abort(), STOP_RECEIVE_GRACE_MS).unref();
     this.wakePollers();
+    if (reason === 'fatal') this.onFatal?.();
+  }
+
+  /** Told the moment this pipeline stops on a failure (not when its run ends, a grace later): the run's other pipelines stop with it. */
+  whenFatal(listener: () => void): void {
+    this.onFatal = listener;
   }
 
   /**

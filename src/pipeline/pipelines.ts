@@ -4,7 +4,10 @@
 import type { Pipeline } from './pipeline.js';
 
 export class Pipelines {
-  constructor(private readonly pipelines: readonly Pipeline[]) {}
+  constructor(private readonly pipelines: readonly Pipeline[]) {
+    // At once, not when the failed pipeline's run has ended: the others must not go on taking messages meanwhile.
+    for (const pipeline of pipelines) pipeline.whenFatal(() => this.stop('fatal', { leave: true }));
+  }
 
   stop(reason: string, options: { leave?: boolean } = {}): void {
     for (const pipeline of this.pipelines) pipeline.stop(reason, options);
