@@ -18,6 +18,7 @@ const MIGRATIONS = [
   '0008_retired_keys',
   '0009_keyed_body_hash',
   '0010_declared_pipelines',
+  '0013_subject_entries',
 ];
 
 let stack: TestStack;
