@@ -4,7 +4,8 @@
 // subject stored as read) and signups (a masked column, a sealed one, and a keyed subject, whose
 // value is sealed as a `subject:signups` entry, sql/0013). After `rotate` to k2 every mask and
 // subject key is the one k2 gives, every entry opens, reveal still opens them, nothing is in clear,
-// k1 retires, and a second run changes nothing. Killed half way, a rerun finishes the job.
+// k1 retires, a second run changes nothing, and a new vault key pair re-seals every declared entry.
+// Killed half way, a rerun finishes the job; beside workers on either key, nothing is lost.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyFingerprint } from '../../src/config/key.js';
@@ -22,7 +23,7 @@ import { createVaultSealer } from '../../src/vault/sealed-box.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
 import { column, PAGE_VIEWS } from '../fixtures/pipelines.js';
 import { createTestStack, runCli, startCli, TEST_MASK_KEY, waitFor, type CliResult, type TestStack } from '../helpers/stack.js';
-import { openVault, TEST_MASK_KEY_2, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY, vaultDump, type TestKeys } from '../helpers/vault.js';
+import { openVault, TEST_MASK_KEY_2, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PRIVATE_KEY_2, TEST_VAULT_PUBLIC_KEY, vaultDump, type TestKeys } from '../helpers/vault.js';
 
 const V1: TestKeys = { v1: { private: TEST_VAULT_PRIVATE_KEY } };
 const oldMasker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
@@ -280,6 +281,22 @@ describe('sqs2pg rotate --mask-key-id k2 over declared pipelines', () => {
     expect(again.stdout).toContain('re-masked 0 values of sealed columns (pii: seal) under mask key id "k2"');
     expect(again.stdout).toContain('deleted 0 vault entries of older masks that no row uses any more');
     expect(await snapshot()).toEqual(before);
+  }, 60_000);
+
+  it('a new vault key pair re-seals the declared entries too: sealed columns and subjects open under v2 alone', async () => {
+    const before = await openVault(pool, V1);
+    const toV2 = rotateEnv(stack, { SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY_2, SQS2PG_VAULT_KEY_ID: 'v2', SQS2PG_VAULT_PREVIOUS_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY });
+    const result = await runCli(['rotate', '--reason', 'new vault pair'], toV2, 60_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.split('\n')[0]).toBe(`re-sealed ${new Intl.NumberFormat('en-US').format(before.size)} vault entries to vault key id "v2"`);
+    expect(result.stdout).toContain('vault key id "v1" is retired');
+    const after = await openVault(pool, { v2: { private: TEST_VAULT_PRIVATE_KEY_2 } });
+    const contents = (vault: typeof before) => [...vault].map(([mask, entry]) => `${mask} ${entry.field} ${entry.value}`).sort();
+    expect(contents(after)).toEqual(contents(before));
+    expect(new Set([...after.values()].map((entry) => entry.field))).toEqual(new Set(['masked_email', 'masked_ip', 'phone', 'subject:signups']));
+    const [signup] = await signupRows(pool);
+    const reveal = await runCli(['reveal', signup!.sqs2pg_subject_key, '--reason', 'after the vault rotation'], rotateEnv(stack, { SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY_2, SQS2PG_VAULT_KEY_ID: 'v2' }), 15_000);
+    expect([reveal.code, reveal.stdout], reveal.stderr).toEqual([0, `${upById.get(signup!.sqs_message_id)!.email}\n`]);
   }, 60_000);
 });
 
