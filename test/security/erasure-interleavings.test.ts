@@ -24,6 +24,7 @@ import { forgetUser } from '../../src/vault/forget.js';
 import { VaultKeyring } from '../../src/vault/keyring.js';
 import { remaskRows } from '../../src/vault/rotation.js';
 import { RotationStore } from '../../src/vault/rotation-store.js';
+import type { RemaskTarget } from '../../src/vault/rotation-targets.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
 import { createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
 import { sealUserId } from '../../src/vault/tombstones.js';
@@ -170,6 +171,15 @@ const shape: fc.Arbitrary<BatchShape> = fc
 let stack: TestStack;
 let admin: pg.Client;
 let table: UserLoginsTable;
+/** What rotate re-masks of user_logins: its two masked columns, under their labels. */
+const loginsTarget = (name: string): RemaskTarget => ({
+  pipeline: 'logins',
+  table: name,
+  columns: [
+    { name: 'masked_ip', field: 'ip' },
+    { name: 'masked_device_id', field: 'device_id' },
+  ],
+});
 beforeAll(async () => {
   stack = await createTestStack();
   await migrateWithCli(stack.databaseUrl);
@@ -220,7 +230,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
             }
             if (party.name === 'rotate') {
               return party.start(async () =>
-                remaskRows(new RotationStore(await party.pool.connect(), table.name), nextMasker, keyring, sealer, {
+                remaskRows(new RotationStore(await party.pool.connect()), loginsTarget(table.name), nextMasker, keyring, sealer, {
                   batchRows: 2,
                   pauseMs: 0,
                   emit: () => undefined,
