@@ -54,14 +54,13 @@ describe('a worker draining hostile answers counted as they arrive', () => {
     await stack.send(queueUrl, hostile);
     await migrate(stack.pool);
 
-    let source: SqsSource | undefined;
     let baseline = 0;
     const overBudget: number[] = [];
     let quarantined = 0;
     const emit: Emit = (name) => {
       if (name === 'message:quarantined') quarantined++;
       // Messages just deleted are still counted here; everything else committed before is garbage.
-      if (name !== 'source:deleted' || source === undefined) return;
+      if (name !== 'source:deleted') return;
       gc();
       overBudget.push(process.memoryUsage().heapUsed - baseline - source.budget.held);
     };
@@ -71,7 +70,7 @@ describe('a worker draining hostile answers counted as they arrive', () => {
       client: { region: 'us-east-1', endpoint: stack.sqsEndpoint, queueUrl, receiveWaitSec: 1, maxSockets: sqsSocketsFor(POLLERS), env: {} },
       emit,
     });
-    source = new SqsSource(api, { queueUrl, visibilityTimeoutSec: 60, emit, maxHeldBytes: BUDGET_BYTES, reserveAnswers: false });
+    const source = new SqsSource(api, { queueUrl, visibilityTimeoutSec: 60, emit, maxHeldBytes: BUDGET_BYTES, reserveAnswers: false });
     await source.depth();
     const maxBodyBytes = await source.maxMessageBytes();
     const pipeline = new Pipeline(
