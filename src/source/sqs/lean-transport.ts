@@ -45,10 +45,13 @@ export class AnswerTooLargeError extends Error {
 }
 
 // What an answer's bytes cost by the time it is parsed, counted as they arrive: the answer's bytes
-// (copied into one buffer as they come, each chunk garbage at once), then the bodies decoded straight
-// from them (json-bytes.ts), a byte of body string for each byte of answer at most. The answer is
-// never one string, nor chunks and their concatenation at once (which cost four times its bytes).
+// (past its first MiB, copied into one buffer as they come, each chunk garbage at once), then the
+// bodies decoded straight from them (json-bytes.ts), a byte of body string for each byte of answer at
+// most. The answer is never one string, nor (past its first MiB) chunks and their concatenation at
+// once, which cost four times its bytes.
 export const ANSWER_COST_FACTOR = 2;
+/** Answers up to this size are gathered as chunks and joined at the end; beyond, into one buffer. */
+const JOIN_MAX_BYTES = 1024 * 1024;
 
 const MAX_ATTEMPTS = 3;
 // The SDK's standard strategy as @aws-sdk/client-sqs 3.1175 has it (@smithy/core's retries-2026
@@ -169,11 +172,13 @@ interface Answer {
 
 /**
  * One request on the pool, its answer gathered straight from the socket's chunks (no stream per
- * call) and refused, its socket closed, once it passes `limit` bytes. With a Content-Length (SQS
- * always sends one), each chunk is copied into one buffer of that size as it arrives, so the chunks
- * are garbage at once and the answer is never held twice (chunks and their concatenation). With
- * `counted`, every chunk is counted into the budget as it arrives, and reading pauses while the
- * budget says so.
+ * call) and refused, its socket closed, once it passes `limit` bytes. Past its first MiB, and once
+ * the budget lets it go on, an answer with a Content-Length (SQS always sends one) is copied into one
+ * buffer of that size, chunk by chunk as they arrive, so the chunks are garbage at once and a large
+ * answer is never held twice (chunks and their concatenation). Not sooner: answers waiting for their
+ * turn would each hold a buffer of up to 10 MiB that, untouched, costs no memory but is reported as
+ * if it did (process.memoryUsage, V8's external memory). With `counted`, every chunk is counted into
+ * the budget as it arrives, and reading pauses while the budget says so.
  */
 function exchange(
   pool: Pool,
@@ -186,9 +191,10 @@ function exchange(
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: IncomingHttpHeaders = {};
-    /** the answer, allocated from its Content-Length; its pages are touched only as bytes arrive */
+    /** the answer past its first MiB, allocated at its Content-Length; its pages touched only as bytes arrive */
     let whole: Buffer | undefined;
-    const chunks: Buffer[] = [];
+    let length = Number.NaN;
+    let chunks: Buffer[] = [];
     let bytes = 0;
     let controller: Dispatcher.DispatchController | undefined;
     // Resumed on a later microtask: a budget may hand on from inside another answer's callback,
@@ -209,9 +215,8 @@ function exchange(
       onResponseStart(started, statusCode, answerHeaders) {
         status = statusCode;
         headers = answerHeaders;
-        const length = Number(header(answerHeaders['content-length']) ?? Number.NaN);
+        length = Number(header(answerHeaders['content-length']) ?? Number.NaN);
         if (length > limit) started.abort(new AnswerTooLargeError(operation, limit));
-        else if (Number.isSafeInteger(length) && length > 0) whole = Buffer.allocUnsafe(length);
       },
       onResponseData(started, chunk) {
         bytes += chunk.length;
@@ -228,7 +233,16 @@ function exchange(
         if (counted) {
           const cost = ANSWER_COST_FACTOR * chunk.length;
           counted.bytes += cost;
-          if (!counted.budget.take(reader, cost)) started.pause();
+          if (!counted.budget.take(reader, cost)) {
+            started.pause();
+            return;
+          }
+        }
+        if (whole === undefined && bytes > JOIN_MAX_BYTES && Number.isSafeInteger(length) && length >= bytes) {
+          whole = Buffer.allocUnsafe(length);
+          let at = 0;
+          for (const piece of chunks) at += piece.copy(whole, at);
+          chunks = [];
         }
       },
       onResponseEnd() {
