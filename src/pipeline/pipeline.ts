@@ -43,6 +43,13 @@ export interface PipelineOptions {
   s3DeleteAfterCommit?: boolean;
 }
 
+/** a poller's state across its receives: its run of failed receives, and its FIFO receive attempts */
+interface PollerHealth {
+  failures: number;
+  failingSince: number | undefined;
+  attempts: ReturnType<SqsSource['receiveAttempts']>;
+}
+
 const RECEIVE_MAX = 10;
 // Receives ask for as many messages as make about this many bytes, judged by the bodies of recent
 // answers: after a burst of large bodies, one message per call, so decoding an answer (synchronous,
@@ -197,85 +204,91 @@ export class Pipeline {
     const waitSec = this.options.drain
       ? Math.min(this.options.receiveWaitSec, DRAIN_RECEIVE_WAIT_SEC)
       : this.options.receiveWaitSec;
-    let failures = 0;
-    let failingSince: number | undefined;
     // On a FIFO queue a retried receive carries the failed one's attempt id (source.receive).
-    const attempts = this.source.receiveAttempts();
-    while (!this.stopped) {
-      const slot = await this.roomForMore();
-      if (slot === undefined) break;
-      const { max, reserved } = slot;
-      let messages;
-      try {
-        messages = await this.source.receive(max, waitSec, this.receiving.signal, attempts);
-        failures = 0;
-        failingSince = undefined;
-      } catch (error) {
-        this.receivesInFlight--;
-        this.source.budget.unreserve(reserved);
-        this.wakePollers();
-        failingSince ??= Date.now();
-        const limit = this.outageLimitMs;
-        if (limit !== null && Date.now() - failingSince > limit) {
-          this.failure ??= new ConnectError(
-            'sqs_unreachable',
-            `SQS has failed for more than ${Math.round(limit / 1000)} s (${describeError(error)}); nothing uncommitted was deleted: check the queue and the network, then run again`,
-            error,
-          );
-          this.stop('fatal');
-          break;
-        }
-        const retryInMs = backoffDelayMs(++failures);
-        this.emit('source:error', { operation: 'receive', code: errorCode(error), message: describeError(error), retryInMs });
-        await sleep(retryInMs, this.stopping.signal);
-        continue;
-      }
-      // The reservation gives way to what the answer holds, which the source now counts.
+    const health: PollerHealth = { failures: 0, failingSince: undefined, attempts: this.source.receiveAttempts() };
+    // One receive per call, never inline in this loop: a suspended async function keeps its locals
+    // alive, those of a loop turn that has ended too, so a poller waiting for room would hold its
+    // last answer's bodies (ten of 1 MiB on a default queue) long after they were committed and
+    // given back to the byte budget: sixteen pollers held ~160 MB that way (docs/performance.md).
+    while (!this.stopped) if ((await this.pollOnce(waitSec, health)) === 'end') break;
+  }
+
+  /** One receive and the transform of what it brought; 'end' when this poller is to stop. */
+  private async pollOnce(waitSec: number, health: PollerHealth): Promise<'again' | 'end'> {
+    const slot = await this.roomForMore();
+    if (slot === undefined) return 'end';
+    const { max, reserved } = slot;
+    let messages;
+    try {
+      messages = await this.source.receive(max, waitSec, this.receiving.signal, health.attempts);
+      health.failures = 0;
+      health.failingSince = undefined;
+    } catch (error) {
       this.receivesInFlight--;
       this.source.budget.unreserve(reserved);
-      this.learnBodySizes(messages);
       this.wakePollers();
-      if (this.stopped) {
-        // Answered after the stop: not started, so handed straight back.
-        await this.giveBack(messages);
-        break;
+      health.failingSince ??= Date.now();
+      const limit = this.outageLimitMs;
+      if (limit !== null && Date.now() - health.failingSince > limit) {
+        this.failure ??= new ConnectError(
+          'sqs_unreachable',
+          `SQS has failed for more than ${Math.round(limit / 1000)} s (${describeError(error)}); nothing uncommitted was deleted: check the queue and the network, then run again`,
+          error,
+        );
+        this.stop('fatal');
+        return 'end';
       }
-      if (messages.length === 0) {
-        if (this.retirePoller()) break;
-        if (this.options.drain) await this.checkDrained(true);
+      const retryInMs = backoffDelayMs(++health.failures);
+      this.emit('source:error', { operation: 'receive', code: errorCode(error), message: describeError(error), retryInMs });
+      await sleep(retryInMs, this.stopping.signal);
+      return 'again';
+    }
+    // The reservation gives way to what the answer holds, which the source now counts.
+    this.receivesInFlight--;
+    this.source.budget.unreserve(reserved);
+    this.learnBodySizes(messages);
+    this.wakePollers();
+    if (this.stopped) {
+      // Answered after the stop: not started, so handed straight back.
+      await this.giveBack(messages);
+      return 'end';
+    }
+    if (messages.length === 0) {
+      if (this.retirePoller()) return 'end';
+      if (this.options.drain) await this.checkDrained(true);
+      return 'again';
+    }
+    const payloads = this.payloads ? await this.payloads.resolve(messages, this.receiving.signal) : undefined;
+    if (this.stopped && payloads !== undefined && payloads.size > 0) {
+      // Stopped while S3 answered: nothing of this receive was started.
+      await this.giveBack(messages);
+      return 'end';
+    }
+    let sliceStart = performance.now();
+    for (const message of messages) {
+      const payload = payloads?.get(message);
+      if (payload?.kind === 'transient') {
+        // Not an answer about the object: back to the queue, to be tried again after a backoff.
+        this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
+        await this.source.postpone([message]);
         continue;
       }
-      const payloads = this.payloads ? await this.payloads.resolve(messages, this.receiving.signal) : undefined;
-      if (this.stopped && payloads !== undefined && payloads.size > 0) {
-        // Stopped while S3 answered: nothing of this receive was started.
-        await this.giveBack(messages);
-        break;
-      }
-      let sliceStart = performance.now();
-      for (const message of messages) {
-        const payload = payloads?.get(message);
-        if (payload?.kind === 'transient') {
-          // Not an answer about the object: back to the queue, to be tried again after a backoff.
-          this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
-          await this.source.postpone([message]);
-          continue;
-        }
-        this.add(this.transform(message, payload));
-        if (performance.now() - sliceStart > TRANSFORM_SLICE_MS) {
-          await nextTurn();
-          sliceStart = performance.now();
-        }
-      }
-      // A FIFO queue that gave fewer than asked has nothing more to give until what is in hand is
-      // deleted (SQS hides a group while any of its messages is in flight): waiting for the batch to
-      // fill would only wait out --batch-max-wait-ms, each time, for every group.
-      if (this.source.fifo && messages.length < max) this.flush();
-      if (messages.length === max && max === RECEIVE_MAX) {
-        if (this.activePollers < this.options.pollers) this.startPoller();
-      } else if (messages.length < RECEIVE_MAX / 2 && this.retirePoller()) {
-        break;
+      this.add(this.transform(message, payload));
+      if (performance.now() - sliceStart > TRANSFORM_SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
       }
     }
+    // A FIFO queue that gave fewer than asked has nothing more to give until what is in hand is
+    // deleted (SQS hides a group while any of its messages is in flight): waiting for the batch to
+    // fill would only wait out --batch-max-wait-ms, each time, for every group.
+    if (this.source.fifo && messages.length < max) this.flush();
+    if (messages.length === max && max === RECEIVE_MAX) {
+      if (this.activePollers < this.options.pollers) this.startPoller();
+    } else if (messages.length < RECEIVE_MAX / 2 && this.retirePoller()) {
+      return 'end';
+    }
+    return 'again';
   }
 
   private receiveSize(): number {

@@ -4,6 +4,10 @@
 // until messages in hand are committed and give their bytes back. Only when nothing is in hand (the
 // budget full of answers half read, which nothing else would empty) does one answer go on, one at a
 // time, so answers never wait on each other for ever: memory stays within the limit plus one answer.
+// Large answers are read one at a time, full or not: past `largeAnswerBytes` an answer goes on only
+// while no other large one is being read (the others wait there, holding what they read so far).
+// Sixteen pollers' answers of ten 1 MiB bodies landing together were otherwise read and decoded side
+// by side, and their garbage (each decoded once, then parsed bodies) piled up before V8 collected it.
 
 /** One answer being read: how to let it go on once it was paused. */
 export interface BudgetReader {
@@ -18,11 +22,19 @@ export class ByteBudget {
   private passer: BudgetReader | undefined;
   /** answers paused because the budget was full, oldest first */
   private paused: BudgetReader[] = [];
+  /** what each answer being read has counted so far */
+  private readonly readerBytes = new Map<BudgetReader, number>();
+  /** the one answer read past largeAnswerBytes, and the others waiting to be (oldest first) */
+  private large: BudgetReader | undefined;
+  private waitingLarge: BudgetReader[] = [];
   private readonly roomListeners = new Set<() => void>();
   /** set aside for receives sent and not yet answered, by a client that cannot count answers as they arrive */
   private reservedBytes = 0;
 
-  constructor(readonly limitBytes: number) {}
+  constructor(
+    readonly limitBytes: number,
+    readonly largeAnswerBytes: number = LARGE_ANSWER_BYTES,
+  ) {}
 
   get held(): number {
     return this.heldBytes;
@@ -53,9 +65,9 @@ export class ByteBudget {
     for (const listener of this.roomListeners) listener();
   }
 
-  /** Answers paused now (for tests). */
+  /** Answers paused now, for room or for their turn as a large answer (for tests). */
   get pausedReaders(): number {
-    return this.paused.length;
+    return this.paused.length + this.waitingLarge.length;
   }
 
   /**
@@ -64,6 +76,20 @@ export class ByteBudget {
    */
   take(reader: BudgetReader, bytes: number): boolean {
     this.heldBytes += bytes;
+    const read = (this.readerBytes.get(reader) ?? 0) + bytes;
+    this.readerBytes.set(reader, read);
+    if (read > this.largeAnswerBytes && this.large !== reader) {
+      if (this.large !== undefined) {
+        this.waitingLarge.push(reader);
+        // It cannot be the one going on past a full budget while it waits: the large one may be.
+        if (this.passer === reader) {
+          this.passer = undefined;
+          if (this.messageBytes <= 0) this.handOn();
+        }
+        return false;
+      }
+      this.large = reader;
+    }
     if (this.heldBytes <= this.limitBytes) return true;
     // Messages in hand will be committed and give bytes back: every answer waits for that.
     if (this.messageBytes <= 0) this.passer ??= reader;
@@ -105,6 +131,14 @@ export class ByteBudget {
   finished(reader: BudgetReader): void {
     const at = this.paused.indexOf(reader);
     if (at >= 0) this.paused.splice(at, 1);
+    this.readerBytes.delete(reader);
+    const waiting = this.waitingLarge.indexOf(reader);
+    if (waiting >= 0) this.waitingLarge.splice(waiting, 1);
+    if (this.large === reader) {
+      // The next large answer's turn: it goes on, and meets the budget's own rule at its next bytes.
+      this.large = this.waitingLarge.shift();
+      this.large?.resume();
+    }
     if (this.passer !== reader) return;
     this.passer = undefined;
     if (this.messageBytes <= 0) this.handOn();
@@ -116,14 +150,19 @@ export class ByteBudget {
     return () => this.roomListeners.delete(listener);
   }
 
-  /** The oldest paused answer becomes the one that goes on. */
+  /** The large answer, when paused, else the oldest paused answer becomes the one that goes on. */
   private handOn(): void {
-    const next = this.paused.shift();
+    // The large one first: any other may soon wait for it, and none must wait on a waiter.
+    const at = this.large === undefined ? -1 : this.paused.indexOf(this.large);
+    const next = at >= 0 ? this.paused.splice(at, 1)[0] : this.paused.shift();
     if (next === undefined) return;
     this.passer = next;
     next.resume();
   }
 }
+
+/** An answer past this many counted bytes (1 MiB of answer) is large: read one at a time. */
+export const LARGE_ANSWER_BYTES = 2 * 1024 * 1024;
 
 /**
  * What one message costs while held beside its body: its ids and receipt handle (up to 1 KiB on

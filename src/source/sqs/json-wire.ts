@@ -2,6 +2,7 @@
 // and the answers parsed and checked as strictly as the SDK does (MD5 of every body, Failed lists,
 // error codes). No I/O here: lean-api.ts sends what this builds.
 import { hash } from 'node:crypto';
+import { parseJsonBytes } from './json-bytes.js';
 import type { BatchEntry, BatchEntryFailure, ReceivedMessage, ReceiveRequest } from './sqs-api.js';
 
 export type LeanOperation = 'ReceiveMessage' | 'DeleteMessageBatch' | 'ChangeMessageVisibilityBatch';
@@ -53,13 +54,14 @@ export class AnswerShapeError extends SyntaxError {
   }
 }
 
-function parseObject(text: string, operation: LeanOperation): Record<string, unknown> {
+function parseObject(answer: string | Uint8Array, operation: LeanOperation): Record<string, unknown> {
   let value: unknown;
   try {
-    value = text.length === 0 ? {} : JSON.parse(text);
+    if (answer.length === 0) value = {};
+    else value = typeof answer === 'string' ? JSON.parse(answer) : parseJsonBytes(answer);
   } catch {
     // Never the text itself: an answer may echo message bodies.
-    throw new AnswerShapeError(`the ${operation} answer is not JSON (${text.length} characters)`);
+    throw new AnswerShapeError(`the ${operation} answer is not JSON (${answer.length} ${typeof answer === 'string' ? 'characters' : 'bytes'})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new AnswerShapeError(`the ${operation} answer is not a JSON object`);
@@ -70,10 +72,11 @@ function parseObject(text: string, operation: LeanOperation): Record<string, unk
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /**
- * The messages of a ReceiveMessage answer. Like the SDK, a message whose body does not match its
+ * The messages of a ReceiveMessage answer, from its text or (the lean client) its bytes, whose bodies
+ * are then decoded one by one (json-bytes.ts). Like the SDK, a message whose body does not match its
  * MD5OfBody (or that has none) fails the whole answer: it was corrupted on the way.
  */
-export function parseReceiveAnswer(answer: string): ReceivedMessage[] {
+export function parseReceiveAnswer(answer: string | Uint8Array): ReceivedMessage[] {
   const output = parseObject(answer, 'ReceiveMessage');
   const list = output.Messages ?? [];
   if (!Array.isArray(list)) throw new AnswerShapeError('the ReceiveMessage answer has a Messages that is not a list');

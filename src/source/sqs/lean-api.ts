@@ -61,7 +61,7 @@ export class LeanSqsApi implements SqsApi {
 
   async deleteBatch(queueUrl: string, entries: readonly BatchEntry[], signal: AbortSignal): Promise<BatchEntryFailure[]> {
     const answer = await this.transport.call('DeleteMessageBatch', deleteBatchBody(queueUrl, entries), BATCH_ANSWER_MAX_BYTES, signal);
-    return parseBatchAnswer(answer, 'DeleteMessageBatch');
+    return parseBatchAnswer(answer.toString('utf8'), 'DeleteMessageBatch');
   }
 
   async changeVisibilityBatch(
@@ -76,7 +76,7 @@ export class LeanSqsApi implements SqsApi {
       BATCH_ANSWER_MAX_BYTES,
       signal,
     );
-    return parseBatchAnswer(answer, 'ChangeMessageVisibilityBatch');
+    return parseBatchAnswer(answer.toString('utf8'), 'ChangeMessageVisibilityBatch');
   }
 
   async queueAttributes(

@@ -44,11 +44,14 @@ export class AnswerTooLargeError extends Error {
   }
 }
 
-// What an answer's bytes cost by the time it is parsed, counted as they arrive: the chunks, then
-// their concatenation and its text, then the bodies parsed out of it, before the first are collected.
-// Counting the raw bytes alone let sixteen pollers' answers of 1 MiB bodies, resumed together, take a
-// worker to 467 MB (bench:hostile, 2026-12-07).
-export const ANSWER_COST_FACTOR = 4;
+// What an answer's bytes cost by the time it is parsed, counted as they arrive: the answer's bytes
+// (past its first MiB, copied into one buffer as they come, each chunk garbage at once), then the
+// bodies decoded straight from them (json-bytes.ts), a byte of body string for each byte of answer at
+// most. The answer is never one string, nor (past its first MiB) chunks and their concatenation at
+// once, which cost four times its bytes.
+export const ANSWER_COST_FACTOR = 2;
+/** Answers up to this size are gathered as chunks and joined at the end; beyond, into one buffer. */
+const JOIN_MAX_BYTES = 1024 * 1024;
 
 const MAX_ATTEMPTS = 3;
 // The SDK's standard strategy as @aws-sdk/client-sqs 3.1175 has it (@smithy/core's retries-2026
@@ -102,8 +105,8 @@ export class LeanTransport {
     this.signer = new RequestSigner({ url, region: options.region, credentials: options.credentials, sha256: options.sha256 });
   }
 
-  /** Sends `body` as `operation`, retrying what the SDK retries; resolves to a 2xx answer's text. */
-  async call(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal, counted?: CountedAnswer): Promise<string> {
+  /** Sends `body` as `operation`, retrying what the SDK retries; resolves to a 2xx answer's bytes. */
+  async call(operation: LeanOperation, body: string, maxAnswerBytes: number, signal: AbortSignal, counted?: CountedAnswer): Promise<Buffer> {
     if (signal.aborted) throw abortError(signal.reason);
     const stop = this.stops.follow(signal);
     let retryCost: number | undefined;
@@ -138,7 +141,7 @@ export class LeanTransport {
     void this.pool.destroy().catch(() => undefined);
   }
 
-  private async once(operation: LeanOperation, body: string, maxAnswerBytes: number, stop: CallStop, counted: CountedAnswer | undefined): Promise<string> {
+  private async once(operation: LeanOperation, body: string, maxAnswerBytes: number, stop: CallStop, counted: CountedAnswer | undefined): Promise<Buffer> {
     const headers = await this.signer.headers(operation, body);
     const answer = await exchange(this.pool, { method: 'POST', path: this.path, headers, body }, operation, maxAnswerBytes, stop, counted).catch(
       (error: unknown) => {
@@ -150,27 +153,32 @@ export class LeanTransport {
         throw error;
       },
     );
-    const { status, text } = answer;
+    const { status, bytes } = answer;
     const contentType = header(answer.headers['content-type']);
     if (this.options.checkingAnswers() && !(status >= 200 && status < 300 && /json/i.test(contentType ?? ''))) {
-      const foreign = foreignAnswer('json', status, text.slice(0, 4096));
+      const foreign = foreignAnswer('json', status, bytes.toString('utf8', 0, 4096));
       if (foreign !== undefined) throw new ForeignAnswerError('json', foreign);
     }
-    if (status >= 200 && status < 300) return text;
-    throw errorFromAnswer(status, header(answer.headers['x-amzn-query-error']), text);
+    if (status >= 200 && status < 300) return bytes;
+    throw errorFromAnswer(status, header(answer.headers['x-amzn-query-error']), bytes.toString('utf8'));
   }
 }
 
 interface Answer {
   status: number;
   headers: IncomingHttpHeaders;
-  text: string;
+  bytes: Buffer;
 }
 
 /**
  * One request on the pool, its answer gathered straight from the socket's chunks (no stream per
- * call) and refused, its socket closed, once it passes `limit` bytes. With `counted`, every chunk
- * is counted into the budget as it arrives, and reading pauses while the budget says so.
+ * call) and refused, its socket closed, once it passes `limit` bytes. Past its first MiB, and once
+ * the budget lets it go on, an answer with a Content-Length (SQS always sends one) is copied into one
+ * buffer of that size, chunk by chunk as they arrive, so the chunks are garbage at once and a large
+ * answer is never held twice (chunks and their concatenation). Not sooner: answers waiting for their
+ * turn would each hold a buffer of up to 10 MiB that, untouched, costs no memory but is reported as
+ * if it did (process.memoryUsage, V8's external memory). With `counted`, every chunk is counted into
+ * the budget as it arrives, and reading pauses while the budget says so.
  */
 function exchange(
   pool: Pool,
@@ -183,7 +191,10 @@ function exchange(
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: IncomingHttpHeaders = {};
-    const chunks: Buffer[] = [];
+    /** the answer past its first MiB, allocated at its Content-Length; its pages touched only as bytes arrive */
+    let whole: Buffer | undefined;
+    let length = Number.NaN;
+    let chunks: Buffer[] = [];
     let bytes = 0;
     let controller: Dispatcher.DispatchController | undefined;
     // Resumed on a later microtask: a budget may hand on from inside another answer's callback,
@@ -204,8 +215,8 @@ function exchange(
       onResponseStart(started, statusCode, answerHeaders) {
         status = statusCode;
         headers = answerHeaders;
-        const length = header(answerHeaders['content-length']);
-        if (length !== undefined && Number(length) > limit) started.abort(new AnswerTooLargeError(operation, limit));
+        length = Number(header(answerHeaders['content-length']) ?? Number.NaN);
+        if (length > limit) started.abort(new AnswerTooLargeError(operation, limit));
       },
       onResponseData(started, chunk) {
         bytes += chunk.length;
@@ -213,16 +224,30 @@ function exchange(
           started.abort(new AnswerTooLargeError(operation, limit));
           return;
         }
-        chunks.push(chunk);
+        if (whole === undefined) chunks.push(chunk);
+        else if (bytes <= whole.length) chunk.copy(whole, bytes - chunk.length);
+        else {
+          started.abort(new Error(`the ${operation} answer is longer than its Content-Length`));
+          return;
+        }
         if (counted) {
           const cost = ANSWER_COST_FACTOR * chunk.length;
           counted.bytes += cost;
-          if (!counted.budget.take(reader, cost)) started.pause();
+          if (!counted.budget.take(reader, cost)) {
+            started.pause();
+            return;
+          }
+        }
+        if (whole === undefined && bytes > JOIN_MAX_BYTES && Number.isSafeInteger(length) && length >= bytes) {
+          whole = Buffer.allocUnsafe(length);
+          let at = 0;
+          for (const piece of chunks) at += piece.copy(whole, at);
+          chunks = [];
         }
       },
       onResponseEnd() {
-        const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, bytes).toString('utf8');
-        settle(undefined, { status, headers, text });
+        const answer = whole === undefined ? Buffer.concat(chunks, bytes) : whole.subarray(0, bytes);
+        settle(undefined, { status, headers, bytes: answer });
       },
       onResponseError(_controller, error) {
         settle(error);

@@ -115,6 +115,55 @@ describe('ByteBudget', () => {
     expect(told).toBe(1);
   });
 
+  it('reads large answers one at a time, room or not, each in the order it became large', () => {
+    const budget = new ByteBudget(1000, 100);
+    const [a, b, c, small] = [reader(), reader(), reader(), reader()];
+    read(budget, a, 150); // large first: it goes on
+    read(budget, b, 90);
+    read(budget, b, 90); // past 100: waits for a's turn to end
+    read(budget, c, 120); // so does c, after b
+    read(budget, small, 90); // a small answer is not held back
+    expect([a.paused, b.paused, c.paused, small.paused, budget.pausedReaders]).toEqual([false, true, true, false, 2]);
+    budget.finished(a);
+    expect([b.paused, c.paused]).toEqual([false, true]);
+    read(budget, b, 300);
+    expect(b.paused).toBe(false);
+    budget.finished(b);
+    expect([c.paused, budget.pausedReaders]).toEqual([false, 0]);
+  });
+
+  it('hands the way past a full budget to the large answer first: any other may soon wait for it', () => {
+    const budget = new ByteBudget(100, 50);
+    const [other, large] = [reader(), reader()];
+    budget.charge(60); // messages in hand
+    read(budget, other, 50); // full: paused, waiting for the messages' commit
+    read(budget, large, 60); // large, and paused too
+    budget.release(60); // still full of answers, nothing in hand: one goes on, the large one
+    expect([other.paused, large.paused]).toEqual([true, false]);
+    budget.finished(large); // read whole: the other goes on, large in its turn
+    expect(other.paused).toBe(false);
+    read(budget, other, 60);
+    expect(other.paused).toBe(false);
+  });
+
+  it('the one going on past a full budget gives the way to the large answer when it must wait for it', () => {
+    const budget = new ByteBudget(100, 50);
+    const [small, passer, large] = [reader(), reader(), reader()];
+    read(budget, small, 30);
+    read(budget, large, 45);
+    read(budget, passer, 30); // full, nothing in hand: it goes on
+    read(budget, large, 10); // large now, but not the one going on: paused
+    expect([passer.paused, large.paused]).toEqual([false, true]);
+    read(budget, passer, 30); // large too, while another is: waits, and gives the way on
+    expect([passer.paused, large.paused]).toEqual([true, false]);
+    read(budget, large, 500);
+    expect(large.paused).toBe(false);
+    budget.finished(large);
+    expect(passer.paused).toBe(false);
+    read(budget, passer, 500);
+    expect([passer.paused, budget.pausedReaders]).toEqual([false, 0]);
+  });
+
   it('counts a held message by the bytes V8 keeps its body in, plus its fixed cost', () => {
     expect(heldBytesOf('a'.repeat(1000))).toBe(1016 + MESSAGE_OVERHEAD_BYTES);
     // é is Latin-1: one byte a character in V8, two in UTF-8

@@ -1,0 +1,80 @@
+// JSON read straight from its bytes, for answers of up to ten 1 MiB bodies: each long string is
+// decoded on its own from the bytes, the small rest (ids, handles, attributes) by JSON.parse. The
+// answer is never one string: that string (up to 10 MiB, twice that beyond Latin-1) would be garbage
+// as soon as parsed, and V8 frees such large strings only at its next full collection.
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** `{"\u0000": i}` stands for long string i in the skeleton JSON.parse reads */
+const MARKER_KEY = '\u0000';
+/** the key as JSON writes it, the only way it can be written: where an answer holds it, no marker is used */
+const MARKER_KEY_JSON = Buffer.from('"\\u0000"');
+
+/** Strings of at least this many bytes are decoded on their own. */
+export const LONG_STRING_BYTES = 4096;
+
+/** Parses `bytes` (UTF-8 JSON) as JSON.parse parses their text, throwing a SyntaxError where it would. */
+export function parseJsonBytes(bytes: Uint8Array, longStringBytes = LONG_STRING_BYTES): unknown {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buffer.includes(MARKER_KEY_JSON)) return JSON.parse(buffer.toString('utf8'));
+  const long: string[] = [];
+  const skeleton: Buffer[] = [];
+  let copiedTo = 0;
+  for (let open = buffer.indexOf(QUOTE); open !== -1; ) {
+    const close = closingQuote(buffer, open + 1);
+    // Unterminated: JSON.parse of the whole says so, in its own words.
+    if (close === -1) break;
+    if (close - open - 1 >= longStringBytes && !isKey(buffer, close + 1)) {
+      skeleton.push(buffer.subarray(copiedTo, open), Buffer.from(`{"\\u0000":${long.length}}`));
+      long.push(decodeString(buffer, open, close));
+      copiedTo = close + 1;
+    }
+    open = buffer.indexOf(QUOTE, close + 1);
+  }
+  if (long.length === 0) return JSON.parse(buffer.toString('utf8'));
+  skeleton.push(buffer.subarray(copiedTo));
+  return JSON.parse(Buffer.concat(skeleton).toString('utf8'), (_key, value: unknown) => {
+    const index = markerIndex(value);
+    return index === undefined ? value : long[index];
+  });
+}
+
+/** A string followed by a colon is an object's key: left to JSON.parse, where a marker could not stand. */
+function isKey(bytes: Buffer, from: number): boolean {
+  let at = from;
+  while (bytes[at] === 0x20 || bytes[at] === 0x0a || bytes[at] === 0x0d || bytes[at] === 0x09) at++;
+  return bytes[at] === 0x3a;
+}
+
+/** The index of the closing quote of a string whose content starts at `from`; -1 when there is none. */
+function closingQuote(bytes: Buffer, from: number): number {
+  for (let at = bytes.indexOf(QUOTE, from); at !== -1; at = bytes.indexOf(QUOTE, at + 1)) {
+    // Escaped when an odd number of backslashes precede it. Each run is walked once: linear.
+    let slashes = 0;
+    while (at - 1 - slashes >= from && bytes[at - 1 - slashes] === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return at;
+  }
+  return -1;
+}
+
+// Characters JSON forbids unescaped inside a string: where one is, JSON.parse of the string throws.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f]/;
+
+/** The string between the quotes at `open` and `close`, decoded as JSON.parse decodes it. */
+function decodeString(bytes: Buffer, open: number, close: number): string {
+  const backslash = bytes.indexOf(BACKSLASH, open + 1);
+  if (backslash === -1 || backslash > close) {
+    const text = bytes.toString('utf8', open + 1, close);
+    if (!CONTROL.test(text)) return text;
+  }
+  return JSON.parse(bytes.toString('utf8', open, close + 1)) as string;
+}
+
+function markerIndex(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || keys[0] !== MARKER_KEY) return undefined;
+  const index = (value as Record<string, unknown>)[MARKER_KEY];
+  return typeof index === 'number' && Number.isInteger(index) && index >= 0 ? index : undefined;
+}
