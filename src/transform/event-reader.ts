@@ -2,7 +2,7 @@
 // its type, masked or sealed as declared. Compiled once per pipeline into one closure, so that a
 // message costs what the hand-written login reader costs (bench/event-reader.ts measures both).
 // Pure and total: a rejection, never an exception, for any parsed body.
-import { storedColumnsOf, type ColumnSpec, type PipelineSpec } from '../model/pipeline.js';
+import { storedColumnsOf, subjectEntryField, type ColumnSpec, type PipelineSpec } from '../model/pipeline.js';
 import { columnReaderOf, hasBadChar, type Refusal } from './column-value.js';
 import { isCleanText, isLongerThan } from './login-event.js';
 import type { Masker } from './mask.js';
@@ -12,7 +12,7 @@ import type { InboundMessage, RejectReason } from '../model/message.js';
 /** A value behind a mask (or a sealed column), for the vault. Personal data in clear. */
 export interface DeclaredOriginal {
   mask: string;
-  /** the column's maskLabel, under whose key the mask was made */
+  /** the column's maskLabel, under whose key the mask was made; for a keyed subject, subjectEntryField(scope) and its key */
   label: string;
   /** the canonical text, as masked */
   value: string;
@@ -77,6 +77,7 @@ export function compileEventReader(spec: PipelineSpec, masker: Masker, options: 
   const subjectIndex = subject === null ? -1 : spec.columns.findIndex((column) => column.from.kind === 'path' && samePath(column.from.path, subject));
   const readSubject = subject === null || subjectIndex >= 0 ? null : pathReader(subject);
   const table = spec.table.name;
+  const subjectField = subjectEntryField(table);
   const keyOf = spec.builtin ? (text: string) => masker.userKey(text) : (text: string) => masker.subjectKey(table, text);
 
   return (message, parsed) => {
@@ -138,7 +139,11 @@ export function compileEventReader(spec: PipelineSpec, masker: Masker, options: 
     }
     if (readSubject) subjectText = subjectTextOf(readSubject(record));
     const subjectKey = subjectText === null ? null : keyOf(subjectText);
-    if (storesSubjectKey) values[at] = subjectKey;
+    if (storesSubjectKey) {
+      values[at] = subjectKey;
+      // Only the key is in the table: the value goes to the vault (sql/0013), so rotate can re-key it.
+      if (keepOriginals && subjectKey !== null && subjectText !== null) originals.push({ mask: subjectKey, label: subjectField, value: subjectText });
+    }
     return { ok: true, row: { values, subjectKey, originals } };
   };
 }

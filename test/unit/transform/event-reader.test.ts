@@ -103,7 +103,13 @@ describe('compileEventReader, facts, seals and subjects', () => {
     const key = masker.subjectKey('page_views', 'ada@example.com');
     expect(row.values).toEqual(['2024-01-15', '2024-01-15T12:00:00.000Z', 'msg-1', null, '1002000', '1.2', key]);
     expect(row.subjectKey).toBe(key);
-    expect(row.originals).toEqual([{ mask: masker.mask('email', 'ada@example.com'), label: 'email', value: 'ada@example.com' }]);
+    // The subject is only keyed in the table: its value goes to the vault under its key, for rotate (sql/0013).
+    expect(row.originals).toEqual([
+      { mask: masker.mask('email', 'ada@example.com'), label: 'email', value: 'ada@example.com' },
+      { mask: key, label: 'subject:page_views', value: 'ada@example.com' },
+    ]);
+    // Vault off: no original at all, the subject's neither.
+    expect(rowOf(compileEventReader(spec, masker, { originals: false })(message, { email: 'ada@example.com', v: '1.2' })).originals).toEqual([]);
   });
 
   it('keys a subject no column reads from clean text or an integer, and nobody from anything else', () => {

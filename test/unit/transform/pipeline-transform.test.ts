@@ -106,7 +106,13 @@ describe('a declared pipeline', () => {
     const small = { ...OPTIONS, maxBodyBytes: 10, vault: false };
     const declared = compileTransform(PAGE_VIEWS, masker, small).read(message(VIEW)).outcome;
     const login = compileTransform(LOGINS, masker, small).read(message(VIEW)).outcome;
-    expect(declared).toEqual(login);
     expect(declared).toMatchObject({ kind: 'rejected', rejection: { reason: 'too_large' } });
+    expect(login).toMatchObject({ kind: 'rejected', rejection: { reason: 'too_large' } });
+    // Each record by its own pipeline's rules: the page view's masks by its labels, the login's by ip.
+    expect(declared.kind === 'rejected' && declared.rejection.body?.maskedValues).toEqual({
+      masked_email: [masker.mask('masked_email', 'alice@example.com')],
+      masked_ip: [expect.stringMatching(/^k1:[0-9a-f]{64}$/)],
+    });
+    expect(login.kind === 'rejected' && login.rejection.body?.maskedValues).toEqual({});
   });
 });
