@@ -32,6 +32,8 @@ import { reencryptVault, remaskRows, remaskSealedEntries, resealTombstoneIds, tw
 import { RotationStore, type RowsLeft, type SealedCounts } from '../vault/rotation-store.js';
 import { rotationScope, type RotationScope } from '../vault/rotation-targets.js';
 import { publicKeyOf, SealedItemError, type VaultSealer } from '../vault/sealed-box.js';
+import { loadPipelineFile } from '../config/pipeline-file.js';
+import type { PipelineSpec } from '../model/pipeline.js';
 import { rekeyableRecords, rekeyQuarantineRecords, resealQuarantineBodies } from '../quarantine/rekey.js';
 import { rotateTombstones } from '../vault/tombstones.js';
 import { stopOnSignals } from './stop-on-signals.js';
@@ -56,11 +58,13 @@ export async function rotate(args: readonly string[], env: NodeJS.ProcessEnv): P
   const stopping = new AbortController();
   const signals = stopOnSignals(() => process.exit(130));
   signals.attach({ stop: () => stopping.abort() });
+  // A declared pipeline's quarantine records are re-read by its declaration, which only the file holds.
+  const declared = new Map<string, PipelineSpec>(config.config === undefined ? [] : loadPipelineFile(config.config, env).pipelines.map((spec) => [spec.name, spec]));
   const pool = createPool(config.databaseUrl, 1);
   try {
     await assertReachable(pool, config.databaseUrl);
     const options = { batchRows: config.batchMaxRows, pauseMs: config.rotatePauseMs, emit: bus.emit, signal: stopping.signal };
-    const lines = await rotateWith(pool, keys, config.vaultKeyId, maskKey, config.reason, options).catch((error: unknown) => {
+    const lines = await rotateWith(pool, keys, config.vaultKeyId, maskKey, config.reason, options, declared).catch((error: unknown) => {
       if (error instanceof VaultIntegrityError) {
         throw new Sqs2pgError(
           'vault_integrity',
@@ -92,6 +96,7 @@ async function rotateWith(
   maskKey: { key: Buffer; keyId: string } | undefined,
   reason: string | undefined,
   options: RotationOptions,
+  declared: ReadonlyMap<string, PipelineSpec>,
 ): Promise<string[]> {
   await migrate(pool);
   const privateKey = keys.privateKey!;
@@ -179,9 +184,14 @@ async function rotateWith(
             `${n(tombstones.unsealed)} tombstones under older mask keys hold no sealed user id (forgotten with the vault off): run sqs2pg forget --user-id again for those users with the new mask key, or workers on it will not stop their messages`,
           );
         }
-        const quarantine = await rekeyQuarantineRecords(store, masker, keyring, options);
+        const quarantine = await rekeyQuarantineRecords(store, masker, keyring, options, declared);
         detail.quarantine_rekeyed = quarantine.rekeyed;
         lines.push(`re-keyed ${n(quarantine.rekeyed)} quarantine records under mask key id "${masker.keyId}"`);
+        if (quarantine.undeclared > 0) {
+          lines.push(
+            `${n(quarantine.undeclared)} quarantine records of declared pipelines keep the older mask key: run rotate again with the workers' pipeline file (--config) to re-key them`,
+          );
+        }
         if (quarantine.unsealed > 0) {
           lines.push(
             `${n(quarantine.unsealed)} quarantine records under older mask keys hold no sealed body (quarantined with the vault off): forget --user-id with the new mask key will not find them`,

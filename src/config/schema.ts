@@ -117,8 +117,9 @@ export const settings = {
       pipelines: 'The pipeline file to show, or to validate when no <file> argument is given.',
       migrate: 'A pipeline file (YAML; docs/pipelines.md): after sqs2pg\'s own migrations, migrate creates each declared table that does not exist and adds the columns declared since.',
       run: 'A pipeline file (YAML; docs/pipelines.md): run loads every pipeline of it in one process, each from its own queue (--queue-url is then not read).',
+      rotate: 'The pipeline file the workers run: a mask-key rotation re-keys the quarantine records of its declared pipelines by their declarations (without it, those records keep the old key and are counted).',
     },
-    commands: ['run', 'check', 'pipelines', 'migrate'],
+    commands: ['run', 'check', 'pipelines', 'migrate', 'rotate'],
   }),
   pipeline: setting({
     flag: 'pipeline',
