@@ -128,8 +128,9 @@ export const settings = {
     doc: 'One pipeline of the file, by name; the others are left alone.',
     docFor: {
       pipelines: 'The pipeline to show (usually given as the argument: sqs2pg pipelines show <name>).',
+      forget: 'The pipeline to erase --subject from, by the name it is registered under (migrate registers every pipeline of the file, and logins without one).',
     },
-    commands: ['check', 'pipelines'],
+    commands: ['check', 'pipelines', 'forget'],
   }),
   queueUrl: setting({
     flag: 'queue-url',
@@ -451,6 +452,17 @@ export const settings = {
     schema: z.string().max(128, 'expected at most 128 characters').optional(),
     defaultDoc: 'none',
     doc: "Erase this user: their rows, quarantine records naming them and the vault entries no other row uses, and record a tombstone (a keyed hash of the id) so workers load none of their later messages. Needs the mask key.",
+    commands: ['forget'],
+  }),
+  subject: setting({
+    flag: 'subject',
+    group: 'Command',
+    essential: true,
+    // Never echoed: it is the person's identifier.
+    schema: z.string().min(1, 'expected the subject as the events carry it').max(1024, 'expected at most 1024 characters').optional(),
+    defaultDoc: 'none',
+    doc: "Erase this subject of --pipeline (the value at the pipeline's subject path, as the events carry it): its rows, the pipeline's quarantine records naming it and the vault entries no other row uses, and record a tombstone so workers load none of its later messages. Needs the mask key. --pipeline logins --subject <id> is --user-id <id>.",
+    secret: true,
     commands: ['forget'],
   }),
   messageId: setting({

@@ -160,10 +160,24 @@ describe('sqs2pg forget --masked', () => {
   it.each([
     ['neither --user-id nor --masked', []],
     ['both', ['--user-id', B, '--masked', `k1:${'0'.repeat(64)}`]],
+    ['--user-id and --subject', ['--user-id', B, '--pipeline', 'logins', '--subject', B]],
   ])('refuses %s in one line, exit 2', async (_name, args) => {
     const result = await runCli(['forget', ...args], cliEnv, 15_000);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim().split('\n')).toEqual(['sqs2pg: forget needs exactly one of --user-id <id> or --masked <value>; see: sqs2pg forget --help']);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'sqs2pg: forget needs exactly one of --user-id <id>, --pipeline <name> --subject <value> or --masked <value>; see: sqs2pg forget --help',
+    ]);
+  });
+
+  it.each([
+    ['--subject without --pipeline', ['--subject', B], 'forget --subject needs --pipeline <name>'],
+    ['--pipeline without --subject', ['--pipeline', 'logins', '--masked', `k1:${'0'.repeat(64)}`], 'forget --pipeline goes with --subject <value>'],
+  ])('refuses %s in one line, exit 2, never echoing the subject', async (_name, args, says) => {
+    const result = await runCli(['forget', ...args], cliEnv, 15_000);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(says);
+    expect(result.stderr).not.toContain(B);
   });
 });
 
