@@ -11,7 +11,8 @@
 -- One mask can sit in two tables: masks are made per label, and a declared column's label is its
 -- name, so a column named like another table's masked column holds the same mask for the same value.
 -- So the vault entries an erasure would shred are checked against every registered table
--- (masks_in_use), by forget_user too, which until now read user_logins only.
+-- (masks_in_use), by forget_user too, which until now read user_logins only; and forget --masked
+-- counts the rows of every registered table that keep the mask (rows_holding).
 --
 -- Like 0007, this file runs in the migrating role's session, where public may be writable: it names
 -- pg_catalog's functions and operators where it calls them outside a pinned function.
@@ -56,6 +57,31 @@ BEGIN
   RETURN ARRAY(SELECT DISTINCT k FROM unnest(kept) AS k);
 END $fn$;
 REVOKE ALL ON FUNCTION sqs2pg_vault.masks_in_use(varchar[], regclass) FROM PUBLIC;
+
+-- How many rows of the registered tables other than p_except hold p_mask, in a column registered
+-- under its label: what forget --masked reports as keeping a mask nobody can reverse any more.
+CREATE OR REPLACE FUNCTION sqs2pg_vault.rows_holding(p_mask varchar, p_label text, p_except regclass)
+RETURNS bigint LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  reg record;
+  target regclass;
+  held text[];
+  found bigint;
+  total bigint := 0;
+BEGIN
+  FOR reg IN SELECT p.table_schema, p.table_name, p.pii_columns FROM sqs2pg.pipelines p ORDER BY p.name LOOP
+    target := to_regclass(format('%I.%I', reg.table_schema, reg.table_name));
+    CONTINUE WHEN target IS NULL OR target = p_except;
+    SELECT array_agg(c ->> 'column') INTO held FROM jsonb_array_elements(reg.pii_columns) AS c WHERE c ->> 'label' = p_label;
+    CONTINUE WHEN held IS NULL;
+    EXECUTE format('SELECT count(*) FROM %I.%I t WHERE %s', reg.table_schema, reg.table_name,
+      (SELECT string_agg(format('t.%I = $1', h), ' OR ') FROM unnest(held) AS h))
+      INTO found USING p_mask;
+    total := total + found;
+  END LOOP;
+  RETURN total;
+END $fn$;
+REVOKE ALL ON FUNCTION sqs2pg_vault.rows_holding(varchar, text, regclass) FROM PUBLIC;
 
 -- Erasure of one subject of one registered pipeline. p_subject: the subject as the event carries it
 -- (rows are found by it where a column holds it as read); p_subject_keys: its keyed hash under the
@@ -217,6 +243,37 @@ BEGIN
   RETURN NEXT;
 END $fn$
 $sql$, home, pg_catalog.format('%I.user_logins', home));
+
+  -- forget_masked as in 0007, counting the rows of every registered table that keep the mask.
+  EXECUTE pg_catalog.format($sql$
+CREATE OR REPLACE FUNCTION sqs2pg_vault.forget_masked(p_masked_value text, p_reason text)
+RETURNS TABLE (vault_entries bigint, rows_using_it bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_column
+DECLARE
+  label text;
+BEGIN
+  -- Counted before the lock, so that writers do not wait on this scan: the rows keeping the mask as
+  -- the erasure begins (the count is for the officer and the audit; the erasure does not depend on it).
+  -- Other tables are read where the entry says under which label the mask was made.
+  SELECT count(*) INTO rows_using_it FROM %1$I.user_logins u
+   WHERE u.masked_ip OPERATOR(pg_catalog.=) p_masked_value OR u.masked_device_id OPERATOR(pg_catalog.=) p_masked_value;
+  SELECT e.field INTO label FROM sqs2pg_vault.entries e WHERE e.masked_value = p_masked_value;
+  IF label IS NOT NULL THEN
+    rows_using_it := rows_using_it + sqs2pg_vault.rows_holding(p_masked_value::varchar, label, %2$L::regclass);
+  END IF;
+  -- Writers that vault this value and are half way commit first, and their entry is deleted too; so
+  -- are the entries of the same value under other mask keys that a rotation left.
+  PERFORM pg_advisory_xact_lock(hashtext('sqs2pg vault'));
+  WITH d AS (DELETE FROM sqs2pg_vault.entries e WHERE e.masked_value = ANY (sqs2pg_vault.mask_lineage(ARRAY[p_masked_value::varchar])) RETURNING 1)
+  SELECT count(*) INTO vault_entries FROM d;
+  -- The mask may be recorded: the rows that keep it are still there.
+  PERFORM sqs2pg_vault.record_audit('forget_masked', p_masked_value, p_reason,
+    jsonb_build_object('vaultEntries', vault_entries, 'rowsUsingIt', rows_using_it));
+  RETURN NEXT;
+END $fn$
+$sql$, home, pg_catalog.format('%I.user_logins', home));
 END $migration$;
 
 REVOKE ALL ON FUNCTION sqs2pg_vault.forget_user(text, text[], text, text, bytea, bytea, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sqs2pg_vault.forget_masked(text, text) FROM PUBLIC;

@@ -72,7 +72,7 @@ export async function forget(args: readonly string[], env: NodeJS.ProcessEnv): P
         const done = await forgetMasked(pool, config.masked, config.reason);
         console.log(
           `forgot the value: removed ${plural(done.vaultEntries, 'vault entry', 'vault entries')}; ` +
-            `${plural(done.rowsUsingIt, 'row')} of user_logins keep the mask, which can no longer be revealed`,
+            `${plural(done.rowsUsingIt, 'row')} keep the mask (user_logins and every registered pipeline's table), which can no longer be revealed`,
         );
       }
     } catch (error) {

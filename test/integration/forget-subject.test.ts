@@ -226,6 +226,17 @@ describe.each(CASES)('forget --pipeline $spec.name --subject', (c) => {
     const audit = await stack.pool.query("SELECT masked_value FROM sqs2pg_vault.audit WHERE action = 'reveal' AND masked_value = $1", [masker.mask(otherLabel, `${name}-bob-1`)]);
     expect(audit.rowCount).toBe(1);
   });
+
+  it('forget --masked shreds one of the pipeline\'s values and counts the rows of its table that keep it', async () => {
+    const mask = masker.mask(otherLabel, `${name}-bob-1`);
+    const result = await runCli(['forget', '--masked', mask, '--reason', 'ER-27'], cliEnv, 20_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe(
+      "forgot the value: removed 1 vault entry; 2 rows keep the mask (user_logins and every registered pipeline's table), which can no longer be revealed",
+    );
+    expect((await vaultEntries()).has(mask)).toBe(false);
+    expect((await runCli(['reveal', mask, '--reason', 'check ER-27'], cliEnv, 15_000)).code).toBe(4);
+  });
 });
 
 describe('a mask-key rotation\'s tombstone pass (rotateTombstones)', () => {

@@ -146,7 +146,7 @@ describe('sqs2pg forget --masked', () => {
     const before = await snapshot();
     const result = await runCli(['forget', '--masked', mask, '--reason', 'device erasure ER-8'], cliEnv, 20_000);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout.trim()).toBe('forgot the value: removed 1 vault entry; 2 rows of user_logins keep the mask, which can no longer be revealed');
+    expect(result.stdout.trim()).toBe("forgot the value: removed 1 vault entry; 2 rows keep the mask (user_logins and every registered pipeline's table), which can no longer be revealed");
     const after = await snapshot();
     expect(after.rows).toEqual(before.rows);
     const expectedVault = new Map(before.vault);
