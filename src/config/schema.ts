@@ -240,7 +240,7 @@ export const settings = {
       check: 'The mask key run would be given: checked to be set, 32 random bytes, and the key its key id was first used with here.',
       demo: "Secret key for the HMAC masks of ip and device_id: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Without it the demo masks with its fixed, public development key (key id dev).",
       rotate: 'The new mask key: rows are re-masked under it from the originals in the vault. Exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one).',
-      forget: "The workers' mask key: forget --user-id finds the user's quarantine records, and keeps their later messages out, by a keyed hash under it. Required by --user-id.",
+      forget: "The workers' mask key: forget --user-id (--subject) finds the user's (subject's) quarantine records, and keeps their later messages out, by a keyed hash under it. Required by --user-id and --subject.",
       replay: 'The mask key the replayed rows are masked with: the workers\' own.',
     },
     secret: true,
@@ -422,7 +422,7 @@ export const settings = {
     doc: 'A masked value as user_logins holds it (k1:3f2a…). reveal takes it as its argument.',
     docFor: {
       reveal: 'The masked value to reveal, as user_logins holds it (k1:3f2a…); usually given as the argument instead.',
-      forget: 'A masked value as user_logins holds it (k1:3f2a…), to erase.',
+      forget: 'A masked value as a table holds it (k1:3f2a…), to erase.',
     },
     secret: true,
     commands: ['reveal', 'forget'],
