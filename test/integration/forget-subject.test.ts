@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyDeclaredTables } from '../../src/db/declared-tables.js';
 import { assertKeyFingerprints } from '../../src/db/key-fingerprints.js';
+import { BEGIN_VAULT_WRITE } from '../../src/db/vault-lock.js';
 import { createPool } from '../../src/db/pool.js';
 import type { PipelineSpec } from '../../src/model/pipeline.js';
 import { createMasker } from '../../src/transform/mask.js';
@@ -16,7 +17,7 @@ import { createVaultOpener, createVaultSealer } from '../../src/vault/sealed-box
 import { rotateTombstones, stopTombstoned, tombstoneContext } from '../../src/vault/tombstones.js';
 import { column, LOGINS, PAGE_VIEWS } from '../fixtures/pipelines.js';
 import { loadAsWorker, subjectKey } from '../helpers/declared-load.js';
-import { createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
+import { createTestStack, migrateWithCli, runCli, startCli, TEST_MASK_KEY, waitFor, type TestStack } from '../helpers/stack.js';
 import { openVault, TEST_MASK_KEY_2, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
@@ -288,6 +289,43 @@ describe('a mask two tables hold (a declared column labelled ip masks as the log
     await runCli(['forget', '--pipeline', 'clicks', '--subject', 'cleo', '--reason', 'ER-26'], cliEnv, 20_000);
     await runCli(['forget', '--user-id', 'lars', '--reason', 'ER-26'], cliEnv, 20_000);
     expect([(await vaultEntries()).has(mask1), (await vaultEntries()).has(mask2)]).toEqual([false, false]);
+  });
+});
+
+describe('forget --subject while a worker commits a batch', () => {
+  it('waits for the batch, and keeps the vault entry its new row holds', async () => {
+    const views = CASES[1]!;
+    const address = '203.0.113.50';
+    await loadAsWorker(stack.pool, PAGE_VIEWS, 'public', { 'r-d1': views.event('dana', address, 'dana@example.com') }, masker, sealer);
+    const mask = masker.mask('masked_ip', address);
+    const client = await stack.pool.connect();
+    let forgetting: ReturnType<typeof startCli> | undefined;
+    try {
+      // A batch half way: its tombstone check took the erasure lock shared; its row holds dana's
+      // address for another visitor, and its vault entry exists already (skipped).
+      await client.query(BEGIN_VAULT_WRITE);
+      expect(await loadAsWorker(client, PAGE_VIEWS, 'public', { 'r-e1': views.event('ed', address, 'ed@example.com') }, masker, sealer)).toEqual({ rows: 1, quarantined: 0 });
+      forgetting = startCli(['forget', '--pipeline', 'page_views', '--subject', 'dana', '--reason', 'ER-28'], cliEnv, 20_000);
+      await waitFor(
+        async () => {
+          const waiting = await stack.pool.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          );
+          return Number(waiting.rows[0]?.n) === 1;
+        },
+        15_000,
+        'forget to wait for the batch',
+      );
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const result = await forgetting.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('removed 1 row of public.page_views, 0 quarantine records and 1 vault entry no other row uses; kept 1 vault entry');
+    const revealed = await runCli(['reveal', mask, '--reason', 'check the race'], cliEnv, 15_000);
+    expect([revealed.code, revealed.stdout]).toEqual([0, `${address}\n`]);
   });
 });
 
