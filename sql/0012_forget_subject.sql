@@ -159,9 +159,11 @@ BEGIN
   SELECT count(*) INTO quarantined FROM q;
 
   -- The vault entries of those values (under any mask key a rotation left), unless a row of any
-  -- registered table still holds them. With the vault off there are none, and no row is read.
+  -- registered table still holds them, and any entry made under the subject's keys themselves (a
+  -- subject only its key names may be vaulted so that rotate can re-key its rows: it is the subject's
+  -- own). With the vault off there are none, and no row is read.
   SELECT coalesce(array_agg(e.masked_value), '{}') INTO vaulted FROM sqs2pg_vault.entries e
-   WHERE e.masked_value = ANY (sqs2pg_vault.mask_lineage(masks));
+   WHERE e.masked_value = ANY (sqs2pg_vault.mask_lineage(masks || p_subject_keys::varchar[]));
   IF cardinality(vaulted) > 0 THEN
     kept := sqs2pg_vault.masks_in_use(vaulted, NULL);
   END IF;
