@@ -17,6 +17,7 @@ import { createSqsClient } from '../src/source/sqs/client.js';
 import { createQueue } from '../src/source/sqs/queue-admin.js';
 import { writeBenchCharts, type BenchFigures } from './charts.js';
 import { fillQueue, type QueueKind } from './fill-queue.js';
+import { buildPrevious } from './previous-build.js';
 import { measureClients, renderClientsTable } from './clients.js';
 import { sampleTreeRss } from './tree-rss.js';
 
@@ -61,6 +62,8 @@ const { values: flags } = parseArgs({
     'drain-runs': { type: 'string', default: '3' },
     // skip the SQS client table (bench/clients.ts) before the contenders
     'no-clients': { type: 'boolean', default: false },
+    // a git ref (the previous release, main before a change): its build runs beside this one, every round
+    against: { type: 'string' },
   },
 });
 const messages = Number(flags.messages);
@@ -74,6 +77,8 @@ const DRAIN_END_MESSAGES = 100;
 const started = Date.now();
 const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
+const previous = flags.against ? buildPrevious(ROOT, flags.against, console.log) : undefined;
+if (previous) cleanups.push(() => Promise.resolve(previous.remove()));
 
 interface Latency {
   p50: number;
@@ -90,7 +95,8 @@ interface Measure {
   profile: string;
   /** 1..--rounds: every contender of a profile runs once per round, in turn */
   round: number;
-  contender: 'ceiling' | 'baseline' | 'sqs2pg';
+  /** previous: sqs2pg as built from --against's ref, run exactly as sqs2pg is */
+  contender: 'ceiling' | 'baseline' | 'sqs2pg' | 'previous';
   /** sqs2pg's --workers */
   workers: number;
   /** the queue drained: every contender's default, and sqs2pg's 64 KiB beside it */
@@ -122,12 +128,14 @@ async function main(): Promise<void> {
     const sizes = profile === 'aws-like'
       ? { ceiling: Math.min(messages, 50_000), sqs2pg: Math.min(messages, 50_000), baseline: Math.min(messages, 2_000) }
       : { ceiling: messages, sqs2pg: messages, baseline: Math.min(messages, 20_000) };
-    const contenders = flags['sqs2pg-only'] ? (['sqs2pg'] as const) : (['ceiling', 'baseline', 'sqs2pg'] as const);
+    const measured: Measure['contender'][] = flags['sqs2pg-only'] ? ['sqs2pg'] : ['ceiling', 'baseline', 'sqs2pg'];
+    const contenders = previous ? [...measured, 'previous' as const] : measured;
     for (let round = 1; round <= rounds; round++) {
       for (const contender of contenders) {
         for (const workers of contender === 'sqs2pg' && profile === 'loopback' ? workerCounts : [1]) {
           for (const queue of contender === 'sqs2pg' && workers === 1 ? queueKinds : (['default'] as const)) {
-            const measure = { ...(await measureOne(profile, contender, sizes[contender], endpoint, adminUrl, workers, queue)), round };
+            const size = contender === 'previous' ? sizes.sqs2pg : sizes[contender];
+            const measure = { ...(await measureOne(profile, contender, size, endpoint, adminUrl, workers, queue)), round };
             results.push(measure);
             console.log(`${profile.padEnd(9)} ${labelOf(measure).padEnd(8)} round ${round}: ${format(measure)}`);
           }
@@ -148,7 +156,7 @@ async function main(): Promise<void> {
       const figures: BenchFigures = {
         source: `npm run bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}`,
         contenders: summarise(results)
-          .filter((row) => row.workers === 1 && row.queue === 'default')
+          .filter((row) => row.workers === 1 && row.queue === 'default' && row.contender !== 'previous')
           .map((row) => ({ profile: row.profile, contender: row.contender, messagesPerSec: row.rate, cpuPer100k: row.cpuPer100k })),
         ...(latency ? { latency: { rate: latency.rate, quantiles: latency.quantiles } } : {}),
       };
@@ -168,7 +176,8 @@ async function measureOne(
 ): Promise<Omit<Measure, 'round'>> {
   const { url: databaseUrl, pool, drop } = await freshDatabase(adminUrl);
   try {
-    await runToEnd('node', [CLI, 'migrate'], { DATABASE_URL: databaseUrl });
+    // Each build migrates its own database: the previous one knows only its own migrations.
+    await runToEnd('node', [contender === 'previous' && previous ? previous.cli : CLI, 'migrate'], { DATABASE_URL: databaseUrl });
     const queueUrl = await fillQueue(endpoint, count, 'bench', queue);
     const timeFile = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-')), 'time');
     const command = commandFor(contender, endpoint, queueUrl, databaseUrl, count, workers);
@@ -189,6 +198,7 @@ async function measureOne(
       await exited;
     }
     const usage = readTime(timeFile);
+    rmSync(join(timeFile, '..'), { recursive: true, force: true });
     const peak = tree.stop();
     return { profile, contender, workers, queue, messages: count, seconds, cpuSeconds: usage.cpuSeconds, peakRssMb: peak?.peakMb ?? usage.peakRssMb };
   } finally {
@@ -211,8 +221,9 @@ function commandFor(
     case 'baseline':
       return { args: ['node', join(HERE, 'baselines/sqs-consumer-pg.js'), endpoint, queueUrl, databaseUrl], env: {} };
     case 'sqs2pg':
+    case 'previous':
       return {
-        args: ['node', ...sqs2pgNodeArgs, CLI, 'run', '--drain', ...(workers > 1 ? ['--workers', String(workers)] : [])],
+        args: ['node', ...sqs2pgNodeArgs, contender === 'previous' && previous ? previous.cli : CLI, 'run', '--drain', ...(workers > 1 ? ['--workers', String(workers)] : [])],
         env: sqs2pgEnv(queueUrl, endpoint, databaseUrl),
       };
   }
@@ -419,7 +430,8 @@ function startProcess(command: string, args: string[]): Promise<string> {
 }
 
 function labelOf(m: Measure): string {
-  const label = m.workers > 1 ? `${m.contender} --workers ${m.workers}` : m.contender;
+  const name = m.contender === 'previous' ? `sqs2pg @ ${previous?.label ?? '?'}` : m.contender;
+  const label = m.workers > 1 ? `${name} --workers ${m.workers}` : name;
   return m.queue === '64k' ? `${label} (64 KiB queue)` : label;
 }
 
@@ -463,6 +475,8 @@ interface Summary {
   overOneWorker: number;
   /** the 64 KiB queue's rate over the default queue's, round by round */
   overDefaultQueue: number;
+  /** this build's rate over --against's, round by round */
+  overPrevious: number;
 }
 
 function summarise(results: readonly Measure[]): Summary[] {
@@ -492,6 +506,7 @@ function summarise(results: readonly Measure[]): Summary[] {
       overBaseline: pairedRatio('baseline'),
       overOneWorker: pairedRatio(contender, 1),
       overDefaultQueue: pairedRatio(contender, workers),
+      overPrevious: pairedRatio('previous'),
     };
   });
 }
@@ -508,8 +523,13 @@ function renderTable(results: readonly Measure[], latency: { p50: number; p99: n
   ];
   for (const row of summaries.filter((r) => r.workers === 1 && r.queue === 'default')) {
     lines.push(
-      `| ${row.profile} | ${row.contender} | ${row.messages.toLocaleString('en-US')} | ${rounded(row.rate)} | ${ratio(row.overCeiling)} | ${ratio(row.overBaseline)} | ${cpu(row)} | ${rss(row)} | ${row.rates.map(rounded).join(' · ')} |`,
+      `| ${row.profile} | ${row.contender === 'previous' ? `sqs2pg @ ${previous?.label ?? '?'}` : row.contender} | ${row.messages.toLocaleString('en-US')} | ${rounded(row.rate)} | ${ratio(row.overCeiling)} | ${ratio(row.overBaseline)} | ${cpu(row)} | ${rss(row)} | ${row.rates.map(rounded).join(' · ')} |`,
     );
+  }
+  for (const row of summaries.filter((r) => r.contender === 'sqs2pg' && r.workers === 1 && r.queue === 'default' && !Number.isNaN(r.overPrevious))) {
+    const before = summaries.find((r) => r.contender === 'previous' && r.profile === row.profile);
+    const cpuRatio = before?.cpuPer100k && row.cpuPer100k !== null ? ` and ${ratio(row.cpuPer100k / before.cpuPer100k)} × its CPU per message` : '';
+    lines.push('', `This build beside ${previous?.label ?? '?'}, ${row.profile}: ${ratio(row.overPrevious)} × its rate, round by round${cpuRatio}.`);
   }
   lines.push('', 'Every queue created without attributes, as AWS and LocalStack create one (`MaximumMessageSize` 1 MiB), unless it says 64 KiB.');
   for (const row of summaries.filter((r) => r.queue === '64k')) {

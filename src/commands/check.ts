@@ -5,11 +5,13 @@ import { availableParallelism } from 'node:os';
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { describeKeyProblem, keyProblems, type KeyCheck } from '../db/key-fingerprints.js';
+import { planDeclaredTables, type TablePlan } from '../db/declared-tables.js';
 import { loadMigrations, pendingMigrations } from '../db/migrate.js';
 import { createPool, describeDatabase, explainConnectFailure, type Pool } from '../db/pool.js';
 import { findUserLogins, type UserLoginsTable } from '../db/user-logins.js';
 import {
   excessPrivileges,
+  mayApplyTablePlan,
   missingPrivileges,
   revokePublicCreate,
   schemasPublicMayCreateIn,
@@ -104,7 +106,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   }
   const pool = createPool(config.databaseUrl, 1);
   try {
-    for (const result of await checkDatabase(pool, config.databaseUrl, keys, vault.publicKey !== undefined)) report(result);
+    for (const result of await checkDatabase(pool, config.databaseUrl, keys, vault.publicKey !== undefined, declared)) report(result);
   } finally {
     await pool.end();
   }
@@ -268,7 +270,13 @@ async function checkQueue(
   }
 }
 
-async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly KeyCheck[], vaultOn: boolean): Promise<CheckResult[]> {
+async function checkDatabase(
+  pool: Pool,
+  databaseUrl: string,
+  keys: readonly KeyCheck[],
+  vaultOn: boolean,
+  declared: { pipelines?: PipelineSpec[]; named: boolean },
+): Promise<CheckResult[]> {
   const where = describeDatabase(databaseUrl);
   let server: { version: string; role: string };
   try {
@@ -282,6 +290,7 @@ async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly Key
     return [
       { check: 'PostgreSQL', status: 'problem', detail: `cannot connect to ${where} (${cause}); ${action}` },
       skipped('table user_logins'),
+      ...declaredTableNames(declared).map(skipped),
       skipped('migrations'),
       skipped('privileges'),
       skipped('least privilege'),
@@ -293,6 +302,7 @@ async function checkDatabase(pool: Pool, databaseUrl: string, keys: readonly Key
   return [
     { check: 'PostgreSQL', status: 'ok', detail: `PostgreSQL ${server.version} at ${where}, as role ${server.role}` },
     await guarded('table user_logins', () => checkTable(pool, table)),
+    ...(await checkDeclaredTables(pool, declared)),
     await guarded('migrations', () => checkMigrations(pool)),
     await guarded('privileges', () => checkPrivileges(pool, table, vaultOn)),
     await guarded('least privilege', () => checkExcessPrivilege(pool, table, vaultOn)),
@@ -336,6 +346,57 @@ async function checkTable(pool: Pool, table: UserLoginsTable | undefined): Promi
     };
   }
   return { check, status: 'ok', detail: `${shape.qualifiedName} has the take-home's ${takehomeColumns.length} columns with their types` };
+}
+
+/** The declared (not builtin) pipelines of a file, whose tables check compares; the take-home's has its own check. */
+function declaredSpecs(declared: { pipelines?: PipelineSpec[]; named: boolean }): PipelineSpec[] {
+  return (declared.pipelines ?? []).filter((spec) => !spec.builtin);
+}
+
+function declaredTableNames(declared: { pipelines?: PipelineSpec[]; named: boolean }): string[] {
+  return declaredSpecs(declared).map((spec) => `table (${spec.name})`);
+}
+
+/**
+ * Each declared table against its declaration, as migrate would plan it (nothing is changed): up to
+ * date is ok; what migrate would create or add is a warning when this role may do it (run does it at
+ * start), a problem when it may not (run would stop there); a refusal (a type changed, a NOT NULL
+ * column nothing fills, not a table) is a problem, saying what to do.
+ */
+async function checkDeclaredTables(pool: Pool, declared: { pipelines?: PipelineSpec[]; named: boolean }): Promise<CheckResult[]> {
+  const specs = declaredSpecs(declared);
+  if (specs.length === 0) return [];
+  let plans: TablePlan[];
+  try {
+    plans = await planDeclaredTables(pool, specs);
+  } catch (error) {
+    const detail = `PostgreSQL refused the question (${describeError(error)}); check the role's privileges (docs/privacy-and-roles.md, PostgreSQL grants)`;
+    return specs.map((spec): CheckResult => ({ check: `table (${spec.name})`, status: 'problem', detail }));
+  }
+  const results: CheckResult[] = [];
+  for (const plan of plans) {
+    const check = `table (${plan.pipeline})`;
+    const table = plan.table ?? 'the table';
+    if (plan.refusals.length > 0) {
+      results.push({ check, status: 'problem', detail: plan.refusals.join('; ') });
+    } else if (plan.actions.length === 0) {
+      results.push({ check, status: 'ok', detail: `${table} holds every declared column, with its type, and the unique index on sqs_message_id` });
+    } else {
+      // run applies the plan at start as its own role: one that may not would stop there.
+      const what = `"sqs2pg migrate --config FILE" as the tables' owner would ${plan.actions.map((action) => action.what).join('; ')}`;
+      const { role, may } = plan.table === null ? { role: '?', may: false } : await mayApplyTablePlan(pool, plan.table, plan.exists);
+      results.push(
+        may
+          ? { check, status: 'warning', detail: `${table} is not as declared yet; ${what} (run does it at start: role ${role} may)` }
+          : {
+              check,
+              status: 'problem',
+              detail: `${table} is not as declared yet, and role ${role} may not ${plan.exists ? 'change it (only its owner may)' : 'create it'}, so run would stop at start; ${what}`,
+            },
+      );
+    }
+  }
+  return results;
 }
 
 async function checkMigrations(pool: Pool): Promise<CheckResult> {

@@ -19,6 +19,8 @@ export interface ObserverOptions {
   supervised?: boolean;
   /** a terminal to draw the progress line on, or undefined for none */
   progress: { stream: NodeJS.WriteStream; color: boolean } | undefined;
+  /** the run's pipeline names: each has its metrics series from the start, and several are named on the progress line and in readiness (default: logins, a run without a file) */
+  pipelines?: readonly string[];
 }
 
 export interface Observers {
@@ -40,6 +42,7 @@ export async function startObservers(options: ObserverOptions): Promise<Observer
   if (options.httpPort > 0 || options.supervised) {
     const migrations = await loadMigrations();
     readiness = new Readiness(bus, {
+      pipelines: options.pipelines,
       checkDatabase: async () => {
         let pending: string[];
         try {
@@ -50,12 +53,12 @@ export async function startObservers(options: ObserverOptions): Promise<Observer
         if (pending.length > 0) throw new Error(`migrations not applied: ${pending.join(', ')}`);
       },
     });
-    metrics = createMetrics(bus);
+    metrics = createMetrics(bus, { pipelines: options.pipelines });
     if (options.httpPort > 0) server = await startHttpServer({ host: options.httpHost, port: options.httpPort, metrics, readiness });
   }
   let progress: ProgressLine | undefined;
   if (options.progress) {
-    const line = new ProgressLine(bus, options.progress.stream, { color: options.progress.color });
+    const line = new ProgressLine(bus, options.progress.stream, { color: options.progress.color, pipelines: options.pipelines });
     progress = line;
     bus.on('pipeline:started', () => line.start());
   }

@@ -1,5 +1,6 @@
-// sqs2pg quarantine list | show <message-id> [--reveal --reason "..."]: what arrives that cannot
-// be loaded. list and show print no personal data; --reveal prints the body, once its audit row is committed.
+// sqs2pg quarantine list [--pipeline NAME] | show <message-id> [--reveal --reason "..."]: what
+// arrives that cannot be loaded, per pipeline. list and show print no personal data; --reveal prints
+// the body, once its audit row is committed.
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { rethrowRefusal } from '../db/denied.js';
@@ -24,9 +25,12 @@ export async function quarantine(args: readonly string[], env: NodeJS.ProcessEnv
     await assertReachable(pool, config.databaseUrl);
     try {
       if (action === 'list') {
-        const counts = await countsByReasonAndDay(pool, config.limit ?? LIST_LIMIT);
-        if (counts.length === 0) console.log('the quarantine is empty');
-        for (const row of counts) console.log(`${row.day}  ${row.reason.padEnd(16)}${String(row.count).padStart(8)}  ${row.bytes} bytes`);
+        const counts = await countsByReasonAndDay(pool, config.limit ?? LIST_LIMIT, config.pipeline);
+        if (counts.length === 0) console.log(config.pipeline === undefined ? 'the quarantine is empty' : `the quarantine holds no record of pipeline ${config.pipeline}`);
+        const width = Math.max(0, ...counts.map((row) => row.pipeline.length));
+        for (const row of counts) {
+          console.log(`${row.day}  ${row.pipeline.padEnd(width)}  ${row.reason.padEnd(16)}${String(row.count).padStart(8)}  ${row.bytes} bytes`);
+        }
         return 0;
       }
       const messageId = config.messageId;

@@ -4,7 +4,7 @@ import { createPool, describeDatabase } from '../db/pool.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
 import { colorWanted, progressWanted } from '../observability/progress.js';
-import { formatRunSummary, runSummaryJson } from '../observability/report.js';
+import { formatPipelineSummary, formatRunSummary, runSummaryJson } from '../observability/report.js';
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
@@ -107,7 +107,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
     else if (config.drain && config.json) console.log(runSummaryJson(stats, drained));
     else if (config.drain && !config.quiet) {
       const headline = drained ? 'sqs2pg: queue drained' : 'sqs2pg: stopped before the queue was empty';
-      console.log([headline, ...formatRunSummary(stats)].join('\n'));
+      console.log([headline, ...formatRunSummary(stats), ...formatPipelineSummary(stats)].join('\n'));
     }
     return 0;
   } finally {

@@ -17,7 +17,7 @@ export const commandSummaries: Record<CommandName, string> = {
   rotate: "Bring existing rows and vault entries to the configured keys: re-mask under a new mask key, re-seal under a new vault key pair (and legacy entries to it). Run as the tables' owner.",
   grants: 'Create the worker, analyst and PII officer roles with least privilege, and grant them.',
   keygen: 'Print a fresh mask key, or with --vault a fresh vault key pair, as NAME=value lines for a secret store.',
-  quarantine: "quarantine list: quarantined messages by reason and day; quarantine show <message-id>: one record's metadata and shape (--reveal: its sealed body, audited).",
+  quarantine: "quarantine list: quarantined messages by day, pipeline and reason (--pipeline NAME: one pipeline's); quarantine show <message-id>: one record's metadata and shape (--reveal: its sealed body, audited).",
   replay: "Re-run quarantined messages through today's validation and masking from their sealed bodies (after a rule was widened or a constraint fixed); audited, resumable.",
 };
 

@@ -115,8 +115,9 @@ export const settings = {
     docFor: {
       check: 'A pipeline file (YAML; docs/pipelines.md): check validates it, lists its pipelines and reads each one\'s queue instead of --queue-url.',
       pipelines: 'The pipeline file to show, or to validate when no <file> argument is given.',
+      migrate: 'A pipeline file (YAML; docs/pipelines.md): after sqs2pg\'s own migrations, migrate creates each declared table that does not exist and adds the columns declared since.',
     },
-    commands: ['check', 'pipelines'],
+    commands: ['check', 'pipelines', 'migrate'],
   }),
   pipeline: setting({
     flag: 'pipeline',
@@ -128,9 +129,11 @@ export const settings = {
     doc: 'One pipeline of the file, by name; the others are left alone.',
     docFor: {
       pipelines: 'The pipeline to show (usually given as the argument: sqs2pg pipelines show <name>).',
+      migrate: 'The one pipeline of the file whose table migrate brings up to date.',
+      quarantine: 'Only the records of this pipeline (quarantine list); without it, every pipeline\'s.',
       forget: 'The pipeline to erase --subject from, by the name it is registered under (migrate registers every pipeline of the file, and logins without one).',
     },
-    commands: ['check', 'pipelines', 'forget'],
+    commands: ['check', 'pipelines', 'migrate', 'quarantine', 'forget'],
   }),
   queueUrl: setting({
     flag: 'queue-url',

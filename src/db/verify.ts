@@ -211,3 +211,27 @@ COMMIT`)) as unknown as { rows: { role: string; schemas: string[] }[] }[];
 export function revokePublicCreate(schema: string): string {
   return `REVOKE CREATE ON SCHEMA ${/^[a-z_][a-z0-9_]*$/.test(schema) ? schema : quoteIdent(schema)} FROM PUBLIC;`;
 }
+
+/**
+ * Whether the session's role could apply a declared table's plan itself, as run does at start: make
+ * the table (CREATE on its schema), or change one that exists (only its owner, or a member of the
+ * owner's role, may). `table`: the plan's quoted, schema-qualified name.
+ */
+export async function mayApplyTablePlan(pool: Pool, table: string, exists: boolean): Promise<{ role: string; may: boolean }> {
+  if (exists) {
+    const owner = await pool.query<{ role: string; may: boolean | null }>(
+      `SELECT current_user AS role,
+              (SELECT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)) AS may`,
+      [table],
+    );
+    return { role: owner.rows[0]?.role ?? '?', may: owner.rows[0]?.may === true };
+  }
+  const schema = /^"((?:[^"]|"")*)"\./.exec(table)?.[1]?.replaceAll('""', '"');
+  const create = await pool.query<{ role: string; may: boolean | null }>(
+    `SELECT current_user AS role,
+            CASE WHEN pg_catalog.to_regnamespace(pg_catalog.quote_ident($1)) IS NULL THEN false
+                 ELSE pg_catalog.has_schema_privilege(current_user, $1, 'CREATE') END AS may`,
+    [schema ?? ''],
+  );
+  return { role: create.rows[0]?.role ?? '?', may: create.rows[0]?.may === true };
+}

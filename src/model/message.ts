@@ -80,9 +80,14 @@ export interface BodyFacts {
   hash: string;
   /** ASCII JSON text of the body's shape (see body-shape.ts) */
   shape: string;
-  /** masks of the ip values that could be read from it */
+  /** masks of the ip values that could be read from it (the login pipeline's; empty for a declared one) */
   maskedIps: string[];
   maskedDeviceIds: string[];
+  /**
+   * A declared pipeline's: the masks of its `pii: mask` fields that could be read from it, by each
+   * column's mask label (`{"masked_email": ["k1:…"]}`), as the row would have held them. Empty for logins.
+   */
+  maskedValues: Readonly<Record<MaskLabel, readonly string[]>>;
 }
 
 /** A message that cannot become a row, as the quarantine keeps it: no personal data in clear. */

@@ -1,7 +1,9 @@
 // Liveness and readiness. Ready means: started (connected, migrated), PostgreSQL answering with
 // every migration applied (checked when asked, since an idle worker writes nothing that would
-// notice), SQS answering (the latest receive and depth poll succeeded), and not shutting down.
+// notice), SQS answering (the latest receive and depth poll of every pipeline's queue succeeded),
+// and not shutting down.
 import type { EventBus } from './events.js';
+import { DEFAULT_PIPELINES, pipelineOf } from './pipeline-of.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -13,35 +15,76 @@ export interface ReadinessOptions {
   checkDatabase: () => Promise<void>;
   /** longest a database check may take before it counts as failed */
   timeoutMs?: number;
+  /** the run's pipelines (default: logins, a run without a file): a failing queue is named when there are several */
+  pipelines?: readonly string[];
+}
+
+/** A queue's latest receive and depth poll: the code of each that failed. */
+interface QueueState {
+  receiveError: string | undefined;
+  depthError: string | undefined;
 }
 
 export class Readiness {
   private started = false;
+  /** the pipelines that said they started; the run has started once all have (or once it says so itself) */
+  private readonly startedPipelines = new Set<string>();
   private stopping: string | undefined;
-  private lastReceiveError: string | undefined;
-  private lastDepthError: string | undefined;
+  /** by pipeline ('' for events of a run of several that name none): one queue's success says nothing of another's */
+  private readonly queues = new Map<string, QueueState>();
+  private readonly pipelines: readonly string[];
   private inFlightCheck: Promise<string> | undefined;
 
   constructor(
     bus: EventBus,
     private readonly options: ReadinessOptions,
   ) {
+    this.pipelines = options.pipelines ?? DEFAULT_PIPELINES;
     bus
-      .on('pipeline:started', () => (this.started = true))
+      .on('pipeline:started', (event) => {
+        const pipeline = pipelineOf(event, this.pipelines);
+        if (pipeline !== undefined) this.startedPipelines.add(pipeline);
+        // A pipeline not in the list says the list is not this run's: never wait for names that will not come.
+        const unknown = pipeline !== undefined && !this.pipelines.includes(pipeline);
+        this.started ||= pipeline === undefined || unknown || this.pipelines.every((name) => this.startedPipelines.has(name));
+      })
       .on('pipeline:stopping', ({ reason }) => (this.stopping = reason))
-      .on('source:received', () => (this.lastReceiveError = undefined))
-      .on('source:depth', () => (this.lastDepthError = undefined))
-      .on('source:error', ({ operation, code }) => {
-        if (operation === 'receive') this.lastReceiveError = code;
-        if (operation === 'depth') this.lastDepthError = code;
+      .on('source:received', (event) => (this.queueOf(event).receiveError = undefined))
+      .on('source:depth', (event) => (this.queueOf(event).depthError = undefined))
+      .on('source:error', (event) => {
+        if (event.operation === 'receive') this.queueOf(event).receiveError = event.code;
+        if (event.operation === 'depth') this.queueOf(event).depthError = event.code;
       });
+  }
+
+  private queueOf(payload: { pipeline?: string }): QueueState {
+    const name = pipelineOf(payload, this.pipelines) ?? '';
+    let state = this.queues.get(name);
+    if (!state) this.queues.set(name, (state = { receiveError: undefined, depthError: undefined }));
+    return state;
+  }
+
+  private notStarted(): string[] {
+    return this.pipelines.filter((name) => !this.startedPipelines.has(name));
+  }
+
+  /** What fails of the queues: "CODE" with one pipeline, "name: CODE, …" with several; undefined if none. */
+  private queueErrors(): string | undefined {
+    const named = this.pipelines.length > 1;
+    const failing = [...this.queues]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .flatMap(([name, state]) => {
+        const code = state.receiveError ?? state.depthError;
+        return code === undefined ? [] : [named && name !== '' ? `${name}: ${code}` : code];
+      });
+    return failing.length === 0 ? undefined : failing.join(', ');
   }
 
   async report(): Promise<ReadinessReport> {
     const database = this.started ? await this.databaseState() : 'not checked';
-    const queueError = this.lastReceiveError ?? this.lastDepthError;
+    const queueError = this.queueErrors();
     const checks = {
-      started: this.started ? 'ok' : 'starting: connecting and migrating',
+      started: this.started ? 'ok' : this.startedPipelines.size > 0 ? `starting: ${this.notStarted().join(', ')} not started yet` : 'starting: connecting and migrating',
       database,
       queue: !this.started ? 'not checked' : queueError === undefined ? 'ok' : `failing (${queueError})`,
       stopping: this.stopping === undefined ? 'ok' : `shutting down (${this.stopping})`,

@@ -3,14 +3,24 @@
 // place with a carriage return, cleared before the summary; coloured as colorWanted says.
 import { WriteStream } from 'node:tty';
 import type { EventBus } from './events.js';
+import { DEFAULT_PIPELINES, pipelineOf } from './pipeline-of.js';
 
 export interface ProgressFigures {
-  /** messages whose fate is committed: loaded, already loaded, or quarantined */
+  /** messages whose fate is committed: loaded, already loaded, erased, or quarantined */
   done: number;
   quarantined: number;
   /** messages still in the queue (visible, in flight, delayed), estimated since the last depth poll */
   remaining: number | undefined;
   ratePerSec: number;
+  /** each pipeline's share, when the run has more than one (the line then names them) */
+  pipelines?: PipelineProgress[];
+}
+
+export interface PipelineProgress {
+  name: string;
+  done: number;
+  /** undefined until its queue is first counted */
+  remaining: number | undefined;
 }
 
 export interface ProgressStream {
@@ -21,32 +31,40 @@ export interface ProgressStream {
 const number = new Intl.NumberFormat('en-US');
 const RATE_WINDOW_MS = 5_000;
 
+interface Part {
+  plain: string;
+  /** the coloured text, when it differs */
+  shown?: string;
+}
+
 /**
- * The progress line as text; pure. Given `columns`, it stays shorter than the terminal: it drops
- * the least useful fields first (quarantined, then the rate, then the queue) and keeps the ETA.
+ * The progress line as text; pure. One pipeline: "sqs2pg 12,345 done · 4,000 in queue · …"; several:
+ * each named with what it has done of what it had ("logins 1,234/2,000 · page_views 88/100 · …"),
+ * then the run's rate, quarantined count and ETA. Given `columns`, it stays shorter than the terminal:
+ * it drops the least useful fields first (quarantined, then the rate, then the queue or the
+ * pipelines, for the run's done count) and keeps the ETA.
  */
 export function formatProgress(figures: ProgressFigures, color: boolean, columns?: number): string {
   const paint = (code: string, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
-  const parts: { plain: string; shown: string; drop: number }[] = [
-    { plain: `${number.format(figures.done)} done`, shown: `${paint('1', number.format(figures.done))} done`, drop: 0 },
-    { plain: figures.remaining === undefined ? 'queue depth unknown' : `${number.format(figures.remaining)} in queue`, shown: '', drop: 3 },
-    { plain: `${number.format(Math.round(figures.ratePerSec))}/s`, shown: '', drop: 2 },
-    {
-      plain: `${number.format(figures.quarantined)} quarantined`,
-      shown: figures.quarantined > 0 ? paint('33', `${number.format(figures.quarantined)} quarantined`) : '',
-      drop: 1,
-    },
-    { plain: `ETA ${eta(figures)}`, shown: '', drop: 0 },
-  ];
-  const render = (kept: typeof parts, prefix: string, plain: boolean) =>
-    `${prefix}${kept.map((part) => (plain ? part.plain : part.shown || part.plain)).join(plain ? ' · ' : paint('2', ' · '))}`;
+  const done: Part = { plain: `${number.format(figures.done)} done`, shown: `${paint('1', number.format(figures.done))} done` };
+  const several = (figures.pipelines?.length ?? 0) > 1;
+  const main: Part[] = several
+    ? figures.pipelines!.map((pipeline) => {
+        const of = pipeline.remaining === undefined ? '?' : number.format(pipeline.done + pipeline.remaining);
+        return { plain: `${pipeline.name} ${number.format(pipeline.done)}/${of}`, shown: `${pipeline.name} ${paint('1', number.format(pipeline.done))}/${of}` };
+      })
+    : [done, { plain: figures.remaining === undefined ? 'queue depth unknown' : `${number.format(figures.remaining)} in queue` }];
+  const rate: Part = { plain: `${number.format(Math.round(figures.ratePerSec))}/s` };
+  const quarantined = `${number.format(figures.quarantined)} quarantined`;
+  const quarantine: Part = { plain: quarantined, ...(figures.quarantined > 0 ? { shown: paint('33', quarantined) } : {}) };
+  const etaPart: Part = { plain: `ETA ${eta(figures)}` };
+  // From the fullest to the shortest; the first that fits is drawn.
+  const choices: Part[][] = [[...main, rate, quarantine, etaPart], [...main, rate, etaPart], [...main, etaPart], [done, etaPart]];
+  const render = (kept: Part[], prefix: string, plain: boolean) =>
+    `${prefix}${kept.map((part) => (plain ? part.plain : (part.shown ?? part.plain))).join(plain ? ' · ' : paint('2', ' · '))}`;
   // One column short of the width: writing the last column makes some terminals wrap.
-  const fits = (kept: typeof parts, prefix: string) => columns === undefined || columns <= 0 || render(kept, prefix, true).length < columns;
-  let kept = parts;
-  for (const level of [1, 2, 3]) {
-    if (fits(kept, 'sqs2pg ')) break;
-    kept = kept.filter((part) => part.drop === 0 || part.drop > level);
-  }
+  const fits = (kept: Part[], prefix: string) => columns === undefined || columns <= 0 || render(kept, prefix, true).length < columns;
+  const kept = choices.find((choice) => fits(choice, 'sqs2pg ')) ?? choices.at(-1)!;
   if (fits(kept, 'sqs2pg ')) return render(kept, 'sqs2pg ', false);
   if (fits(kept, '')) return render(kept, '', false);
   // Narrower than "N done · ETA x": the ETA alone, cut to the width.
@@ -112,11 +130,26 @@ export function colorWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv)
   return WriteStream.prototype.getColorDepth.call(stream, terminal) > 2;
 }
 
+/** One pipeline's counts (or, in a run of several, those of events that named none). */
+interface Tally {
+  done: number;
+  quarantined: number;
+  deleted: number;
+  queued: { count: number; deletedThen: number } | undefined;
+}
+
+export interface ProgressLineOptions {
+  color: boolean;
+  intervalMs?: number;
+  now?: () => number;
+  /** the run's pipelines, named on the line when there are several (default: logins, a run without a file) */
+  pipelines?: readonly string[];
+}
+
 export class ProgressLine {
-  private done = 0;
-  private quarantined = 0;
-  private deleted = 0;
-  private queued: { count: number; deletedThen: number } | undefined;
+  private readonly pipelines: readonly string[];
+  /** by pipeline name; '' for events of a run of several that named none */
+  private readonly tallies = new Map<string, Tally>();
   private readonly samples: { at: number; done: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private drawn = false;
@@ -124,24 +157,32 @@ export class ProgressLine {
   constructor(
     bus: EventBus,
     private readonly stream: ProgressStream,
-    private readonly options: { color: boolean; intervalMs?: number; now?: () => number },
+    private readonly options: ProgressLineOptions,
   ) {
+    this.pipelines = options.pipelines ?? DEFAULT_PIPELINES;
+    for (const name of this.pipelines) this.tallyOf({ pipeline: name });
     bus
-      .on('batch:committed', ({ rows, duplicates, erased }) => (this.done += rows + duplicates + (erased ?? 0)))
-      .on('message:quarantined', () => {
-        this.done += 1;
-        this.quarantined += 1;
+      .on('batch:committed', (event) => (this.tallyOf(event).done += event.rows + event.duplicates + (event.erased ?? 0)))
+      .on('message:quarantined', (event) => {
+        const tally = this.tallyOf(event);
+        tally.done += 1;
+        tally.quarantined += 1;
       })
-      .on('source:deleted', ({ count }) => (this.deleted += count))
-      .on('source:depth', ({ visible, inFlight, delayed, deletedBefore }) => {
-        this.queued = { count: visible + inFlight + delayed, deletedThen: deletedBefore ?? this.deleted };
+      .on('source:deleted', (event) => (this.tallyOf(event).deleted += event.count))
+      .on('source:depth', (event) => {
+        const tally = this.tallyOf(event);
+        tally.queued = { count: event.visible + event.inFlight + event.delayed, deletedThen: event.deletedBefore ?? tally.deleted };
       })
-      .on('pipeline:drained', () => {
-        this.queued = { count: 0, deletedThen: this.done };
+      .on('pipeline:drained', (event) => {
+        // A pipeline's own drain empties its queue; the run's (named by none of several) every queue.
+        const drained = pipelineOf(event, this.pipelines) === undefined ? [...this.tallies.values()] : [this.tallyOf(event)];
+        for (const tally of drained) tally.queued = { count: 0, deletedThen: tally.done };
       });
   }
 
+  /** Draws now and on an interval; once, however many pipelines say they started. */
   start(): void {
+    if (this.timer) return;
     this.draw();
     this.timer = setInterval(() => this.draw(), this.options.intervalMs ?? 250);
     this.timer.unref();
@@ -157,16 +198,35 @@ export class ProgressLine {
 
   figures(): ProgressFigures {
     const now = this.options.now ? this.options.now() : performance.now();
-    this.samples.push({ at: now, done: this.done });
+    const tallies = [...this.tallies.values()];
+    const done = tallies.reduce((sum, tally) => sum + tally.done, 0);
+    this.samples.push({ at: now, done });
     while (this.samples.length > 2 && now - this.samples[0]!.at > RATE_WINDOW_MS) this.samples.shift();
     const oldest = this.samples[0]!;
     const spanSec = (now - oldest.at) / 1000;
+    const named = [...this.tallies].filter(([name]) => name !== '');
+    // What named no pipeline has no queue of its own unless one was counted: it is done, its queue the others'.
+    const counted = [...this.tallies].filter(([name, tally]) => name !== '' || tally.queued !== undefined).map(([, tally]) => tally);
+    const remaining = counted.every((tally) => tally.queued) ? counted.reduce((sum, tally) => sum + remainingNow(tally.queued!, tally.done), 0) : undefined;
     return {
-      done: this.done,
-      quarantined: this.quarantined,
-      remaining: this.queued && remainingNow(this.queued, this.done),
-      ratePerSec: spanSec > 0 ? (this.done - oldest.done) / spanSec : 0,
+      done,
+      quarantined: tallies.reduce((sum, tally) => sum + tally.quarantined, 0),
+      remaining,
+      ratePerSec: spanSec > 0 ? (done - oldest.done) / spanSec : 0,
+      ...(named.length > 1
+        ? { pipelines: named.map(([name, tally]) => ({ name, done: tally.done, remaining: tally.queued && remainingNow(tally.queued, tally.done) })) }
+        : {}),
     };
+  }
+
+  private tallyOf(payload: { pipeline?: string }): Tally {
+    const name = pipelineOf(payload, this.pipelines) ?? '';
+    let tally = this.tallies.get(name);
+    if (!tally) {
+      tally = { done: 0, quarantined: 0, deleted: 0, queued: undefined };
+      this.tallies.set(name, tally);
+    }
+    return tally;
   }
 
   private draw(): void {

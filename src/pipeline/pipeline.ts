@@ -191,13 +191,15 @@ export class Pipeline {
       : this.options.receiveWaitSec;
     let failures = 0;
     let failingSince: number | undefined;
+    // On a FIFO queue a retried receive carries the failed one's attempt id (source.receive).
+    const attempts = this.source.receiveAttempts();
     while (!this.stopped) {
       const slot = await this.roomForMore();
       if (slot === undefined) break;
       const { max, reserved } = slot;
       let messages;
       try {
-        messages = await this.source.receive(max, waitSec, this.receiving.signal);
+        messages = await this.source.receive(max, waitSec, this.receiving.signal, attempts);
         failures = 0;
         failingSince = undefined;
       } catch (error) {
@@ -256,6 +258,10 @@ export class Pipeline {
           sliceStart = performance.now();
         }
       }
+      // A FIFO queue that gave fewer than asked has nothing more to give until what is in hand is
+      // deleted (SQS hides a group while any of its messages is in flight): waiting for the batch to
+      // fill would only wait out --batch-max-wait-ms, each time, for every group.
+      if (this.source.fifo && messages.length < max) this.flush();
       if (messages.length === max && max === RECEIVE_MAX) {
         if (this.activePollers < this.options.pollers) this.startPoller();
       } else if (messages.length < RECEIVE_MAX / 2 && this.retirePoller()) {

@@ -4,23 +4,28 @@ import type { Pool } from '../db/pool.js';
 
 export interface ReasonDayCount {
   day: string;
+  /** the pipeline whose queue the records came from (sql/0010; every earlier record is logins') */
+  pipeline: string;
   reason: string;
   count: number;
   bytes: number;
 }
 
-export async function countsByReasonAndDay(pool: Pool, limit: number): Promise<ReasonDayCount[]> {
-  const result = await pool.query<{ day: string; reason: string; count: string; bytes: string | null }>(
-    `SELECT to_char(date_trunc('day', quarantined_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, reason,
+/** Newest day first, then by pipeline and the most frequent reason; `pipeline`: that pipeline's only. */
+export async function countsByReasonAndDay(pool: Pool, limit: number, pipeline?: string): Promise<ReasonDayCount[]> {
+  const result = await pool.query<{ day: string; pipeline: string; reason: string; count: string; bytes: string | null }>(
+    `SELECT to_char(date_trunc('day', quarantined_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, pipeline, reason,
             count(*) AS count, sum(body_bytes) AS bytes
-       FROM sqs2pg.quarantine GROUP BY 1, 2 ORDER BY 1 DESC, 3 DESC LIMIT $1`,
-    [limit],
+       FROM sqs2pg.quarantine WHERE $2::text IS NULL OR pipeline = $2::text
+      GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 4 DESC, 3 LIMIT $1`,
+    [limit, pipeline ?? null],
   );
-  return result.rows.map((row) => ({ day: row.day, reason: row.reason, count: Number(row.count), bytes: Number(row.bytes ?? 0) }));
+  return result.rows.map((row) => ({ day: row.day, pipeline: row.pipeline, reason: row.reason, count: Number(row.count), bytes: Number(row.bytes ?? 0) }));
 }
 
 export interface QuarantineRecord {
   messageId: string;
+  pipeline: string;
   reason: string;
   field: string | null;
   detail: string | null;
@@ -32,12 +37,15 @@ export interface QuarantineRecord {
   bodyShape: unknown;
   maskedIps: string[];
   maskedDeviceIds: string[];
+  /** a declared pipeline's masks by label (sql/0011); {} for logins and minimal records */
+  maskedValues: Record<string, string[]>;
   userKey: string | null;
 }
 
 export async function findRecord(pool: Pool, messageId: string): Promise<QuarantineRecord | undefined> {
   const result = await pool.query<{
     sqs_message_id: string;
+    pipeline: string;
     reason: string;
     field: string | null;
     detail: string | null;
@@ -49,10 +57,11 @@ export async function findRecord(pool: Pool, messageId: string): Promise<Quarant
     body_shape: string | null;
     masked_ips: string[] | null;
     masked_device_ids: string[] | null;
+    masked_values: Record<string, string[]> | null;
     user_key: string | null;
   }>(
-    `SELECT sqs_message_id, reason, field, detail, receive_count, sent_at, quarantined_at, body_bytes, body_sha256, body_shape,
-            masked_ips, masked_device_ids, user_key
+    `SELECT sqs_message_id, pipeline, reason, field, detail, receive_count, sent_at, quarantined_at, body_bytes, body_sha256, body_shape,
+            masked_ips, masked_device_ids, masked_values, user_key
        FROM sqs2pg.quarantine WHERE sqs_message_id = $1`,
     [messageId],
   );
@@ -60,6 +69,7 @@ export async function findRecord(pool: Pool, messageId: string): Promise<Quarant
   if (!row) return undefined;
   return {
     messageId: row.sqs_message_id,
+    pipeline: row.pipeline,
     reason: row.reason,
     field: row.field,
     detail: row.detail,
@@ -71,6 +81,7 @@ export async function findRecord(pool: Pool, messageId: string): Promise<Quarant
     bodyShape: row.body_shape === null ? null : (JSON.parse(row.body_shape) as unknown),
     maskedIps: row.masked_ips ?? [],
     maskedDeviceIds: row.masked_device_ids ?? [],
+    maskedValues: row.masked_values ?? {},
     userKey: row.user_key,
   };
 }

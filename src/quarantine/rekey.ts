@@ -3,10 +3,14 @@
 // rotation, records still name their user and their values under the old mask key, so forget (which
 // computes the user's key under the current one) would miss them: from each record's sealed body,
 // its user key and masks are computed again under the new key (rekeyQuarantine). A record without a
-// sealed body (quarantined while the vault was off) cannot be: it is counted for the operator.
+// sealed body (quarantined while the vault was off) cannot be: it is counted for the operator. A
+// declared pipeline's record is read again with its spec (its fields' paths, which the database does
+// not keep); without it, it is left as it is and counted, never re-read by the login event's rules.
 // Both run as the owner (they read sealed bodies directly), in the caller's transaction, a batch at
 // a time in message-id order, holding at most BATCH_BODY_BYTES of bodies: each may be 1 MiB.
+import { BUILTIN_LOGINS_NAME } from '../config/builtin-pipelines.js';
 import type { PoolClient } from '../db/pool.js';
+import type { PipelineSpec } from '../model/pipeline.js';
 import type { VaultKeyring } from '../vault/keyring.js';
 import { inBatches, type RotationOptions } from '../vault/rotation.js';
 import type { RotationStore } from '../vault/rotation-store.js';
@@ -79,6 +83,8 @@ export interface QuarantineRekeying {
   rekeyed: number;
   /** records under an older mask key with no sealed body (quarantined with the vault off) */
   unsealed: number;
+  /** records of a pipeline whose spec was not given: left under the older key */
+  undeclared: number;
   /** the cursor for the next batch; undefined when this one found nothing */
   last: string | undefined;
 }
@@ -86,7 +92,8 @@ export interface QuarantineRekeying {
 // Records with a user key, a mask or a body hash under another mask key id.
 const UNDER_OTHER_MASK_KEY = `(left(q.user_key, length($1)) <> $1
    OR left(q.body_sha256, length($1)) <> $1
-   OR EXISTS (SELECT 1 FROM unnest(coalesce(q.masked_ips, '{}') || coalesce(q.masked_device_ids, '{}')) AS m WHERE left(m, length($1)) <> $1))`;
+   OR EXISTS (SELECT 1 FROM unnest(coalesce(q.masked_ips, '{}') || coalesce(q.masked_device_ids, '{}')) AS m WHERE left(m, length($1)) <> $1)
+   OR EXISTS (SELECT 1 FROM jsonb_each(coalesce(q.masked_values, '{}')) AS l, jsonb_array_elements_text(l.value) AS m WHERE left(m, length($1)) <> $1))`;
 
 /** Records of other mask key ids with a sealed body: what a rerun of rotate could still re-key. */
 export async function rekeyableRecords(client: PoolClient, maskKeyId: string): Promise<number> {
@@ -97,12 +104,16 @@ export async function rekeyableRecords(client: PoolClient, maskKeyId: string): P
   return Number(result.rows[0]?.n ?? 0);
 }
 
-/** Re-keys a batch of the records under other mask key ids (all of them by default). */
+/**
+ * Re-keys a batch of the records under other mask key ids (all of them by default). `pipelines`:
+ * the declared pipelines by name, whose records are read with their spec; the login pipeline's
+ * (`logins`, or a builtin under another name) need none.
+ */
 export async function rekeyQuarantine(
   client: PoolClient,
   masker: Masker,
   opener: SealedItemOpener,
-  { after = '', limit = null }: { after?: string; limit?: number | null } = {},
+  { after = '', limit = null, pipelines = NO_PIPELINES }: { after?: string; limit?: number | null; pipelines?: ReadonlyMap<string, PipelineSpec> } = {},
 ): Promise<QuarantineRekeying> {
   const prefix = `${masker.keyId}:`;
   const candidates = await client.query<{ id: string; bytes: number | null }>(
@@ -113,15 +124,20 @@ export async function rekeyQuarantine(
     [prefix, after, limit],
   );
   const ids = limit === null ? candidates.rows.map((row) => row.id) : withinBudget(candidates.rows);
-  const result: QuarantineRekeying = { rekeyed: 0, unsealed: 0, last: ids.at(-1) };
+  const result: QuarantineRekeying = { rekeyed: 0, unsealed: 0, undeclared: 0, last: ids.at(-1) };
   if (ids.length === 0) return result;
-  const records = await client.query<SealedRecordRow>(
-    `SELECT q.sqs_message_id AS id, b.vault_key_id, b.ephemeral_public_key, b.nonce, b.ciphertext
+  const records = await client.query<SealedRecordRow & { pipeline: string }>(
+    `SELECT q.sqs_message_id AS id, q.pipeline, b.vault_key_id, b.ephemeral_public_key, b.nonce, b.ciphertext
        FROM sqs2pg.quarantine q LEFT JOIN sqs2pg_vault.quarantine_bodies b USING (sqs_message_id)
       WHERE q.sqs_message_id = ANY($1::varchar[]) ORDER BY q.sqs_message_id`,
     [ids],
   );
   for (const row of records.rows) {
+    const spec = pipelines.get(row.pipeline);
+    if (row.pipeline !== BUILTIN_LOGINS_NAME && !spec) {
+      result.undeclared++;
+      continue;
+    }
     const sealed = sealedOf(row);
     if (!sealed) {
       result.unsealed++;
@@ -130,11 +146,12 @@ export async function rekeyQuarantine(
     // SealedItemError for an altered one: rotate checked that a key given opens each key id.
     const body = opener.open(sealed, quarantineContext(row.id)).toString('utf8');
     const bytes = Buffer.byteLength(body, 'utf8');
-    const facts = bodyFacts(body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES ? undefined : parsed(body));
+    const facts = bodyFacts(body, bytes, masker, bytes > MAX_PARSED_BODY_BYTES ? undefined : parsed(body), spec);
     await client.query(
-      `UPDATE sqs2pg.quarantine SET user_key = $2, masked_ips = $3::varchar(256)[], masked_device_ids = $4::varchar(256)[], body_sha256 = $5
+      `UPDATE sqs2pg.quarantine SET user_key = $2, masked_ips = $3::varchar(256)[], masked_device_ids = $4::varchar(256)[], body_sha256 = $5,
+              masked_values = $6::jsonb
         WHERE sqs_message_id = $1`,
-      [row.id, facts.userKey, facts.body.maskedIps, facts.body.maskedDeviceIds, facts.body.hash],
+      [row.id, facts.userKey, facts.body.maskedIps, facts.body.maskedDeviceIds, facts.body.hash, JSON.stringify(facts.body.maskedValues)],
     );
     result.rekeyed++;
   }
@@ -152,18 +169,27 @@ export async function resealQuarantineBodies(store: RotationStore, keyring: Vaul
 }
 
 /** rotate's pass over the records: every record under another mask key id, re-keyed from its sealed body. */
-export async function rekeyQuarantineRecords(store: RotationStore, masker: Masker, keyring: VaultKeyring, options: RotationOptions): Promise<Omit<QuarantineRekeying, 'last'>> {
-  const totals = { rekeyed: 0, unsealed: 0 };
+export async function rekeyQuarantineRecords(
+  store: RotationStore,
+  masker: Masker,
+  keyring: VaultKeyring,
+  options: RotationOptions,
+  pipelines: ReadonlyMap<string, PipelineSpec> = NO_PIPELINES,
+): Promise<Omit<QuarantineRekeying, 'last'>> {
+  const totals = { rekeyed: 0, unsealed: 0, undeclared: 0 };
   await inBatches('mask quarantine', options, (after) =>
     store.inTransaction(async (client) => {
-      const batch = await rekeyQuarantine(client, masker, keyring, { after, limit: options.batchRows });
+      const batch = await rekeyQuarantine(client, masker, keyring, { after, limit: options.batchRows, pipelines });
       totals.rekeyed += batch.rekeyed;
       totals.unsealed += batch.unsealed;
-      return { last: batch.last, items: batch.rekeyed + batch.unsealed, changed: batch.rekeyed };
+      totals.undeclared += batch.undeclared;
+      return { last: batch.last, items: batch.rekeyed + batch.unsealed + batch.undeclared, changed: batch.rekeyed };
     }),
   );
   return totals;
 }
+
+const NO_PIPELINES: ReadonlyMap<string, PipelineSpec> = new Map();
 
 function parsed(body: string): { value: unknown } | undefined {
   try {

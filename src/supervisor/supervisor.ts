@@ -10,7 +10,7 @@ import type { ReadinessReport } from '../observability/health.js';
 import { startHttpServer, type HttpServer } from '../observability/http-server.js';
 import type { Logger } from '../observability/logger.js';
 import { collectProcessMetrics } from '../observability/metrics.js';
-import { formatRunSummary, runSummaryJson } from '../observability/report.js';
+import { formatPipelineSummary, formatRunSummary, runSummaryJson } from '../observability/report.js';
 import type { RunStats } from '../observability/run-stats.js';
 import { isFromWorker, type ToWorker } from './messages.js';
 import { CRASH_LOOP_DEATHS, decideOnExit, STOP_RUN_EXIT_CODES } from './restart-policy.js';
@@ -298,7 +298,9 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
       console.log(JSON.stringify({ ...(JSON.parse(runSummaryJson(stats, drained)) as object), workers: slots.length, workerRestarts: restarted }));
     } else if (options.drain && !options.quiet) {
       const headline = drained ? 'sqs2pg: queue drained' : 'sqs2pg: stopped before the queue was empty';
-      console.log([headline, ...formatRunSummary(stats), `  workers            ${slots.length}${restarted > 0 ? ` (${restarted} restarts)` : ''}`].join('\n'));
+      console.log(
+        [headline, ...formatRunSummary(stats), `  workers            ${slots.length}${restarted > 0 ? ` (${restarted} restarts)` : ''}`, ...formatPipelineSummary(stats)].join('\n'),
+      );
     }
     return code;
   } finally {

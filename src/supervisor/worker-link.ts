@@ -1,7 +1,7 @@
 // A worker's side of the supervisor's IPC channel: it stops when told to, pushes its metrics and run
-// counts every second and once more at the end, and answers readiness questions. (A worker whose
-// supervisor is gone exits at once, which node:cluster does: what it held reappears after the
-// visibility timeout.)
+// counts (the run's and each pipeline's) every second and once more at the end, and answers
+// readiness questions. (A worker whose supervisor is gone exits at once, which node:cluster does:
+// what it held reappears after the visibility timeout.)
 import type { EventBus } from '../observability/events.js';
 import type { Readiness } from '../observability/health.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -68,7 +68,13 @@ export function linkToSupervisor(requests: StopRequests): WorkerLink | undefined
   return {
     observe(options) {
       observed = options;
-      options.bus.on('pipeline:started', () => void send({ sqs2pg: 'started' }));
+      // Once each, however many pipelines the worker runs: each of them may say it started or committed.
+      let started = false;
+      options.bus.on('pipeline:started', () => {
+        if (started) return;
+        started = true;
+        void send({ sqs2pg: 'started' });
+      });
       let committed = false;
       options.bus.on('batch:committed', () => {
         if (committed) return;

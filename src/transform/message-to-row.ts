@@ -7,6 +7,7 @@ import { sentDate } from './sent-date.js';
 import type { Masker } from './mask.js';
 import { bodyFacts, MAX_PARSED_BODY_BYTES } from './quarantine-record.js';
 import type { InboundMessage, MaskedOriginal, Outcome, Rejection, RejectReason } from '../model/message.js';
+import type { PipelineSpec } from '../model/pipeline.js';
 
 export interface TransformOptions {
   /** what to do with an SNS or EventBridge envelope around the event (see envelope.ts) */
@@ -89,6 +90,8 @@ function toOutcome(message: InboundMessage, masker: Masker, originals: MaskedOri
 /**
  * The full quarantine record of a message; `parsed` saves parsing the body again. `message`: as
  * received, or (an unwrapped event) with the envelope's key and time; its body is always the whole one.
+ * `spec`: the declared pipeline that refused it, whose fields the record masks and whose subject it
+ * keys (quarantine-record.ts); absent, or the builtin logins, the login event's.
  */
 export function reject(
   message: InboundMessage,
@@ -98,6 +101,7 @@ export function reject(
   detail: string | null = null,
   bytes = Buffer.byteLength(message.body, 'utf8'),
   parsed?: { value: unknown },
+  spec?: PipelineSpec,
 ): Rejection {
   return {
     messageId: message.messageId,
@@ -107,7 +111,13 @@ export function reject(
     receiveCount: message.receiveCount,
     sentAtMs: message.sentAtMs,
     // A body over the default limit is parsed again only when its caller had already parsed it.
-    ...bodyFacts(message.body, bytes, masker, reason === 'not_json' || reason === 'too_large' || (!parsed && bytes > MAX_PARSED_BODY_BYTES) ? undefined : (parsed ?? parseJson(message.body))),
+    ...bodyFacts(
+      message.body,
+      bytes,
+      masker,
+      reason === 'not_json' || reason === 'too_large' || (!parsed && bytes > MAX_PARSED_BODY_BYTES) ? undefined : (parsed ?? parseJson(message.body)),
+      spec,
+    ),
   };
 }
 

@@ -26,6 +26,8 @@ export interface FaultRule {
    * - 'delay': wait `delayMs`, then forward (dropped if the client disconnected meanwhile).
    * - 'slowAnswer': forward at once, then hold the server's answer `delayMs` before sending it:
    *   the server has acted, the client only learns of it late (or never, if it gives up).
+   * - 'dropAnswer': forward, then reset the client's socket instead of sending the server's answer:
+   *   the server has acted (a receive has hidden its messages), the client sees a network error.
    *
    * - 'refuseJson': answer a JSON call as LocalStack before 3.0 does, without forwarding: HTTP 500
    *   with an XML InternalError ("Operation detection failed. Missing Action ..."), under the
@@ -40,7 +42,19 @@ export interface FaultRule {
    * for other calls the rule is skipped, as if it did not match. Query-protocol calls get the
    * same faults in XML, except 'failSomeEntries', which skips them.
    */
-  action: 'http500' | 'throttle' | 'failEntries' | 'failSomeEntries' | 'reset' | 'delay' | 'slowAnswer' | 'refuseJson' | 'htmlPage' | 'badMd5' | 'oversized';
+  action:
+    | 'http500'
+    | 'throttle'
+    | 'failEntries'
+    | 'failSomeEntries'
+    | 'reset'
+    | 'delay'
+    | 'slowAnswer'
+    | 'dropAnswer'
+    | 'refuseJson'
+    | 'htmlPage'
+    | 'badMd5'
+    | 'oversized';
   /** for 'oversized' */
   bytes?: number;
   /** for 'delay' and 'slowAnswer' (default 0) */
@@ -52,6 +66,18 @@ export interface FaultRule {
    * order and the first that hits applies, so several rules can each fault their own share.
    */
   probability?: number;
+  /** the rule faults at most this many calls, then is skipped as if it did not match (default: no limit) */
+  times?: number;
+}
+
+/** A call's request as the proxy received it (kept with the `recordRequests` option). */
+export interface RecordedRequest {
+  operation: string;
+  protocol: SqsWireProtocol;
+  /** the body as sent: JSON, or the query protocol's form */
+  body: string;
+  /** the fault applied to it, if any */
+  fault: FaultRule['action'] | undefined;
 }
 
 export interface SqsProxy {
@@ -65,6 +91,8 @@ export interface SqsProxy {
   faultsByAction(): Partial<Record<FaultRule['action'], number>>;
   /** the access key id of each signed call, in order (from its Authorization header) */
   accessKeyIds(): string[];
+  /** with `recordRequests`: the requests of that operation, in the order they arrived */
+  requests(operation: SqsOperation): RecordedRequest[];
   /** closes the server and every open socket */
   close(): Promise<void>;
 }
@@ -72,6 +100,8 @@ export interface SqsProxy {
 export interface SqsProxyOptions {
   /** seed for the probability rolls, so a flaky-looking run can be replayed (default 1) */
   seed?: number;
+  /** keep the request of every call, for requests() (off by default: bodies can be large) */
+  recordRequests?: boolean;
 }
 
 const TARGET_PREFIX = 'AmazonSQS.';
@@ -241,14 +271,22 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
   const byProtocol: Record<SqsWireProtocol, number> = { json: 0, query: 0 };
   const byAction: Partial<Record<FaultRule['action'], number>> = {};
   let rules: FaultRule[] = [];
+  /** calls each rule has faulted, for its `times` */
+  let ruleHits = new Map<FaultRule, number>();
   const keyIds: string[] = [];
+  const recorded: RecordedRequest[] = [];
   let closed = false;
 
   function pickFault(call: Call, batch: BatchRequest | undefined): FaultRule | undefined {
     for (const rule of rules) {
       if (rule.operation !== call.operation && rule.operation !== '*') continue;
       if (!applies(rule, call, batch)) continue;
-      if (random() < (rule.probability ?? 1)) return rule;
+      const hits = ruleHits.get(rule) ?? 0;
+      if (rule.times !== undefined && hits >= rule.times) continue;
+      if (random() < (rule.probability ?? 1)) {
+        ruleHits.set(rule, hits + 1);
+        return rule;
+      }
     }
     return undefined;
   }
@@ -336,6 +374,7 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
 
     const batch = json ? batchRequest(body) : queryBatchRequest(body);
     const rule = pickFault(call, batch);
+    if (options.recordRequests) recorded.push({ ...call, body: body.toString('utf8'), fault: rule?.action });
     if (rule === undefined) {
       forward(req, res, body);
       return;
@@ -466,6 +505,10 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
         // A client that timed out meanwhile never sent this call as far as it knows; keep it so.
         later(req, res, delayOf(rule), () => forward(req, res, body));
         return;
+      case 'dropAnswer':
+        // RST once the server has answered: it acted, and the client never learns what it did.
+        forward(req, res, body, () => req.socket.resetAndDestroy());
+        return;
       case 'slowAnswer': {
         const holdMs = delayOf(rule);
         // The server acts now; an answer nobody waits for any more is dropped.
@@ -496,6 +539,7 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
     endpoint: `http://127.0.0.1:${port}`,
     setRules(next: FaultRule[]): void {
       rules = [...next];
+      ruleHits = new Map();
     },
     counts(): Record<string, { seen: number; faulted: number }> {
       const snapshot: Record<string, { seen: number; faulted: number }> = {};
@@ -510,6 +554,9 @@ export async function startSqsProxy(targetEndpoint: string, options: SqsProxyOpt
     },
     accessKeyIds() {
       return [...keyIds];
+    },
+    requests(operation) {
+      return recorded.filter((request) => request.operation === operation);
     },
     async close(): Promise<void> {
       if (closed) return;

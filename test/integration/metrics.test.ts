@@ -1,5 +1,6 @@
 // The metrics of a worker that has emptied a queue, read from its /metrics while it still runs,
-// against what the database and the queue say happened: every count right, no personal data.
+// against what the database and the queue say happened: every count right, no personal data. A run
+// without a pipeline file labels every series pipeline="logins".
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
@@ -50,9 +51,9 @@ describe('GET /metrics', () => {
           text = (await get(`${url}/metrics`)).body;
           // The depth is a poll (every second here): wait for one taken after the last delete.
           return (
-            sample(text, 'sqs2pg_deleted_messages_total') === sent &&
-            sample(text, 'sqs2pg_queue_depth_messages{state="visible"}') === 0 &&
-            sample(text, 'sqs2pg_queue_depth_messages{state="in_flight"}') === 0
+            sample(text, 'sqs2pg_deleted_messages_total{pipeline="logins"}') === sent &&
+            sample(text, 'sqs2pg_queue_depth_messages{pipeline="logins",state="visible"}') === 0 &&
+            sample(text, 'sqs2pg_queue_depth_messages{pipeline="logins",state="in_flight"}') === 0
           );
         },
         30_000,
@@ -70,26 +71,26 @@ describe('GET /metrics', () => {
       });
 
       const expected: Record<string, number> = {
-        sqs2pg_received_messages_total: sent,
-        sqs2pg_redelivered_messages_total: redelivered.length,
-        sqs2pg_loaded_messages_total: valid.bodies.length - 1,
-        sqs2pg_duplicate_messages_total: 1,
-        sqs2pg_deleted_messages_total: sent,
-        sqs2pg_released_messages_total: 0,
-        sqs2pg_in_flight_messages: 0,
-        'sqs2pg_queue_depth_messages{state="visible"}': 0,
-        'sqs2pg_queue_depth_messages{state="in_flight"}': 0,
-        sqs2pg_batch_size_messages_sum: sent,
-        ...Object.fromEntries(quarantine.rows.map((row) => [`sqs2pg_quarantined_messages_total{reason="${row.reason}"}`, Number(row.n)])),
-        'sqs2pg_quarantined_messages_total{reason="db_rejected"}': 0,
-        'sqs2pg_errors_total{stage="transform",code="invalid_message"}': malformed.length,
-        'sqs2pg_errors_total{stage="load",code="connection"}': 0,
-        'sqs2pg_errors_total{stage="receive",code="connection"}': 0,
+        'sqs2pg_received_messages_total{pipeline="logins"}': sent,
+        'sqs2pg_redelivered_messages_total{pipeline="logins"}': redelivered.length,
+        'sqs2pg_loaded_messages_total{pipeline="logins"}': valid.bodies.length - 1,
+        'sqs2pg_duplicate_messages_total{pipeline="logins"}': 1,
+        'sqs2pg_deleted_messages_total{pipeline="logins"}': sent,
+        'sqs2pg_released_messages_total{pipeline="logins"}': 0,
+        'sqs2pg_in_flight_messages{pipeline="logins"}': 0,
+        'sqs2pg_queue_depth_messages{pipeline="logins",state="visible"}': 0,
+        'sqs2pg_queue_depth_messages{pipeline="logins",state="in_flight"}': 0,
+        'sqs2pg_batch_size_messages_sum{pipeline="logins"}': sent,
+        ...Object.fromEntries(quarantine.rows.map((row) => [`sqs2pg_quarantined_messages_total{pipeline="logins",reason="${row.reason}"}`, Number(row.n)])),
+        'sqs2pg_quarantined_messages_total{pipeline="logins",reason="db_rejected"}': 0,
+        'sqs2pg_errors_total{pipeline="logins",stage="transform",code="invalid_message"}': malformed.length,
+        'sqs2pg_errors_total{pipeline="logins",stage="load",code="connection"}': 0,
+        'sqs2pg_errors_total{pipeline="logins",stage="receive",code="connection"}': 0,
       };
       const actual = Object.fromEntries(Object.keys(expected).map((series) => [series, sample(text, series)]));
       expect(actual).toEqual(expected);
-      expect(sample(text, 'sqs2pg_commit_duration_seconds_count')).toBeGreaterThan(0);
-      expect(sample(text, 'sqs2pg_commit_duration_seconds_count')).toBe(sample(text, 'sqs2pg_batch_size_messages_count'));
+      expect(sample(text, 'sqs2pg_commit_duration_seconds_count{pipeline="logins"}')).toBeGreaterThan(0);
+      expect(sample(text, 'sqs2pg_commit_duration_seconds_count{pipeline="logins"}')).toBe(sample(text, 'sqs2pg_batch_size_messages_count{pipeline="logins"}'));
       expect(sample(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
 
       // Nothing personal in any series: not one ip or device_id of the workload.

@@ -18,6 +18,8 @@ const MIGRATIONS = [
   '0008_retired_keys',
   '0009_keyed_body_hash',
   '0010_declared_pipelines',
+  '0011_quarantine_masked_values',
+  '0012_forget_subject',
 ];
 
 let stack: TestStack;
@@ -112,6 +114,7 @@ describe('sqs2pg migrate on an empty database', () => {
     expect(quarantineColumns.rows.map((row) => row.column_name)).toEqual([
       'sqs_message_id', 'reason', 'field', 'detail', 'receive_count', 'sent_at', 'quarantined_at', 'redacted_body',
       'user_key', 'body_bytes', 'body_sha256', 'body_shape', 'masked_ips', 'masked_device_ids', 'pipeline',
+      'masked_values',
     ]);
 
     expect(await schemaMigrations(stack.pool)).toEqual(MIGRATIONS.map((name) => ({ version: Number(name.slice(0, 4)), name })));

@@ -68,6 +68,8 @@ describe('run --drain output', () => {
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
     const summary = JSON.parse(result.stdout) as Record<string, unknown>;
     expect(summary).toMatchObject({ drained: true, received: 203, loaded: 200, quarantined: 3, deleted: 203, duplicates: 0, released: 0 });
+    // Without a pipeline file the run is the one pipeline logins: its counts are the run's.
+    expect(summary.pipelines).toEqual({ logins: { received: 203, loaded: 200, duplicates: 0, quarantined: 3, quarantinedByReason: expect.any(Object) as unknown, erased: 0, deleted: 203, deleteFailures: 0, released: 0, leftInQueue: 0 } });
     expect(typeof summary.seconds).toBe('number');
   });
 

@@ -37,8 +37,8 @@ interface Dashboard {
   panels: { title: string; targets: { expr: string }[] }[];
 }
 const dashboard = JSON.parse(readFileSync(new URL('deploy/grafana/sqs2pg-dashboard.json', ROOT), 'utf8')) as Dashboard;
-/** Grafana's variables as Grafana would fill them for this Prometheus (1 s scrapes). */
-const grafanaQuery = (expr: string) => expr.replaceAll('$job', JOB).replaceAll('$__rate_interval', '10s').replaceAll('$__interval', '10s');
+/** Grafana's variables as Grafana would fill them for this Prometheus (1 s scrapes), every pipeline picked. */
+const grafanaQuery = (expr: string) => expr.replaceAll('$job', JOB).replaceAll('$pipeline', '.*').replaceAll('$__rate_interval', '10s').replaceAll('$__interval', '10s');
 
 interface Rule {
   name: string;

@@ -130,7 +130,7 @@ describe('sealed bodies: quarantine show --reveal and replay', () => {
   it('lists counts by reason and day, and shows a record\'s shape without any value', async () => {
     const list = await runCli(['quarantine', 'list'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
     expect(list.code, list.stderr).toBe(0);
-    expect(list.stdout).toMatch(/\d{4}-\d{2}-\d{2} {2}db_rejected +\d+/);
+    expect(list.stdout).toMatch(/\d{4}-\d{2}-\d{2} {2}logins {2}db_rejected +\d+/);
     const show = await runCli(['quarantine', 'show', ids[0]!], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
     expect(show.code, show.stderr).toBe(0);
     const record = JSON.parse(show.stdout) as { reason: string; bodyShape: { entries: { path: string }[] }; maskedIps: string[] };

@@ -281,6 +281,34 @@ describe('sqs-proxy', () => {
     expect(await notVisible(queueUrl)).toEqual({ visible: 2, inFlight: 0 });
   });
 
+  it("'dropAnswer' lets the server act and resets the client; 'times' bounds a rule; requests are recorded", async () => {
+    const { port } = app.server.address() as AddressInfo;
+    const own = await startSqsProxy(`http://127.0.0.1:${port}`, { recordRequests: true });
+    const ownClient = client({ endpoint: own.endpoint });
+    try {
+      const queueUrl = await createQueue();
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'hidden by a lost answer' }));
+      own.setRules([{ operation: 'ReceiveMessage', action: 'dropAnswer', times: 1 }]);
+      const lost: unknown = await ownClient
+        .send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 30, ReceiveRequestAttemptId: 'attempt-1' }))
+        .then(() => undefined, (e: unknown) => e);
+      expect(lost).toMatchObject({ code: 'ECONNRESET' });
+      // The server received it: the message is in flight, though the client never saw it.
+      expect(await notVisible(queueUrl)).toEqual({ visible: 0, inFlight: 1 });
+      // Its one call used, the rule is skipped.
+      const next = await ownClient.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0 }));
+      expect(next.Messages).toBeUndefined();
+      expect(own.requests('ReceiveMessage').map(({ fault, body }) => ({ fault, attempt: (JSON.parse(body) as { ReceiveRequestAttemptId?: string }).ReceiveRequestAttemptId }))).toEqual([
+        { fault: 'dropAnswer', attempt: 'attempt-1' },
+        { fault: undefined, attempt: undefined },
+      ]);
+      expect(own.requests('SendMessage')).toEqual([]);
+    } finally {
+      ownClient.destroy();
+      await own.close();
+    }
+  });
+
   it('rolls every matching rule in order and applies the first that hits', async () => {
     const { port } = app.server.address() as AddressInfo;
     const own = await startSqsProxy(`http://127.0.0.1:${port}`, { seed: 7 });

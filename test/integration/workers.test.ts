@@ -56,9 +56,18 @@ describe('run --workers 2', () => {
     await stack.send(queueUrl, bodies);
     const result = await runCli(['run', '--drain', '--json', '--workers', '2', '--receive-wait-sec', '1'], stack.env(queueUrl), 120_000);
     expect(result.code, result.stderr).toBe(0);
-    const summary = JSON.parse(result.stdout.trim()) as { drained: boolean; received: number; loaded: number; workers: number; workerRestarts: number };
+    const summary = JSON.parse(result.stdout.trim()) as {
+      drained: boolean;
+      received: number;
+      loaded: number;
+      workers: number;
+      workerRestarts: number;
+      pipelines: Record<string, { received: number; loaded: number }>;
+    };
     expect(summary).toMatchObject({ drained: true, loaded: 600, workers: 2, workerRestarts: 0 });
     expect(summary.received).toBeGreaterThanOrEqual(600);
+    // Each worker's counts of its one pipeline, added up by the supervisor as the run's are.
+    expect(summary.pipelines).toEqual({ logins: expect.objectContaining({ received: summary.received, loaded: 600 }) as unknown });
     expect(await countRows(stack.pool)).toMatchObject({ rows: 600, distinctIds: 600 });
   });
 
@@ -72,9 +81,9 @@ describe('run --workers 2', () => {
     expect(workers.map((w) => w.ready)).toEqual([true, true]);
     const { bodies } = generateSample({ count: 500, malformed: 0, seed: 42 });
     await stack.send(queueUrl, bodies);
-    await waitFor(async () => sample((await get(`${url}/metrics`)).body, 'sqs2pg_deleted_messages_total') === 500, 60_000, '500 deletions on /metrics');
+    await waitFor(async () => sample((await get(`${url}/metrics`)).body, 'sqs2pg_deleted_messages_total{pipeline="logins"}') === 500, 60_000, '500 deletions on /metrics');
     const metrics = (await get(`${url}/metrics`)).body;
-    expect(sample(metrics, 'sqs2pg_loaded_messages_total')).toBe(500);
+    expect(sample(metrics, 'sqs2pg_loaded_messages_total{pipeline="logins"}')).toBe(500);
     expect(sample(metrics, 'sqs2pg_workers')).toBe(2);
     expect(sample(metrics, 'sqs2pg_worker_restarts_total')).toBe(0);
     expect(await countRows(stack.pool)).toMatchObject({ rows: 500, distinctIds: 500 });

@@ -13,9 +13,12 @@ export const SHAPE_ALPHABET = /^[a-z0-9_$[\].<> {}":,]*$/;
 /** The only keys a shape may show: the login event's own field names. */
 export const FIELD_NAMES = ['user_id', 'app_version', 'device_type', 'ip', 'locale', 'device_id'] as const;
 
-const segment = `(?:${FIELD_NAMES.join('|')}|<\\d+ chars>)`;
 /** `$`, or keys joined by dots with `[i]` after any of them (or at the start, for a top-level array). */
-export const SHAPE_PATH = new RegExp(`^(?:\\$|(?:\\[\\d+\\]|${segment})(?:\\[\\d+\\]|\\.${segment})*)$`);
+function shapePath(names: readonly string[]): RegExp {
+  const segment = `(?:${names.join('|')}|<\\d+ chars>)`;
+  return new RegExp(`^(?:\\$|(?:\\[\\d+\\]|${segment})(?:\\[\\d+\\]|\\.${segment})*)$`);
+}
+export const SHAPE_PATH = shapePath(FIELD_NAMES);
 
 const JSON_TYPES = new Set(['object', 'array', 'string', 'number', 'boolean', 'null']);
 const TEXT_CLASSES = new Set(['digit', 'lower', 'upper', 'space', 'punct', 'control', 'non_ascii', 'lone_surrogate']);
@@ -23,8 +26,10 @@ const TEXT_CLASSES = new Set(['digit', 'lower', 'upper', 'space', 'punct', 'cont
 /**
  * Why a stored shape holds text of the body (a key that is not a field name, any value), or
  * undefined when it holds none: its form, checked field by field, rather than a search for one string.
+ * `names`: the keys it may show (a declared pipeline's path segments, lower-case names); the login event's by default.
  */
-export function bodyTextInShape(shapeText: string): string | undefined {
+export function bodyTextInShape(shapeText: string, names: readonly string[] = FIELD_NAMES): string | undefined {
+  const pathForm = names === FIELD_NAMES ? SHAPE_PATH : shapePath(names);
   if (!SHAPE_ALPHABET.test(shapeText)) return `a character outside the shape alphabet: ${shapeText.slice(0, 200)}`;
   const shape = JSON.parse(shapeText) as Record<string, unknown>;
   if (shape.json === false) {
@@ -38,7 +43,7 @@ export function bodyTextInShape(shapeText: string): string | undefined {
   if (Object.keys(shape).sort().join(',') !== 'entries,json,truncated') return `JSON shape with keys ${Object.keys(shape).join(',')}`;
   for (const entry of shape.entries as Record<string, unknown>[]) {
     if (Object.keys(entry).sort().join(',') !== 'length,path,type') return `entry with keys ${Object.keys(entry).join(',')}`;
-    if (typeof entry.path !== 'string' || !SHAPE_PATH.test(entry.path)) return `path ${String(entry.path)}`;
+    if (typeof entry.path !== 'string' || !pathForm.test(entry.path)) return `path ${String(entry.path)}`;
     if (typeof entry.type !== 'string' || !JSON_TYPES.has(entry.type)) return `type ${String(entry.type)}`;
     if (!Number.isInteger(entry.length)) return `length ${String(entry.length)}`;
   }

@@ -22,14 +22,14 @@ SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[],
 ON CONFLICT ${conflictTargetOf(table)} DO NOTHING`;
 
 // Masks are passed as array literals (key id, colon, hex: nothing to quote) because unnest would
-// flatten an array of arrays.
+// flatten an array of arrays; a declared pipeline's masks by label as JSON text (sql/0011).
 const INSERT_QUARANTINE = `
 INSERT INTO sqs2pg.quarantine
-  (sqs_message_id, reason, field, detail, receive_count, sent_at, body_bytes, body_sha256, body_shape, masked_ips, masked_device_ids, user_key)
-SELECT id, reason, field, detail, receive_count, to_timestamp(sent_ms / 1000.0), bytes, sha256, shape, ips::varchar(256)[], devices::varchar(256)[], user_key
+  (sqs_message_id, reason, field, detail, receive_count, sent_at, body_bytes, body_sha256, body_shape, masked_ips, masked_device_ids, user_key, masked_values)
+SELECT id, reason, field, detail, receive_count, to_timestamp(sent_ms / 1000.0), bytes, sha256, shape, ips::varchar(256)[], devices::varchar(256)[], user_key, masked_values::jsonb
 FROM unnest($1::varchar[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::bigint[], $7::integer[], $8::text[], $9::text[],
-            $10::text[], $11::text[], $12::varchar[])
-  AS q(id, reason, field, detail, receive_count, sent_ms, bytes, sha256, shape, ips, devices, user_key)
+            $10::text[], $11::text[], $12::varchar[], $13::text[])
+  AS q(id, reason, field, detail, receive_count, sent_ms, bytes, sha256, shape, ips, devices, user_key, masked_values)
 ON CONFLICT (sqs_message_id) DO NOTHING`;
 
 // One statement per body with binary parameters: an array of bytea would travel as hex text, twice
@@ -155,6 +155,7 @@ function rejectionColumns(rejections: readonly Rejection[]): unknown[][] {
     rejections.map((r) => (r.body ? `{${r.body.maskedIps.join(',')}}` : null)),
     rejections.map((r) => (r.body ? `{${r.body.maskedDeviceIds.join(',')}}` : null)),
     rejections.map((r) => r.userKey),
+    rejections.map((r) => (r.body ? JSON.stringify(r.body.maskedValues) : null)),
   ];
 }
 

@@ -18,6 +18,7 @@ export function receiveBody(request: ReceiveRequest): string {
     // Both lists, as sdk-api.ts sends them: AWS honours both, local-aws-sqs only AttributeNames.
     MessageSystemAttributeNames: SYSTEM_ATTRIBUTES,
     AttributeNames: SYSTEM_ATTRIBUTES,
+    ...(request.attemptId === undefined ? {} : { ReceiveRequestAttemptId: request.attemptId }),
   });
 }
 

@@ -1,4 +1,5 @@
-// Queue set-up for the embedded demo, the tests and the benchmark: create a queue and fill it.
+// Queue set-up for the embedded demo, the tests and the benchmark: create a queue (standard or FIFO)
+// and fill it.
 // Not used by the pipeline itself.
 import { CreateQueueCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
@@ -15,6 +16,47 @@ export async function createQueue(client: SQSClient, name: string, maxMessageByt
   const output = await client.send(new CreateQueueCommand({ QueueName: name, Attributes }));
   if (!output.QueueUrl) throw new Error(`CreateQueue ${name} returned no QueueUrl`);
   return output.QueueUrl;
+}
+
+/**
+ * A FIFO queue: `name` plus the `.fifo` SQS requires. Without content-based deduplication: the
+ * sender names each message's MessageDeduplicationId, as sendFifoBodies does.
+ */
+export async function createFifoQueue(client: SQSClient, name: string, maxMessageBytes?: number): Promise<string> {
+  const Attributes: Record<string, string> = { FifoQueue: 'true', ContentBasedDeduplication: 'false' };
+  if (maxMessageBytes !== undefined) Attributes.MaximumMessageSize = String(maxMessageBytes);
+  const output = await client.send(new CreateQueueCommand({ QueueName: `${name}.fifo`, Attributes }));
+  if (!output.QueueUrl) throw new Error(`CreateQueue ${name}.fifo returned no QueueUrl`);
+  return output.QueueUrl;
+}
+
+/**
+ * Sends every body to a FIFO queue, body i in message group `g<i % groups>`, one call at a time so
+ * each group holds its bodies in order; each has a deduplication id of its own (`dedupPrefix`-i).
+ * Resolves to the MessageIds, in the order of the bodies; throws if any entry fails.
+ */
+export async function sendFifoBodies(client: SQSClient, queueUrl: string, bodies: readonly string[], groups: number, dedupPrefix: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const batch of batchesOf(bodies)) {
+    const first = ids.length;
+    const Entries = batch.map((MessageBody, i) => ({
+      Id: String(i),
+      MessageBody,
+      MessageGroupId: `g${(first + i) % groups}`,
+      MessageDeduplicationId: `${dedupPrefix}-${first + i}`,
+    }));
+    const output = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries }));
+    if (output.Failed && output.Failed.length > 0) {
+      throw new Error(`SendMessageBatch: ${output.Failed.length} entries failed (${output.Failed[0]?.Code ?? 'unknown'})`);
+    }
+    const byEntry = new Map((output.Successful ?? []).map((entry) => [entry.Id, entry.MessageId]));
+    for (const entry of Entries) {
+      const id = byEntry.get(entry.Id);
+      if (id === undefined) throw new Error(`SendMessageBatch: no MessageId for entry ${entry.Id}`);
+      ids.push(id);
+    }
+  }
+  return ids;
 }
 
 /** SQS's limits on one SendMessageBatch call: ten entries, and 1 MiB of bodies together. */

@@ -36,6 +36,7 @@ export class SdkSqsApi implements SqsApi {
         WaitTimeSeconds: request.waitSec,
         VisibilityTimeout: request.visibilityTimeoutSec,
         MessageSystemAttributeNames: [...SYSTEM_ATTRIBUTES],
+        ReceiveRequestAttemptId: request.attemptId,
         // In the query protocol both lists are sent as AttributeName.N, so one is enough. Over
         // JSON, AWS honours both, while some emulators (local-aws-sqs) read only the older
         // AttributeNames, which the SDK types as queue attribute names: same strings on the wire.

@@ -7,6 +7,7 @@ import type { Emit, SqsOperation } from '../../observability/events.js';
 import { SQS_MAX_BODY_BYTES, type InboundMessage } from '../../model/message.js';
 import { ByteBudget, heldBytesOf } from './byte-budget.js';
 import { callLimit } from './call-limit.js';
+import { isFifoQueueUrl, ReceiveAttempts } from './receive-attempt.js';
 import type { BatchEntry, BatchEntryFailure, SqsApi } from './sqs-api.js';
 
 export interface SqsSourceOptions {
@@ -77,6 +78,11 @@ export class SqsSource {
     this.budget = new ByteBudget(options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES);
   }
 
+  /** A FIFO queue: the messages in hand hold back the rest of their message groups. */
+  get fifo(): boolean {
+    return isFifoQueueUrl(this.options.queueUrl);
+  }
+
   get inFlight(): number {
     return this.receipts.size;
   }
@@ -112,16 +118,30 @@ export class SqsSource {
     clearInterval(this.heartbeat);
   }
 
-  /** One long poll; an aborted poll returns no messages. Errors are thrown for the caller's backoff. */
-  async receive(max: number, waitSec: number, signal: AbortSignal): Promise<InboundMessage[]> {
+  /**
+   * A poller's receives, for `receive`: on a FIFO queue, a receive that failed is sent again with
+   * the same attempt id when the poller retries it (one per poller: its receives go one at a time).
+   */
+  receiveAttempts(): ReceiveAttempts {
+    return new ReceiveAttempts(isFifoQueueUrl(this.options.queueUrl));
+  }
+
+  /**
+   * One long poll; an aborted poll returns no messages. Errors are thrown for the caller's backoff;
+   * with `attempts`, its retry is the same attempt (see receiveAttempts).
+   */
+  async receive(max: number, waitSec: number, signal: AbortSignal, attempts?: ReceiveAttempts): Promise<InboundMessage[]> {
+    const maxMessages = Math.min(max, SQS_BATCH_MAX);
+    const attempt = attempts?.next(maxMessages);
     let received;
     try {
       received = await this.api.receive(
         {
           queueUrl: this.options.queueUrl,
-          maxMessages: Math.min(max, SQS_BATCH_MAX),
+          maxMessages: attempt?.maxMessages ?? maxMessages,
           waitSec,
           visibilityTimeoutSec: this.options.visibilityTimeoutSec,
+          attemptId: attempt?.id,
         },
         signal,
         this.budget,
@@ -130,6 +150,7 @@ export class SqsSource {
       if (signal.aborted) return [];
       throw error;
     }
+    attempts?.answered();
     const messages: InboundMessage[] = [];
     let redelivered = 0;
     for (const raw of received) {

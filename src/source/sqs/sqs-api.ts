@@ -10,6 +10,8 @@ export interface ReceiveRequest {
   maxMessages: number;
   waitSec: number;
   visibilityTimeoutSec: number;
+  /** FIFO queues only: the same for a retry of a receive whose answer was lost (receive-attempt.ts) */
+  attemptId?: string | undefined;
 }
 
 export interface ReceivedMessage {

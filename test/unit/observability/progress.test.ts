@@ -1,6 +1,6 @@
 // The progress line: its text (pure), and what it writes to a terminal as events arrive.
 import { describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/observability/events.js';
+import { EventBus, withPipeline } from '../../../src/observability/events.js';
 import { colorWanted, formatProgress, progressWanted, ProgressLine } from '../../../src/observability/progress.js';
 
 // eslint-disable-next-line no-control-regex
@@ -119,5 +119,102 @@ describe('ProgressLine', () => {
     const { written, line } = setup();
     line.stop();
     expect(written).toEqual([]);
+  });
+});
+
+describe('the progress line of several pipelines', () => {
+  const figures = {
+    done: 1322,
+    quarantined: 3,
+    remaining: 778,
+    ratePerSec: 1000,
+    pipelines: [
+      { name: 'logins', done: 1234, remaining: 766 },
+      { name: 'page_views', done: 88, remaining: 12 },
+    ],
+  };
+
+  it('names each pipeline with what it has done of what it had, then the run as one', () => {
+    expect(formatProgress(figures, false)).toBe('sqs2pg logins 1,234/2,000 · page_views 88/100 · 1,000/s · 3 quarantined · ETA 1s');
+    expect(formatProgress({ ...figures, remaining: undefined, pipelines: [figures.pipelines[0]!, { name: 'page_views', done: 0, remaining: undefined }] }, false)).toBe(
+      'sqs2pg logins 1,234/2,000 · page_views 0/? · 1,000/s · 3 quarantined · ETA -',
+    );
+    expect(formatProgress(figures, true).replace(new RegExp(SGR, 'g'), '')).toBe(formatProgress(figures, false));
+  });
+
+  it('with one pipeline, is the line of a run without a file', () => {
+    const one = { done: 12345, quarantined: 3, remaining: 4000, ratePerSec: 1000 };
+    expect(formatProgress({ ...one, pipelines: [{ name: 'logins', done: 12345, remaining: 4000 }] }, false)).toBe(formatProgress(one, false));
+  });
+
+  it.each([
+    [90, 'sqs2pg logins 1,234/2,000 · page_views 88/100 · 1,000/s · 3 quarantined · ETA 1s'],
+    [80, 'sqs2pg logins 1,234/2,000 · page_views 88/100 · 1,000/s · ETA 1s'],
+    [60, 'sqs2pg logins 1,234/2,000 · page_views 88/100 · ETA 1s'],
+    [50, 'sqs2pg 1,322 done · ETA 1s'],
+    [22, '1,322 done · ETA 1s'],
+    [10, 'ETA 1s'],
+  ])('at %i columns: drops the quarantined count, the rate, then the pipelines for the run\'s count', (columns, expected) => {
+    const line = formatProgress(figures, false, columns);
+    expect(line).toBe(expected);
+    expect(line.length).toBeLessThan(columns);
+  });
+
+  function setup(pipelines?: readonly string[]) {
+    const bus = new EventBus();
+    const written: string[] = [];
+    let now = 0;
+    const line = new ProgressLine(bus, { write: (text: string) => written.push(text) }, { color: false, intervalMs: 60_000, now: () => now, pipelines });
+    return { bus, written, line, advance: (ms: number) => (now += ms) };
+  }
+
+  it('counts each pipeline from the events that name it, and the run from all', () => {
+    const { bus, line, advance } = setup(['logins', 'page_views']);
+    const logins = withPipeline(bus.emit, 'logins');
+    const pageViews = withPipeline(bus.emit, 'page_views');
+    logins('source:depth', { visible: 1900, inFlight: 100, delayed: 0 });
+    expect(line.figures()).toMatchObject({ remaining: undefined, pipelines: [{ name: 'logins', done: 0, remaining: 2000 }, { name: 'page_views', done: 0, remaining: undefined }] });
+    pageViews('source:depth', { visible: 100, inFlight: 0, delayed: 0 });
+    logins('batch:committed', { rows: 1200, duplicates: 30, quarantined: 0, erased: 4, durationMs: 5 });
+    pageViews('batch:committed', { rows: 87, duplicates: 0, quarantined: 1, durationMs: 5 });
+    pageViews('message:quarantined', { messageId: 'm', reason: 'missing_field', field: 'page.url', receiveCount: 1 });
+    advance(1000);
+    expect(line.figures()).toEqual({
+      done: 1322,
+      quarantined: 1,
+      remaining: 778,
+      ratePerSec: 1322,
+      pipelines: [
+        { name: 'logins', done: 1234, remaining: 766 },
+        { name: 'page_views', done: 88, remaining: 12 },
+      ],
+    });
+    pageViews('pipeline:drained', { durationMs: 1 });
+    expect(line.figures().pipelines).toEqual([
+      { name: 'logins', done: 1234, remaining: 766 },
+      { name: 'page_views', done: 88, remaining: 0 },
+    ]);
+    // A batch no pipeline claims is the run's: done, in no pipeline's share.
+    bus.emit('batch:committed', { rows: 10, duplicates: 0, quarantined: 0, durationMs: 5 });
+    expect(line.figures()).toMatchObject({ done: 1332, remaining: 766 });
+    // The run's own drain empties every queue.
+    bus.emit('pipeline:drained', { durationMs: 1 });
+    expect(line.figures()).toMatchObject({ remaining: 0, pipelines: [{ name: 'logins', remaining: 0 }, { name: 'page_views', remaining: 0 }] });
+  });
+
+  it('draws the names on the line, and starts once however many pipelines say they started', () => {
+    const { bus, written, line } = setup(['logins', 'page_views']);
+    line.start();
+    line.start();
+    withPipeline(bus.emit, 'logins')('source:depth', { visible: 5, inFlight: 0, delayed: 0 });
+    line.stop();
+    expect(written).toEqual(['\rsqs2pg logins 0/? · page_views 0/? · 0/s · 0 quarantined · ETA -\x1b[K', '\r\x1b[K']);
+  });
+
+  it('with one pipeline, named or not, draws the line of a run without a file', () => {
+    const { bus, line } = setup();
+    withPipeline(bus.emit, 'logins')('source:depth', { visible: 900, inFlight: 100, delayed: 0 });
+    bus.emit('batch:committed', { rows: 300, duplicates: 50, quarantined: 0, durationMs: 5 });
+    expect(line.figures()).toEqual({ done: 350, quarantined: 0, remaining: 650, ratePerSec: 0 });
   });
 });

@@ -30,6 +30,13 @@ describe('request bodies', () => {
     });
   });
 
+  it('ReceiveMessage carries a FIFO attempt id when it has one, and no such field otherwise', () => {
+    const request = { queueUrl: 'http://127.0.0.1:1/000000000000/q.fifo', maxMessages: 10, waitSec: 20, visibilityTimeoutSec: 30 };
+    expect(JSON.parse(receiveBody({ ...request, attemptId: 'a-1' }))).toMatchObject({ ReceiveRequestAttemptId: 'a-1' });
+    expect(JSON.parse(receiveBody(request))).not.toHaveProperty('ReceiveRequestAttemptId');
+    expect(JSON.parse(receiveBody({ ...request, attemptId: undefined }))).not.toHaveProperty('ReceiveRequestAttemptId');
+  });
+
   it('batch calls carry every entry, the visibility one its timeout on each', () => {
     const entries = [
       { id: '0', receiptHandle: 'r"0' },

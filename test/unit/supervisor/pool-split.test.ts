@@ -2,8 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors.js';
 import { resolveWorkerCount, splitPoolSize } from '../../../src/supervisor/pool-split.js';
-import { mergeRunStats } from '../../../src/supervisor/run-stats-merge.js';
-import type { RunStats } from '../../../src/observability/run-stats.js';
 
 describe('splitPoolSize', () => {
   it.each([
@@ -44,35 +42,5 @@ describe('the workers setting', () => {
   });
   it('lets a later flag win, as the supervisor gives each worker its share of the pool', () => {
     expect(loadConfig('run', ['--db-pool-size', '10', '--db-pool-size=4'], env).config.dbPoolSize).toBe(4);
-  });
-});
-
-describe('mergeRunStats', () => {
-  const stats = (n: number, reasons: RunStats['quarantinedByReason']): RunStats => ({
-    received: n,
-    loaded: n - 1,
-    duplicates: 1,
-    quarantined: Object.values(reasons).reduce((a, b) => a + b, 0),
-    quarantinedByReason: reasons,
-    erased: 0,
-    deleted: n,
-    deleteFailures: 0,
-    released: 0,
-    startedAt: 123,
-  });
-  it('adds every count up and times the run from the supervisor', () => {
-    const merged = mergeRunStats([stats(10, { not_json: 2 }), stats(5, { not_json: 1, bad_ip: 1 })], 7);
-    expect(merged).toEqual({
-      received: 15,
-      loaded: 13,
-      duplicates: 2,
-      quarantined: 4,
-      quarantinedByReason: { not_json: 3, bad_ip: 1 },
-      erased: 0,
-      deleted: 15,
-      deleteFailures: 0,
-      released: 0,
-      startedAt: 7,
-    });
   });
 });

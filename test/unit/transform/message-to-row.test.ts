@@ -126,6 +126,8 @@ describe('messageToRow, rejected messages', () => {
         shape: expect.any(String) as string,
         maskedIps: [masker.mask('ip', '199.172.111.135')],
         maskedDeviceIds: [masker.mask('device_id', '593-47-5928')],
+        // a declared pipeline's masks by label: none for logins, whose masks have columns of their own
+        maskedValues: {},
       },
     });
     const shape = JSON.parse(rejection.body!.shape) as { json: boolean; entries: { path: string; type: string; length: number }[] };
