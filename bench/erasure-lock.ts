@@ -8,6 +8,9 @@
 // turn forget's remaining scan (vault on: which of the user's masks other rows still use) into lookups.
 // Runs against the PostgreSQL that DATABASE_URL names (a scratch database is created and dropped).
 // Usage: npm run bench:erasure [-- --rows 300000 --seconds 15 --rounds 3 --mask-indexes]
+import { builtinLogins } from '../src/config/builtin-pipelines.js';
+import { sinkTargetOf } from '../src/sink/postgres/conflict-target.js';
+import { loginTableRow } from '../src/transform/pipeline-transform.js';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +86,7 @@ async function load(sink: PostgresSink, forgets: boolean): Promise<{ rowsPerSec:
     while (Date.now() < stopAt) {
       const batch = batchOfLive();
       const started = performance.now();
-      rows += (await sink.write({ rows: batch, rejections: [] })).inserted;
+      rows += (await sink.write({ rows: batch.map(loginTableRow), rejections: [] })).inserted;
       latencies.push(performance.now() - started);
     }
   });
@@ -145,7 +148,7 @@ try {
        FROM generate_series(1, $1::int) AS g`,
     [PRELOAD],
   );
-  const sink = new PostgresSink(pool, table);
+  const sink = new PostgresSink(pool, sinkTargetOf(builtinLogins(''), table));
   const result: Record<string, { rowsPerSec: number[]; p50: number[]; p99: number[]; max: number[]; forget: number[]; forgetMax: number[]; alone: number[]; aloneVault: number[] }> = {};
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which goes first: the machine's speed drifts, and the table grows as it loads.

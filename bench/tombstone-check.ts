@@ -3,6 +3,9 @@
 // tombstones, and the whole batch write beside it for scale. Run in isolation, not inside
 // `npm run bench`: a few seconds against the PostgreSQL that DATABASE_URL names (a scratch
 // database is created and dropped). Usage: npm run bench:tombstones [-- --batches 200 --rows 500]
+import { builtinLogins } from '../src/config/builtin-pipelines.js';
+import { sinkTargetOf } from '../src/sink/postgres/conflict-target.js';
+import { loginTableRow } from '../src/transform/pipeline-transform.js';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -69,11 +72,11 @@ async function measure(label: string): Promise<string> {
     client.release();
   }
   const table = await requireUserLogins(pool);
-  const sink = new PostgresSink(pool, table);
+  const sink = new PostgresSink(pool, sinkTargetOf(builtinLogins(''), table));
   const writes: number[] = [];
   for (const batch of batches) {
     const started = performance.now();
-    await sink.write({ rows: batch, rejections: [] });
+    await sink.write({ rows: batch.map(loginTableRow), rejections: [] });
     writes.push(performance.now() - started);
   }
   await pool.query(`TRUNCATE ${table.name}`);

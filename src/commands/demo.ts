@@ -18,6 +18,7 @@ import { formatRunSummary } from '../observability/report.js';
 import { colorWanted, formatSending, progressWanted, throttledLine } from '../observability/progress.js';
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
+import { builtinLogins } from '../config/builtin-pipelines.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
 import { createMasker } from '../transform/mask.js';
@@ -90,9 +91,8 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     });
     cleanup.unshift(() => Promise.resolve(sqsApi.destroy()));
     const pipeline = await prepareWorker({
-      sqs: sqsApi,
-      queueUrl: stack.queueUrl,
-      sqsTarget: stack.sqsEndpoint,
+      specs: [builtinLogins(stack.queueUrl)],
+      sqsFor: () => ({ sqs: sqsApi, target: stack.sqsEndpoint }),
       pool,
       databaseUrl: stack.databaseUrl,
       masker: createMasker(maskKey.key, maskKey.keyId),

@@ -60,7 +60,12 @@ export async function startObservers(options: ObserverOptions): Promise<Observer
   if (options.progress) {
     const line = new ProgressLine(bus, options.progress.stream, { color: options.progress.color, pipelines: options.pipelines });
     progress = line;
-    bus.on('pipeline:started', () => line.start());
+    // Once for the run: each of its pipelines says it started.
+    let started = false;
+    bus.on('pipeline:started', () => {
+      if (!started) line.start();
+      started = true;
+    });
   }
   return {
     httpUrl: server?.url,

@@ -14,6 +14,8 @@ import { ConfigError } from '../errors.js';
 import { privateKeysFrom, quarantineKeyring, rethrowSealed } from '../quarantine/openers.js';
 import { replayQuarantined } from '../quarantine/replay.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
+import { sinkTargetOf } from '../sink/postgres/conflict-target.js';
+import { builtinLogins } from '../config/builtin-pipelines.js';
 import { createMasker } from '../transform/mask.js';
 import { sealerOfPrivateKey } from '../vault/key-pair.js';
 import { publicKeyOf } from '../vault/sealed-box.js';
@@ -37,7 +39,7 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
       await assertKnownKeys(pool, [{ purpose: 'mask', keyId: config.maskKeyId, key: maskKey }]);
       const vaultKeyId = await keyIdInUse(pool, 'vault', publicKeyOf(keys.privateKey), 'the vault private key (SQS2PG_VAULT_PRIVATE_KEY)');
       const result = await replayQuarantined(pool, {
-        sink: new PostgresSink(pool, await requireUserLogins(pool)),
+        sink: new PostgresSink(pool, sinkTargetOf(builtinLogins(''), await requireUserLogins(pool))),
         masker: createMasker(maskKey, config.maskKeyId),
         opener: await quarantineKeyring(pool, keys),
         vault: sealerOfPrivateKey(keys.privateKey, vaultKeyId),

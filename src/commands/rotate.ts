@@ -1,9 +1,11 @@
 // sqs2pg rotate: brings existing data to the configured keys, while workers keep loading. Everything
 // sealed to the vault under another key (entries, legacy v1 entries included; quarantined bodies;
 // erased users' sealed ids) is re-sealed to the public key of the vault private key given (the old
-// keys given as previous or legacy keys); with a mask key given, rows are re-masked under it from
-// the vault's originals, the entries of the old masks that no row uses any more are deleted,
-// tombstones get a twin and quarantine records their user key and masks under the new mask key id.
+// keys given as previous or legacy keys); with a mask key given, every registered pipeline's rows
+// are re-masked under it from the vault's originals (masked columns, and keyed subjects from their
+// sealed values), sealed columns' entries get a twin under it, the entries of the old masks that no
+// row uses any more are deleted, tombstones get a twin and quarantine records their user key and
+// masks under the new mask key id.
 // When nothing is left under an old key id, rotate retires it: every command refuses that key from
 // then on, and its owner is told it may be destroyed. Interrupted, it resumes when run again. Run as
 // the tables' owner: it reads every ciphertext.
@@ -13,8 +15,10 @@ import { rethrowRefusal } from '../db/denied.js';
 import { maskKeyFrom } from '../config/key.js';
 import { assertKeyFingerprints, retireKeyIdsBut } from '../db/key-fingerprints.js';
 import { migrate } from '../db/migrate.js';
-import { assertReachable, createPool, type Pool } from '../db/pool.js';
+import { assertReachable, createPool, type Pool, type PoolClient } from '../db/pool.js';
 import { requireUserLogins } from '../db/user-logins.js';
+import { registeredPipelines, registrationOf, type RegisteredPipeline } from '../db/pipeline-registry.js';
+import { builtinLogins } from '../config/builtin-pipelines.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { EventBus } from '../observability/events.js';
 import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
@@ -24,8 +28,9 @@ import { VaultIntegrityError } from '../vault/cipher.js';
 import { sealerOfPrivateKey } from '../vault/key-pair.js';
 import { vaultKeysFrom, type VaultKeyring, type VaultKeys } from '../vault/keyring.js';
 import { keyIdsOf, officerKeyring } from '../vault/officer-keyring.js';
-import { reencryptVault, remaskRows, resealTombstoneIds, twinTombstones, type RotationOptions } from '../vault/rotation.js';
-import { RotationStore, type SealedCounts } from '../vault/rotation-store.js';
+import { reencryptVault, remaskRows, remaskSealedEntries, resealTombstoneIds, twinTombstones, type RotationOptions } from '../vault/rotation.js';
+import { RotationStore, type RowsLeft, type SealedCounts } from '../vault/rotation-store.js';
+import { rotationScope, type RotationScope } from '../vault/rotation-targets.js';
 import { publicKeyOf, SealedItemError, type VaultSealer } from '../vault/sealed-box.js';
 import { rekeyableRecords, rekeyQuarantineRecords, resealQuarantineBodies } from '../quarantine/rekey.js';
 import { rotateTombstones } from '../vault/tombstones.js';
@@ -104,9 +109,8 @@ async function rotateWith(
   const keyring = await officerKeyring(pool, keys);
   const sealer = sealerOfPrivateKey(privateKey, vaultKeyId);
 
-  const table = await requireUserLogins(pool);
   const client = await pool.connect();
-  const store = new RotationStore(client, table.name);
+  const store = new RotationStore(client);
   try {
     if (!(await store.tryLock())) {
       throw new Sqs2pgError('rotate_running', 'another sqs2pg rotate is running on this database; wait for it to finish (or stop it: a rerun resumes)', 1);
@@ -135,13 +139,35 @@ async function rotateWith(
     Object.assign(detail, { reencrypted, bodies_resealed: bodies, tombstones_resealed: tombstoneIds });
     let maskRetirable = false;
     if (masker && !options.signal.aborted) {
-      const remasked = await remaskRows(store, masker, keyring, sealer, options);
+      const scope = await rotationScope(client, await pipelinesToRotate(client));
+      const perPipeline = new Map<string, { remasked: number; left?: RowsLeft }>();
+      let entriesAdded = 0;
+      for (const target of scope.targets) {
+        if (options.signal.aborted) break;
+        const remasked = await remaskRows(store, target, masker, keyring, sealer, options);
+        perPipeline.set(target.pipeline, { remasked: remasked.rowsRemasked });
+        entriesAdded += remasked.entriesAdded;
+      }
+      const sealed = options.signal.aborted ? { entries: 0, entriesAdded: 0 } : await remaskSealedEntries(store, scope.sealedFields, masker, keyring, sealer, options);
+      const rowsRemasked = sum([...perPipeline.values()].map((p) => p.remasked));
       detail.mask_key_id = masker.keyId;
-      detail.rows_remasked = remasked.rowsRemasked;
-      lines.push(`re-masked ${n(remasked.rowsRemasked)} rows under mask key id "${masker.keyId}" (${n(remasked.entriesAdded)} new vault entries)`);
+      detail.rows_remasked = rowsRemasked;
+      lines.push(`re-masked ${n(rowsRemasked)} rows under mask key id "${masker.keyId}" (${n(entriesAdded + sealed.entriesAdded)} new vault entries)`);
+      if (scope.sealedFields.length > 0) {
+        detail.sealed_remasked = sealed.entries;
+        lines.push(`re-masked ${n(sealed.entries)} values of sealed columns (pii: seal) under mask key id "${masker.keyId}"`);
+      }
+      for (const missing of scope.missing) lines.push(`pipeline "${missing.pipeline}": ${missing.table} has no column to re-mask (not there, or not migrated yet): skipped`);
       if (!options.signal.aborted) {
-        const shredded = await store.deleteUnusedEntriesOfOtherMaskKeys(masker.keyId);
-        const left = await store.rowsNotOn(masker.keyId);
+        const shredded = await store.deleteUnusedEntriesOfOtherMaskKeys(masker.keyId, scope.targets, scope.sealedFields);
+        for (const target of scope.targets) perPipeline.get(target.pipeline)!.left = await store.rowsNotOn(masker.keyId, target);
+        const lefts = [...perPipeline.values()].map((p) => p.left!);
+        const left = {
+          rows: sum(lefts.map((l) => l.rows)),
+          remaskable: sum(lefts.map((l) => l.remaskable)),
+          withoutMessageId: sum(lefts.map((l) => l.withoutMessageId)),
+        };
+        const sealedLeft = await store.sealedEntriesNotOn(masker.keyId, scope.sealedFields);
         detail.entries_deleted = shredded;
         detail.rows_left = left.rows;
         lines.push(`deleted ${n(shredded)} vault entries of older masks that no row uses any more`);
@@ -170,7 +196,11 @@ async function rotateWith(
           const foreign = left.withoutMessageId > 0 ? ` (${n(left.withoutMessageId)} of them not written by sqs2pg)` : '';
           lines.push(`${n(stuck)} rows keep older masks for good${foreign}: their values are not in the vault (written while it was off, or erased)`);
         }
-        maskRetirable = !options.signal.aborted && left.remaskable === 0;
+        if (sealedLeft > 0) {
+          lines.push(`${n(sealedLeft)} values of sealed columns written meanwhile are still under an older mask key: run rotate again once every worker has the new key`);
+        }
+        lines.push(...pipelineLines(scope, perPipeline));
+        maskRetirable = !options.signal.aborted && left.remaskable === 0 && sealedLeft === 0;
       }
     }
     if (options.signal.aborted) lines.push('stopped by a signal before the end: run sqs2pg rotate again to resume');
@@ -228,6 +258,39 @@ async function retireOldKeys(
     return lines;
   });
 }
+
+/**
+ * Every registered pipeline, and the login pipeline from user_logins itself while the registry does
+ * not name it (a database migrated before pipelines were registered).
+ */
+async function pipelinesToRotate(client: PoolClient): Promise<(RegisteredPipeline & { table?: string })[]> {
+  const registered = await registeredPipelines(client);
+  if (registered.some((pipeline) => pipeline.builtin)) return registered;
+  // On the rotation's own connection (outside a transaction): the pool has no other.
+  const table = await requireUserLogins(client);
+  return [{ ...registrationOf(builtinLogins(''), ''), table: table.name }, ...registered];
+}
+
+/** Per pipeline, when there are several: what was re-masked, and what keeps an older key. */
+function pipelineLines(scope: RotationScope, perPipeline: ReadonlyMap<string, { remasked: number; left?: RowsLeft }>): string[] {
+  const lines: string[] = [];
+  for (const target of scope.targets) {
+    const done = perPipeline.get(target.pipeline);
+    if (!done?.left) continue;
+    if (scope.targets.length > 1) {
+      const stuck = done.left.rows - done.left.remaskable;
+      lines.push(`pipeline "${target.pipeline}": re-masked ${n(done.remasked)} rows; ${n(done.left.remaskable)} can still be re-masked; ${n(stuck)} keep older masks for good`);
+    }
+    if (done.left.subjectKeysLeft > 0) {
+      lines.push(
+        `pipeline "${target.pipeline}": ${n(done.left.subjectKeysLeft)} rows keep their subject key under an older mask key (their subject is not sealed in the vault: written while it was off, or erased): once that key is retired, forget --subject cannot find them`,
+      );
+    }
+  }
+  return lines;
+}
+
+const sum = (values: readonly number[]): number => values.reduce((total, value) => total + value, 0);
 
 /** A forget's transaction is short: one that began this long before the rotation is long committed. */
 const LATE_FORGET_MARGIN_MS = 60_000;

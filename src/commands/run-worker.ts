@@ -8,6 +8,9 @@ import { formatPipelineSummary, formatRunSummary, runSummaryJson } from '../obse
 import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
+import type { SqsApi } from '../source/sqs/sqs-api.js';
+import { selectPipelines } from '../config/pipeline-file.js';
+import type { PipelineSpec } from '../model/pipeline.js';
 import { SQS_MAX_BODY_BYTES, sqsSocketsFor } from '../source/sqs/source.js';
 import { linkToSupervisor } from '../supervisor/worker-link.js';
 import { S3PayloadResolver } from '../source/s3/payload-resolver.js';
@@ -32,24 +35,13 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
     clearLine: showProgress,
     color: colorWanted(process.stderr, env),
   });
+  // Without a pipeline file, the login pipeline on --queue-url, exactly as before there were files.
+  const specs = selectPipelines(config, env);
+  const names = specs.map((spec) => spec.name);
   const bus = new EventBus();
-  const logs = logEvents(bus, logger);
-  const stats = collectRunStats(bus);
-  const sqsTarget = config.sqsEndpoint ?? new URL(config.queueUrl).origin;
-  const sqs = createSqsApi({
-    protocol: config.sqsProtocol,
-    sqsClient: config.sqsClient,
-    target: sqsTarget,
-    client: {
-      region: config.region,
-      endpoint: config.sqsEndpoint,
-      queueUrl: config.queueUrl,
-      receiveWaitSec: config.receiveWaitSec,
-      maxSockets: sqsSocketsFor(config.pollers),
-      env,
-    },
-    emit: bus.emit,
-  });
+  const logs = logEvents(bus, logger, { pipelines: names });
+  const stats = collectRunStats(bus, names);
+  const sqsFor = sqsClients(config, env, bus, specs);
   const payloads =
     config.s3Payloads === 'resolve' ? new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: config.maxBodyBytes ?? SQS_MAX_BODY_BYTES, env }) : undefined;
   const pool = createPool(config.databaseUrl, config.dbPoolSize);
@@ -67,12 +59,12 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
       httpHost: config.httpHost,
       httpPort: config.httpPort,
       supervised,
+      pipelines: names,
       progress: showProgress ? { stream: process.stderr, color: colorWanted(process.stderr, env) } : undefined,
     });
-    const pipeline = await prepareWorker({
-      sqs,
-      queueUrl: config.queueUrl,
-      sqsTarget,
+    const pipelines = await prepareWorker({
+      specs,
+      sqsFor: sqsFor.get,
       pool,
       databaseUrl: config.databaseUrl,
       masker: createMasker(maskKey, config.maskKeyId),
@@ -85,9 +77,11 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
       bus,
       options: config,
     });
+    const queues = specs.map((spec) => spec.queue).join(', ');
     logger.info(
       {
-        queueUrl: config.queueUrl,
+        pipelines: specs.map((spec) => spec.name),
+        queueUrls: specs.map((spec) => spec.queue),
         database: describeDatabase(config.databaseUrl),
         drain: config.drain,
         pollers: config.pollers,
@@ -95,18 +89,18 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
         vaultKeyId: vault ? config.vaultKeyId : 'off',
         http: observers.httpUrl ?? 'off',
       },
-      `sqs2pg started: ${config.queueUrl} into ${describeDatabase(config.databaseUrl)}${config.drain ? ' until the queue is empty' : ''}, metrics ${observers.httpUrl ?? 'off'}`,
+      `sqs2pg started: ${specs.length === 1 ? queues : `${specs.length} pipelines (${specs.map((spec) => spec.name).join(', ')})`} into ${describeDatabase(config.databaseUrl)}${config.drain ? ' until the queue is empty' : ''}, metrics ${observers.httpUrl ?? 'off'}`,
     );
     link?.observe({ bus, metrics: observers.metrics, readiness: observers.readiness, stats });
-    signals.attach(pipeline);
-    const { drained } = await pipeline.run();
+    signals.attach(pipelines);
+    const { drained } = await pipelines.run();
     logs.flush();
     observers.stopProgress();
-    logger.info({ ...stats, drained }, `sqs2pg stopped${drained ? ': the queue is drained' : ''}`);
+    logger.info({ ...stats, drained }, `sqs2pg stopped${drained ? (specs.length === 1 ? ': the queue is drained' : ': the queues are drained') : ''}`);
     if (link) await link.finish(drained);
     else if (config.drain && config.json) console.log(runSummaryJson(stats, drained));
     else if (config.drain && !config.quiet) {
-      const headline = drained ? 'sqs2pg: queue drained' : 'sqs2pg: stopped before the queue was empty';
+      const headline = drained ? `sqs2pg: ${specs.length === 1 ? 'queue' : 'queues'} drained` : `sqs2pg: stopped before the ${specs.length === 1 ? 'queue was' : 'queues were'} empty`;
       console.log([headline, ...formatRunSummary(stats), ...formatPipelineSummary(stats)].join('\n'));
     }
     return 0;
@@ -114,8 +108,50 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
     link?.close();
     signals.dispose();
     await observers?.close();
-    sqs.destroy();
+    sqsFor.destroy();
     payloads?.destroy();
     await pool.end();
   }
+}
+
+/**
+ * One SQS client per endpoint, made when a queue first needs it: pipelines whose queues one endpoint
+ * serves share its sockets and its protocol choice.
+ */
+function sqsClients(
+  config: RunConfig,
+  env: NodeJS.ProcessEnv,
+  bus: EventBus,
+  specs: readonly PipelineSpec[],
+): { get: (queueUrl: string) => { sqs: SqsApi; target: string }; destroy(): void } {
+  const clients = new Map<string, SqsApi>();
+  const targetOf = (queueUrl: string) => config.sqsEndpoint ?? new URL(queueUrl).origin;
+  return {
+    get(queueUrl) {
+      const target = targetOf(queueUrl);
+      let sqs = clients.get(target);
+      if (!sqs) {
+        sqs = createSqsApi({
+          protocol: config.sqsProtocol,
+          sqsClient: config.sqsClient,
+          target,
+          client: {
+            region: config.region,
+            endpoint: config.sqsEndpoint,
+            queueUrl,
+            receiveWaitSec: config.receiveWaitSec,
+            // Sockets for every poller of every pipeline this client serves.
+            maxSockets: sqsSocketsFor(config.pollers * specs.filter((spec) => targetOf(spec.queue) === target).length),
+            env,
+          },
+          emit: bus.emit,
+        });
+        clients.set(target, sqs);
+      }
+      return { sqs, target };
+    },
+    destroy() {
+      for (const sqs of clients.values()) sqs.destroy();
+    },
+  };
 }

@@ -29,6 +29,12 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
   const vault = vaultSealerFrom(config);
   if (vault?.publicKey.equals(maskKey)) throw new ConfigError('the vault public key is the mask key; make a vault key pair with "sqs2pg keygen --vault"');
 
+  // The pipeline file too, so that a fault in it is one error before any worker starts, not one a worker.
+  if (cluster.isPrimary && config.config !== undefined) {
+    const { selectPipelines } = await import('../config/pipeline-file.js');
+    selectPipelines(config, env);
+  }
+
   const workers = resolveWorkerCount(config.workers, availableParallelism());
   // sqs2pg's V8 limits (v8-options.ts): a lone worker starts over with them in place where Node
   // can (where it cannot, v8-growth-rules.ts has set their growth rules); a supervisor gives them

@@ -116,8 +116,9 @@ export const settings = {
       check: 'A pipeline file (YAML; docs/pipelines.md): check validates it, lists its pipelines and reads each one\'s queue instead of --queue-url.',
       pipelines: 'The pipeline file to show, or to validate when no <file> argument is given.',
       migrate: 'A pipeline file (YAML; docs/pipelines.md): after sqs2pg\'s own migrations, migrate creates each declared table that does not exist and adds the columns declared since.',
+      run: 'A pipeline file (YAML; docs/pipelines.md): run loads every pipeline of it in one process, each from its own queue (--queue-url is then not read).',
     },
-    commands: ['check', 'pipelines', 'migrate'],
+    commands: ['run', 'check', 'pipelines', 'migrate'],
   }),
   pipeline: setting({
     flag: 'pipeline',
@@ -133,7 +134,7 @@ export const settings = {
       quarantine: 'Only the records of this pipeline (quarantine list); without it, every pipeline\'s.',
       forget: 'The pipeline to erase --subject from, by the name it is registered under (migrate registers every pipeline of the file, and logins without one).',
     },
-    commands: ['check', 'pipelines', 'migrate', 'quarantine', 'forget'],
+    commands: ['run', 'check', 'pipelines', 'migrate', 'quarantine', 'forget'],
   }),
   queueUrl: setting({
     flag: 'queue-url',

@@ -115,4 +115,11 @@ export interface MaskedOriginal {
   value: string;
 }
 
-export type Outcome = { kind: 'row'; row: LoginRow } | { kind: 'rejected'; rejection: Rejection };
+/** A message's fate as the transform decides it: a row of its table (`R`), or a quarantine record. */
+export type RowOutcome<R> = { kind: 'row'; row: R } | { kind: 'rejected'; rejection: Rejection };
+
+/** The login transform's outcome (messageToRow). */
+export type Outcome = RowOutcome<LoginRow>;
+
+/** What a pipeline hands its sink: any pipeline's row, in its table's shape. */
+export type TableOutcome = RowOutcome<TableRow>;

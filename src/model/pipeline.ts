@@ -109,6 +109,17 @@ export function subjectColumnOf(spec: PipelineSpec): ColumnSpec | undefined {
 export const MESSAGE_ID_COLUMN = 'sqs_message_id';
 /** The column that holds the subject's key when no column holds the subject as read. */
 export const SUBJECT_KEY_COLUMN = 'sqs2pg_subject_key';
+/**
+ * The vault entry field of a keyed subject's sealed value (sql/0013): its mask is the subject's key
+ * (Masker.subjectKey(scope, value)), so rotate can give the rows the key a new mask key gives. The
+ * `subject:` prefix is no column's label: labels are plain identifiers.
+ */
+export const subjectEntryField = (scope: string): string => `subject:${scope}`;
+
+/** The scope of a subject entry's field, or undefined for a column's label. */
+export function subjectScopeOfField(field: string): string | undefined {
+  return field.startsWith('subject:') ? field.slice('subject:'.length) : undefined;
+}
 /** Masks (`<keyId>:` + 64 hex) fit the take-home's masked columns, varchar(256). */
 export const MASK_SQL_TYPE = 'varchar(256)';
 

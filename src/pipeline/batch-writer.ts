@@ -9,10 +9,10 @@ import { ConnectError, describeError, EXIT, Sqs2pgError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
 import { classifyFailure } from '../db/sqlstate.js';
 import type { PostgresSink, SealedBody, SinkBatch } from '../sink/postgres/sink.js';
-import type { Masker } from '../transform/mask.js';
-import { minimalRejection, reject } from '../transform/message-to-row.js';
+import { minimalRejection } from '../transform/message-to-row.js';
+import type { PipelineTransform } from '../transform/pipeline-transform.js';
 import type { S3Pointer } from '../transform/s3-pointer.js';
-import type { InboundMessage, LoginRow, MaskedOriginal, Outcome, Rejection } from '../model/message.js';
+import type { InboundMessage, MaskedOriginal, Rejection, TableOutcome, TableRow } from '../model/message.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import { quarantineContext, type VaultSealer } from '../vault/sealed-box.js';
 
@@ -22,7 +22,7 @@ export interface Entry {
   body?: string;
   /** the S3 object that body came from, to delete after commit when asked to */
   s3Object?: S3Pointer;
-  outcome: Outcome;
+  outcome: TableOutcome;
   /** vault on: the values behind the row's masks, sealed at commit (deduplicated per batch) */
   originals?: readonly MaskedOriginal[];
 }
@@ -41,7 +41,8 @@ export class BatchWriter {
 
   constructor(
     private readonly sink: PostgresSink,
-    private readonly masker: Masker,
+    /** the pipeline's transform: a row the database refuses becomes its quarantine record there */
+    private readonly transform: Pick<PipelineTransform, 'reject'>,
     private readonly emit: Emit,
     private readonly signal: AbortSignal,
     /** give up after failing this long; null: retry for ever */
@@ -104,7 +105,7 @@ export class BatchWriter {
     const read = { body, s3Object };
     if (outcome.kind === 'row') {
       const keyed = { ...message, messageId: outcome.row.messageId, body: body ?? message.body };
-      return { message, ...read, outcome: { kind: 'rejected', rejection: reject(keyed, this.masker, 'db_rejected', null, code) } };
+      return { message, ...read, outcome: { kind: 'rejected', rejection: this.transform.reject(keyed, 'db_rejected', null, code) } };
     }
     if (outcome.rejection.body !== null) {
       const keyed = { ...message, messageId: outcome.rejection.messageId, sentAtMs: outcome.rejection.sentAtMs };
@@ -128,7 +129,7 @@ export class BatchWriter {
   }
 
   private sinkBatch(entries: readonly Entry[]): SinkBatch {
-    const rows: LoginRow[] = [];
+    const rows: TableRow[] = [];
     const rejections: Rejection[] = [];
     const rejected: { messageId: string; body: string }[] = [];
     for (const { message, body, outcome } of entries) {
@@ -184,6 +185,6 @@ export class BatchWriter {
 function fatalFailure(error: unknown, when: string): Sqs2pgError {
   return (
     workerRefusal(error, when) ??
-    new Sqs2pgError('db_refused', `PostgreSQL refused a write ${when} (${describeError(error)}); check the user_logins table, its triggers and policies, and the privileges of the database role`, EXIT.crashed, false, { cause: error })
+    new Sqs2pgError('db_refused', `PostgreSQL refused a write ${when} (${describeError(error)}); check the pipeline's table, its triggers and policies, and the privileges of the database role`, EXIT.crashed, false, { cause: error })
   );
 }

@@ -7,15 +7,13 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { backoffDelayMs, sleep } from '../backoff.js';
 import { ConnectError, describeError } from '../errors.js';
 import type { Emit } from '../observability/events.js';
-import { errorCode, SQS_MAX_BODY_BYTES, type SqsSource } from '../source/sqs/source.js';
+import { errorCode, type SqsSource } from '../source/sqs/source.js';
 import type { Payload, S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
-import type { Masker } from '../transform/mask.js';
-import { messageToRow, messageToVaultedRow, reject, type TransformOptions } from '../transform/message-to-row.js';
+import type { PipelineTransform } from '../transform/pipeline-transform.js';
 import type { InboundMessage } from '../model/message.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
 import { BatchWriter, WriteAbortedError, type Entry } from './batch-writer.js';
-import { rehearsalMessages } from './rehearsal.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
 
 export interface PipelineOptions {
@@ -75,12 +73,10 @@ export class Pipeline {
   private drainCheck: Promise<void> | undefined;
   private drainCheckedAt = -Infinity;
   private readonly writer: BatchWriter;
-  private readonly transformOptions: TransformOptions;
   private pending: Entry[] = [];
   private pendingBytes = 0;
-  /** receives sent and not yet answered, and the bytes reserved for them (SDK client only) */
+  /** receives sent and not yet answered (the bytes reserved for them, SDK client only, are the budget's) */
   private receivesInFlight = 0;
-  private reservedBytes = 0;
   /** the largest body of recent answers, halving with each answer */
   private bodyEstimateBytes = BODY_ESTIMATE_FLOOR_BYTES;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -90,14 +86,17 @@ export class Pipeline {
   private activePollers = 0;
   private roomWaiters: (() => void)[] = [];
   private failure: Error | undefined;
+  private onFatal: (() => void) | undefined;
   /** told to stop because the run is failing elsewhere (another worker): leave, do not release */
   private leaving = false;
 
   constructor(
     private readonly source: SqsSource,
     sink: PostgresSink,
-    private readonly masker: Masker,
+    /** the pipeline's own transform (compileTransform): its event reader, its envelope and body limit, vault on or off */
+    private readonly transformer: PipelineTransform,
     private readonly options: PipelineOptions,
+    /** the pipeline's events (withPipeline: each names the pipeline) */
     private readonly emit: Emit,
     /** vault on: seals the originals of every row to the vault's public key (it cannot open them) */
     private readonly vault: VaultSealer | null = null,
@@ -106,8 +105,7 @@ export class Pipeline {
   ) {
     // Every batch waiting out an outage listens for the stop: dozens of listeners are expected.
     setMaxListeners(0, this.stopping.signal, this.receiving.signal);
-    this.writer = new BatchWriter(sink, masker, emit, this.stopping.signal, this.outageLimitMs, vault);
-    this.transformOptions = { envelope: options.envelope ?? 'none', maxBodyBytes: options.maxBodyBytes ?? SQS_MAX_BODY_BYTES };
+    this.writer = new BatchWriter(sink, transformer, emit, this.stopping.signal, this.outageLimitMs, vault);
   }
 
   /** a service retries for ever; a drain gives up so a scheduled job can fail visibly */
@@ -132,14 +130,20 @@ export class Pipeline {
     if (reason === 'drained') this.receiving.abort();
     else setTimeout(() => this.receiving.abort(), STOP_RECEIVE_GRACE_MS).unref();
     this.wakePollers();
+    if (reason === 'fatal') this.onFatal?.();
+  }
+
+  /** Told the moment this pipeline stops on a failure (not when its run ends, a grace later): the run's other pipelines stop with it. */
+  whenFatal(listener: () => void): void {
+    this.onFatal = listener;
   }
 
   /**
    * One batch of made-up messages written and rolled back, before anything is received: throws the
    * error of a refusal no retry fixes (see BatchWriter.rehearse).
    */
-  async rehearse(): Promise<void> {
-    await this.writer.rehearse(rehearsalMessages(Date.now()).map((message) => this.transform(message)));
+  async rehearse(messages: readonly InboundMessage[]): Promise<void> {
+    await this.writer.rehearse(messages.map((message) => this.transform(message)));
   }
 
   /**
@@ -151,6 +155,9 @@ export class Pipeline {
     this.source.startHeartbeat();
     this.source.startDepthPolling(this.options.queueDepthIntervalSec * 1000);
     this.emit('pipeline:started', { pollers: this.options.pollers });
+    // A budget shared with other pipelines gains room when they give bytes back: pollers waiting
+    // for room here must hear of it, or they would wait for a commit of their own that never comes.
+    const stopListening = this.source.budget.onRoom(() => this.wakePollers());
     try {
       this.startPoller();
       while (this.pollers.size > 0) await Promise.all(this.pollers);
@@ -159,6 +166,7 @@ export class Pipeline {
       // Whatever is still in hand was never committed.
       await this.giveBack(this.source.held());
     } finally {
+      stopListening();
       this.source.stopHeartbeat();
       this.source.stopDepthPolling();
     }
@@ -204,7 +212,7 @@ export class Pipeline {
         failingSince = undefined;
       } catch (error) {
         this.receivesInFlight--;
-        this.reservedBytes -= reserved;
+        this.source.budget.unreserve(reserved);
         this.wakePollers();
         failingSince ??= Date.now();
         const limit = this.outageLimitMs;
@@ -224,7 +232,7 @@ export class Pipeline {
       }
       // The reservation gives way to what the answer holds, which the source now counts.
       this.receivesInFlight--;
-      this.reservedBytes -= reserved;
+      this.source.budget.unreserve(reserved);
       this.learnBodySizes(messages);
       this.wakePollers();
       if (this.stopped) {
@@ -292,11 +300,10 @@ export class Pipeline {
    * payload is read as the body would have been; one that cannot be had is the message's rejection.
    */
   private transform(message: InboundMessage, payload?: Exclude<Payload, { kind: 'transient' }>): Entry {
-    if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: reject(message, this.masker, payload.reason, null, payload.detail) } };
+    if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: this.transformer.reject(message, payload.reason, null, payload.detail) } };
     const read = payload ? { ...message, body: payload.body } : message;
-    const extra = payload ? { body: payload.body, s3Object: payload.pointer } : {};
-    if (!this.vault) return { message, ...extra, outcome: messageToRow(read, this.masker, this.transformOptions) };
-    return { message, ...extra, ...messageToVaultedRow(read, this.masker, this.transformOptions) };
+    if (!payload) return { message, ...this.transformer.read(read) };
+    return { message, body: payload.body, s3Object: payload.pointer, ...this.transformer.read(read) };
   }
 
   private add(entry: Entry): void {
@@ -380,7 +387,7 @@ export class Pipeline {
         const max = this.receiveSize();
         const reserved = max * this.source.reservePerMessageBytes;
         this.receivesInFlight++;
-        this.reservedBytes += reserved;
+        this.source.budget.reserve(reserved);
         return { max, reserved };
       }
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
@@ -395,7 +402,7 @@ export class Pipeline {
     // landing together would be decoded back to back, their garbage piling up before V8 collects it.
     const next = this.receiveSize() * this.source.reservePerMessageBytes;
     if (this.receiveSize() < RECEIVE_MAX && this.receivesInFlight > 0) return false;
-    return this.source.inFlightBytes + this.reservedBytes + next <= this.options.maxInFlightBytes;
+    return this.source.inFlightBytes + this.source.budget.reserved + next <= this.options.maxInFlightBytes;
   }
 
   /**

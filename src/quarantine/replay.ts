@@ -11,6 +11,7 @@ import type { PostgresSink } from '../sink/postgres/sink.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
 import type { Masker } from '../transform/mask.js';
 import { messageToVaultedRow } from '../transform/message-to-row.js';
+import { loginTableRow } from '../transform/pipeline-transform.js';
 import { SQS_MAX_BODY_BYTES, type RejectReason } from '../model/message.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import type { SealedItemOpener, VaultSealer } from '../vault/sealed-box.js';
@@ -48,7 +49,7 @@ export async function replayQuarantined(pool: Pool, options: ReplayOptions): Pro
     let id = '';
     // The erasure lock before the record's row lock: forget takes them in that order too.
     const fate = await inTransaction(pool, BEGIN_VAULT_WRITE, async (client) => {
-      const record = await nextRecord(client, after, options.whereReason);
+      const record = await nextRecord(client, after, options.whereReason, options.sink.pipeline);
       if (!record) return { kind: 'none' } as const;
       id = record.id;
       return replayOne(client, record, options);
@@ -68,13 +69,14 @@ interface RecordRow {
   sent_ms: string;
 }
 
-async function nextRecord(client: PoolClient, after: string, whereReason: RejectReason | undefined): Promise<{ id: string; receiveCount: number; sentAtMs: number } | undefined> {
+/** The next record of `pipeline` (replay reads bodies as the login pipeline's: only its own records). */
+async function nextRecord(client: PoolClient, after: string, whereReason: RejectReason | undefined, pipeline: string): Promise<{ id: string; receiveCount: number; sentAtMs: number } | undefined> {
   const result = await client.query<RecordRow>(
     `SELECT sqs_message_id AS id, receive_count, (extract(epoch FROM sent_at) * 1000)::bigint AS sent_ms
        FROM sqs2pg.quarantine
-      WHERE sqs_message_id > $1 AND ($2::text IS NULL OR reason = $2)
+      WHERE sqs_message_id > $1 AND ($2::text IS NULL OR reason = $2) AND pipeline = $3
       ORDER BY sqs_message_id LIMIT 1 FOR UPDATE SKIP LOCKED`,
-    [after, whereReason ?? null],
+    [after, whereReason ?? null, pipeline],
   );
   const row = result.rows[0];
   return row && { id: row.id, receiveCount: row.receive_count, sentAtMs: Number(row.sent_ms) };
@@ -91,7 +93,7 @@ async function replayOne(client: PoolClient, record: { id: string; receiveCount:
   }
   await client.query('SAVEPOINT replay_row');
   try {
-    await options.sink.writeIn(client, { rows: [outcome.row], rejections: [], vault: options.vault ? sealBatch(originals, options.vault) : [] });
+    await options.sink.writeIn(client, { rows: [loginTableRow(outcome.row)], rejections: [], vault: options.vault ? sealBatch(originals, options.vault) : [] });
   } catch (error) {
     const { kind, code } = classifyFailure(error);
     if (kind !== 'data') throw error;

@@ -1,6 +1,7 @@
 // One row of sqs2pg_vault.entries and the SQL that reads and writes them. An entry is sealed to
 // the vault's public key (v2: it carries the batch's ephemeral public key) or, written before
 // 0.2, encrypted under the old symmetric vault key (legacy v1: no ephemeral key).
+import type { PoolClient } from '../db/pool.js';
 import type { MaskLabel } from '../model/message.js';
 
 export interface VaultEntry {
@@ -52,4 +53,10 @@ export function entryColumns(entries: readonly VaultEntry[]): unknown[][] {
     entries.map((e) => e.nonce),
     entries.map((e) => e.ciphertext),
   ];
+}
+
+/** The vault's part of a batch's transaction: inserts the entries (a mask already vaulted is skipped); resolves to how many were new. */
+export async function insertEntries(client: Pick<PoolClient, 'query'>, entries: readonly VaultEntry[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  return (await client.query(INSERT_ENTRIES, entryColumns(entries))).rowCount ?? 0;
 }

@@ -4,30 +4,43 @@
 // locked, their new masks' entries inserted, the rows updated, and all of it commits together, so
 // a crash leaves every row either as it was or fully re-masked. What is left to do is read from
 // the data itself (rows whose masks are not under the target key id, entries not under the target
-// vault key id, or legacy v1 entries): a rerun resumes. Rotation reads every ciphertext, so it
-// runs as the tables' owner, like migrate; the PII officer's role holds no privilege on the
-// entries (see sql/0005).
+// vault key id, or legacy v1 entries): a rerun resumes. Any pipeline's table is re-masked the same
+// way, by the columns rotation-targets.ts found (user_logins' masked_ip and masked_device_id are
+// one such target). Rotation reads every ciphertext, so it runs as the tables' owner, like
+// migrate; the PII officer's role holds no privilege on the entries (see sql/0005).
+import pg from 'pg';
 import type { PoolClient } from '../db/pool.js';
 import { BEGIN_VAULT_DELETE, BEGIN_VAULT_WRITE } from '../db/vault-lock.js';
 import { recordAudit, type AuditRecord } from './audit.js';
 import { ENTRY_COLUMNS, entryColumns, INSERT_ENTRIES, toVaultEntry, type EntryRow, type VaultEntry } from './entry.js';
+import type { RemaskTarget } from './rotation-targets.js';
 
 const ROTATION_LOCK = "hashtext('sqs2pg rotate')";
 
-// Rows with a mask under another key id, in message-id order from a cursor (the unique index).
-const rowsToRemask = (table: string) => `
-SELECT sqs_message_id, masked_ip, masked_device_id FROM ${table}
- WHERE sqs_message_id > $1
-   AND ((masked_ip IS NOT NULL AND left(masked_ip, length($2)) <> $2)
-     OR (masked_device_id IS NOT NULL AND left(masked_device_id, length($2)) <> $2))
+const q = pg.escapeIdentifier;
+/** `column` holds a mask under another key id than the prefix in parameter `param`. */
+const underOtherKey = (column: string, param: string) => `(${column} IS NOT NULL AND left(${column}, length(${param})) <> ${param})`;
+const anyUnderOtherKey = (target: RemaskTarget, param: string, alias = '') => target.columns.map((c) => underOtherKey(alias + q(c.name), param)).join(' OR ');
+
+// Rows with a mask (or subject key) under another key id, in message-id order from a cursor (the unique index).
+const rowsToRemask = (target: RemaskTarget) => `
+SELECT sqs_message_id, ${target.columns.map((c, i) => `${q(c.name)} AS c${i}`).join(', ')} FROM ${target.table}
+ WHERE sqs_message_id > $1 AND (${anyUnderOtherKey(target, '$2')})
  ORDER BY sqs_message_id LIMIT $3
    FOR UPDATE`;
 
-const updateMasks = (table: string) => `
-UPDATE ${table} u
-   SET masked_ip = COALESCE(v.ip, u.masked_ip), masked_device_id = COALESCE(v.device_id, u.masked_device_id)
-  FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS v(id, ip, device_id)
+const updateMasks = (target: RemaskTarget) => `
+UPDATE ${target.table} u
+   SET ${target.columns.map((c, i) => `${q(c.name)} = COALESCE(v.c${i}, u.${q(c.name)})`).join(', ')}
+  FROM unnest($1::varchar[], ${target.columns.map((_, i) => `$${i + 2}::varchar[]`).join(', ')}) AS v(id, ${target.columns.map((_, i) => `c${i}`).join(', ')})
  WHERE u.sqs_message_id = v.id`;
+
+// A sealed column's entries, which no row names, under another mask key id and not yet replaced.
+const SEALED_ENTRIES_TO_REMASK = `
+SELECT ${ENTRY_COLUMNS} FROM sqs2pg_vault.entries
+ WHERE masked_value > $1 AND field = ANY($2::text[]) AND left(masked_value, length($3)) <> $3 AND superseded_by IS NULL
+ ORDER BY masked_value LIMIT $4
+   FOR UPDATE`;
 
 // Each old entry names the entry that replaced it: forget follows the link (sql/0007), so an erased
 // user's values leave no entry under the old key behind, even before the clean-up at the end.
@@ -80,12 +93,19 @@ export interface RemaskBatch {
  */
 export type Remask = (entries: readonly VaultEntry[]) => Map<string, VaultEntry>;
 
+/** Rows of one table still keyed by another mask key id. */
+export interface RowsLeft {
+  rows: number;
+  /** how many a rerun can re-mask (written meanwhile by workers on the old key): an entry opens to their value */
+  remaskable: number;
+  /** how many sqs2pg did not write (no message id) */
+  withoutMessageId: number;
+  /** rows whose subject key is under another key id with no sealed subject to re-key it from */
+  subjectKeysLeft: number;
+}
+
 export class RotationStore {
-  /** `table`: user_logins, schema-qualified (see db/user-logins.ts). */
-  constructor(
-    private readonly client: PoolClient,
-    private readonly table: string,
-  ) {}
+  constructor(private readonly client: PoolClient) {}
 
   /** The database's clock (tombstones are stamped by it). */
   async now(): Promise<Date> {
@@ -103,38 +123,30 @@ export class RotationStore {
     await this.client.query(`SELECT pg_advisory_unlock(${ROTATION_LOCK})`);
   }
 
-  async remaskBatch(after: string, keyId: string, limit: number, remask: Remask): Promise<RemaskBatch> {
+  /** Re-masks a batch of `target`'s rows whose masks (or subject key) are under another key id than `keyId`. */
+  async remaskBatch(target: RemaskTarget, after: string, keyId: string, limit: number, remask: Remask): Promise<RemaskBatch> {
     return this.transaction(BEGIN_VAULT_WRITE, async () => {
       const prefix = `${keyId}:`;
-      const rows = await this.client.query<{ sqs_message_id: string; masked_ip: string | null; masked_device_id: string | null }>(
-        rowsToRemask(this.table),
-        [after, prefix, limit],
-      );
+      const width = target.columns.length;
+      const rows = (await this.client.query<Record<string, string | null>>(rowsToRemask(target), [after, prefix, limit])).rows;
+      const masksOf = (row: Record<string, string | null>) => Array.from({ length: width }, (_, i) => row[`c${i}`] ?? null);
       const old = new Set<string>();
-      for (const row of rows.rows) {
-        for (const mask of [row.masked_ip, row.masked_device_id]) if (mask !== null && !mask.startsWith(prefix)) old.add(mask);
-      }
+      for (const row of rows) for (const mask of masksOf(row)) if (mask !== null && !mask.startsWith(prefix)) old.add(mask);
       const found = old.size === 0 ? [] : (await this.client.query<EntryRow>(
         `SELECT ${ENTRY_COLUMNS} FROM sqs2pg_vault.entries WHERE masked_value = ANY($1::varchar[])`,
         [[...old]],
       )).rows.map(toVaultEntry);
       const next = remask(found);
-      const fresh = [...next.values()].sort((a, b) => (a.maskedValue < b.maskedValue ? -1 : a.maskedValue > b.maskedValue ? 1 : 0));
-      const vaulted = fresh.length === 0 ? 0 : ((await this.client.query(INSERT_ENTRIES, entryColumns(fresh))).rowCount ?? 0);
-      if (next.size > 0) await this.client.query(LINK_REPLACED, [[...next.keys()], [...next.values()].map((entry) => entry.maskedValue)]);
-      const updates = rows.rows
-        .map((row) => ({
-          id: row.sqs_message_id,
-          ip: row.masked_ip === null ? null : (next.get(row.masked_ip)?.maskedValue ?? null),
-          deviceId: row.masked_device_id === null ? null : (next.get(row.masked_device_id)?.maskedValue ?? null),
-        }))
-        .filter((update) => update.ip !== null || update.deviceId !== null);
+      const vaulted = await this.insertReplacements(next);
+      const updates = rows
+        .map((row) => ({ id: row.sqs_message_id!, masks: masksOf(row).map((mask) => (mask === null ? null : (next.get(mask)?.maskedValue ?? null))) }))
+        .filter((update) => update.masks.some((mask) => mask !== null));
       if (updates.length > 0) {
-        await this.client.query(updateMasks(this.table), [updates.map((u) => u.id), updates.map((u) => u.ip), updates.map((u) => u.deviceId)]);
+        await this.client.query(updateMasks(target), [updates.map((u) => u.id), ...Array.from({ length: width }, (_, i) => updates.map((u) => u.masks[i]))]);
       }
       return {
-        lastMessageId: rows.rows.at(-1)?.sqs_message_id,
-        rows: rows.rows.length,
+        lastMessageId: rows.at(-1)?.sqs_message_id ?? undefined,
+        rows: rows.length,
         remasked: updates.length,
         unvaulted: [...old].filter((mask) => !next.has(mask)).length,
         vaulted,
@@ -143,41 +155,86 @@ export class RotationStore {
   }
 
   /**
-   * Crypto-shreds the entries of other mask key ids that no row uses any more: their rows now
-   * carry the new masks. Under the vault's delete lock, so a worker still on the old key cannot
-   * commit a row whose entry this removes; it scans user_logins, and workers' commits wait meanwhile.
+   * Re-masks a batch of the entries of sealed columns (`fields`) under another mask key id: no row
+   * holds their masks, so each gets a twin under the new key and names it, as a row's entry does.
    */
-  async deleteUnusedEntriesOfOtherMaskKeys(keyId: string): Promise<number> {
+  async remaskSealedBatch(fields: readonly string[], after: string, keyId: string, limit: number, remask: Remask): Promise<{ lastMaskedValue: string | undefined; entries: number; vaulted: number }> {
+    return this.transaction(BEGIN_VAULT_WRITE, async () => {
+      const found = (await this.client.query<EntryRow>(SEALED_ENTRIES_TO_REMASK, [after, fields, `${keyId}:`, limit])).rows.map(toVaultEntry);
+      const vaulted = await this.insertReplacements(remask(found));
+      return { lastMaskedValue: found.at(-1)?.maskedValue, entries: found.length, vaulted };
+    });
+  }
+
+  /** Inserts the new entries (sorted: concurrent writers lock shared masks in one order) and links each old one to its own. */
+  private async insertReplacements(next: Map<string, VaultEntry>): Promise<number> {
+    if (next.size === 0) return 0;
+    const fresh = [...next.values()].sort((a, b) => (a.maskedValue < b.maskedValue ? -1 : a.maskedValue > b.maskedValue ? 1 : 0));
+    const vaulted = (await this.client.query(INSERT_ENTRIES, entryColumns(fresh))).rowCount ?? 0;
+    await this.client.query(LINK_REPLACED, [[...next.keys()], [...next.values()].map((entry) => entry.maskedValue)]);
+    return vaulted;
+  }
+
+  /**
+   * Crypto-shreds the entries of other mask key ids that no row of any target uses any more: their
+   * rows now carry the new masks. Only entries of the fields the targets and sealed columns name
+   * (an entry of a pipeline the registry does not know is left alone), and a sealed column's entry
+   * only once it has its twin. Under the vault's delete lock, so a worker still on the old key
+   * cannot commit a row whose entry this removes; it scans every target table, and workers'
+   * commits wait meanwhile.
+   */
+  async deleteUnusedEntriesOfOtherMaskKeys(keyId: string, targets: readonly RemaskTarget[], sealedFields: readonly string[]): Promise<number> {
+    const fields = [...new Set([...targets.flatMap((t) => t.columns.map((c) => c.field)), ...sealedFields])];
+    if (fields.length === 0) return 0;
+    const unused = targets.flatMap((t) => t.columns.map((c) => `AND NOT EXISTS (SELECT 1 FROM ${t.table} u WHERE u.${q(c.name)} = e.masked_value)`));
     return this.transaction(BEGIN_VAULT_DELETE, async () => {
       const deleted = await this.client.query(
         `DELETE FROM sqs2pg_vault.entries e
           WHERE left(e.masked_value, length($1)) <> $1
-            AND NOT EXISTS (SELECT 1 FROM ${this.table} u WHERE u.masked_ip = e.masked_value)
-            AND NOT EXISTS (SELECT 1 FROM ${this.table} u WHERE u.masked_device_id = e.masked_value)`,
-        [`${keyId}:`],
+            AND e.field = ANY($2::text[])
+            AND (e.superseded_by IS NOT NULL OR NOT (e.field = ANY($3::text[])))
+            ${unused.join('\n            ')}`,
+        [`${keyId}:`, fields, sealedFields],
       );
       return deleted.rowCount ?? 0;
     });
   }
 
-  /**
-   * Rows still carrying a mask under another key id: how many a rerun can re-mask (written
-   * meanwhile by workers on the old key), and how many sqs2pg did not write (no message id).
-   */
-  async rowsNotOn(keyId: string): Promise<{ rows: number; remaskable: number; withoutMessageId: number }> {
-    const result = await this.client.query<{ rows: string; remaskable: string; without_id: string }>(
+  /** `target`'s rows still carrying a mask (or subject key) under another key id than `keyId`. */
+  async rowsNotOn(keyId: string, target: RemaskTarget): Promise<RowsLeft> {
+    const masks = target.columns.map((c) => `u.${q(c.name)}`).join(', ');
+    const subject = target.columns.find((c) => c.field.startsWith('subject:'));
+    const subjectLeft = subject
+      ? `count(*) FILTER (WHERE ${underOtherKey(`u.${q(subject.name)}`, '$1')} AND NOT EXISTS (SELECT 1 FROM sqs2pg_vault.entries e WHERE e.masked_value = u.${q(subject.name)}))`
+      : '0';
+    const result = await this.client.query<{ rows: string; remaskable: string; without_id: string; subject_left: string }>(
       `SELECT count(*) AS rows,
               count(*) FILTER (WHERE sqs_message_id IS NOT NULL AND EXISTS (
                 SELECT 1 FROM sqs2pg_vault.entries e
-                 WHERE e.masked_value IN (u.masked_ip, u.masked_device_id) AND left(e.masked_value, length($1)) <> $1)) AS remaskable,
-              count(*) FILTER (WHERE sqs_message_id IS NULL) AS without_id
-         FROM ${this.table} u
-        WHERE (masked_ip IS NOT NULL AND left(masked_ip, length($1)) <> $1)
-           OR (masked_device_id IS NOT NULL AND left(masked_device_id, length($1)) <> $1)`,
+                 WHERE e.masked_value IN (${masks}) AND left(e.masked_value, length($1)) <> $1)) AS remaskable,
+              count(*) FILTER (WHERE sqs_message_id IS NULL) AS without_id,
+              ${subjectLeft} AS subject_left
+         FROM ${target.table} u
+        WHERE ${anyUnderOtherKey(target, '$1', 'u.')}`,
       [`${keyId}:`],
     );
     const row = result.rows[0];
-    return { rows: Number(row?.rows ?? 0), remaskable: Number(row?.remaskable ?? 0), withoutMessageId: Number(row?.without_id ?? 0) };
+    return {
+      rows: Number(row?.rows ?? 0),
+      remaskable: Number(row?.remaskable ?? 0),
+      withoutMessageId: Number(row?.without_id ?? 0),
+      subjectKeysLeft: Number(row?.subject_left ?? 0),
+    };
+  }
+
+  /** Sealed columns' entries under another mask key id without a twin: what a rerun could still re-mask. */
+  async sealedEntriesNotOn(keyId: string, fields: readonly string[]): Promise<number> {
+    if (fields.length === 0) return 0;
+    const result = await this.client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM sqs2pg_vault.entries WHERE field = ANY($2::text[]) AND left(masked_value, length($1)) <> $1 AND superseded_by IS NULL`,
+      [`${keyId}:`, fields],
+    );
+    return Number(result.rows[0]?.n ?? 0);
   }
 
   /** Everything sealed to the vault, by vault key id: entries, quarantined bodies, tombstones' user ids. */

@@ -2,16 +2,19 @@
 // is one short transaction, optionally followed by a pause), each pass resumable from the data
 // itself. A vault key rotation re-seals everything sealed to the vault to the key pair of the
 // private key given: entries (legacy v1 entries included), quarantined bodies, and tombstones' user
-// ids. A mask key rotation re-masks rows from the vault's originals, then gives tombstones a twin
-// and re-keys quarantine records under the new mask key, from their sealed ids and bodies. (The
-// quarantine's own passes are in quarantine/rekey.ts, on this loop.)
+// ids. A mask key rotation re-masks every pipeline's rows from the vault's originals (and the
+// entries of sealed columns, which no row names), then gives tombstones a twin and re-keys
+// quarantine records under the new mask key, from their sealed ids and bodies. (The quarantine's
+// own passes are in quarantine/rekey.ts, on this loop.)
 import { backoffDelayMs, sleep } from '../backoff.js';
 import type { Emit, EventMap } from '../observability/events.js';
 import { classifyFailure } from '../db/sqlstate.js';
+import { subjectScopeOfField } from '../model/pipeline.js';
 import type { Masker } from '../transform/mask.js';
 import type { VaultEntry } from './entry.js';
 import type { VaultKeyring } from './keyring.js';
-import type { RemaskBatch, RotationStore } from './rotation-store.js';
+import type { Remask, RemaskBatch, RotationStore } from './rotation-store.js';
+import type { RemaskTarget } from './rotation-targets.js';
 import { entryContext, type VaultSealer } from './sealed-box.js';
 import { resealTombstones, rotateTombstones, type TombstoneRekeying } from './tombstones.js';
 
@@ -40,6 +43,7 @@ export async function inBatches(
   pass: Pass,
   options: RotationOptions,
   batch: (after: string) => Promise<{ last: string | undefined; items: number; changed: number }>,
+  pipeline?: string,
 ): Promise<number> {
   let after = '';
   let done = 0;
@@ -48,32 +52,79 @@ export async function inBatches(
     if (result.last === undefined) break;
     after = result.last;
     done += result.changed;
-    options.emit('rotate:batch', { pass, items: result.items, changed: result.changed, doneSoFar: done });
+    options.emit('rotate:batch', { pass, items: result.items, changed: result.changed, doneSoFar: done, ...(pipeline === undefined ? {} : { pipeline }) });
     if (options.pauseMs > 0) await sleep(options.pauseMs, options.signal);
   }
   return done;
 }
 
-/** Re-masks every row whose masks are not under `masker.keyId`, from the vault's originals. */
-export async function remaskRows(store: RotationStore, masker: Masker, keyring: VaultKeyring, sealer: VaultSealer, options: RotationOptions): Promise<RemaskResult> {
-  const totals: RemaskResult = { rowsScanned: 0, rowsRemasked: 0, valuesUnvaulted: 0, entriesAdded: 0 };
-  const remask = (entries: readonly VaultEntry[]) => {
+/**
+ * What a vault entry's mask becomes under `masker`: a column's value is masked under its label; a
+ * keyed subject's value (field `subject:<scope>`) gets its subject key, as the worker computes it.
+ */
+export function remaskedValue(masker: Masker, field: string, value: string): string {
+  const scope = subjectScopeOfField(field);
+  return scope === undefined ? masker.mask(field, value) : masker.subjectKey(scope, value);
+}
+
+/** Per old mask, the entry of its new mask under `masker`, sealed to `sealer`'s key pair. */
+function remaskerOf(masker: Masker, keyring: VaultKeyring, sealer: VaultSealer): Remask {
+  return (entries) => {
     const next = new Map<string, VaultEntry>();
     const batch = sealer.batch();
     for (const entry of entries) {
       const value = keyring.openEntry(entry);
-      const mask = masker.mask(entry.field, value);
+      const mask = remaskedValue(masker, entry.field, value);
       next.set(entry.maskedValue, { maskedValue: mask, field: entry.field, ...batch.seal(entryContext(entry.field, mask), value) });
     }
     return next;
   };
-  await inBatches('mask', options, async (after) => {
-    const batch: RemaskBatch = await store.remaskBatch(after, masker.keyId, options.batchRows, remask);
-    totals.rowsScanned += batch.rows;
-    totals.rowsRemasked += batch.remasked;
-    totals.valuesUnvaulted += batch.unvaulted;
+}
+
+/** Re-masks every row of `target` whose masks (or subject key) are not under `masker.keyId`, from the vault's originals. */
+export async function remaskRows(
+  store: RotationStore,
+  target: RemaskTarget,
+  masker: Masker,
+  keyring: VaultKeyring,
+  sealer: VaultSealer,
+  options: RotationOptions,
+): Promise<RemaskResult> {
+  const totals: RemaskResult = { rowsScanned: 0, rowsRemasked: 0, valuesUnvaulted: 0, entriesAdded: 0 };
+  const remask = remaskerOf(masker, keyring, sealer);
+  await inBatches(
+    'mask',
+    options,
+    async (after) => {
+      const batch: RemaskBatch = await store.remaskBatch(target, after, masker.keyId, options.batchRows, remask);
+      totals.rowsScanned += batch.rows;
+      totals.rowsRemasked += batch.remasked;
+      totals.valuesUnvaulted += batch.unvaulted;
+      totals.entriesAdded += batch.vaulted;
+      return { last: batch.lastMessageId, items: batch.rows, changed: batch.remasked };
+    },
+    target.pipeline,
+  );
+  return totals;
+}
+
+/** Gives every entry of a sealed column (`fields`) under another mask key id its twin under `masker.keyId`. */
+export async function remaskSealedEntries(
+  store: RotationStore,
+  fields: readonly string[],
+  masker: Masker,
+  keyring: VaultKeyring,
+  sealer: VaultSealer,
+  options: RotationOptions,
+): Promise<{ entries: number; entriesAdded: number }> {
+  const totals = { entries: 0, entriesAdded: 0 };
+  if (fields.length === 0) return totals;
+  const remask = remaskerOf(masker, keyring, sealer);
+  await inBatches('mask sealed', options, async (after) => {
+    const batch = await store.remaskSealedBatch(fields, after, masker.keyId, options.batchRows, remask);
+    totals.entries += batch.entries;
     totals.entriesAdded += batch.vaulted;
-    return { last: batch.lastMessageId, items: batch.rows, changed: batch.remasked };
+    return { last: batch.lastMaskedValue, items: batch.entries, changed: batch.entries };
   });
   return totals;
 }

@@ -20,6 +20,7 @@ const MIGRATIONS = [
   '0010_declared_pipelines',
   '0011_quarantine_masked_values',
   '0012_forget_subject',
+  '0013_subject_entries',
 ];
 
 let stack: TestStack;

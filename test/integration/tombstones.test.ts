@@ -3,6 +3,9 @@
 // the tombstone; the tombstone holds a keyed hash of the id, never the id. And a property test at
 // the sink: random sequences of load / forget / redeliver / mask-key rotation leave no row of a
 // forgotten user (replay, issue 10, writes through the same sink and so meets the same check).
+import { builtinLogins } from '../../src/config/builtin-pipelines.js';
+import { sinkTargetOf } from '../../src/sink/postgres/conflict-target.js';
+import { loginTableRow } from '../../src/transform/pipeline-transform.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/db/pool.js';
@@ -11,7 +14,7 @@ import { rekeyQuarantine } from '../../src/quarantine/rekey.js';
 import { PostgresSink } from '../../src/sink/postgres/sink.js';
 import { createMasker, type Masker } from '../../src/transform/mask.js';
 import { messageToVaultedRow } from '../../src/transform/message-to-row.js';
-import type { Rejection, LoginRow } from '../../src/model/message.js';
+import type { Rejection, TableRow } from '../../src/model/message.js';
 import { forgetUser } from '../../src/vault/forget.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
 import { createVaultOpener, createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
@@ -159,7 +162,7 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
     const sealer = createVaultSealer(Buffer.from(TEST_VAULT_PUBLIC_KEY, 'hex'), 'v1');
     const opener = createVaultOpener(Buffer.from(TEST_VAULT_PRIVATE_KEY, 'hex'), 'v1');
     const maskers = [createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1'), createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2')];
-    const sink = new PostgresSink(pool, await requireUserLogins(pool));
+    const sink = new PostgresSink(pool, sinkTargetOf(builtinLogins(''), await requireUserLogins(pool)));
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 14 }), async (ops) => {
         await pool.query('TRUNCATE public.user_logins, sqs2pg.quarantine, sqs2pg.tombstones, sqs2pg_vault.entries, sqs2pg_vault.quarantine_bodies');
@@ -169,7 +172,7 @@ describe('property: no row of a forgotten user survives any sequence of load, fo
         const write = async (message: { messageId: string; body: string }) => {
           const inbound = { ...message, sentAtMs: 1_700_000_000_000, receiveCount: 1 };
           const { outcome, originals } = messageToVaultedRow(inbound, masker);
-          const rows: LoginRow[] = outcome.kind === 'row' ? [outcome.row] : [];
+          const rows: TableRow[] = outcome.kind === 'row' ? [loginTableRow(outcome.row)] : [];
           const rejections: Rejection[] = outcome.kind === 'rejected' ? [outcome.rejection] : [];
           const sealedBodies = rejections.map((r) => ({ messageId: r.messageId, sealed: sealer.batch().seal(quarantineContext(r.messageId), message.body) }));
           await sink.write({ rows, rejections, vault: sealBatch(outcome.kind === 'row' ? originals : [], sealer), sealedBodies });

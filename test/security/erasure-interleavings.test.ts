@@ -6,6 +6,9 @@
 // among those at their gate. A party whose statement waits on a lock in PostgreSQL is left there
 // (seen in pg_stat_activity) until the holder moves on. A party refused with a deadlock retries, as
 // the batch writer does. The statements are the real ones: only their order is chosen here.
+import { builtinLogins } from '../../src/config/builtin-pipelines.js';
+import { sinkTargetOf } from '../../src/sink/postgres/conflict-target.js';
+import { loginTableRow } from '../../src/transform/pipeline-transform.js';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,11 +19,12 @@ import { PostgresSink, type SinkBatch } from '../../src/sink/postgres/sink.js';
 import { classifyFailure } from '../../src/db/sqlstate.js';
 import { createMasker } from '../../src/transform/mask.js';
 import { messageToVaultedRow } from '../../src/transform/message-to-row.js';
-import type { LoginRow, MaskedOriginal, Rejection } from '../../src/model/message.js';
+import type { MaskedOriginal, Rejection, TableRow } from '../../src/model/message.js';
 import { forgetUser } from '../../src/vault/forget.js';
 import { VaultKeyring } from '../../src/vault/keyring.js';
 import { remaskRows } from '../../src/vault/rotation.js';
 import { RotationStore } from '../../src/vault/rotation-store.js';
+import type { RemaskTarget } from '../../src/vault/rotation-targets.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
 import { createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
 import { sealUserId } from '../../src/vault/tombstones.js';
@@ -135,7 +139,7 @@ let seq = 0;
  * (a record that replay, under today's rules, turns into a row).
  */
 function batchOf(shape: BatchShape, run: number, sealedValid = false): SinkBatch {
-  const rows: LoginRow[] = [];
+  const rows: TableRow[] = [];
   const rejections: Rejection[] = [];
   const originals: MaskedOriginal[] = [];
   const users = new Map<string, string>();
@@ -145,7 +149,7 @@ function batchOf(shape: BatchShape, run: number, sealedValid = false): SinkBatch
       users.set(message.messageId, user);
       const { outcome, originals: values } = messageToVaultedRow(message, masker);
       if (outcome.kind === 'row') {
-        rows.push(outcome.row);
+        rows.push(loginTableRow(outcome.row));
         originals.push(...values);
       } else rejections.push(outcome.rejection);
     }
@@ -167,6 +171,15 @@ const shape: fc.Arbitrary<BatchShape> = fc
 let stack: TestStack;
 let admin: pg.Client;
 let table: UserLoginsTable;
+/** What rotate re-masks of user_logins: its two masked columns, under their labels. */
+const loginsTarget = (name: string): RemaskTarget => ({
+  pipeline: 'logins',
+  table: name,
+  columns: [
+    { name: 'masked_ip', field: 'ip' },
+    { name: 'masked_device_id', field: 'device_id' },
+  ],
+});
 beforeAll(async () => {
   stack = await createTestStack();
   await migrateWithCli(stack.databaseUrl);
@@ -188,7 +201,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
         await admin.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg.tombstones, sqs2pg_vault.entries, sqs2pg_vault.quarantine_bodies');
         // A record of U's waiting for replay, with its sealed body (as a worker with the vault on leaves it).
         const waiting = batchOf({ rowsOf: [], refusedOf: [U], vault: true }, run, true);
-        await new PostgresSink(stack.pool, table).write(waiting);
+        await new PostgresSink(stack.pool, sinkTargetOf(builtinLogins(''), table)).write(waiting);
         const parties = [
           ...shapes.map((_, i) => new Party(`batch ${i}`, new pg.Client({ connectionString: stack.databaseUrl }))),
           ...(withReplay ? [new Party('replay', new pg.Client({ connectionString: stack.databaseUrl }))] : []),
@@ -206,7 +219,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
             if (party.name === 'replay') {
               return party.start(() =>
                 replayQuarantined(party.pool, {
-                  sink: new PostgresSink(party.pool, table),
+                  sink: new PostgresSink(party.pool, sinkTargetOf(builtinLogins(''), table)),
                   masker,
                   opener: keyring,
                   vault: sealer,
@@ -217,7 +230,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
             }
             if (party.name === 'rotate') {
               return party.start(async () =>
-                remaskRows(new RotationStore(await party.pool.connect(), table.name), nextMasker, keyring, sealer, {
+                remaskRows(new RotationStore(await party.pool.connect()), loginsTarget(table.name), nextMasker, keyring, sealer, {
                   batchRows: 2,
                   pauseMs: 0,
                   emit: () => undefined,
@@ -225,7 +238,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
                 }),
               );
             }
-            const sink = new PostgresSink(party.pool, table);
+            const sink = new PostgresSink(party.pool, sinkTargetOf(builtinLogins(''), table));
             return party.start(() => sink.write(batches[i]!));
           });
           await interleave(parties, choices, admin);

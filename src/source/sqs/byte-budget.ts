@@ -19,6 +19,8 @@ export class ByteBudget {
   /** answers paused because the budget was full, oldest first */
   private paused: BudgetReader[] = [];
   private readonly roomListeners = new Set<() => void>();
+  /** set aside for receives sent and not yet answered, by a client that cannot count answers as they arrive */
+  private reservedBytes = 0;
 
   constructor(readonly limitBytes: number) {}
 
@@ -28,6 +30,27 @@ export class ByteBudget {
 
   get full(): boolean {
     return this.heldBytes >= this.limitBytes;
+  }
+
+  /** What receives in flight have set aside (see reserve): not held yet, but promised. */
+  get reserved(): number {
+    return this.reservedBytes;
+  }
+
+  /**
+   * Sets `bytes` aside for a receive about to be sent: the SDK client decodes an answer in one go, so
+   * its worst case is reserved before. Kept here, not by each pipeline, so that every pipeline of the
+   * process sees what the others have promised.
+   */
+  reserve(bytes: number): void {
+    this.reservedBytes += bytes;
+  }
+
+  /** The receive is answered (or failed): what it set aside is free again, for any pipeline waiting. */
+  unreserve(bytes: number): void {
+    if (bytes === 0) return;
+    this.reservedBytes -= bytes;
+    for (const listener of this.roomListeners) listener();
   }
 
   /** Answers paused now (for tests). */
@@ -87,7 +110,7 @@ export class ByteBudget {
     if (this.messageBytes <= 0) this.handOn();
   }
 
-  /** Called whenever bytes given back leave the budget below its limit. */
+  /** Called whenever bytes given back leave the budget below its limit, and whenever a reservation ends. */
   onRoom(listener: () => void): () => void {
     this.roomListeners.add(listener);
     return () => this.roomListeners.delete(listener);

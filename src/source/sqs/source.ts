@@ -16,6 +16,8 @@ export interface SqsSourceOptions {
   emit: Emit;
   /** the byte budget's limit: what the messages in hand and the answers being read may hold */
   maxHeldBytes?: number;
+  /** the process's budget, shared with the run's other pipelines' sources (maxHeldBytes is then unused: its limit is the budget's) */
+  budget?: ByteBudget;
   /** reserve the worst case for each receive even when the client counts answers as they arrive */
   reserveAnswers?: boolean;
 }
@@ -75,7 +77,7 @@ export class SqsSource {
     private readonly api: SqsApi,
     private readonly options: SqsSourceOptions,
   ) {
-    this.budget = new ByteBudget(options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES);
+    this.budget = options.budget ?? new ByteBudget(options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES);
   }
 
   /** A FIFO queue: the messages in hand hold back the rest of their message groups. */

@@ -101,6 +101,20 @@ describe('ByteBudget', () => {
     expect(b.resumes).toBe(0);
   });
 
+  it("keeps receives' reservations apart from what is held, and tells its listeners when one ends (another pipeline may be waiting)", () => {
+    const budget = new ByteBudget(100);
+    let told = 0;
+    budget.onRoom(() => told++);
+    budget.reserve(30);
+    budget.reserve(20);
+    expect([budget.reserved, budget.held, told]).toEqual([50, 0, 0]);
+    budget.unreserve(30);
+    expect([budget.reserved, told]).toEqual([20, 1]);
+    // A client that counts answers reserves nothing: ending nothing tells nobody.
+    budget.unreserve(0);
+    expect(told).toBe(1);
+  });
+
   it('counts a held message by the bytes V8 keeps its body in, plus its fixed cost', () => {
     expect(heldBytesOf('a'.repeat(1000))).toBe(1016 + MESSAGE_OVERHEAD_BYTES);
     // é is Latin-1: one byte a character in V8, two in UTF-8
