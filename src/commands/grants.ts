@@ -2,7 +2,7 @@
 // this database. Run it as the owner of sqs2pg's tables, with the right to create roles.
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
-import { applyGrants, roleNames } from '../db/grants.js';
+import { applyGrants, roleNames, type GrantsApplied } from '../db/grants.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, createPool, describeDatabase } from '../db/pool.js';
 import { DatabaseRefusedError, describeError } from '../errors.js';
@@ -17,10 +17,10 @@ export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): P
   const pool = createPool(config.databaseUrl, 1);
   try {
     await assertReachable(pool, config.databaseUrl);
-    let created: string[];
+    let applied: GrantsApplied;
     try {
       await migrate(pool);
-      created = await applyGrants(pool, roles);
+      applied = await applyGrants(pool, roles);
     } catch (error) {
       if ((error as { code?: unknown }).code !== '42501') throw error;
       throw new DatabaseRefusedError(
@@ -29,11 +29,13 @@ export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): P
         error,
       );
     }
+    const { created, declared } = applied;
+    const tables = declared.length > 0 ? `user_logins and the registered pipelines' tables (${declared.join(', ')})` : 'user_logins';
     console.log(
       [
         `roles on ${describeDatabase(config.databaseUrl)}${created.length > 0 ? ` (created ${created.join(', ')})` : ''}:`,
         `  ${roles.worker}: inserts rows, quarantine records and sealed vault entries; reads none of them`,
-        `  ${roles.analyst}: reads user_logins, and nothing else`,
+        `  ${roles.analyst}: reads ${tables}, and nothing else`,
         `  ${roles.officer}: reveals and erases (forget) only through the audited functions; reads rows, quarantine and audit`,
         `rotate runs as the owner of the tables, like migrate.`,
         `They cannot log in: make login roles members, e.g. GRANT ${roles.analyst} TO alice;`,

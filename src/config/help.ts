@@ -13,7 +13,7 @@ export const commandSummaries: Record<CommandName, string> = {
   check: 'Check the configuration, SQS, PostgreSQL, the table, the migrations and the privileges; one line each.',
   pipelines: 'pipelines show [<name>]: a pipeline as YAML to start from (without --config: the builtin logins); pipelines validate <file>: every fault of a pipeline file, or ok; pipelines schema: its JSON Schema, for editors.',
   reveal: 'Print the original value behind a mask, from the vault, and audit it (needs the vault private key and a PII officer role).',
-  forget: 'Erase a user (--user-id, with a tombstone that keeps their later messages out) or one masked value (--masked).',
+  forget: "Erase a user (--user-id) or a pipeline's subject (--pipeline --subject), with a tombstone that keeps their later messages out, or one masked value (--masked).",
   rotate: "Bring existing rows and vault entries to the configured keys: re-mask under a new mask key, re-seal under a new vault key pair (and legacy entries to it). Run as the tables' owner.",
   grants: 'Create the worker, analyst and PII officer roles with least privilege, and grant them.',
   keygen: 'Print a fresh mask key, or with --vault a fresh vault key pair, as NAME=value lines for a secret store.',

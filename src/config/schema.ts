@@ -133,8 +133,9 @@ export const settings = {
       pipelines: 'The pipeline to show (usually given as the argument: sqs2pg pipelines show <name>).',
       migrate: 'The one pipeline of the file whose table migrate brings up to date.',
       quarantine: 'Only the records of this pipeline (quarantine list); without it, every pipeline\'s.',
+      forget: 'The pipeline to erase --subject from, by the name it is registered under (migrate registers every pipeline of the file, and logins without one).',
     },
-    commands: ['run', 'check', 'pipelines', 'migrate', 'quarantine'],
+    commands: ['run', 'check', 'pipelines', 'migrate', 'quarantine', 'forget'],
   }),
   queueUrl: setting({
     flag: 'queue-url',
@@ -244,7 +245,7 @@ export const settings = {
       check: 'The mask key run would be given: checked to be set, 32 random bytes, and the key its key id was first used with here.',
       demo: "Secret key for the HMAC masks of ip and device_id: exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one). Without it the demo masks with its fixed, public development key (key id dev).",
       rotate: 'The new mask key: rows are re-masked under it from the originals in the vault. Exactly 32 random bytes as 64 hex digits or base64 (sqs2pg keygen makes one).',
-      forget: "The workers' mask key: forget --user-id finds the user's quarantine records, and keeps their later messages out, by a keyed hash under it. Required by --user-id.",
+      forget: "The workers' mask key: forget --user-id (--subject) finds the user's (subject's) quarantine records, and keeps their later messages out, by a keyed hash under it. Required by --user-id and --subject.",
       replay: 'The mask key the replayed rows are masked with: the workers\' own.',
     },
     secret: true,
@@ -426,7 +427,7 @@ export const settings = {
     doc: 'A masked value as user_logins holds it (k1:3f2a…). reveal takes it as its argument.',
     docFor: {
       reveal: 'The masked value to reveal, as user_logins holds it (k1:3f2a…); usually given as the argument instead.',
-      forget: 'A masked value as user_logins holds it (k1:3f2a…), to erase.',
+      forget: 'A masked value as a table holds it (k1:3f2a…), to erase.',
     },
     secret: true,
     commands: ['reveal', 'forget'],
@@ -456,6 +457,17 @@ export const settings = {
     schema: z.string().max(128, 'expected at most 128 characters').optional(),
     defaultDoc: 'none',
     doc: "Erase this user: their rows, quarantine records naming them and the vault entries no other row uses, and record a tombstone (a keyed hash of the id) so workers load none of their later messages. Needs the mask key.",
+    commands: ['forget'],
+  }),
+  subject: setting({
+    flag: 'subject',
+    group: 'Command',
+    essential: true,
+    // Never echoed: it is the person's identifier.
+    schema: z.string().min(1, 'expected the subject as the events carry it').max(1024, 'expected at most 1024 characters').optional(),
+    defaultDoc: 'none',
+    doc: "Erase this subject of --pipeline (the value at the pipeline's subject path, as the events carry it): its rows, the pipeline's quarantine records naming it and the vault entries no other row uses, and record a tombstone so workers load none of its later messages. Needs the mask key. --pipeline logins --subject <id> is --user-id <id>.",
+    secret: true,
     commands: ['forget'],
   }),
   messageId: setting({

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { DatabaseRefusedError } from '../errors.js';
 import { MESSAGE_ID_COLUMN, storedColumnsOf, subjectColumnOf, SUBJECT_KEY_COLUMN, type PipelineSpec } from '../model/pipeline.js';
 import { LOCK_KEY } from './migrate.js';
+import { registeredPipelines, registerPipelines, registrationOf, type RegisteredPipeline } from './pipeline-registry.js';
 import { PINNED_SEARCH_PATH, type Pool, type PoolClient } from './pool.js';
 import { inRolledBackTransaction, inTransaction } from './transaction.js';
 
@@ -223,23 +224,68 @@ export async function planDeclaredTables(pool: Pool, specs: readonly PipelineSpe
   });
 }
 
+/** What the registry says of a pipeline is what `wanted` says: erasure, rotation and grants read it. */
+export function sameRegistration(found: RegisteredPipeline | undefined, wanted: RegisteredPipeline): boolean {
+  if (!found) return false;
+  const scalar = (['name', 'tableSchema', 'tableName', 'builtin', 'subjectColumn', 'subjectIsKey', 'subjectScope'] as const).every((key) => found[key] === wanted[key]);
+  return (
+    scalar &&
+    found.piiColumns.length === wanted.piiColumns.length &&
+    // jsonb keeps an object's keys in its own order: compared field by field, never as text.
+    found.piiColumns.every((column, i) => {
+      const other = wanted.piiColumns[i];
+      return other !== undefined && column.column === other.column && column.label === other.label && column.pii === other.pii;
+    })
+  );
+}
+
+interface Planned {
+  plans: TablePlan[];
+  /** the registry rows to write: missing, or differing from the declaration */
+  registrations: RegisteredPipeline[];
+}
+
+// The registry is read only where it exists (the migrations make it; a table planned before them is
+// registered by the next apply) and where the role may read it: a role that may not could not write
+// it either, and the owner's migrate keeps it. Nothing is registered for a plan that is refused.
+const REGISTRY_READABLE = `SELECT pg_catalog.to_regclass('sqs2pg.pipelines') IS NOT NULL
+   AND pg_catalog.has_table_privilege('sqs2pg.pipelines', 'SELECT') AS readable`;
+
+async function planWithRegistry(client: Pick<PoolClient, 'query'>, specs: readonly PipelineSpec[]): Promise<Planned> {
+  const readable = (await client.query<{ readable: boolean }>(REGISTRY_READABLE)).rows[0]?.readable === true;
+  const registered = readable ? new Map((await registeredPipelines(client)).map((row) => [row.name, row])) : undefined;
+  const planned: Planned = { plans: [], registrations: [] };
+  for (const spec of specs) {
+    const location = await locateTable(client, spec);
+    const plan = planTable(spec, location);
+    planned.plans.push(plan);
+    const schema = location.found?.schema ?? location.schema;
+    if (!registered || schema === null || plan.refusals.length > 0) continue;
+    const wanted = registrationOf(spec, schema);
+    if (!sameRegistration(registered.get(spec.name), wanted)) planned.registrations.push(wanted);
+  }
+  return planned;
+}
+
 /**
- * Brings every declared table to its declaration, in one transaction under the migrations' lock,
- * or changes nothing and throws a db_schema error that lists every refusal. Returns the plans as
- * applied (no actions: nothing was to do). Up to date needs no lock and no privilege to create.
+ * Brings every declared table to its declaration, and the registry (sqs2pg.pipelines) to what the
+ * declarations say, in one transaction under the migrations' lock, or changes nothing and throws a
+ * db_schema error that lists every refusal. Returns the plans as applied (no actions: nothing was
+ * to do). Up to date, tables and registry, needs no lock and no privilege to create or write.
  */
 export async function applyDeclaredTables(pool: Pool, specs: readonly PipelineSpec[]): Promise<TablePlan[]> {
-  const first = await planDeclaredTables(pool, specs);
-  refuseIfAny(first);
-  if (first.every((plan) => plan.actions.length === 0)) return first;
+  const first = await inRolledBackTransaction(pool, 'BEGIN', (client) => planWithRegistry(client, specs));
+  refuseIfAny(first.plans);
+  if (first.plans.every((plan) => plan.actions.length === 0) && first.registrations.length === 0) return first.plans;
   return inTransaction(pool, 'BEGIN', async (client) => {
     await client.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))', [LOCK_KEY]);
     // Planned again under the lock: another worker may have done it all in the meantime.
-    const plans: TablePlan[] = [];
-    for (const spec of specs) plans.push(planTable(spec, await locateTable(client, spec)));
-    refuseIfAny(plans);
-    for (const plan of plans) for (const action of plan.actions) await client.query(action.sql);
-    return plans;
+    const again = await planWithRegistry(client, specs);
+    refuseIfAny(again.plans);
+    for (const plan of again.plans) for (const action of plan.actions) await client.query(action.sql);
+    // A table created just now is registered in the schema it was planned (and so created) in.
+    await registerPipelines(client, again.registrations);
+    return again.plans;
   });
 }
 

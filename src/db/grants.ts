@@ -4,13 +4,14 @@
 //   worker:      writes rows, quarantine and vault entries; reads none of them (the column-level
 //                SELECT on sqs_message_id is what ON CONFLICT (sqs_message_id) needs to infer its index);
 //                asks which users are erased only through sqs2pg.stop_tombstoned
-//   analyst:     reads user_logins, nothing else
+//   analyst:     reads user_logins and every registered pipeline's table, nothing else
 //   pii_officer: reads rows, the quarantine and the audit; reveals and erases only through the
 //                owner's SECURITY DEFINER functions, which write the audit row themselves: no SELECT
 //                on the vault's entries, no INSERT, UPDATE or DELETE anywhere. rotate and replay run
 //                as the owner.
+// A declared pipeline's table (sqs2pg.pipelines, sql/0010) gets the privileges user_logins gets.
 import pg from 'pg';
-import type { Pool } from './pool.js';
+import type { Pool, PoolClient } from './pool.js';
 import { inTransaction } from './transaction.js';
 import { requireUserLogins, type UserLoginsTable } from './user-logins.js';
 
@@ -35,15 +36,30 @@ const SQS2PG_TABLES = [
   'sqs2pg_vault.quarantine_bodies',
 ];
 
-/** `userLogins`: where user_logins is (see user-logins.ts). */
-export function grantStatements(roles: RoleNames, database: string, userLogins: UserLoginsTable): string[] {
+/** A registered pipeline's table other than user_logins, as grants needs it. */
+export interface DeclaredTable {
+  /** schema-qualified and quoted */
+  name: string;
+  /** its schema, quoted */
+  schema: string;
+  /** the columns of its unique index on sqs_message_id (a partitioned table's has the partition key too), quoted */
+  conflictColumns: string[];
+}
+
+const FORGET_SUBJECT = 'sqs2pg_vault.forget_subject(text, text, text[], text, text, bytea, bytea, bytea)';
+
+/** `userLogins`: where user_logins is (see user-logins.ts); `declared`: every other registered pipeline's table. */
+export function grantStatements(roles: RoleNames, database: string, userLogins: UserLoginsTable, declared: readonly DeclaredTable[] = []): string[] {
   const q = (name: string) => pg.escapeIdentifier(name);
   const [w, a, o] = [q(roles.worker), q(roles.analyst), q(roles.officer)];
   const all = `${w}, ${a}, ${o}`;
   const user_logins = userLogins.name;
+  const declaredSchemas = [...new Set(declared.map((table) => table.schema))].filter((schema) => schema !== userLogins.schema);
   return [
-    ...[user_logins, ...SQS2PG_TABLES].map((table) => `REVOKE ALL ON ${table} FROM ${all}`),
+    ...[user_logins, ...SQS2PG_TABLES, ...declared.map((table) => table.name)].map((table) => `REVOKE ALL ON ${table} FROM ${all}`),
     `REVOKE ALL ON SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
+    // CREATE on a table's schema granted by hand would let a role plant look-alikes there: taken back too.
+    ...[userLogins.schema, ...declaredSchemas].map((schema) => `REVOKE ALL ON SCHEMA ${schema} FROM ${all}`),
     `REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
     `GRANT CONNECT ON DATABASE ${q(database)} TO ${all}`,
     `GRANT USAGE ON SCHEMA ${userLogins.schema} TO ${all}`,
@@ -71,11 +87,60 @@ export function grantStatements(roles: RoleNames, database: string, userLogins: 
     // Replay, which rewrites rows and records, runs as the owner like rotate (it too opens each body
     // through that function, so every body it reads is audited).
     `GRANT EXECUTE ON FUNCTION sqs2pg_vault.begin_quarantine_reveal(varchar, text), sqs2pg_vault.revealed_quarantine_body(bigint) TO ${o}`,
+    // forget --pipeline reads which table a pipeline is and how its subject is keyed; it erases only
+    // through forget_subject, which finds the table in the registry itself.
+    `GRANT SELECT ON sqs2pg.pipelines TO ${o}`,
+    `GRANT EXECUTE ON FUNCTION ${FORGET_SUBJECT} TO ${o}`,
+    ...declaredSchemas.map((schema) => `GRANT USAGE ON SCHEMA ${schema} TO ${all}`),
+    ...declared.flatMap((table) => [
+      // What INSERT ... ON CONFLICT needs to infer its unique index, and nothing of a row.
+      `GRANT INSERT, SELECT (${table.conflictColumns.join(', ')}) ON ${table.name} TO ${w}`,
+      `GRANT SELECT ON ${table.name} TO ${a}, ${o}`,
+    ]),
   ];
 }
 
-/** Creates the missing roles and grants; returns the roles it created. */
-export async function applyGrants(pool: Pool, roles: RoleNames): Promise<string[]> {
+// Every registered table but user_logins, with the columns of its unique index on sqs_message_id.
+// Tables of sqs2pg's own schemas or the catalog's are never a pipeline's, whatever the registry says.
+const DECLARED_TABLES = `
+SELECT n.nspname AS schema, c.relname AS name,
+       ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.=) k.attnum
+              ORDER BY k.ord) AS conflict_columns
+  FROM sqs2pg.pipelines p
+  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) p.table_schema
+  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid AND c.relname OPERATOR(pg_catalog.=) p.table_name
+  LEFT JOIN LATERAL (
+    SELECT x.indkey FROM pg_catalog.pg_index x JOIN pg_catalog.pg_attribute f ON f.attrelid OPERATOR(pg_catalog.=) x.indrelid AND f.attnum OPERATOR(pg_catalog.=) x.indkey[0]
+     WHERE x.indrelid OPERATOR(pg_catalog.=) c.oid AND x.indisunique AND f.attname OPERATOR(pg_catalog.=) 'sqs_message_id'
+     ORDER BY x.indnatts LIMIT 1) AS i ON true
+ WHERE c.relkind IN ('r', 'p')
+   AND NOT (n.nspname IN ('sqs2pg', 'sqs2pg_vault', 'information_schema') OR n.nspname LIKE 'pg\\_%')
+ ORDER BY 1, 2`;
+
+/** Every registered pipeline's table that exists, other than `userLogins`. */
+export async function declaredTables(client: Pick<PoolClient, 'query'>, userLogins: UserLoginsTable): Promise<DeclaredTable[]> {
+  const q = (name: string) => pg.escapeIdentifier(name);
+  const result = await client.query<{ schema: string; name: string; conflict_columns: string[] }>(DECLARED_TABLES);
+  return result.rows
+    .map((row) => ({
+      name: `${q(row.schema)}.${q(row.name)}`,
+      schema: q(row.schema),
+      // A table without the index has none to infer (the worker refuses it at start): sqs_message_id still.
+      conflictColumns: (row.conflict_columns.length > 0 ? row.conflict_columns : ['sqs_message_id']).map(q),
+    }))
+    .filter((table) => table.name !== userLogins.name);
+}
+
+export interface GrantsApplied {
+  /** the roles it created */
+  created: string[];
+  /** the registered pipelines' tables other than user_logins that the roles were given, quoted */
+  declared: string[];
+}
+
+/** Creates the missing roles and grants. */
+export async function applyGrants(pool: Pool, roles: RoleNames): Promise<GrantsApplied> {
   const userLogins = await requireUserLogins(pool);
   return inTransaction(pool, 'BEGIN', async (client) => {
     // Two grants at once on this database must not both create a role (advisory locks are per database).
@@ -85,7 +150,8 @@ export async function applyGrants(pool: Pool, roles: RoleNames): Promise<string[
     const missing = names.filter((name) => !existing.rows.some((row) => row.rolname === name));
     for (const name of missing) await client.query(`CREATE ROLE ${pg.escapeIdentifier(name)} NOLOGIN`);
     const database = await client.query<{ name: string }>('SELECT current_database() AS name');
-    for (const statement of grantStatements(roles, database.rows[0]?.name ?? '', userLogins)) await client.query(statement);
-    return missing;
+    const declared = await declaredTables(client, userLogins);
+    for (const statement of grantStatements(roles, database.rows[0]?.name ?? '', userLogins, declared)) await client.query(statement);
+    return { created: missing, declared: declared.map((table) => table.name) };
   });
 }

@@ -2,7 +2,9 @@
 // an advisory lock, so two workers starting at once apply each migration exactly once.
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Pool } from './pool.js';
+import { builtinLogins } from '../config/builtin-pipelines.js';
+import { registerPipelines, registrationOf } from './pipeline-registry.js';
+import type { Pool, PoolClient } from './pool.js';
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 /** The advisory lock every schema change takes (declared-tables.ts too): one session changes the schema at a time. */
@@ -53,6 +55,7 @@ export async function migrate(pool: Pool): Promise<string[]> {
         migration.name,
       ]);
     }
+    await registerBuiltinLogins(client);
     await client.query('COMMIT');
     return pending.map((migration) => migration.name);
   } catch (error) {
@@ -78,4 +81,26 @@ async function pendingOf(
   const applied = await db.query<{ version: number }>('SELECT version FROM sqs2pg.schema_migrations');
   const done = new Set(applied.rows.map((row) => row.version));
   return migrations.filter((migration) => !done.has(migration.version));
+}
+
+// The search path finds user_logins as the migrations did (the caller's transaction set it so).
+const BUILTIN_HOME = `
+SELECT n.nspname AS schema,
+       EXISTS (SELECT 1 FROM sqs2pg.pipelines p
+                WHERE (p.table_schema OPERATOR(pg_catalog.=) n.nspname AND p.table_name OPERATOR(pg_catalog.=) c.relname AND p.name OPERATOR(pg_catalog.<>) $1)
+                   OR (p.name OPERATOR(pg_catalog.=) $1 AND NOT (p.table_schema OPERATOR(pg_catalog.=) n.nspname AND p.table_name OPERATOR(pg_catalog.=) c.relname))) AS taken
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+ WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('user_logins')`;
+
+/**
+ * Registers the take-home's table as the builtin logins pipeline, so that forget, rotate and grants
+ * know it without a pipeline file. A pipeline file that names the builtin otherwise keeps its name
+ * (the table is already another name's), and a declared pipeline called logins keeps that name.
+ */
+async function registerBuiltinLogins(client: PoolClient): Promise<void> {
+  const logins = builtinLogins('');
+  const home = await client.query<{ schema: string; taken: boolean }>(BUILTIN_HOME, [logins.name]);
+  const row = home.rows[0];
+  if (!row || row.taken) return;
+  await registerPipelines(client, [registrationOf(logins, row.schema)]);
 }

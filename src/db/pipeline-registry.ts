@@ -53,9 +53,17 @@ ON CONFLICT (name) DO UPDATE SET
   subject_column = excluded.subject_column, subject_is_key = excluded.subject_is_key,
   subject_scope = excluded.subject_scope, pii_columns = excluded.pii_columns, registered_at = pg_catalog.now()`;
 
+// A table is one pipeline's: a pipeline renamed in its file (or the builtin named otherwise than
+// logins) takes its table's registration over, so erasure finds the table under the name in use.
+const RELEASE_TABLES = `
+DELETE FROM sqs2pg.pipelines p USING unnest($1::text[], $2::name[], $3::name[]) AS w(name, table_schema, table_name)
+ WHERE p.table_schema OPERATOR(pg_catalog.=) w.table_schema AND p.table_name OPERATOR(pg_catalog.=) w.table_name
+   AND p.name OPERATOR(pg_catalog.<>) w.name`;
+
 /** Records (or updates) each pipeline, in the caller's transaction; the caller owns sqs2pg's tables. */
 export async function registerPipelines(client: Pick<PoolClient, 'query'>, pipelines: readonly RegisteredPipeline[]): Promise<void> {
   if (pipelines.length === 0) return;
+  await client.query(RELEASE_TABLES, [pipelines.map((p) => p.name), pipelines.map((p) => p.tableSchema), pipelines.map((p) => p.tableName)]);
   await client.query(UPSERT, [
     pipelines.map((p) => p.name),
     pipelines.map((p) => p.tableSchema),

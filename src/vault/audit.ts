@@ -3,7 +3,7 @@
 // through the same helper. Who and when are set by the server.
 import type { PoolClient } from '../db/pool.js';
 
-export type AuditAction = 'reveal' | 'forget_user' | 'forget_masked' | 'rotate' | 'quarantine_reveal' | 'replay';
+export type AuditAction = 'reveal' | 'forget_user' | 'forget_masked' | 'forget_subject' | 'rotate' | 'quarantine_reveal' | 'replay';
 
 export interface AuditRecord {
   action: AuditAction;

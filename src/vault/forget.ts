@@ -1,6 +1,7 @@
-// The right to erasure, each in one call of a SECURITY DEFINER function (sql/0005) that deletes,
-// records the tombstone and writes the audit row in one transaction under the vault's delete
+// The right to erasure, each in one call of a SECURITY DEFINER function (sql/0005, 0007, 0012) that
+// deletes, records the tombstone and writes the audit row in one transaction under the erasure
 // lock. Deleting a vault entry is crypto-shredding: the mask stays, nothing turns it back.
+import type { RegisteredPipeline } from '../db/pipeline-registry.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { Masker } from '../transform/mask.js';
 import type { SealedItem, VaultSealer } from './sealed-box.js';
@@ -48,6 +49,58 @@ export async function forgetUserUnder(client: PoolClient, userId: string, masker
     const userKey = masker.userKey(userId);
     const done = await forgetUser(client, userId, [userKey], reason, sealUserId(sealer, userKey, userId));
     for (const key of Object.keys(total) as (keyof ForgetUserResult)[]) total[key] += done[key];
+  }
+  return total;
+}
+
+/** The subject's keyed hash in a pipeline: the login pipeline's user key, or a declared one's subject key. */
+export function subjectKeyOf(pipeline: Pick<RegisteredPipeline, 'subjectScope'>, masker: Masker, subject: string): string {
+  return pipeline.subjectScope === null ? masker.userKey(subject) : masker.subjectKey(pipeline.subjectScope, subject);
+}
+
+/**
+ * Erasure of one subject of a registered pipeline (sqs2pg_vault.forget_subject): the database finds
+ * the table and its columns by the pipeline's name. `subjectKeys` as forgetUser takes them.
+ */
+export async function forgetSubject(
+  client: Pool | PoolClient,
+  pipeline: string,
+  subject: string,
+  subjectKeys: readonly string[],
+  reason: string | undefined,
+  sealedSubject: SealedItem | undefined,
+): Promise<ForgetUserResult> {
+  const result = await client.query<{ rows_deleted: string; quarantined: string; vault_entries: string; vault_entries_kept: string; messages_stopped: string }>(
+    'SELECT * FROM sqs2pg_vault.forget_subject($1, $2, $3, $4, $5, $6, $7, $8)',
+    [pipeline, subject, subjectKeys, reason ?? null, sealedSubject?.vaultKeyId ?? null, sealedSubject?.ephemeralPublicKey ?? null, sealedSubject?.nonce ?? null, sealedSubject?.ciphertext ?? null],
+  );
+  const row = result.rows[0];
+  return {
+    rows: Number(row?.rows_deleted ?? 0),
+    quarantined: Number(row?.quarantined ?? 0),
+    vaultEntries: Number(row?.vault_entries ?? 0),
+    vaultEntriesKept: Number(row?.vault_entries_kept ?? 0),
+    messagesStopped: Number(row?.messages_stopped ?? 0),
+  };
+}
+
+/**
+ * forgetUserUnder for any registered pipeline: one call per mask key, each tombstone with the
+ * subject sealed under its own key (vault on), one audit row per mask key.
+ */
+export async function forgetSubjectUnder(
+  client: PoolClient,
+  pipeline: RegisteredPipeline,
+  subject: string,
+  maskers: readonly Masker[],
+  reason: string | undefined,
+  sealer: VaultSealer | undefined,
+): Promise<ForgetUserResult> {
+  const total: ForgetUserResult = { rows: 0, quarantined: 0, vaultEntries: 0, vaultEntriesKept: 0, messagesStopped: 0 };
+  for (const masker of maskers) {
+    const key = subjectKeyOf(pipeline, masker, subject);
+    const done = await forgetSubject(client, pipeline.name, subject, [key], reason, sealUserId(sealer, key, subject));
+    for (const field of Object.keys(total) as (keyof ForgetUserResult)[]) total[field] += done[field];
   }
   return total;
 }

@@ -28,6 +28,8 @@ export function sealUserId(sealer: VaultSealer | undefined, userKey: string, use
 
 interface TombstoneRow {
   user_key: string;
+  /** null: a login user's (Masker.userKey); else the declared pipeline's subject scope (Masker.subjectKey) */
+  scope?: string | null;
   vault_key_id: string | null;
   ephemeral_public_key: Buffer | null;
   nonce: Buffer | null;
@@ -90,7 +92,9 @@ export interface TombstoneRekeying {
 
 /**
  * Gives the tombstones under another mask key id a twin under `masker`'s key id, from their sealed
- * user ids, so workers given the new mask key keep stopping the user. The old tombstones stay:
+ * user ids (or subjects), so workers given the new mask key keep stopping the user. A declared
+ * pipeline's subject is re-keyed in its scope (Masker.subjectKey), and its twin keeps that scope, so
+ * a later rotation re-keys it the same way. The old tombstones stay:
  * workers still on the old key need them until every worker has the new one. Run by the owner, in
  * the caller's transaction; `limit` tombstones after `after` (all of them by default).
  */
@@ -103,7 +107,7 @@ export async function rotateTombstones(
 ): Promise<TombstoneRekeying> {
   const prefix = `${masker.keyId}:`;
   const rows = await client.query<TombstoneRow>(
-    `SELECT user_key, vault_key_id, ephemeral_public_key, nonce, sealed_user_id FROM sqs2pg.tombstones
+    `SELECT user_key, scope, vault_key_id, ephemeral_public_key, nonce, sealed_user_id FROM sqs2pg.tombstones
       WHERE user_key > $2 AND left(user_key, length($1)) <> $1 AND ($4::timestamptz IS NULL OR created_at >= $4)
       ORDER BY user_key LIMIT $3`,
     [prefix, after, limit, since ?? null],
@@ -118,12 +122,13 @@ export async function rotateTombstones(
     }
     // SealedItemError for an altered one: rotate checked that a key given opens each key id.
     const userId = opener.open(sealedId, tombstoneContext(row.user_key)).toString('utf8');
-    const userKey = masker.userKey(userId);
+    const scope = row.scope ?? null;
+    const userKey = scope === null ? masker.userKey(userId) : masker.subjectKey(scope, userId);
     const sealed = batch.seal(tombstoneContext(userKey), userId);
     const added = await client.query(
-      `INSERT INTO sqs2pg.tombstones (user_key, vault_key_id, ephemeral_public_key, nonce, sealed_user_id) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO sqs2pg.tombstones (user_key, scope, vault_key_id, ephemeral_public_key, nonce, sealed_user_id) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (user_key) DO NOTHING`,
-      [userKey, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext],
+      [userKey, scope, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext],
     );
     result.rekeyed += added.rowCount ?? 0;
   }

@@ -146,7 +146,7 @@ describe('sqs2pg forget --masked', () => {
     const before = await snapshot();
     const result = await runCli(['forget', '--masked', mask, '--reason', 'device erasure ER-8'], cliEnv, 20_000);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout.trim()).toBe('forgot the value: removed 1 vault entry; 2 rows of user_logins keep the mask, which can no longer be revealed');
+    expect(result.stdout.trim()).toBe("forgot the value: removed 1 vault entry; 2 rows keep the mask (user_logins and every registered pipeline's table), which can no longer be revealed");
     const after = await snapshot();
     expect(after.rows).toEqual(before.rows);
     const expectedVault = new Map(before.vault);
@@ -160,10 +160,24 @@ describe('sqs2pg forget --masked', () => {
   it.each([
     ['neither --user-id nor --masked', []],
     ['both', ['--user-id', B, '--masked', `k1:${'0'.repeat(64)}`]],
+    ['--user-id and --subject', ['--user-id', B, '--pipeline', 'logins', '--subject', B]],
   ])('refuses %s in one line, exit 2', async (_name, args) => {
     const result = await runCli(['forget', ...args], cliEnv, 15_000);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim().split('\n')).toEqual(['sqs2pg: forget needs exactly one of --user-id <id> or --masked <value>; see: sqs2pg forget --help']);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'sqs2pg: forget needs exactly one of --user-id <id>, --pipeline <name> --subject <value> or --masked <value>; see: sqs2pg forget --help',
+    ]);
+  });
+
+  it.each([
+    ['--subject without --pipeline', ['--subject', B], 'forget --subject needs --pipeline <name>'],
+    ['--pipeline without --subject', ['--pipeline', 'logins', '--masked', `k1:${'0'.repeat(64)}`], 'forget --pipeline goes with --subject <value>'],
+  ])('refuses %s in one line, exit 2, never echoing the subject', async (_name, args, says) => {
+    const result = await runCli(['forget', ...args], cliEnv, 15_000);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(says);
+    expect(result.stderr).not.toContain(B);
   });
 });
 

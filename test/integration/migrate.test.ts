@@ -19,6 +19,7 @@ const MIGRATIONS = [
   '0009_keyed_body_hash',
   '0010_declared_pipelines',
   '0011_quarantine_masked_values',
+  '0012_forget_subject',
   '0013_subject_entries',
 ];
 

@@ -40,6 +40,7 @@ describe('SECURITY DEFINER functions', () => {
         'sqs2pg_vault.begin_quarantine_reveal(character varying,text)',
         'sqs2pg_vault.begin_reveal(text,text)',
         'sqs2pg_vault.forget_masked(text,text)',
+        'sqs2pg_vault.forget_subject(text,text,text[],text,text,bytea,bytea,bytea)',
         'sqs2pg_vault.forget_user(text,text[],text,text,bytea,bytea,bytea)',
         'sqs2pg_vault.quarantine_body_gone()',
         'sqs2pg_vault.record_audit(text,text,text,jsonb)',

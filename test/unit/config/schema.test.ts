@@ -23,7 +23,7 @@ describe('the settings schema', () => {
 
   it('takes one-off arguments as flags only, with no environment variable to outlive the command', () => {
     const flagOnly = specs.filter((spec) => spec.env === undefined).map((spec) => spec.flag).sort();
-    expect(flagOnly).toEqual(['input', 'limit', 'masked', 'message-id', 'messages', 'reason', 'reveal', 'user-id', 'vault', 'where-reason']);
+    expect(flagOnly).toEqual(['input', 'limit', 'masked', 'message-id', 'messages', 'reason', 'reveal', 'subject', 'user-id', 'vault', 'where-reason']);
   });
 
   it('gives the legacy symmetric vault keys only to the commands that open with them', () => {
