@@ -64,6 +64,8 @@ const { values: flags } = parseArgs({
     'no-clients': { type: 'boolean', default: false },
     // a git ref (the previous release, main before a change): its build runs beside this one, every round
     against: { type: 'string' },
+    // skip the declared pipeline of the login event's width (run --config) that runs beside sqs2pg's builtin one
+    'no-declared': { type: 'boolean', default: false },
   },
 });
 const messages = Number(flags.messages);
@@ -77,8 +79,31 @@ const DRAIN_END_MESSAGES = 100;
 const started = Date.now();
 const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
+// The login event declared as any pipeline is (not builtin): the same width, the generic reader and sink.
+const DECLARED_TABLE = 'declared_logins';
+const DECLARED_FILE = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-declared-')), 'pipelines.yaml');
+writeFileSync(
+  DECLARED_FILE,
+  [
+    'pipelines:',
+    '  declared_logins:',
+    '    queue: ${BENCH_QUEUE_URL}',
+    `    table: ${DECLARED_TABLE}`,
+    '    subject: user_id',
+    '    columns:',
+    '      user_id:          { from: user_id, type: varchar(128), required: true }',
+    '      device_type:      { from: device_type, type: varchar(32), required: true }',
+    '      masked_ip:        { from: ip, type: ip, required: true, pii: mask }',
+    '      masked_device_id: { from: device_id, type: varchar(256), required: true, pii: mask }',
+    '      app_version:      { from: app_version, type: version, required: true }',
+    '      locale:           { from: locale, type: varchar(32), required: true, nullable: true }',
+    '      create_date:      { from: $sent_date, type: date }',
+    '',
+  ].join('\n'),
+);
 const previous = flags.against ? buildPrevious(ROOT, flags.against, console.log) : undefined;
 if (previous) cleanups.push(() => Promise.resolve(previous.remove()));
+cleanups.push(() => Promise.resolve(rmSync(join(DECLARED_FILE, '..'), { recursive: true, force: true })));
 
 interface Latency {
   p50: number;
@@ -95,8 +120,11 @@ interface Measure {
   profile: string;
   /** 1..--rounds: every contender of a profile runs once per round, in turn */
   round: number;
-  /** previous: sqs2pg as built from --against's ref, run exactly as sqs2pg is */
-  contender: 'ceiling' | 'baseline' | 'sqs2pg' | 'previous';
+  /**
+   * previous: sqs2pg as built from --against's ref, run exactly as sqs2pg is; declared: this build
+   * running the login event as a declared pipeline (DECLARED_FILE) into a table of its own
+   */
+  contender: 'ceiling' | 'baseline' | 'sqs2pg' | 'previous' | 'declared';
   /** sqs2pg's --workers */
   workers: number;
   /** the queue drained: every contender's default, and sqs2pg's 64 KiB beside it */
@@ -129,12 +157,12 @@ async function main(): Promise<void> {
       ? { ceiling: Math.min(messages, 50_000), sqs2pg: Math.min(messages, 50_000), baseline: Math.min(messages, 2_000) }
       : { ceiling: messages, sqs2pg: messages, baseline: Math.min(messages, 20_000) };
     const measured: Measure['contender'][] = flags['sqs2pg-only'] ? ['sqs2pg'] : ['ceiling', 'baseline', 'sqs2pg'];
-    const contenders = previous ? [...measured, 'previous' as const] : measured;
+    const contenders: Measure['contender'][] = [...measured, ...(flags['no-declared'] ? [] : ['declared' as const]), ...(previous ? ['previous' as const] : [])];
     for (let round = 1; round <= rounds; round++) {
       for (const contender of contenders) {
         for (const workers of contender === 'sqs2pg' && profile === 'loopback' ? workerCounts : [1]) {
           for (const queue of contender === 'sqs2pg' && workers === 1 ? queueKinds : (['default'] as const)) {
-            const size = contender === 'previous' ? sizes.sqs2pg : sizes[contender];
+            const size = contender === 'previous' || contender === 'declared' ? sizes.sqs2pg : sizes[contender];
             const measure = { ...(await measureOne(profile, contender, size, endpoint, adminUrl, workers, queue)), round };
             results.push(measure);
             console.log(`${profile.padEnd(9)} ${labelOf(measure).padEnd(8)} round ${round}: ${format(measure)}`);
@@ -156,7 +184,7 @@ async function main(): Promise<void> {
       const figures: BenchFigures = {
         source: `npm run bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}`,
         contenders: summarise(results)
-          .filter((row) => row.workers === 1 && row.queue === 'default' && row.contender !== 'previous')
+          .filter((row) => row.workers === 1 && row.queue === 'default' && row.contender !== 'previous' && row.contender !== 'declared')
           .map((row) => ({ profile: row.profile, contender: row.contender, messagesPerSec: row.rate, cpuPer100k: row.cpuPer100k })),
         ...(latency ? { latency: { rate: latency.rate, quantiles: latency.quantiles } } : {}),
       };
@@ -192,7 +220,7 @@ async function measureOne(
       seconds = (performance.now() - t0) / 1000;
       if (code !== 0) throw new Error(`the ceiling exited with ${code} before deleting ${count} messages`);
     } else {
-      await waitForRows(pool, count, child);
+      await waitForRows(pool, count, child, contender === 'declared' ? DECLARED_TABLE : 'user_logins');
       seconds = (performance.now() - t0) / 1000;
       if (contender === 'baseline') stopMeasured(child);
       await exited;
@@ -220,6 +248,11 @@ function commandFor(
       return { args: ['node', join(HERE, 'ceiling.js'), endpoint, queueUrl, String(POLLERS), String(count)], env: {} };
     case 'baseline':
       return { args: ['node', join(HERE, 'baselines/sqs-consumer-pg.js'), endpoint, queueUrl, databaseUrl], env: {} };
+    case 'declared':
+      return {
+        args: ['node', ...sqs2pgNodeArgs, CLI, 'run', '--drain', '--config', DECLARED_FILE],
+        env: { ...sqs2pgEnv(queueUrl, endpoint, databaseUrl), BENCH_QUEUE_URL: queueUrl },
+      };
     case 'sqs2pg':
     case 'previous':
       return {
@@ -363,10 +396,12 @@ async function waitForReady(child: ChildProcess): Promise<void> {
   throw new Error('timed out waiting for the contender to be ready');
 }
 
-async function waitForRows(pool: pg.Pool, count: number, child: ChildProcess): Promise<void> {
+async function waitForRows(pool: pg.Pool, count: number, child: ChildProcess, table = 'user_logins'): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS;
   while (Date.now() < deadline) {
-    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM user_logins');
+    // The declared table is created by the run at its start: until then, nothing loaded.
+    const exists = await pool.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]);
+    const { rows } = exists.rows[0]?.ok ? await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`) : { rows: [{ n: '0' }] };
     if (Number(rows[0]?.n) >= count) return;
     if (child.exitCode !== null) throw new Error(`contender exited with ${child.exitCode} before loading ${count} rows`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -430,9 +465,14 @@ function startProcess(command: string, args: string[]): Promise<string> {
 }
 
 function labelOf(m: Measure): string {
-  const name = m.contender === 'previous' ? `sqs2pg @ ${previous?.label ?? '?'}` : m.contender;
+  const name = contenderName(m.contender);
   const label = m.workers > 1 ? `${name} --workers ${m.workers}` : name;
   return m.queue === '64k' ? `${label} (64 KiB queue)` : label;
+}
+
+function contenderName(contender: Measure['contender']): string {
+  if (contender === 'previous') return `sqs2pg @ ${previous?.label ?? '?'}`;
+  return contender === 'declared' ? 'sqs2pg, declared' : contender;
 }
 
 function format(m: Measure): string {
@@ -477,6 +517,8 @@ interface Summary {
   overDefaultQueue: number;
   /** this build's rate over --against's, round by round */
   overPrevious: number;
+  /** the builtin login pipeline's rate over the same event declared, round by round */
+  overDeclared: number;
 }
 
 function summarise(results: readonly Measure[]): Summary[] {
@@ -507,6 +549,7 @@ function summarise(results: readonly Measure[]): Summary[] {
       overOneWorker: pairedRatio(contender, 1),
       overDefaultQueue: pairedRatio(contender, workers),
       overPrevious: pairedRatio('previous'),
+      overDeclared: pairedRatio('declared'),
     };
   });
 }
@@ -523,13 +566,18 @@ function renderTable(results: readonly Measure[], latency: { p50: number; p99: n
   ];
   for (const row of summaries.filter((r) => r.workers === 1 && r.queue === 'default')) {
     lines.push(
-      `| ${row.profile} | ${row.contender === 'previous' ? `sqs2pg @ ${previous?.label ?? '?'}` : row.contender} | ${row.messages.toLocaleString('en-US')} | ${rounded(row.rate)} | ${ratio(row.overCeiling)} | ${ratio(row.overBaseline)} | ${cpu(row)} | ${rss(row)} | ${row.rates.map(rounded).join(' · ')} |`,
+      `| ${row.profile} | ${contenderName(row.contender)} | ${row.messages.toLocaleString('en-US')} | ${rounded(row.rate)} | ${ratio(row.overCeiling)} | ${ratio(row.overBaseline)} | ${cpu(row)} | ${rss(row)} | ${row.rates.map(rounded).join(' · ')} |`,
     );
   }
   for (const row of summaries.filter((r) => r.contender === 'sqs2pg' && r.workers === 1 && r.queue === 'default' && !Number.isNaN(r.overPrevious))) {
     const before = summaries.find((r) => r.contender === 'previous' && r.profile === row.profile);
     const cpuRatio = before?.cpuPer100k && row.cpuPer100k !== null ? ` and ${ratio(row.cpuPer100k / before.cpuPer100k)} × its CPU per message` : '';
     lines.push('', `This build beside ${previous?.label ?? '?'}, ${row.profile}: ${ratio(row.overPrevious)} × its rate, round by round${cpuRatio}.`);
+  }
+  for (const row of summaries.filter((r) => r.contender === 'sqs2pg' && r.workers === 1 && r.queue === 'default' && !Number.isNaN(r.overDeclared))) {
+    const declared = summaries.find((r) => r.contender === 'declared' && r.profile === row.profile);
+    const cpuRatio = declared?.cpuPer100k && row.cpuPer100k !== null ? `, ${ratio(declared.cpuPer100k / row.cpuPer100k)} × its CPU per message` : '';
+    lines.push('', `The login event declared in a pipeline file (not builtin: the generic reader, its own table), ${row.profile}: ${ratio(1 / row.overDeclared)} × the builtin pipeline's rate, round by round${cpuRatio}.`);
   }
   lines.push('', 'Every queue created without attributes, as AWS and LocalStack create one (`MaximumMessageSize` 1 MiB), unless it says 64 KiB.');
   for (const row of summaries.filter((r) => r.queue === '64k')) {
