@@ -13,7 +13,7 @@ function both(text: string): [unknown, unknown] {
       return { threw: (error as Error).name };
     }
   };
-  return [outcome(() => JSON.parse(text)), outcome(() => parseJsonBytes(Buffer.from(text, 'utf8'), 8))];
+  return [outcome(() => JSON.parse(text)), outcome(() => parseJsonBytes(Buffer.from(text, 'utf8'), 8, 0))];
 }
 
 describe('parseJsonBytes', () => {
