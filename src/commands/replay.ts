@@ -12,7 +12,7 @@ import { assertReachable, createPool } from '../db/pool.js';
 import { requireUserLogins } from '../db/user-logins.js';
 import { ConfigError } from '../errors.js';
 import { privateKeysFrom, quarantineKeyring, rethrowSealed } from '../quarantine/openers.js';
-import { replayQuarantined } from '../quarantine/replay.js';
+import { replayQuarantined } from '../pipeline/replay.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import { sinkTargetOf } from '../sink/postgres/conflict-target.js';
 import { builtinLogins } from '../config/builtin-pipelines.js';

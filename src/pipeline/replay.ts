@@ -15,7 +15,7 @@ import { loginTableRow } from '../transform/pipeline-transform.js';
 import { SQS_MAX_BODY_BYTES, type RejectReason } from '../model/message.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import type { SealedItemOpener, VaultSealer } from '../vault/sealed-box.js';
-import { openBody, takeSealedBodyForReplay } from './sealed-body.js';
+import { openBody, takeSealedBodyForReplay } from '../quarantine/sealed-body.js';
 
 export interface ReplayOptions {
   sink: PostgresSink;
