@@ -87,8 +87,9 @@ describe('the byte budget, on a real SQS-protocol server', () => {
     // The answers' bytes were given back once parsed: what is counted is what the messages hold.
     expect(counted).toBeGreaterThan(9_000_000);
     expect(heldByV8).toBeLessThanOrEqual(counted);
-    // ... and the count is not a worst case far above it.
-    expect(heldByV8).toBeGreaterThan(0.8 * counted);
+    // ... and the count is not a worst case far above it (Node 20: ~0.9 of it; Node 24 keeps part of the
+    // bodies decoded from an answer's bytes outside this heap figure: ~0.6).
+    expect(heldByV8).toBeGreaterThan(0.5 * counted);
     await source.release(held);
     expect(source.inFlightBytes).toBe(0);
   });
