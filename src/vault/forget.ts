@@ -18,16 +18,10 @@ export interface ForgetUserResult {
   messagesStopped: number;
 }
 
-/**
- * `userKeys`: the user's keyed hash under the current mask key (its tombstone gets `sealedId`),
- * then under the previous mask key while a rotation is under way.
- */
-export async function forgetUser(pool: Pool | PoolClient, userId: string, userKeys: readonly string[], reason: string | undefined, sealedId: SealedItem | undefined): Promise<ForgetUserResult> {
-  const result = await pool.query<{ rows_deleted: string; quarantined: string; vault_entries: string; vault_entries_kept: string; messages_stopped: string }>(
-    'SELECT * FROM sqs2pg_vault.forget_user($1, $2, $3, $4, $5, $6, $7)',
-    [userId, userKeys, reason ?? null, sealedId?.vaultKeyId ?? null, sealedId?.ephemeralPublicKey ?? null, sealedId?.nonce ?? null, sealedId?.ciphertext ?? null],
-  );
-  const row = result.rows[0];
+/** What forget_user and forget_subject answer: counts only, as text (bigint). */
+type ErasureRow = { rows_deleted: string; quarantined: string; vault_entries: string; vault_entries_kept: string; messages_stopped: string };
+
+function erasureCounts(row: ErasureRow | undefined): ForgetUserResult {
   return {
     rows: Number(row?.rows_deleted ?? 0),
     quarantined: Number(row?.quarantined ?? 0),
@@ -35,6 +29,18 @@ export async function forgetUser(pool: Pool | PoolClient, userId: string, userKe
     vaultEntriesKept: Number(row?.vault_entries_kept ?? 0),
     messagesStopped: Number(row?.messages_stopped ?? 0),
   };
+}
+
+/**
+ * `userKeys`: the user's keyed hash under the current mask key (its tombstone gets `sealedId`),
+ * then under the previous mask key while a rotation is under way.
+ */
+export async function forgetUser(pool: Pool | PoolClient, userId: string, userKeys: readonly string[], reason: string | undefined, sealedId: SealedItem | undefined): Promise<ForgetUserResult> {
+  const result = await pool.query<ErasureRow>(
+    'SELECT * FROM sqs2pg_vault.forget_user($1, $2, $3, $4, $5, $6, $7)',
+    [userId, userKeys, reason ?? null, sealedId?.vaultKeyId ?? null, sealedId?.ephemeralPublicKey ?? null, sealedId?.nonce ?? null, sealedId?.ciphertext ?? null],
+  );
+  return erasureCounts(result.rows[0]);
 }
 
 /**
@@ -70,18 +76,11 @@ export async function forgetSubject(
   reason: string | undefined,
   sealedSubject: SealedItem | undefined,
 ): Promise<ForgetUserResult> {
-  const result = await client.query<{ rows_deleted: string; quarantined: string; vault_entries: string; vault_entries_kept: string; messages_stopped: string }>(
+  const result = await client.query<ErasureRow>(
     'SELECT * FROM sqs2pg_vault.forget_subject($1, $2, $3, $4, $5, $6, $7, $8)',
     [pipeline, subject, subjectKeys, reason ?? null, sealedSubject?.vaultKeyId ?? null, sealedSubject?.ephemeralPublicKey ?? null, sealedSubject?.nonce ?? null, sealedSubject?.ciphertext ?? null],
   );
-  const row = result.rows[0];
-  return {
-    rows: Number(row?.rows_deleted ?? 0),
-    quarantined: Number(row?.quarantined ?? 0),
-    vaultEntries: Number(row?.vault_entries ?? 0),
-    vaultEntriesKept: Number(row?.vault_entries_kept ?? 0),
-    messagesStopped: Number(row?.messages_stopped ?? 0),
-  };
+  return erasureCounts(result.rows[0]);
 }
 
 /**
