@@ -422,12 +422,15 @@ export const settings = {
     group: 'Command',
     essential: true,
     // Never echoed: a value typed here by mistake could be the raw ip or device id itself.
-    schema: z.string().regex(/^[a-z0-9]{1,16}:[0-9a-f]{64}$/, 'expected a masked value such as k1:3f2a… (key id, colon, 64 hex digits)').optional(),
+    schema: z
+      .string()
+      .regex(/^[a-z0-9]{1,16}:[0-9a-f]{64}$|^sealed:[0-9a-f]{32}$/, 'expected a masked value such as k1:3f2a… (key id, colon, 64 hex digits) or a sealed column\'s sealed:… (32 hex digits)')
+      .optional(),
     defaultDoc: 'none',
-    doc: 'A masked value as user_logins holds it (k1:3f2a…). reveal takes it as its argument.',
+    doc: "A masked value as a table holds it (k1:3f2a…), or a sealed column's reference (sealed:…). reveal takes it as its argument.",
     docFor: {
-      reveal: 'The masked value to reveal, as user_logins holds it (k1:3f2a…); usually given as the argument instead.',
-      forget: 'A masked value as a table holds it (k1:3f2a…), to erase.',
+      reveal: "The masked value to reveal, as a table holds it (k1:3f2a…, or a sealed column's sealed:…); usually given as the argument instead.",
+      forget: "A masked value as a table holds it (k1:3f2a…, or a sealed column's sealed:…), to erase.",
     },
     secret: true,
     commands: ['reveal', 'forget'],
