@@ -174,8 +174,9 @@ export class Pipeline {
       await this.giveBack(this.source.held());
     } finally {
       stopListening();
-      this.source.stopHeartbeat();
       this.source.stopDepthPolling();
+      // An extension still in flight would otherwise meet a closed client ("SQS extend failed" at the end of a drain).
+      await this.source.stopHeartbeat();
     }
     if (this.failure !== undefined) throw this.failure;
     if (this.drained) this.emit('pipeline:drained', { durationMs: performance.now() - started });
