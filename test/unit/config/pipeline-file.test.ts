@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinLogins } from '../../../src/config/builtin-pipelines.js';
-import { loadPipelineFile, parsePipelineFile, selectPipelines } from '../../../src/config/pipeline-file.js';
+import { loadPipelineFile, parsePipelineFile, selectPipelines, type PipelineFileOptions } from '../../../src/config/pipeline-file.js';
 import { LIMITS } from '../../../src/config/pipeline-schema.js';
 import { renderPipelines } from '../../../src/config/pipeline-yaml.js';
 import { ConfigError, PipelineFileError, type PipelineFileFault } from '../../../src/errors.js';
@@ -31,8 +31,8 @@ const column = (name: string, from: PipelineSpec['columns'][number]['from'], typ
 });
 
 /** The faults of a file that must fail, as `line:col field: message` lines. */
-function faultsOf(text: string | Buffer, env: NodeJS.ProcessEnv = ENV): string[] {
-  return errorOf(() => parsePipelineFile(text, env, 'p.yaml')).faults.map(show);
+function faultsOf(text: string | Buffer, env: NodeJS.ProcessEnv = ENV, options: PipelineFileOptions = {}): string[] {
+  return errorOf(() => parsePipelineFile(text, env, 'p.yaml', options)).faults.map(show);
 }
 
 function show(fault: PipelineFileFault): string {
@@ -324,6 +324,14 @@ describe('${VAR} from the environment', () => {
     expect(faultsOf(declared('      ${COL}: { from: a, type: text }\n'), { COL: 'a' })).toEqual([
       '5:7 pipelines.p.columns."${COL}": a column name must be a lower-case name: letters a-z, digits and _, not starting with a digit, at most 63',
     ]);
+  });
+
+  it("queueOf (demo, local): each queue is the one given, the file's ${VAR} need not be set, the rest still is", () => {
+    const queueOf = (name: string) => `http://127.0.0.1:9/000000000000/${name}`;
+    const { pipelines, queuesAsWritten } = parsePipelineFile(ISSUE_EXAMPLE, {}, 'pipelines.yaml', { queueOf });
+    expect(pipelines.map((spec) => spec.queue)).toEqual([queueOf('logins'), queueOf('page_views')]);
+    expect(Object.fromEntries(queuesAsWritten)).toEqual({ logins: '${LOGINS_QUEUE_URL}', page_views: '${PAGE_VIEWS_QUEUE_URL}' });
+    expect(faultsOf(declared('      a: { from: a, type: text }\n', '    table: ${T}\n'), {}, { queueOf })).toEqual(['4:12 pipelines.p.table: ${T} is not set in the environment (or is empty)']);
   });
 });
 

@@ -111,7 +111,7 @@ describe('generateDeclaredSample', () => {
             column(`c${i}`, c.path.join('.'), c.type, {
               required: c.required,
               nullable: c.required && c.nullable,
-              pii: c.pii === 'mask' && c.type.kind === 'boolean' ? 'seal' : (c.pii as 'none' | 'mask' | 'seal'),
+              pii: c.pii === 'mask' && c.type.kind === 'boolean' ? 'seal' : c.pii,
             }),
           ),
         };
