@@ -43,7 +43,7 @@ export async function demoPipelines(file: string, config: DemoConfig, env: NodeJ
       specs.push(onQueue(pipeline, url));
       const { bodies, what } = events[i]!;
       const sending = showProgress ? throttledLine(process.stderr) : undefined;
-      await fillQueue(stack, bodies, (done) => sending?.draw(formatSending(done, bodies.length, process.stderr.columns, pipeline.spec.name), done === bodies.length), url);
+      await fillQueue(stack, bodies, (done) => sending?.draw(formatSending(done, bodies.length, process.stderr.columns, `messages to ${pipeline.queueName}`), done === bodies.length), url);
       sending?.done();
       sent.push(`  ${pipeline.spec.name.padEnd(width)}  ${queueLine(pipeline)}: ${what}`);
     }
@@ -51,14 +51,14 @@ export async function demoPipelines(file: string, config: DemoConfig, env: NodeJ
     say(
       `PostgreSQL data folder: ${stack.dataDir}`,
       maskKey.note,
-      `${file}: ${pipelines.length === 1 ? 'its pipeline' : `${pipelines.length} pipelines`}, each on an embedded queue of its own (${stack.sqsEndpoint}):`,
+      `${file}: ${pipelines.length === 1 ? '1 pipeline, on an embedded queue' : `${pipelines.length} pipelines, each on an embedded queue`} of its own (${stack.sqsEndpoint}):`,
       ...sent,
       '',
     );
 
     const stats = await drainOnStack({ stack, pool, specs, maskKey, config, env, cleanup, say });
 
-    const report = [`Drained ${pipelines.length === 1 ? 'its queue' : `the ${pipelines.length} queues`}:`, ...formatRunSummary(stats), ...formatPipelineSummary(stats)];
+    const report = [`Drained ${pipelines.length === 1 ? 'the queue' : `the ${pipelines.length} queues`}:`, ...formatRunSummary(stats), ...formatPipelineSummary(stats)];
     for (const spec of specs) {
       const columns = storedColumnsOf(spec).filter((column) => column.role !== 'version_raw');
       const table = await lookAtTable(pool, spec, columns.map((column) => column.name), ROWS_SHOWN);
