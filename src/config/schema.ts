@@ -41,6 +41,8 @@ export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   secret?: boolean;
   /** a flag that takes no value */
   boolean?: boolean;
+  /** a flag that may be given more than once: its schema parses the list of values, in order */
+  repeatable?: true;
   commands: readonly CommandName[];
   requiredFor?: readonly CommandName[];
 }
@@ -118,8 +120,10 @@ export const settings = {
       migrate: 'A pipeline file (YAML; docs/pipelines.md): after sqs2pg\'s own migrations, migrate creates each declared table that does not exist and adds the columns declared since.',
       run: 'A pipeline file (YAML; docs/pipelines.md): run loads every pipeline of it in one process, each from its own queue (--queue-url is then not read).',
       rotate: 'The pipeline file the workers run: a mask-key rotation re-keys the quarantine records of its declared pipelines by their declarations (without it, those records keep the old key and are counted).',
+      demo: 'A pipeline file (YAML; docs/pipelines.md): the demo makes one embedded queue a pipeline (page_views: page-views) in place of the file\'s, sends each generated events (or --input), drains them all and reports each.',
+      local: 'A pipeline file (YAML; docs/pipelines.md): local makes one queue a pipeline (page_views: page-views) and prints each queue\'s ${VAR} to export, and the run --drain --config line.',
     },
-    commands: ['run', 'check', 'pipelines', 'migrate', 'rotate'],
+    commands: ['run', 'check', 'pipelines', 'migrate', 'rotate', 'demo', 'local'],
   }),
   pipeline: setting({
     flag: 'pipeline',
@@ -777,12 +781,13 @@ export const settings = {
     flag: 'input',
     group: 'Command',
     essential: true,
-    schema: z.string().min(1).optional(),
+    schema: z.array(z.string().min(1)).optional(),
+    repeatable: true,
     defaultDoc: 'none',
-    doc: 'A file of events to send (demo: instead of the generated sample; local: once the queue is up): a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
+    doc: 'A file of events to send (demo: instead of the generated sample; local: once the queue is up): a JSON array (each element one message body) or JSON Lines (each line one body, sent as written). With --config, PIPELINE=FILE, once for each pipeline given events.',
     docFor: {
-      demo: 'A file of your own events to send instead of the generated sample: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
-      local: 'A file of events to send to the queue once it is up: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
+      demo: 'A file of your own events to send instead of the generated sample: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written). With --config, PIPELINE=FILE, once for each pipeline given events.',
+      local: 'A file of events to send to the queue once it is up: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written). With --config, PIPELINE=FILE, once for each pipeline given events.',
     },
     commands: ['demo', 'local'],
   }),

@@ -15,7 +15,7 @@ import { openVault, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../hel
 
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-declared-run-'));
 const FILE = join(dir, 'pipelines.yaml');
-copyFileSync(new URL('../fixtures/issue-25-example.yaml', import.meta.url), FILE);
+copyFileSync(new URL('../../examples/pipelines.yaml', import.meta.url), FILE);
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
 const MASK = /^k1:[0-9a-f]{64}$/;
 const LOGINS = 40;
