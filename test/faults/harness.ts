@@ -107,7 +107,7 @@ export interface Delivery {
   quarantined: number;
   /** sent but neither loaded nor quarantined */
   lost: number;
-  /** loaded more than once: rows beyond one per message id, or one per (unique) subject, in each table */
+  /** loaded more than once: rows beyond one per message id, or one per (unique) subject, in each table; or loaded and quarantined */
   duplicated: number;
   /**
    * valid events that ended in the quarantine, invalid ones loaded, an event loaded into the other
@@ -142,6 +142,8 @@ export async function checkDelivery(stack: TestStack, workload: Workload): Promi
     const loaded = loadedIn.get(id);
     const quarantined = quarantinedIn.get(id);
     if (loaded === undefined && quarantined === undefined) part.lost += 1;
+    // Loaded and quarantined both: a copy delivered again went to the quarantine (a redelivery the insert did not skip).
+    else if (loaded !== undefined && quarantined !== undefined) part.duplicated += 1;
     else if (valid !== (loaded === pipeline) || (quarantined !== undefined && quarantined !== pipeline)) part.misrouted += 1;
   }
   const sum = (key: keyof Omit<Delivery, 'pipelines'>) => PIPELINES.reduce((total, pipeline) => total + pipelines[pipeline][key], 0);
