@@ -1,7 +1,8 @@
 // Shared by the fault scenarios: a workload whose every message id is known, split between two
-// pipelines run in one process (logins and a declared page_views, see test/helpers/page-views.ts), the
-// end-of-run check by message id in each pipeline's table (lost, duplicated, misrouted), the
-// personal-data scan, and the figures line each scenario publishes. FAULTS_SCALE=full (npm run test:faults) runs the published sizes.
+// pipelines run in one process (logins and a declared page_views, see test/helpers/page-views.ts),
+// the end-of-run check by message id in each pipeline's table (lost, duplicated, misrouted), the
+// personal-data scan, and the figures line each scenario publishes. FAULTS_SCALE=full
+// (npm run test:faults) runs the published sizes.
 import { appendFileSync } from 'node:fs';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
