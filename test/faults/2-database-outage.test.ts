@@ -33,7 +33,7 @@ function committed(): Promise<number> {
   return committedCount(stack);
 }
 
-async function waitForCommitted(cli: CliProcess, above: number, below: number, timeoutMs = 30_000): Promise<number> {
+async function waitForCommitted(cli: CliProcess, above: number, below: number, timeoutMs = SCENARIO_TIMEOUT_MS - 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const n = await committed();

@@ -1,5 +1,5 @@
 // The declared pipeline the promise tests run beside logins: the issue's example file
-// (test/fixtures/issue-25-example.yaml, logins + page_views, each on its own queue), a seeded
+// (examples/pipelines.yaml, logins + page_views, each on its own queue), a seeded
 // generator of page-view bodies as wide as a login, with malformed ones of the kinds its
 // declaration refuses, and both pipelines as cases of one test (describe.each), each run alone.
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { generateSample } from '../../src/local/sample.js';
 import { runCli, type TestStack } from './stack.js';
 
 /** The pipeline file every scenario runs with: `run --config` drains both queues in one process. */
-export const PIPELINE_FILE = fileURLToPath(new URL('../fixtures/issue-25-example.yaml', import.meta.url));
+export const PIPELINE_FILE = fileURLToPath(new URL('../../examples/pipelines.yaml', import.meta.url));
 
 export const PIPELINES = ['logins', 'page_views'] as const;
 export type PipelineName = (typeof PIPELINES)[number];
