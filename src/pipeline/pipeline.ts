@@ -10,6 +10,7 @@ import type { Emit } from '../observability/events.js';
 import { errorCode, type SqsSource } from '../source/sqs/source.js';
 import type { Payload, S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
+import { s3PointerOf, type S3Pointer } from '../transform/s3-pointer.js';
 import type { PipelineTransform } from '../transform/pipeline-transform.js';
 import type { InboundMessage } from '../model/message.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
@@ -258,27 +259,21 @@ export class Pipeline {
       if (this.options.drain) await this.checkDrained(true);
       return 'again';
     }
-    const payloads = this.payloads ? await this.payloads.resolve(messages, this.receiving.signal) : undefined;
-    if (this.stopped && payloads !== undefined && payloads.size > 0) {
-      // Stopped while S3 answered: nothing of this receive was started.
-      await this.giveBack(messages);
-      return 'end';
-    }
     let sliceStart = performance.now();
+    const loads: Promise<void>[] = [];
     for (const message of messages) {
-      const payload = payloads?.get(message);
-      if (payload?.kind === 'transient') {
-        // Not an answer about the object: back to the queue, to be tried again after a backoff.
-        this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
-        await this.source.postpone([message]);
+      const pointer = this.payloads ? s3PointerOf(message.body) : undefined;
+      if (pointer !== undefined) {
+        loads.push(this.loadPayload(message, pointer));
         continue;
       }
-      this.add(this.transform(message, payload));
+      this.add(this.transform(message));
       if (performance.now() - sliceStart > TRANSFORM_SLICE_MS) {
         await nextTurn();
         sliceStart = performance.now();
       }
     }
+    await Promise.all(loads);
     // A FIFO queue that gave fewer than asked has nothing more to give until what is in hand is
     // deleted (SQS hides a group while any of its messages is in flight): waiting for the batch to
     // fill would only wait out --batch-max-wait-ms, each time, for every group.
@@ -289,6 +284,22 @@ export class Pipeline {
       return 'end';
     }
     return 'again';
+  }
+
+  /**
+   * Fetches the S3 payload `pointer` names, under the byte budget, and adds the message as soon as
+   * it is read: a payload waiting for room may be waiting for another's commit, never for the rest
+   * of its receive.
+   */
+  private async loadPayload(message: InboundMessage, pointer: S3Pointer): Promise<void> {
+    const payloads = this.payloads as S3PayloadResolver;
+    const payload = await payloads.fetch(pointer, (bytes, signal) => this.source.holdPayload(message, bytes, signal), this.receiving.signal);
+    if (payload.kind !== 'transient') return this.add(this.transform(message, payload));
+    // Cut short by the stop: not started, so handed straight back.
+    if (this.stopped) return this.giveBack([message]);
+    // Not an answer about the object: back to the queue, to be tried again after a backoff.
+    this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
+    await this.source.postpone([message]);
   }
 
   private receiveSize(): number {
