@@ -39,7 +39,7 @@ export function compileTransform(spec: PipelineSpec, masker: Masker, options: Pi
       masks.push(original.mask);
       originals?.push({ mask: original.mask, field: original.label, value: original.value });
     }
-    return { ok: true, row: { messageId: message.messageId, subjectKey, values, masks } };
+    return { ok: true, row: { messageId: message.messageId, subjectKey, values, masks, sentAtMs: message.sentAtMs } };
   };
   return {
     read(message) {
@@ -76,5 +76,6 @@ export function loginTableRow(row: LoginRow): TableRow {
     subjectKey: row.userKey,
     values: [row.userId, row.deviceType, row.maskedIp, row.maskedDeviceId, String(row.appVersion), row.appVersionRaw, row.locale, row.createDate],
     masks: [row.maskedIp, row.maskedDeviceId],
+    sentAtMs: row.sentAtMs,
   };
 }
