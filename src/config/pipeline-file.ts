@@ -153,8 +153,11 @@ export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEn
 
   const input = (shape.data as PipelineFileInput).pipelines;
   const pipelines = Object.entries(input).map(([name, spec]): PipelineSpec => {
-    if (spec.builtin) return builtinLogins(spec.queue, name);
+    // Absent: the process-wide setting applies (worker.ts).
+    const wiring = { ...(spec.envelope && { envelope: spec.envelope }), ...(spec.s3_payloads && { s3Payloads: spec.s3_payloads }) };
+    if (spec.builtin) return { ...builtinLogins(spec.queue, name), ...wiring };
     return {
+      ...wiring,
       name,
       builtin: false,
       queue: spec.queue,
@@ -373,7 +376,7 @@ function ruleFaults(value: unknown, faults: Fault[]): void {
     const builtin = spec.builtin === true;
     if (builtin) {
       for (const key of ['table', 'subject', 'columns']) {
-        if (key in spec) add([...here, key], `a builtin pipeline takes only queue: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show ${BUILTIN_LOGINS_NAME} prints them)`, 'key');
+        if (key in spec) add([...here, key], `a builtin pipeline takes no ${key}: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show ${BUILTIN_LOGINS_NAME} prints them)`, 'key');
       }
     } else if (!('columns' in spec)) {
       add(here, 'a pipeline of your own needs columns (or builtin: true, for the login pipeline)', 'key');

@@ -184,7 +184,7 @@ export const settings = {
     group: 'SQS',
     schema: z.enum(envelopeModes, { error: `expected ${envelopeModes.slice(0, -1).join(', ')} or ${envelopeModes.at(-1)}` }),
     default: 'auto',
-    doc: "Envelopes around the events: auto unwraps a well-formed SNS Notification (raw delivery off) or EventBridge event, and takes every other body as it is; none takes every body as it is; sns or eventbridge require that envelope (quarantining any other body as bad_envelope). An unwrapped event is keyed by the envelope's id (SNS's redelivery makes no second row) and dated by its time.",
+    doc: "Envelopes around the events: auto unwraps a well-formed SNS Notification (raw delivery off) or EventBridge event, and takes every other body as it is; none takes every body as it is; sns or eventbridge require that envelope (quarantining any other body as bad_envelope). An unwrapped event is keyed by the envelope's id (SNS's redelivery makes no second row) and dated by its time. A pipeline file's envelope sets it per pipeline.",
     commands: [...pipelineCommands, 'replay'],
   }),
   s3Payloads: setting({
@@ -193,7 +193,7 @@ export const settings = {
     group: 'SQS',
     schema: z.enum(['resolve', 'off'], { error: 'expected resolve or off' }),
     default: 'resolve',
-    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same 64 KiB limit; an object missing or unreadable is quarantined as payload_unavailable, a transient S3 failure sends the message back to the queue. off: a pointer is taken as the body (and quarantined).",
+    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same --max-body-bytes limit and --max-in-flight-bytes budget as a body; an object missing or unreadable is quarantined as payload_unavailable, a transient S3 failure sends the message back to the queue. off: a pointer is taken as the body (and quarantined). A pipeline file's s3_payloads sets it per pipeline.",
     commands: runCommands,
   }),
   s3Endpoint: setting({

@@ -184,7 +184,7 @@ describe('sqs2pg check --config', () => {
     const result = await runCli(['check', '--config', bad], stack.env(queues.LOGINS_QUEUE_URL!, queues), GIVE_UP_MS);
     expect(result.code, result.stdout).toBe(2);
     expect(linesOf(result).filter(([, check]) => check.startsWith('pipeline') || check.startsWith('SQS queue'))).toEqual([
-      ['problem', 'pipeline file', `${bad}:2:58: pipelines.logins.table: a builtin pipeline takes only queue: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show logins prints them)`],
+      ['problem', 'pipeline file', `${bad}:2:58: pipelines.logins.table: a builtin pipeline takes no table: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show logins prints them)`],
       ['problem', 'pipeline file', `${bad}:3:19: pipelines.views.queue: the same queue as pipeline logins: one queue feeds one pipeline (two would split its messages between two tables)`],
       ['problem', 'pipeline file', `${bad}:3:73: pipelines.views.columns.a.type: expected one of text, varchar(N), integer, bigint, numeric, boolean, date, timestamptz, jsonb, ip, version`],
       ['skipped', 'SQS queue', 'needs a pipeline file without faults'],

@@ -156,6 +156,36 @@ describe('the builtin logins pipeline', () => {
   });
 });
 
+describe('envelope and s3_payloads: a pipeline\'s own, over the process-wide flags', () => {
+  const file = `pipelines:
+  logins: { builtin: true, queue: http://q/a, envelope: sns, s3_payloads: off }
+  p: { queue: http://q/b, envelope: none, columns: { a: { from: a, type: text } } }
+  r: { queue: http://q/c, columns: { a: { from: a, type: text } } }
+`;
+
+  it('are read where set, and absent (the flags apply) where not', () => {
+    const [logins, p, r] = parsePipelineFile(file, {}).pipelines;
+    expect(logins).toEqual({ ...builtinLogins('http://q/a'), envelope: 'sns', s3Payloads: 'off' });
+    expect([p?.envelope, p?.s3Payloads]).toEqual(['none', undefined]);
+    expect(r).not.toHaveProperty('envelope');
+    expect(r).not.toHaveProperty('s3Payloads');
+  });
+
+  it('a value of neither is refused, with the values there are', () => {
+    expect(faultsOf(declared('      a: { from: a, type: text }\n', '    envelope: SNS\n    s3_payloads: fetch\n'))).toEqual([
+      '4:15 pipelines.p.envelope: expected auto, none, sns or eventbridge',
+      '5:18 pipelines.p.s3_payloads: expected resolve or off',
+    ]);
+  });
+
+  it('pipelines show writes them back', () => {
+    const { pipelines } = parsePipelineFile(file, {});
+    const shown = renderPipelines(pipelines);
+    expect(shown).toContain('    builtin: true\n    queue: http://q/a\n    envelope: sns\n    s3_payloads: off\n');
+    expect(parsePipelineFile(shown, {}).pipelines).toEqual(pipelines);
+  });
+});
+
 describe('faults, each with its line:col and field', () => {
   const q = 'http://localhost:4566/000000000000';
   it.each([
@@ -205,10 +235,10 @@ describe('faults, each with its line:col and field', () => {
     ],
     ['a table of three parts', `pipelines:\n  p: { queue: ${q}/a, table: a.b.c, columns: { a: { from: a, type: text } } }\n`, ['2:60 pipelines.p.table: a table is name or schema.name']],
     [
-      'a builtin pipeline takes only queue',
+      'a builtin pipeline takes no table, subject or columns',
       `pipelines:\n  logins:\n    builtin: true\n    queue: ${q}/a\n    table: t\n    subject: x\n    columns: { a: { from: a, type: text } }\n`,
       ['table', 'subject', 'columns'].map(
-        (key, i) => `${5 + i}:5 pipelines.logins.${key}: a builtin pipeline takes only queue: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show logins prints them)`,
+        (key, i) => `${5 + i}:5 pipelines.logins.${key}: a builtin pipeline takes no ${key}: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show logins prints them)`,
       ),
     ],
     ['builtin: false', `pipelines:\n  p: { builtin: false, queue: ${q}/a, columns: { a: { from: a, type: text } } }\n`, ['2:17 pipelines.p.builtin: expected true (or leave builtin out, for a pipeline of your own)']],
