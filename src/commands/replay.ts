@@ -77,13 +77,16 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
   }
 }
 
-/** A line per pipeline replayed, and one for the records of pipelines it was not given, if any. */
+/**
+ * A line per pipeline replayed (without a file, today's one line for logins, unnamed), and one for
+ * the records of pipelines it was not given, if any.
+ */
 function summary(results: ReadonlyMap<string, ReplayResult>, notGiven: ReadonlyMap<string, number>, file: string | undefined): string {
   const lines = [...results].map(([pipeline, result]) => {
     const refused = Object.entries(result.stillRefused).map(([reason, count]) => `${reason} ${count}`);
     const stillRefused = Object.values(result.stillRefused).reduce((sum, n) => sum + n, 0);
     return (
-      `replayed ${pipeline}: ${result.loaded} loaded and removed from the quarantine; ${stillRefused} still refused${refused.length ? ` (${refused.join(', ')})` : ''}; ` +
+      `replayed${file === undefined ? '' : ` ${pipeline}`}: ${result.loaded} loaded and removed from the quarantine; ${stillRefused} still refused${refused.length ? ` (${refused.join(', ')})` : ''}; ` +
       `${result.withoutBody} without a sealed body (quarantined while the vault was off)`
     );
   });
