@@ -13,6 +13,7 @@ import {
   excessPrivileges,
   mayApplyTablePlan,
   missingPrivileges,
+  namedSchemasPublicMayCreateIn,
   revokePublicCreate,
   schemasPublicMayCreateIn,
   tableShape,
@@ -306,7 +307,7 @@ async function checkDatabase(
     await guarded('migrations', () => checkMigrations(pool)),
     await guarded('privileges', () => checkPrivileges(pool, table, vaultOn)),
     await guarded('least privilege', () => checkExcessPrivilege(pool, table, vaultOn)),
-    await guarded('search path', () => checkSearchPath(pool)),
+    await guarded('search path', () => checkSearchPath(pool, declaredSchemas(declared))),
     await guarded('keys', () => checkKeys(pool, keys)),
   ];
 }
@@ -445,22 +446,35 @@ async function checkExcessPrivilege(pool: Pool, table: UserLoginsTable | undefin
     : { check, status: 'warning', detail: `${what} (the vault is off); ${how}` };
 }
 
+/** The schemas a pipeline file names for its tables (an unqualified table is on the search path). */
+function declaredSchemas(declared: { pipelines?: PipelineSpec[]; named: boolean }): string[] {
+  return [...new Set(declaredSpecs(declared).flatMap((spec) => (spec.table.schema === null ? [] : [spec.table.schema])))];
+}
+
 /**
  * A schema on the role's search path that PUBLIC may create in (public, on PostgreSQL 12–14): any
- * role could plant a function or operator there that runs with the rights of whoever calls it.
+ * role could plant a function or operator there that runs with the rights of whoever calls it. And
+ * one a pipeline file names for its tables: any role could plant a table there before migrate made it.
  */
-async function checkSearchPath(pool: Pool): Promise<CheckResult> {
+async function checkSearchPath(pool: Pool, tableSchemas: readonly string[]): Promise<CheckResult> {
   const check = 'search path';
   const { role, schemas } = await schemasPublicMayCreateIn(pool);
-  if (schemas.length === 0) return { check, status: 'ok', detail: `no schema on the search path of role ${role} lets PUBLIC create objects` };
-  const names = schemas.join(', ');
-  return {
-    check,
-    status: 'warning',
-    detail:
-      `PUBLIC may create objects in ${schemas.length === 1 ? 'schema' : 'schemas'} ${names}, on the search path of role ${role}: a function or operator planted there runs with the rights of whoever calls it ` +
-      `(sqs2pg's own sessions search pg_catalog only; psql and other clients do not); as the owner of ${names} run: ${schemas.map(revokePublicCreate).join(' ')}`,
-  };
+  const beside = (await namedSchemasPublicMayCreateIn(pool, tableSchemas)).filter((schema) => !schemas.includes(schema));
+  if (schemas.length === 0 && beside.length === 0) return { check, status: 'ok', detail: `no schema on the search path of role ${role} lets PUBLIC create objects` };
+  const listed = (names: string[]) => `${names.length === 1 ? 'schema' : 'schemas'} ${names.join(', ')}`;
+  const why = [
+    ...(schemas.length === 0
+      ? []
+      : [
+          `PUBLIC may create objects in ${listed(schemas)}, on the search path of role ${role}: a function or operator planted there runs with the rights of whoever calls it ` +
+            `(sqs2pg's own sessions search pg_catalog only; psql and other clients do not)`,
+        ]),
+    ...(beside.length === 0
+      ? []
+      : [`PUBLIC may create objects in ${listed(beside)}, which the pipeline file names for its tables: a table planted there before migrate creates a pipeline's is its planter's (migrate and run refuse it)`]),
+  ];
+  const all = [...schemas, ...beside];
+  return { check, status: 'warning', detail: `${why.join('; ')}; as the owner of ${all.join(', ')} run: ${all.map(revokePublicCreate).join(' ')}` };
 }
 
 /** A key id this database knows under another key, or a retired one, would make run refuse to start. */

@@ -36,8 +36,9 @@ export type ColumnType =
 
 /**
  * What a column does with a personal value: `mask` stores `<keyId>:` + a keyed HMAC of the value's
- * canonical text (sealing the original in the vault when the vault is on); `seal` stores nothing
- * readable (NULL in the table) and keeps only the sealed original in the vault.
+ * canonical text (sealing the original in the vault when the vault is on); `seal` keeps only the
+ * sealed original, in the vault, and stores the name of its entry (`sealed:` + 32 hex, one per row,
+ * so no two rows match; NULL with the vault off).
  */
 export type Pii = 'none' | 'mask' | 'seal';
 

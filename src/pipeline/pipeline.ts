@@ -174,8 +174,9 @@ export class Pipeline {
       await this.giveBack(this.source.held());
     } finally {
       stopListening();
-      this.source.stopHeartbeat();
       this.source.stopDepthPolling();
+      // An extension still in flight would otherwise meet a closed client ("SQS extend failed" at the end of a drain).
+      await this.source.stopHeartbeat();
     }
     if (this.failure !== undefined) throw this.failure;
     if (this.drained) this.emit('pipeline:drained', { durationMs: performance.now() - started });
@@ -430,7 +431,13 @@ export class Pipeline {
     else await this.source.release(messages);
   }
 
+  /**
+   * Pollers waiting for room look again when there is room for one of them, or the run stops: the
+   * shared budget calls this for every message any of its pipelines deletes, and a dozen waiters
+   * woken each time to find no room was work for nothing (docs/performance.md, "Side by side").
+   */
   private wakePollers(): void {
+    if (this.roomWaiters.length === 0 || (!this.stopped && !this.hasRoom())) return;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const wake of waiters) wake();

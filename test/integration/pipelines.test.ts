@@ -10,7 +10,7 @@ import { oneErrorLine } from '../helpers/cli-output.js';
 import { createTestStack, migrateWithCli, runCli, type CliResult, type TestStack } from '../helpers/stack.js';
 
 const GIVE_UP_MS = 30_000;
-const ISSUE_EXAMPLE = readFileSync(new URL('../fixtures/issue-25-example.yaml', import.meta.url), 'utf8');
+const ISSUE_EXAMPLE = readFileSync(new URL('../../examples/pipelines.yaml', import.meta.url), 'utf8');
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-pipelines-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

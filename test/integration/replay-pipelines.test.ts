@@ -17,7 +17,7 @@ import { TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.
 
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-replay-pipelines-'));
 const FILE = join(dir, 'pipelines.yaml');
-copyFileSync(new URL('../fixtures/issue-25-example.yaml', import.meta.url), FILE);
+copyFileSync(new URL('../../examples/pipelines.yaml', import.meta.url), FILE);
 
 // One event both pipelines read: a login, and a page view whose visitor id (80 characters) is too
 // long for page_views.visitor_id, declared varchar(64) (too_long).

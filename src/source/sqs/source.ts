@@ -68,6 +68,8 @@ export class SqsSource {
   /** messages this run postponed, by id, with when they become visible again */
   private readonly postponed = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** the heartbeat's extension in flight, if any: the run's end waits for it before the client closes */
+  private extending: Promise<void> | undefined;
   private depthPoll: NodeJS.Timeout | undefined;
   private readonly deleteSlots = callLimit(DELETE_CONCURRENCY);
   private readonly visibilitySlots = callLimit(VISIBILITY_CONCURRENCY);
@@ -112,12 +114,19 @@ export class SqsSource {
   /** Starts extending the visibility of messages in hand at half the visibility timeout. */
   startHeartbeat(): void {
     const everyMs = (this.options.visibilityTimeoutSec * 1000) / 2;
-    this.heartbeat = setInterval(() => void this.extendAll(), everyMs);
+    this.heartbeat = setInterval(() => {
+      const extending = this.extendAll().finally(() => {
+        if (this.extending === extending) this.extending = undefined;
+      });
+      this.extending = extending;
+    }, everyMs);
     this.heartbeat.unref();
   }
 
-  stopHeartbeat(): void {
+  /** Stops extending; resolves once an extension in flight has its answer (bounded by the call timeout). */
+  async stopHeartbeat(): Promise<void> {
     clearInterval(this.heartbeat);
+    await this.extending;
   }
 
   /**

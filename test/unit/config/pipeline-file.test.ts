@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinLogins } from '../../../src/config/builtin-pipelines.js';
-import { loadPipelineFile, parsePipelineFile, selectPipelines } from '../../../src/config/pipeline-file.js';
+import { loadPipelineFile, parsePipelineFile, selectPipelines, type PipelineFileOptions } from '../../../src/config/pipeline-file.js';
 import { LIMITS } from '../../../src/config/pipeline-schema.js';
 import { renderPipelines } from '../../../src/config/pipeline-yaml.js';
 import { ConfigError, PipelineFileError, type PipelineFileFault } from '../../../src/errors.js';
@@ -16,7 +16,7 @@ import { LOGIN_EVENT_FIELD_NAMES } from '../../../src/transform/login-event.js';
 const ENV = { LOGINS_QUEUE_URL: 'http://localhost:4566/000000000000/logins', PAGE_VIEWS_QUEUE_URL: 'http://localhost:4566/000000000000/page-views' };
 
 /** The issue's example, exactly as written there. */
-const ISSUE_EXAMPLE = readFileSync(new URL('../../fixtures/issue-25-example.yaml', import.meta.url), 'utf8');
+const ISSUE_EXAMPLE = readFileSync(new URL('../../../examples/pipelines.yaml', import.meta.url), 'utf8');
 
 const path = (...parts: string[]) => ({ kind: 'path', path: parts }) as const;
 const column = (name: string, from: PipelineSpec['columns'][number]['from'], type: PipelineSpec['columns'][number]['type'], extra: Partial<PipelineSpec['columns'][number]> = {}) => ({
@@ -31,8 +31,8 @@ const column = (name: string, from: PipelineSpec['columns'][number]['from'], typ
 });
 
 /** The faults of a file that must fail, as `line:col field: message` lines. */
-function faultsOf(text: string | Buffer, env: NodeJS.ProcessEnv = ENV): string[] {
-  return errorOf(() => parsePipelineFile(text, env, 'p.yaml')).faults.map(show);
+function faultsOf(text: string | Buffer, env: NodeJS.ProcessEnv = ENV, options: PipelineFileOptions = {}): string[] {
+  return errorOf(() => parsePipelineFile(text, env, 'p.yaml', options)).faults.map(show);
 }
 
 function show(fault: PipelineFileFault): string {
@@ -79,8 +79,10 @@ describe('the issue example', () => {
     expect(Object.fromEntries(queuesAsWritten)).toEqual({ logins: '${LOGINS_QUEUE_URL}', page_views: '${PAGE_VIEWS_QUEUE_URL}' });
   });
 
-  it('is the example docs/pipelines.md shows', () => {
-    expect(readFileSync(new URL('../../../docs/pipelines.md', import.meta.url), 'utf8')).toContain(`\`\`\`yaml\n${ISSUE_EXAMPLE}\`\`\`\n`);
+  it('is the example docs/pipelines.md shows (without the line that points editors at the schema)', () => {
+    const [schemaLine, ...rest] = ISSUE_EXAMPLE.split('\n');
+    expect(schemaLine).toBe('# yaml-language-server: $schema=../docs/pipeline-file.schema.json');
+    expect(readFileSync(new URL('../../../docs/pipelines.md', import.meta.url), 'utf8')).toContain(`\`\`\`yaml\n${rest.join('\n')}\`\`\`\n`);
   });
 
   it('names the builtin as the file does, and masks a declared column under its own name', () => {
@@ -322,6 +324,14 @@ describe('${VAR} from the environment', () => {
     expect(faultsOf(declared('      ${COL}: { from: a, type: text }\n'), { COL: 'a' })).toEqual([
       '5:7 pipelines.p.columns."${COL}": a column name must be a lower-case name: letters a-z, digits and _, not starting with a digit, at most 63',
     ]);
+  });
+
+  it("queueOf (demo, local): each queue is the one given, the file's ${VAR} need not be set, the rest still is", () => {
+    const queueOf = (name: string) => `http://127.0.0.1:9/000000000000/${name}`;
+    const { pipelines, queuesAsWritten } = parsePipelineFile(ISSUE_EXAMPLE, {}, 'pipelines.yaml', { queueOf });
+    expect(pipelines.map((spec) => spec.queue)).toEqual([queueOf('logins'), queueOf('page_views')]);
+    expect(Object.fromEntries(queuesAsWritten)).toEqual({ logins: '${LOGINS_QUEUE_URL}', page_views: '${PAGE_VIEWS_QUEUE_URL}' });
+    expect(faultsOf(declared('      a: { from: a, type: text }\n', '    table: ${T}\n'), {}, { queueOf })).toEqual(['4:12 pipelines.p.table: ${T} is not set in the environment (or is empty)']);
   });
 });
 
