@@ -1,4 +1,4 @@
-// sqs2pg quarantine list [--pipeline NAME] | show <message-id> [--reveal --reason "..."]: what
+// sqs2pg quarantine list [--pipeline NAME] | show <message-id> [--pipeline NAME] [--reveal --reason "..."]: what
 // arrives that cannot be loaded, per pipeline. list and show print no personal data; --reveal prints
 // the body, once its audit row is committed.
 import { renderHelp } from '../config/help.js';
@@ -7,7 +7,7 @@ import { rethrowRefusal } from '../db/denied.js';
 import { assertReachable, createPool } from '../db/pool.js';
 import { ConfigError, Sqs2pgError } from '../errors.js';
 import { privateKeysFrom, quarantineKeyring, rethrowSealed } from '../quarantine/openers.js';
-import { countsByReasonAndDay, findRecord } from '../quarantine/records.js';
+import { countsByReasonAndDay, findRecords } from '../quarantine/records.js';
 import { openBody, revealSealedBody } from '../quarantine/sealed-body.js';
 
 const LIST_LIMIT = 100;
@@ -37,8 +37,13 @@ export async function quarantine(args: readonly string[], env: NodeJS.ProcessEnv
       if (messageId === undefined) throw new ConfigError('quarantine show needs <message-id>; see: sqs2pg quarantine --help');
       if (config.reveal && config.reason === undefined) throw new ConfigError('quarantine show --reveal needs --reason (written to the audit); see: sqs2pg quarantine --help');
       const keys = config.reveal ? privateKeysFrom(config, 'quarantine show --reveal', 'it opens the sealed body') : undefined;
-      const record = await findRecord(pool, messageId);
-      if (!record) throw new Sqs2pgError('vault_not_found', `the quarantine holds no record of message ${messageId}`, 4);
+      const records = await findRecords(pool, messageId, config.pipeline);
+      const record = records[0];
+      if (!record) throw new Sqs2pgError('vault_not_found', `the quarantine holds no record of message ${messageId}${config.pipeline === undefined ? '' : ` in pipeline ${config.pipeline}`}`, 4);
+      // Two pipelines fed by one SNS topic each quarantine a message under the notification's id.
+      if (records.length > 1) {
+        throw new ConfigError(`the quarantine holds records of message ${messageId} in pipelines ${records.map((r) => r.pipeline).join(', ')}: name one with --pipeline NAME`);
+      }
       if (!keys || config.reason === undefined) {
         console.log(JSON.stringify(record, null, 2));
         return 0;
@@ -47,7 +52,7 @@ export async function quarantine(args: readonly string[], env: NodeJS.ProcessEnv
       // Before the audit row: a key this vault was never sealed to is refused without one.
       const keyring = await quarantineKeyring(pool, keys);
       // The audit row commits before the sealed body is handed over; it is opened here, then printed.
-      const sealed = await revealSealedBody(pool, messageId, reason);
+      const sealed = await revealSealedBody(pool, record.pipeline, messageId, reason);
       let body: string | undefined;
       if (sealed) {
         try {

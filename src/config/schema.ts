@@ -122,8 +122,9 @@ export const settings = {
       rotate: 'The pipeline file the workers run: a mask-key rotation re-keys the quarantine records of its declared pipelines by their declarations (without it, those records keep the old key and are counted).',
       demo: 'A pipeline file (YAML; docs/pipelines.md): the demo makes one embedded queue a pipeline (page_views: page-views) in place of the file\'s, sends each generated events (or --input), drains them all and reports each.',
       local: 'A pipeline file (YAML; docs/pipelines.md): local makes one queue a pipeline (page_views: page-views) and prints each queue\'s ${VAR} to export, and the run --drain --config line.',
+      replay: "The pipeline file the workers run: replay reads each pipeline's quarantine records by its declaration, into its table (without it, the logins records alone; records of pipelines not in the file are left and counted).",
     },
-    commands: ['run', 'check', 'pipelines', 'migrate', 'rotate', 'demo', 'local'],
+    commands: ['run', 'check', 'pipelines', 'migrate', 'rotate', 'demo', 'local', 'replay'],
   }),
   pipeline: setting({
     flag: 'pipeline',
@@ -136,10 +137,11 @@ export const settings = {
     docFor: {
       pipelines: 'The pipeline to show (usually given as the argument: sqs2pg pipelines show <name>).',
       migrate: 'The one pipeline of the file whose table migrate brings up to date.',
-      quarantine: 'Only the records of this pipeline (quarantine list); without it, every pipeline\'s.',
+      quarantine: 'Only the records of this pipeline (quarantine list), or its record of the message (quarantine show: needed when two pipelines quarantined one message id); without it, every pipeline\'s.',
+      replay: 'Replay only the records of this pipeline of the file; the others are left alone.',
       forget: 'The pipeline to erase --subject from, by the name it is registered under (migrate registers every pipeline of the file, and logins without one).',
     },
-    commands: ['run', 'check', 'pipelines', 'migrate', 'quarantine', 'forget'],
+    commands: ['run', 'check', 'pipelines', 'migrate', 'quarantine', 'forget', 'replay'],
   }),
   queueUrl: setting({
     flag: 'queue-url',
@@ -754,8 +756,9 @@ export const settings = {
     docFor: {
       run: 'Print the end-of-run summary of --drain as one JSON object on stdout instead of text.',
       check: 'Print the check results as one JSON object on stdout instead of text.',
+      replay: 'Print what replay did as one JSON object on stdout instead of text: per pipeline replayed, and the records of pipelines it was not given.',
     },
-    commands: runCommands,
+    commands: [...runCommands, 'replay'],
   }),
   demoMessages: setting({
     flag: 'messages',

@@ -75,7 +75,8 @@ export function grantStatements(roles: RoleNames, database: string, userLogins: 
     `GRANT SELECT ON sqs2pg.key_fingerprints TO ${o}`,
     `GRANT EXECUTE ON FUNCTION sqs2pg.stop_tombstoned(text[]) TO ${w}`,
     `GRANT INSERT, SELECT (sqs_message_id) ON ${user_logins} TO ${w}`,
-    `GRANT INSERT, SELECT (sqs_message_id) ON sqs2pg.quarantine TO ${w}`,
+    // A quarantine record's key is (pipeline, sqs_message_id) (sql/0014): ON CONFLICT infers it from both.
+    `GRANT INSERT, SELECT (pipeline, sqs_message_id) ON sqs2pg.quarantine TO ${w}`,
     `GRANT INSERT ON sqs2pg_vault.entries TO ${w}`,
     `GRANT SELECT ON ${user_logins} TO ${a}`,
     `GRANT SELECT ON ${user_logins} TO ${o}`,
@@ -91,7 +92,7 @@ export function grantStatements(roles: RoleNames, database: string, userLogins: 
     // Sealed bodies only through the audited function: no SELECT on sqs2pg_vault.quarantine_bodies.
     // Replay, which rewrites rows and records, runs as the owner like rotate (it too opens each body
     // through that function, so every body it reads is audited).
-    `GRANT EXECUTE ON FUNCTION sqs2pg_vault.begin_quarantine_reveal(varchar, text), sqs2pg_vault.revealed_quarantine_body(bigint) TO ${o}`,
+    `GRANT EXECUTE ON FUNCTION sqs2pg_vault.begin_quarantine_reveal(text, varchar, text), sqs2pg_vault.begin_quarantine_reveal(varchar, text), sqs2pg_vault.revealed_quarantine_body(bigint) TO ${o}`,
     // forget --pipeline reads which table a pipeline is and how its subject is keyed; it erases only
     // through forget_subject, which finds the table in the registry itself.
     `GRANT SELECT ON sqs2pg.pipelines TO ${o}`,

@@ -102,10 +102,11 @@ export const workerPrivileges = (userLogins: string): readonly Privilege[] => [
     query: `SELECT has_table_privilege('sqs2pg.quarantine', 'INSERT') AS ok`,
   },
   {
-    what: 'SELECT (sqs_message_id) on sqs2pg.quarantine',
-    grant: (role) => `GRANT SELECT (sqs_message_id) ON sqs2pg.quarantine TO ${quoteIdent(role)}`,
+    // A record's key is (pipeline, sqs_message_id) (sql/0014): ON CONFLICT reads both.
+    what: 'SELECT (pipeline, sqs_message_id) on sqs2pg.quarantine',
+    grant: (role) => `GRANT SELECT (pipeline, sqs_message_id) ON sqs2pg.quarantine TO ${quoteIdent(role)}`,
     exists: columnExists('sqs2pg.quarantine', 'sqs_message_id'),
-    query: `SELECT has_column_privilege('sqs2pg.quarantine', 'sqs_message_id', 'SELECT') AS ok`,
+    query: `SELECT has_column_privilege('sqs2pg.quarantine', 'pipeline', 'SELECT') AND has_column_privilege('sqs2pg.quarantine', 'sqs_message_id', 'SELECT') AS ok`,
   },
   // At start the worker records, or checks, which key each of its key ids stands for.
   {

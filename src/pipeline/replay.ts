@@ -1,34 +1,74 @@
-// Replay: quarantined messages re-run through today's validation and masking from their sealed
-// bodies, one record per transaction: the audit row, the row (through the workers' own sink
-// statements), its vault entries and the record's removal commit together, or not at all. A
-// record that still fails stays, with its new reason. Records are taken in message-id order with
-// SKIP LOCKED, so a replay stopped half way resumes where it was and two replays never collide.
+// Replay: one pipeline's quarantined messages re-run through its transform (today's validation and
+// masking) from their sealed bodies, one record per transaction: the audit row, the row (through the
+// workers' own sink statements, into the pipeline's table), its vault entries and the record's
+// removal commit together, or not at all. A record that still fails stays, with its new reason.
+// Records are taken in message-id order with SKIP LOCKED, so a replay stopped half way resumes where
+// it was and two replays never collide.
 import type { Pool, PoolClient } from '../db/pool.js';
 import { inTransaction } from '../db/transaction.js';
 import { BEGIN_VAULT_WRITE } from '../db/vault-lock.js';
 import { classifyFailure } from '../db/sqlstate.js';
+import { planDeclaredTables } from '../db/declared-tables.js';
+import { requireUserLogins } from '../db/user-logins.js';
+import { DatabaseRefusedError } from '../errors.js';
+import { sinkTargetOf, type SinkTarget } from '../sink/postgres/conflict-target.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
 import type { Masker } from '../transform/mask.js';
-import { messageToVaultedRow } from '../transform/message-to-row.js';
-import { loginTableRow } from '../transform/pipeline-transform.js';
+import { compileTransform, type PipelineTransform } from '../transform/pipeline-transform.js';
 import { SQS_MAX_BODY_BYTES, type RejectReason } from '../model/message.js';
+import type { PipelineSpec } from '../model/pipeline.js';
 import { sealBatch } from '../vault/seal-batch.js';
 import type { SealedItemOpener, VaultSealer } from '../vault/sealed-box.js';
 import { openBody, takeSealedBodyForReplay } from '../quarantine/sealed-body.js';
 
 export interface ReplayOptions {
+  /** the pipeline's sink: its table and idempotency; its pipeline names the records replayed */
   sink: PostgresSink;
-  masker: Masker;
+  /**
+   * the pipeline's transform, compiled as its workers' (vault on, SQS's body limit): a sealed body is
+   * the whole message as received, its envelope included
+   */
+  transform: PipelineTransform;
   /** the officer's keyring: bodies sealed under the current or the previous key pair */
   opener: SealedItemOpener;
   /** vault entries for the replayed rows' masks (null: the vault's entries are not written) */
   vault: VaultSealer | null;
   reason: string;
-  /** as the workers': a sealed body is the whole message as received, its envelope included */
-  envelope?: EnvelopeMode | undefined;
   whereReason?: RejectReason | undefined;
   limit?: number | undefined;
+}
+
+/**
+ * `spec`'s transform as replay reads a sealed body with it: as the pipeline's workers read the
+ * message, under SQS's own body limit (a body the queue took is an event), with the vault on.
+ */
+export function replayTransform(spec: PipelineSpec, masker: Masker, envelope: EnvelopeMode): PipelineTransform {
+  return compileTransform(spec, masker, { envelope, maxBodyBytes: SQS_MAX_BODY_BYTES, vault: true });
+}
+
+/**
+ * Where each pipeline's replayed rows go: user_logins for the login pipeline, a declared pipeline's
+ * table as it is. Replay changes no table: one that is not as declared (missing, a column declared
+ * since, a type it cannot hold) is refused with what to do, before any record is touched.
+ */
+export async function replayTargets(pool: Pool, specs: readonly PipelineSpec[], file: string | undefined): Promise<Map<string, SinkTarget>> {
+  const targets = new Map<string, SinkTarget>();
+  const declared = specs.filter((spec) => !spec.builtin);
+  const problems: string[] = [];
+  for (const plan of declared.length === 0 ? [] : await planDeclaredTables(pool, declared)) {
+    const spec = declared.find((candidate) => candidate.name === plan.pipeline)!;
+    if (plan.refusals.length > 0) problems.push(...plan.refusals);
+    else if (plan.table === null || !plan.exists || plan.actions.length > 0) {
+      problems.push(`pipeline ${plan.pipeline}: its table is not as declared yet (${plan.actions.map((action) => action.what).join(', ')}); run "sqs2pg migrate --config ${file ?? 'FILE'}" as the tables' owner first`);
+    } else targets.set(spec.name, sinkTargetOf(spec, { name: plan.table, partitioned: false }));
+  }
+  if (problems.length > 0) throw new DatabaseRefusedError('db_schema', `replay writes into each pipeline's table as declared: ${problems.join('; ')}`);
+  if (specs.some((spec) => spec.builtin)) {
+    const logins = await requireUserLogins(pool);
+    for (const spec of specs) if (spec.builtin) targets.set(spec.name, sinkTargetOf(spec, logins));
+  }
+  return targets;
 }
 
 export interface ReplayResult {
@@ -69,7 +109,7 @@ interface RecordRow {
   sent_ms: string;
 }
 
-/** The next record of `pipeline` (replay reads bodies as the login pipeline's: only its own records). */
+/** The next record of `pipeline`: its bodies are read by that pipeline's transform alone. */
 async function nextRecord(client: PoolClient, after: string, whereReason: RejectReason | undefined, pipeline: string): Promise<{ id: string; receiveCount: number; sentAtMs: number } | undefined> {
   const result = await client.query<RecordRow>(
     `SELECT sqs_message_id AS id, receive_count, (extract(epoch FROM sent_at) * 1000)::bigint AS sent_ms
@@ -83,29 +123,30 @@ async function nextRecord(client: PoolClient, after: string, whereReason: Reject
 }
 
 async function replayOne(client: PoolClient, record: { id: string; receiveCount: number; sentAtMs: number }, options: ReplayOptions): Promise<Fate> {
-  const sealed = await takeSealedBodyForReplay(client, record.id, options.reason);
+  const pipeline = options.sink.pipeline;
+  const sealed = await takeSealedBodyForReplay(client, pipeline, record.id, options.reason);
   if (!sealed) return { kind: 'no_body' };
   const message = { messageId: record.id, body: openBody(sealed, record.id, options.opener), sentAtMs: record.sentAtMs, receiveCount: record.receiveCount };
-  const { outcome, originals } = messageToVaultedRow(message, options.masker, { envelope: options.envelope, maxBodyBytes: SQS_MAX_BODY_BYTES });
+  const { outcome, originals = [] } = options.transform.read(message);
   if (outcome.kind === 'rejected') {
-    await setReason(client, record.id, outcome.rejection.reason, outcome.rejection.field, null);
+    await setReason(client, pipeline, record.id, outcome.rejection.reason, outcome.rejection.field, null);
     return { kind: 'refused', reason: outcome.rejection.reason };
   }
   await client.query('SAVEPOINT replay_row');
   try {
-    await options.sink.writeIn(client, { rows: [loginTableRow(outcome.row)], rejections: [], vault: options.vault ? sealBatch(originals, options.vault) : [] });
+    await options.sink.writeIn(client, { rows: [outcome.row], rejections: [], vault: options.vault ? sealBatch(originals, options.vault) : [] });
   } catch (error) {
     const { kind, code } = classifyFailure(error);
     if (kind !== 'data') throw error;
     await client.query('ROLLBACK TO SAVEPOINT replay_row');
-    await setReason(client, record.id, 'db_rejected', null, code);
+    await setReason(client, pipeline, record.id, 'db_rejected', null, code);
     return { kind: 'refused', reason: 'db_rejected' };
   }
   // A row already there (a late redelivery loaded it) is as good: the record goes either way.
-  await client.query('DELETE FROM sqs2pg.quarantine WHERE sqs_message_id = $1', [record.id]);
+  await client.query('DELETE FROM sqs2pg.quarantine WHERE pipeline = $1 AND sqs_message_id = $2', [pipeline, record.id]);
   return { kind: 'loaded' };
 }
 
-async function setReason(client: PoolClient, id: string, reason: RejectReason, field: string | null, detail: string | null): Promise<void> {
-  await client.query('UPDATE sqs2pg.quarantine SET reason = $2, field = $3, detail = $4 WHERE sqs_message_id = $1', [id, reason, field, detail]);
+async function setReason(client: PoolClient, pipeline: string, id: string, reason: RejectReason, field: string | null, detail: string | null): Promise<void> {
+  await client.query('UPDATE sqs2pg.quarantine SET reason = $3, field = $4, detail = $5 WHERE pipeline = $1 AND sqs_message_id = $2', [pipeline, id, reason, field, detail]);
 }

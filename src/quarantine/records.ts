@@ -23,6 +23,16 @@ export async function countsByReasonAndDay(pool: Pool, limit: number, pipeline?:
   return result.rows.map((row) => ({ day: row.day, pipeline: row.pipeline, reason: row.reason, count: Number(row.count), bytes: Number(row.bytes ?? 0) }));
 }
 
+/** The records of every pipeline but `except`'s, by pipeline (of `reason` only, when given). */
+export async function countsOfOtherPipelines(pool: Pool, except: readonly string[], reason?: string): Promise<Map<string, number>> {
+  const result = await pool.query<{ pipeline: string; count: string }>(
+    `SELECT pipeline, count(*) AS count FROM sqs2pg.quarantine
+      WHERE pipeline <> ALL ($1::text[]) AND ($2::text IS NULL OR reason = $2::text) GROUP BY 1 ORDER BY 1`,
+    [except, reason ?? null],
+  );
+  return new Map(result.rows.map((row) => [row.pipeline, Number(row.count)]));
+}
+
 export interface QuarantineRecord {
   messageId: string;
   pipeline: string;
@@ -42,7 +52,8 @@ export interface QuarantineRecord {
   userKey: string | null;
 }
 
-export async function findRecord(pool: Pool, messageId: string): Promise<QuarantineRecord | undefined> {
+/** The records of `messageId` (one per pipeline that refused it, sql/0014), or `pipeline`'s alone. */
+export async function findRecords(pool: Pool, messageId: string, pipeline?: string): Promise<QuarantineRecord[]> {
   const result = await pool.query<{
     sqs_message_id: string;
     pipeline: string;
@@ -62,12 +73,10 @@ export async function findRecord(pool: Pool, messageId: string): Promise<Quarant
   }>(
     `SELECT sqs_message_id, pipeline, reason, field, detail, receive_count, sent_at, quarantined_at, body_bytes, body_sha256, body_shape,
             masked_ips, masked_device_ids, masked_values, user_key
-       FROM sqs2pg.quarantine WHERE sqs_message_id = $1`,
-    [messageId],
+       FROM sqs2pg.quarantine WHERE sqs_message_id = $1 AND ($2::text IS NULL OR pipeline = $2::text) ORDER BY pipeline`,
+    [messageId, pipeline ?? null],
   );
-  const row = result.rows[0];
-  if (!row) return undefined;
-  return {
+  return result.rows.map((row) => ({
     messageId: row.sqs_message_id,
     pipeline: row.pipeline,
     reason: row.reason,
@@ -83,5 +92,5 @@ export async function findRecord(pool: Pool, messageId: string): Promise<Quarant
     maskedDeviceIds: row.masked_device_ids ?? [],
     maskedValues: row.masked_values ?? {},
     userKey: row.user_key,
-  };
+  }));
 }

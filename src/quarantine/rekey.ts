@@ -23,6 +23,7 @@ export const BATCH_BODY_BYTES = 8 * 1024 * 1024;
 
 interface SealedRecordRow {
   id: string;
+  pipeline: string;
   vault_key_id: string | null;
   ephemeral_public_key: Buffer | null;
   nonce: Buffer | null;
@@ -34,16 +35,39 @@ function sealedOf(row: SealedRecordRow): SealedItem | undefined {
   return { vaultKeyId: row.vault_key_id, ephemeralPublicKey: row.ephemeral_public_key, nonce: row.nonce, ciphertext: row.ciphertext };
 }
 
-/** The first of `rows` (id, bytes) that fit in BATCH_BODY_BYTES together, at least one. */
-function withinBudget(rows: readonly { id: string; bytes: number | null }[]): string[] {
-  const ids: string[] = [];
+/** A record's key (sql/0014): two pipelines may each hold a record of one message id. */
+interface RecordKey {
+  id: string;
+  pipeline: string;
+}
+
+// A batch's cursor is the last record's key in (message id, pipeline) order, carried as one string
+// (inBatches'): the id, a tab, the pipeline, whose name never holds a tab. A bare message id (no tab)
+// starts at that id's records.
+function cursorOf(key: RecordKey | undefined): string | undefined {
+  return key && `${key.id}\t${key.pipeline}`;
+}
+
+function positionOf(after: string): [id: string, pipeline: string] {
+  const tab = after.lastIndexOf('\t');
+  return tab < 0 ? [after, ''] : [after.slice(0, tab), after.slice(tab + 1)];
+}
+
+/** The first of `rows` (key, bytes) that fit in BATCH_BODY_BYTES together, at least one. */
+function withinBudget(rows: readonly (RecordKey & { bytes: number | null })[]): RecordKey[] {
+  const keys: RecordKey[] = [];
   let bytes = 0;
   for (const row of rows) {
     bytes += row.bytes ?? 0;
-    if (ids.length > 0 && bytes > BATCH_BODY_BYTES) break;
-    ids.push(row.id);
+    if (keys.length > 0 && bytes > BATCH_BODY_BYTES) break;
+    keys.push({ id: row.id, pipeline: row.pipeline });
   }
-  return ids;
+  return keys;
+}
+
+/** The parameters `(pipeline, sqs_message_id) IN (SELECT * FROM unnest($n::text[], $n+1::varchar[]))` takes. */
+function keyArrays(keys: readonly RecordKey[]): [string[], string[]] {
+  return [keys.map((key) => key.pipeline), keys.map((key) => key.id)];
 }
 
 export interface BodyResealing {
@@ -54,17 +78,18 @@ export interface BodyResealing {
 
 /** A vault key rotation: re-seals to `sealer`'s key pair a batch of the bodies sealed under another key id. */
 export async function resealBodies(client: PoolClient, after: string, limit: number, opener: SealedItemOpener, sealer: VaultSealer): Promise<BodyResealing> {
-  const candidates = await client.query<{ id: string; bytes: number | null }>(
-    `SELECT sqs_message_id AS id, octet_length(ciphertext) AS bytes FROM sqs2pg_vault.quarantine_bodies
-      WHERE sqs_message_id > $1 AND vault_key_id <> $2 ORDER BY sqs_message_id LIMIT $3 FOR UPDATE`,
-    [after, sealer.keyId, limit],
+  const [afterId, afterPipeline] = positionOf(after);
+  const candidates = await client.query<RecordKey & { bytes: number | null }>(
+    `SELECT sqs_message_id AS id, pipeline, octet_length(ciphertext) AS bytes FROM sqs2pg_vault.quarantine_bodies
+      WHERE (sqs_message_id, pipeline) > ($1, $2) AND vault_key_id <> $3 ORDER BY sqs_message_id, pipeline LIMIT $4 FOR UPDATE`,
+    [afterId, afterPipeline, sealer.keyId, limit],
   );
-  const ids = withinBudget(candidates.rows);
-  if (ids.length === 0) return { last: undefined, resealed: 0 };
+  const keys = withinBudget(candidates.rows);
+  if (keys.length === 0) return { last: undefined, resealed: 0 };
   const rows = await client.query<SealedRecordRow>(
-    `SELECT sqs_message_id AS id, vault_key_id, ephemeral_public_key, nonce, ciphertext FROM sqs2pg_vault.quarantine_bodies
-      WHERE sqs_message_id = ANY($1::varchar[]) ORDER BY sqs_message_id`,
-    [ids],
+    `SELECT sqs_message_id AS id, pipeline, vault_key_id, ephemeral_public_key, nonce, ciphertext FROM sqs2pg_vault.quarantine_bodies
+      WHERE (pipeline, sqs_message_id) IN (SELECT * FROM unnest($1::text[], $2::varchar[])) ORDER BY sqs_message_id, pipeline`,
+    keyArrays(keys),
   );
   const batch = sealer.batch();
   for (const row of rows.rows) {
@@ -72,11 +97,11 @@ export async function resealBodies(client: PoolClient, after: string, limit: num
     const sealed = batch.seal(context, opener.open(sealedOf(row)!, context));
     // One statement per body, with binary parameters: bodies are rare, and may each be 1 MiB.
     await client.query(
-      'UPDATE sqs2pg_vault.quarantine_bodies SET vault_key_id = $2, ephemeral_public_key = $3, nonce = $4, ciphertext = $5 WHERE sqs_message_id = $1',
-      [row.id, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext],
+      'UPDATE sqs2pg_vault.quarantine_bodies SET vault_key_id = $3, ephemeral_public_key = $4, nonce = $5, ciphertext = $6 WHERE pipeline = $1 AND sqs_message_id = $2',
+      [row.pipeline, row.id, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext],
     );
   }
-  return { last: ids.at(-1), resealed: rows.rows.length };
+  return { last: cursorOf(keys.at(-1)), resealed: rows.rows.length };
 }
 
 export interface QuarantineRekeying {
@@ -98,7 +123,7 @@ const UNDER_OTHER_MASK_KEY = `(left(q.user_key, length($1)) <> $1
 /** Records of other mask key ids with a sealed body: what a rerun of rotate could still re-key. */
 export async function rekeyableRecords(client: PoolClient, maskKeyId: string): Promise<number> {
   const result = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM sqs2pg.quarantine q JOIN sqs2pg_vault.quarantine_bodies b USING (sqs_message_id) WHERE ${UNDER_OTHER_MASK_KEY}`,
+    `SELECT count(*) AS n FROM sqs2pg.quarantine q JOIN sqs2pg_vault.quarantine_bodies b USING (pipeline, sqs_message_id) WHERE ${UNDER_OTHER_MASK_KEY}`,
     [`${maskKeyId}:`],
   );
   return Number(result.rows[0]?.n ?? 0);
@@ -116,21 +141,22 @@ export async function rekeyQuarantine(
   { after = '', limit = null, pipelines = NO_PIPELINES }: { after?: string; limit?: number | null; pipelines?: ReadonlyMap<string, PipelineSpec> } = {},
 ): Promise<QuarantineRekeying> {
   const prefix = `${masker.keyId}:`;
-  const candidates = await client.query<{ id: string; bytes: number | null }>(
-    `SELECT q.sqs_message_id AS id, octet_length(b.ciphertext) AS bytes
-       FROM sqs2pg.quarantine q LEFT JOIN sqs2pg_vault.quarantine_bodies b USING (sqs_message_id)
-      WHERE q.sqs_message_id > $2 AND ${UNDER_OTHER_MASK_KEY}
-      ORDER BY q.sqs_message_id LIMIT $3 FOR UPDATE OF q`,
-    [prefix, after, limit],
+  const [afterId, afterPipeline] = positionOf(after);
+  const candidates = await client.query<RecordKey & { bytes: number | null }>(
+    `SELECT q.sqs_message_id AS id, q.pipeline, octet_length(b.ciphertext) AS bytes
+       FROM sqs2pg.quarantine q LEFT JOIN sqs2pg_vault.quarantine_bodies b USING (pipeline, sqs_message_id)
+      WHERE (q.sqs_message_id, q.pipeline) > ($2, $4) AND ${UNDER_OTHER_MASK_KEY}
+      ORDER BY q.sqs_message_id, q.pipeline LIMIT $3 FOR UPDATE OF q`,
+    [prefix, afterId, limit, afterPipeline],
   );
-  const ids = limit === null ? candidates.rows.map((row) => row.id) : withinBudget(candidates.rows);
-  const result: QuarantineRekeying = { rekeyed: 0, unsealed: 0, undeclared: 0, last: ids.at(-1) };
-  if (ids.length === 0) return result;
-  const records = await client.query<SealedRecordRow & { pipeline: string }>(
+  const keys = limit === null ? candidates.rows : withinBudget(candidates.rows);
+  const result: QuarantineRekeying = { rekeyed: 0, unsealed: 0, undeclared: 0, last: cursorOf(keys.at(-1)) };
+  if (keys.length === 0) return result;
+  const records = await client.query<SealedRecordRow>(
     `SELECT q.sqs_message_id AS id, q.pipeline, b.vault_key_id, b.ephemeral_public_key, b.nonce, b.ciphertext
-       FROM sqs2pg.quarantine q LEFT JOIN sqs2pg_vault.quarantine_bodies b USING (sqs_message_id)
-      WHERE q.sqs_message_id = ANY($1::varchar[]) ORDER BY q.sqs_message_id`,
-    [ids],
+       FROM sqs2pg.quarantine q LEFT JOIN sqs2pg_vault.quarantine_bodies b USING (pipeline, sqs_message_id)
+      WHERE (q.pipeline, q.sqs_message_id) IN (SELECT * FROM unnest($1::text[], $2::varchar[])) ORDER BY q.sqs_message_id, q.pipeline`,
+    keyArrays(keys),
   );
   for (const row of records.rows) {
     const spec = pipelines.get(row.pipeline);
@@ -150,8 +176,8 @@ export async function rekeyQuarantine(
     await client.query(
       `UPDATE sqs2pg.quarantine SET user_key = $2, masked_ips = $3::varchar(256)[], masked_device_ids = $4::varchar(256)[], body_sha256 = $5,
               masked_values = $6::jsonb
-        WHERE sqs_message_id = $1`,
-      [row.id, facts.userKey, facts.body.maskedIps, facts.body.maskedDeviceIds, facts.body.hash, JSON.stringify(facts.body.maskedValues)],
+        WHERE sqs_message_id = $1 AND pipeline = $7`,
+      [row.id, facts.userKey, facts.body.maskedIps, facts.body.maskedDeviceIds, facts.body.hash, JSON.stringify(facts.body.maskedValues), row.pipeline],
     );
     result.rekeyed++;
   }

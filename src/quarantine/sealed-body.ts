@@ -14,28 +14,30 @@ interface SealedRow {
 }
 
 /**
- * An officer's reveal: the audited sealed body, or undefined when the record has none (vault off
- * when it was written; nothing is audited then). Each step is its own (autocommitted) statement.
+ * An officer's reveal of `pipeline`'s record: the audited sealed body, or undefined when the record
+ * has none (vault off when it was written; nothing is audited then). Each step is its own
+ * (autocommitted) statement.
  */
-export async function revealSealedBody(pool: Pool, messageId: string, reason: string): Promise<SealedItem | undefined> {
-  const begun = await pool.query<{ id: string | null }>('SELECT sqs2pg_vault.begin_quarantine_reveal($1, $2) AS id', [messageId, reason]);
+export async function revealSealedBody(pool: Pool, pipeline: string, messageId: string, reason: string): Promise<SealedItem | undefined> {
+  const begun = await pool.query<{ id: string | null }>('SELECT sqs2pg_vault.begin_quarantine_reveal($1, $2, $3) AS id', [pipeline, messageId, reason]);
   const auditId = begun.rows[0]?.id ?? null;
   if (auditId === null) return undefined;
   const result = await pool.query<SealedRow>('SELECT * FROM sqs2pg_vault.revealed_quarantine_body($1)', [auditId]);
   return sealedItem(result.rows[0]);
 }
 
-/** Replay, as the owner: the sealed body and its audit row, in the caller's transaction. */
-export async function takeSealedBodyForReplay(client: PoolClient, messageId: string, reason: string): Promise<SealedItem | undefined> {
+/** Replay, as the owner: the sealed body of `pipeline`'s record and its audit row, in the caller's transaction. */
+export async function takeSealedBodyForReplay(client: PoolClient, pipeline: string, messageId: string, reason: string): Promise<SealedItem | undefined> {
   const result = await client.query<SealedRow>(
-    'SELECT vault_key_id, ephemeral_public_key, nonce, ciphertext FROM sqs2pg_vault.quarantine_bodies WHERE sqs_message_id = $1',
-    [messageId],
+    'SELECT vault_key_id, ephemeral_public_key, nonce, ciphertext FROM sqs2pg_vault.quarantine_bodies WHERE pipeline = $1 AND sqs_message_id = $2',
+    [pipeline, messageId],
   );
   const item = sealedItem(result.rows[0]);
   if (!item) return undefined;
   await client.query(
-    `INSERT INTO sqs2pg_vault.audit (database_user, session_user_name, action, subject, reason) VALUES (session_user, session_user, 'replay', $1, $2)`,
-    [messageId, reason],
+    `INSERT INTO sqs2pg_vault.audit (database_user, session_user_name, action, subject, reason, detail)
+     VALUES (session_user, session_user, 'replay', $1, $2, jsonb_build_object('pipeline', $3::text))`,
+    [messageId, reason, pipeline],
   );
   return item;
 }

@@ -128,7 +128,7 @@ describe('sqs2pg check', () => {
     await asAdmin(`GRANT USAGE ON SCHEMA sqs2pg TO ${role};
       GRANT SELECT ON sqs2pg.schema_migrations TO ${role};
       GRANT SELECT (sqs_message_id) ON user_logins TO ${role};
-      GRANT INSERT, SELECT (sqs_message_id) ON sqs2pg.quarantine TO ${role};
+      GRANT INSERT, SELECT (pipeline, sqs_message_id) ON sqs2pg.quarantine TO ${role};
       GRANT SELECT, INSERT ON sqs2pg.key_fingerprints TO ${role};
       GRANT EXECUTE ON FUNCTION sqs2pg.stop_tombstoned(text[]) TO ${role}`);
     const url = new URL(stack.databaseUrl);

@@ -21,6 +21,7 @@ const MIGRATIONS = [
   '0011_quarantine_masked_values',
   '0012_forget_subject',
   '0013_subject_entries',
+  '0014_quarantine_key_per_pipeline',
 ];
 
 let stack: TestStack;

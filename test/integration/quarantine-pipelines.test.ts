@@ -115,12 +115,12 @@ describe('a mask-key rotation and a declared pipeline\'s records', () => {
   const next = createMasker(Buffer.from(TEST_MASK_KEY_2, 'hex'), 'k2');
   const opener = createVaultOpener(Buffer.from(TEST_VAULT_PRIVATE_KEY, 'hex'), 'v1');
 
-  async function storeSealed(messageId: string, fields: Record<string, unknown>): Promise<void> {
-    await store(pageViewRecord(messageId, fields), 'page_views');
+  async function storeSealed(messageId: string, fields: Record<string, unknown>, pipeline = 'page_views'): Promise<void> {
+    await store(pageViewRecord(messageId, fields), pipeline);
     const sealed = createVaultSealer(Buffer.from(TEST_VAULT_PUBLIC_KEY, 'hex'), 'v1').batch().seal(quarantineContext(messageId), pageViewBody(fields));
     await stack.pool.query(
-      'INSERT INTO sqs2pg_vault.quarantine_bodies (sqs_message_id, vault_key_id, ephemeral_public_key, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5)',
-      [messageId, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext],
+      'INSERT INTO sqs2pg_vault.quarantine_bodies (pipeline, sqs_message_id, vault_key_id, ephemeral_public_key, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5, $6)',
+      [pipeline, messageId, sealed.vaultKeyId, sealed.ephemeralPublicKey, sealed.nonce, sealed.ciphertext],
     );
   }
 
@@ -153,5 +153,27 @@ describe('a mask-key rotation and a declared pipeline\'s records', () => {
       masked_values: { masked_email: [next.mask('masked_email', EMAIL)], masked_ip: [next.mask('masked_ip', '203.0.113.50')] },
       masked_ips: [],
     });
+  });
+
+  it('two pipelines\' records of one message id: a batch at a time, each re-keyed from its own body (the cursor skips neither)', async () => {
+    const twin = { ...PAGE_VIEWS, name: 'page_views_b' };
+    await storeSealed('rt-1', { duration_ms: 'x' });
+    await storeSealed('rt-1', { duration_ms: 'y' }, twin.name);
+    const pipelines = new Map([[PAGE_VIEWS.name, PAGE_VIEWS], [twin.name, twin]]);
+    const client = await stack.pool.connect();
+    try {
+      const first = await rekeyQuarantine(client, next, opener, { after: 'rt-', limit: 1, pipelines });
+      expect(first).toMatchObject({ rekeyed: 1 });
+      const second = await rekeyQuarantine(client, next, opener, { after: first.last, limit: 1, pipelines });
+      expect(second).toMatchObject({ rekeyed: 1 });
+      expect(await rekeyQuarantine(client, next, opener, { after: second.last, limit: 1, pipelines })).toMatchObject({ rekeyed: 0, last: undefined });
+    } finally {
+      client.release();
+    }
+    const keys = await stack.pool.query<{ pipeline: string; user_key: string }>(`SELECT pipeline, user_key FROM sqs2pg.quarantine WHERE sqs_message_id = 'rt-1' ORDER BY 1`);
+    expect(keys.rows).toEqual([
+      { pipeline: 'page_views', user_key: next.subjectKey('page_views', 'V-ERIN-5') },
+      { pipeline: 'page_views_b', user_key: next.subjectKey('page_views', 'V-ERIN-5') },
+    ]);
   });
 });

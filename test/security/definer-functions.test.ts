@@ -38,6 +38,7 @@ describe('SECURITY DEFINER functions', () => {
       expect.arrayContaining([
         'sqs2pg.stop_tombstoned(text[])',
         'sqs2pg_vault.begin_quarantine_reveal(character varying,text)',
+        'sqs2pg_vault.begin_quarantine_reveal(text,character varying,text)',
         'sqs2pg_vault.begin_reveal(text,text)',
         'sqs2pg_vault.forget_masked(text,text)',
         'sqs2pg_vault.forget_subject(text,text,text[],text,text,bytea,bytea,bytea)',

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool, PoolClient } from '../../src/db/pool.js';
 import { requireUserLogins, type UserLoginsTable } from '../../src/db/user-logins.js';
-import { replayQuarantined } from '../../src/pipeline/replay.js';
+import { replayQuarantined, replayTransform } from '../../src/pipeline/replay.js';
 import { PostgresSink, type SinkBatch } from '../../src/sink/postgres/sink.js';
 import { classifyFailure } from '../../src/db/sqlstate.js';
 import { createMasker } from '../../src/transform/mask.js';
@@ -220,7 +220,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
               return party.start(() =>
                 replayQuarantined(party.pool, {
                   sink: new PostgresSink(party.pool, sinkTargetOf(builtinLogins(''), table)),
-                  masker,
+                  transform: replayTransform(builtinLogins(''), masker, 'auto'),
                   opener: keyring,
                   vault: sealer,
                   reason: 'interleavings',

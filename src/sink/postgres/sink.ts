@@ -94,7 +94,7 @@ export class PostgresSink {
     const keptBodies = keptIds ? sealedBodies.filter((body) => keptIds.has(body.messageId)) : sealedBodies;
     const inserted = keptRows.length === 0 ? 0 : ((await client.query(this.insertRows, this.rowColumns(keptRows))).rowCount ?? 0);
     const quarantined = await insertQuarantine(client, this.target.pipeline, keptRejections);
-    await insertSealedBodies(client, keptBodies);
+    await insertSealedBodies(client, this.target.pipeline, keptBodies);
     // Last, so a worker never holds a vault entry while it waits on a row: with the entries sorted,
     // it cannot deadlock with another worker or a rotation.
     const vaulted = await insertEntries(client, keptVault);
