@@ -55,7 +55,8 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
         if (left === 0) break;
         const result = await replayQuarantined(pool, {
           sink: new PostgresSink(pool, targets.get(spec.name)!),
-          transform: replayTransform(spec, masker, config.envelope),
+          // The pipeline's own envelope, where its file sets one, as its workers read it.
+          transform: replayTransform(spec, masker, spec.envelope ?? config.envelope),
           opener,
           vault,
           reason: config.reason,
