@@ -28,12 +28,17 @@ export class ByteBudget {
   private large: BudgetReader | undefined;
   private waitingLarge: BudgetReader[] = [];
   private readonly roomListeners = new Set<() => void>();
+  /** held past heavyBytes: see onHeavy */
+  private heavy = false;
+  private readonly heavyListeners = new Set<(heavy: boolean) => void>();
   /** set aside for receives sent and not yet answered, by a client that cannot count answers as they arrive */
   private reservedBytes = 0;
 
   constructor(
     readonly limitBytes: number,
     readonly largeAnswerBytes: number = LARGE_ANSWER_BYTES,
+    /** past this much held, the budget is heavy (onHeavy): a quarter of its limit unless said */
+    readonly heavyBytes: number = limitBytes / 4,
   ) {}
 
   get held(): number {
@@ -76,6 +81,7 @@ export class ByteBudget {
    */
   take(reader: BudgetReader, bytes: number): boolean {
     this.heldBytes += bytes;
+    this.weigh();
     const read = (this.readerBytes.get(reader) ?? 0) + bytes;
     this.readerBytes.set(reader, read);
     if (read > this.largeAnswerBytes && this.large !== reader) {
@@ -102,6 +108,7 @@ export class ByteBudget {
   charge(bytes: number): void {
     this.heldBytes += bytes;
     this.messageBytes += bytes;
+    this.weigh();
   }
 
   /** Gives back the bytes of messages in hand; paused answers go on once there is room. */
@@ -117,6 +124,7 @@ export class ByteBudget {
 
   private giveBack(bytes: number): void {
     this.heldBytes -= bytes;
+    this.weigh();
     if (this.heldBytes < this.limitBytes) {
       const paused = this.paused;
       this.paused = [];
@@ -148,6 +156,22 @@ export class ByteBudget {
   onRoom(listener: () => void): () => void {
     this.roomListeners.add(listener);
     return () => this.roomListeners.delete(listener);
+  }
+
+  /**
+   * Called with true when what is held passes heavyBytes, with false when it is back under: while
+   * heavy, what answers leave behind once parsed is large too (run has V8 collect it sooner).
+   */
+  onHeavy(listener: (heavy: boolean) => void): () => void {
+    this.heavyListeners.add(listener);
+    return () => this.heavyListeners.delete(listener);
+  }
+
+  private weigh(): void {
+    const heavy = this.heldBytes > this.heavyBytes;
+    if (heavy === this.heavy) return;
+    this.heavy = heavy;
+    for (const listener of this.heavyListeners) listener(heavy);
   }
 
   /** The large answer, when paused, else the oldest paused answer becomes the one that goes on. */
