@@ -18,6 +18,7 @@ import { createQueue } from '../src/source/sqs/queue-admin.js';
 import { writeBenchCharts, type BenchFigures } from './charts.js';
 import { fillQueue, type QueueKind } from './fill-queue.js';
 import { buildPrevious } from './previous-build.js';
+import { DECLARED_TABLE, writeDeclaredLogins } from './declared-logins.js';
 import { measureClients, renderClientsTable } from './clients.js';
 import { sampleTreeRss } from './tree-rss.js';
 
@@ -79,28 +80,7 @@ const DRAIN_END_MESSAGES = 100;
 const started = Date.now();
 const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
-// The login event declared as any pipeline is (not builtin): the same width, the generic reader and sink.
-const DECLARED_TABLE = 'declared_logins';
-const DECLARED_FILE = join(mkdtempSync(join(tmpdir(), 'sqs2pg-bench-declared-')), 'pipelines.yaml');
-writeFileSync(
-  DECLARED_FILE,
-  [
-    'pipelines:',
-    '  declared_logins:',
-    '    queue: ${BENCH_QUEUE_URL}',
-    `    table: ${DECLARED_TABLE}`,
-    '    subject: user_id',
-    '    columns:',
-    '      user_id:          { from: user_id, type: varchar(128), required: true }',
-    '      device_type:      { from: device_type, type: varchar(32), required: true }',
-    '      masked_ip:        { from: ip, type: ip, required: true, pii: mask }',
-    '      masked_device_id: { from: device_id, type: varchar(256), required: true, pii: mask }',
-    '      app_version:      { from: app_version, type: version, required: true }',
-    '      locale:           { from: locale, type: varchar(32), required: true, nullable: true }',
-    '      create_date:      { from: $sent_date, type: date }',
-    '',
-  ].join('\n'),
-);
+const DECLARED_FILE = writeDeclaredLogins();
 const previous = flags.against ? buildPrevious(ROOT, flags.against, console.log) : undefined;
 if (previous) cleanups.push(() => Promise.resolve(previous.remove()));
 cleanups.push(() => Promise.resolve(rmSync(join(DECLARED_FILE, '..'), { recursive: true, force: true })));

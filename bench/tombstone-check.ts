@@ -48,6 +48,7 @@ function batchOf(b: number): LoginRow[] {
       appVersion: 1002003,
       appVersionRaw: '1.2.3',
       createDate: '2024-01-15',
+      sentAtMs: Date.UTC(2024, 0, 15),
     };
   });
 }

@@ -113,7 +113,7 @@ export function renderFaultTable(figures: readonly FaultScenarioFigures[]): stri
   const scanned = figures.reduce((sum, row) => sum + row.messages, 0);
   const found = figures.reduce((sum, row) => sum + row.pii, 0);
   rows.push(
-    `| 9 privacy under failure | ${scanned.toLocaleString('en-US')} | every log line, error, row and quarantine record of the rows above, scanned for the workloads' raw ip and device_id values | | | ${found} | |`,
+    `| 9 privacy under failure | ${scanned.toLocaleString('en-US')} | every log line, error, row and quarantine record of the rows above, scanned for the workloads' raw personal values (ip, device_id; email in a declared pipeline's) | | | ${found} | |`,
   );
   return ['| scenario | messages | faults injected | lost | duplicated | raw PII found | time |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
 }

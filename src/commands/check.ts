@@ -13,6 +13,7 @@ import {
   excessPrivileges,
   mayApplyTablePlan,
   missingPrivileges,
+  namedSchemasPublicMayCreateIn,
   revokePublicCreate,
   schemasPublicMayCreateIn,
   tableShape,
@@ -22,7 +23,7 @@ import {
 } from '../db/verify.js';
 import { ConfigError, describeError, describeFault, EXIT, PipelineFileError } from '../errors.js';
 import { selectPipelines } from '../config/pipeline-file.js';
-import type { PipelineSpec } from '../model/pipeline.js';
+import type { EnvelopeMode, PipelineSpec, S3PayloadMode } from '../model/pipeline.js';
 import { summary } from './pipelines.js';
 import type { SqsProtocolSetting } from '../source/sqs/auto-protocol.js';
 import { createSqsApi, type SqsClientSetting } from '../source/sqs/create-sqs-api.js';
@@ -30,7 +31,6 @@ import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SQS_MAX_BODY_BYTES, SqsSource } from '../source/sqs/source.js';
 import { resolveWorkerCount, splitPoolSize } from '../supervisor/pool-split.js';
 import { S3PayloadResolver } from '../source/s3/payload-resolver.js';
-import type { EnvelopeMode } from '../transform/envelope.js';
 import { maskKeyFrom } from '../config/key.js';
 import { refuseLegacyVaultKey, vaultPublicKeyFrom } from '../vault/key-pair.js';
 
@@ -90,8 +90,7 @@ export async function check(args: readonly string[], env: NodeJS.ProcessEnv): Pr
   );
   const vault = checkVault(config, env, maskKey.key);
   report(vault.result);
-  report({ check: 'envelope', status: 'ok', detail: ENVELOPE_DETAIL[config.envelope] });
-  report(await checkS3Payloads(config, env));
+  for (const result of await checkWirings(config, declared.pipelines, env)) report(result);
   report(await checkHttpPort(config.httpHost, config.httpPort));
   report(checkWorkers(config.workers, config.dbPoolSize));
   const keys: KeyCheck[] = [
@@ -190,10 +189,25 @@ function checkWorkers(setting: number | 'auto', poolSize: number): CheckResult {
   }
 }
 
-/** Whether run would resolve extended-client pointers, and whether S3 answers where it would ask. */
-async function checkS3Payloads(config: { s3Payloads: 'resolve' | 'off'; s3Endpoint?: string | undefined; s3DeleteAfterCommit: boolean; region: string }, env: NodeJS.ProcessEnv): Promise<CheckResult> {
-  const check = 'S3 payloads';
-  if (config.s3Payloads === 'off') return { check, status: 'ok', detail: 'off: a body the SQS extended client offloaded to S3 is quarantined as it is' };
+type WiringConfig = { envelope: EnvelopeMode; s3Payloads: S3PayloadMode; s3Endpoint?: string | undefined; s3DeleteAfterCommit: boolean; region: string };
+
+/**
+ * The envelope and payload modes run would use: one line each, or one per pipeline when a pipeline
+ * file sets its own for any; and whether S3 answers, asked once, where a pipeline would resolve.
+ */
+async function checkWirings(config: WiringConfig, pipelines: readonly PipelineSpec[] | undefined, env: NodeJS.ProcessEnv): Promise<CheckResult[]> {
+  const specs = pipelines ?? [];
+  const perPipeline = specs.some((spec) => spec.envelope !== undefined || spec.s3Payloads !== undefined);
+  const lines = perPipeline ? specs.map((spec) => ({ suffix: ` (${spec.name})`, envelope: spec.envelope ?? config.envelope, s3Payloads: spec.s3Payloads ?? config.s3Payloads })) : [{ suffix: '', envelope: config.envelope, s3Payloads: config.s3Payloads }];
+  const s3 = lines.some((line) => line.s3Payloads === 'resolve') ? await askS3(config, env) : undefined;
+  return lines.flatMap(({ suffix, envelope, s3Payloads }): CheckResult[] => [
+    { check: `envelope${suffix}`, status: 'ok', detail: ENVELOPE_DETAIL[envelope] },
+    { check: `S3 payloads${suffix}`, ...(s3Payloads === 'off' || s3 === undefined ? { status: 'ok', detail: 'off: a body the SQS extended client offloaded to S3 is quarantined as it is' } : s3) },
+  ]);
+}
+
+/** Whether S3 answers where run would ask it for extended-client payloads. */
+async function askS3(config: WiringConfig, env: NodeJS.ProcessEnv): Promise<Omit<CheckResult, 'check'>> {
   const resolver = new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: SQS_MAX_BODY_BYTES, env });
   try {
     const answer = await resolver.answers();
@@ -201,8 +215,8 @@ async function checkS3Payloads(config: { s3Payloads: 'resolve' | 'off'; s3Endpoi
     const deleting = config.s3DeleteAfterCommit ? ', deleted after commit (s3:DeleteObject)' : '';
     // A warning, not a problem: a queue whose bodies are never offloaded does not need S3 at all.
     return answer.ok
-      ? { check, status: 'ok', detail: `resolve: extended-client pointers are fetched (s3:GetObject)${deleting}; ${where} answers` }
-      : { check, status: 'warning', detail: `resolve: ${where} does not answer (${answer.reason}); an offloaded body would go back to the queue until it does: check --s3-endpoint (AWS_ENDPOINT_URL_S3) and the network, or set --s3-payloads off` };
+      ? { status: 'ok', detail: `resolve: extended-client pointers are fetched (s3:GetObject)${deleting}; ${where} answers` }
+      : { status: 'warning', detail: `resolve: ${where} does not answer (${answer.reason}); an offloaded body would go back to the queue until it does: check --s3-endpoint (AWS_ENDPOINT_URL_S3) and the network, or set --s3-payloads off` };
   } finally {
     resolver.destroy();
   }
@@ -306,7 +320,7 @@ async function checkDatabase(
     await guarded('migrations', () => checkMigrations(pool)),
     await guarded('privileges', () => checkPrivileges(pool, table, vaultOn)),
     await guarded('least privilege', () => checkExcessPrivilege(pool, table, vaultOn)),
-    await guarded('search path', () => checkSearchPath(pool)),
+    await guarded('search path', () => checkSearchPath(pool, declaredSchemas(declared))),
     await guarded('keys', () => checkKeys(pool, keys)),
   ];
 }
@@ -445,22 +459,35 @@ async function checkExcessPrivilege(pool: Pool, table: UserLoginsTable | undefin
     : { check, status: 'warning', detail: `${what} (the vault is off); ${how}` };
 }
 
+/** The schemas a pipeline file names for its tables (an unqualified table is on the search path). */
+function declaredSchemas(declared: { pipelines?: PipelineSpec[]; named: boolean }): string[] {
+  return [...new Set(declaredSpecs(declared).flatMap((spec) => (spec.table.schema === null ? [] : [spec.table.schema])))];
+}
+
 /**
  * A schema on the role's search path that PUBLIC may create in (public, on PostgreSQL 12–14): any
- * role could plant a function or operator there that runs with the rights of whoever calls it.
+ * role could plant a function or operator there that runs with the rights of whoever calls it. And
+ * one a pipeline file names for its tables: any role could plant a table there before migrate made it.
  */
-async function checkSearchPath(pool: Pool): Promise<CheckResult> {
+async function checkSearchPath(pool: Pool, tableSchemas: readonly string[]): Promise<CheckResult> {
   const check = 'search path';
   const { role, schemas } = await schemasPublicMayCreateIn(pool);
-  if (schemas.length === 0) return { check, status: 'ok', detail: `no schema on the search path of role ${role} lets PUBLIC create objects` };
-  const names = schemas.join(', ');
-  return {
-    check,
-    status: 'warning',
-    detail:
-      `PUBLIC may create objects in ${schemas.length === 1 ? 'schema' : 'schemas'} ${names}, on the search path of role ${role}: a function or operator planted there runs with the rights of whoever calls it ` +
-      `(sqs2pg's own sessions search pg_catalog only; psql and other clients do not); as the owner of ${names} run: ${schemas.map(revokePublicCreate).join(' ')}`,
-  };
+  const beside = (await namedSchemasPublicMayCreateIn(pool, tableSchemas)).filter((schema) => !schemas.includes(schema));
+  if (schemas.length === 0 && beside.length === 0) return { check, status: 'ok', detail: `no schema on the search path of role ${role} lets PUBLIC create objects` };
+  const listed = (names: string[]) => `${names.length === 1 ? 'schema' : 'schemas'} ${names.join(', ')}`;
+  const why = [
+    ...(schemas.length === 0
+      ? []
+      : [
+          `PUBLIC may create objects in ${listed(schemas)}, on the search path of role ${role}: a function or operator planted there runs with the rights of whoever calls it ` +
+            `(sqs2pg's own sessions search pg_catalog only; psql and other clients do not)`,
+        ]),
+    ...(beside.length === 0
+      ? []
+      : [`PUBLIC may create objects in ${listed(beside)}, which the pipeline file names for its tables: a table planted there before migrate creates a pipeline's is its planter's (migrate and run refuse it)`]),
+  ];
+  const all = [...schemas, ...beside];
+  return { check, status: 'warning', detail: `${why.join('; ')}; as the owner of ${all.join(', ')} run: ${all.map(revokePublicCreate).join(' ')}` };
 }
 
 /** A key id this database knows under another key, or a retired one, would make run refuse to start. */

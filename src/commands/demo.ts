@@ -2,29 +2,22 @@
 // PostgreSQL, with a generated sample or a file of the user's own events, so a first run needs
 // nothing but Node.
 import { basename } from 'node:path';
-import { maskKeyFrom } from '../config/key.js';
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { countRows, mostRepeatedDevice, sampleRows, type LoginRowView } from '../db/inspect.js';
 import { createPool } from '../db/pool.js';
 import { requireUserLogins } from '../db/user-logins.js';
-import { DEV_MASK_KEY, DEV_MASK_KEY_ID } from '../local/dev-key.js';
 import { readEventFile } from '../local/event-file.js';
-import { fillQueue, LOCAL_QUEUE_NAME, LOCAL_REGION, startLocalStack } from '../local/local-stack.js';
+import { singleInput } from '../local/local-pipelines.js';
+import { fillQueue, LOCAL_QUEUE_NAME, startLocalStack } from '../local/local-stack.js';
 import { generateSample } from '../local/sample.js';
-import { EventBus } from '../observability/events.js';
-import { createLogger, logEvents, resolveLogFormat } from '../observability/logger.js';
 import { formatRunSummary } from '../observability/report.js';
-import { colorWanted, formatSending, progressWanted, throttledLine } from '../observability/progress.js';
-import { collectRunStats } from '../observability/run-stats.js';
-import { prepareWorker } from '../pipeline/worker.js';
+import { formatSending, progressWanted, throttledLine } from '../observability/progress.js';
 import { builtinLogins } from '../config/builtin-pipelines.js';
-import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import { sqsSocketsFor } from '../source/sqs/source.js';
-import { createMasker } from '../transform/mask.js';
 import { cliInvocation } from './cli-invocation.js';
-import { startObservers } from './observers.js';
-import { stopOnSignals } from './stop-on-signals.js';
+import { demoMaskKey, drainOnStack } from './demo-drain.js';
+import { demoPipelines } from './demo-pipelines.js';
 
 const count = new Intl.NumberFormat('en-US');
 
@@ -37,12 +30,13 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   const say = (...lines: string[]) => {
     if (!config.quiet) console.log(lines.join('\n'));
   };
+  if (config.config !== undefined) return demoPipelines(config.config, config, env, say);
   // Read before any server starts: a file that is not one of events is one line, at once.
-  const input = config.input === undefined ? undefined : { path: config.input, ...readEventFile(config.input) };
+  const inputPath = singleInput(config.input);
+  const input = inputPath === undefined ? undefined : { path: inputPath, ...readEventFile(inputPath) };
   const sample = input ? undefined : generateSample({ count: config.demoMessages });
   const bodies = input?.bodies ?? sample?.bodies ?? [];
   const showProgress = progressWanted(process.stderr, env, config.quiet);
-  const color = colorWanted(process.stderr, env);
   say('sqs2pg demo: starting an embedded SQS server (fauxqs) and an embedded PostgreSQL ...');
   const stack = await startLocalStack({ postgresDir: `${config.dataDir}/postgres`, largestBody: input?.largestBytes, maxSockets: sqsSocketsFor(config.pollers) });
   const cleanup: (() => Promise<void>)[] = [() => stack.stop()];
@@ -56,59 +50,17 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     sending?.draw(formatSending(0, bodies.length, process.stderr.columns, what), true);
     await fillQueue(stack, bodies, (sent) => sending?.draw(formatSending(sent, bodies.length, process.stderr.columns, what), sent === bodies.length));
     sending?.done();
-    const givenMaskKey = maskKeyFrom(config);
-    const keyNote = givenMaskKey
-      ? `Masking with SQS2PG_MASK_KEY (key id "${config.maskKeyId}").`
-      : `Masking with the fixed development key (key id "${DEV_MASK_KEY_ID}"): fine for a demo, never for real data.`;
+    const maskKey = demoMaskKey(config);
     say(
       `PostgreSQL data folder: ${stack.dataDir}`,
-      keyNote,
+      maskKey.note,
       input
         ? `Sent ${count.format(bodies.length)} messages to ${LOCAL_QUEUE_NAME} from ${input.path} (${input.format}).`
         : `Sent ${count.format(bodies.length)} messages to ${LOCAL_QUEUE_NAME}: ${count.format(sample?.valid ?? 0)} login events and ${count.format(sample?.malformed ?? 0)} malformed bodies.`,
       '',
     );
 
-    const maskKey = { purpose: 'mask', key: givenMaskKey ?? DEV_MASK_KEY, keyId: givenMaskKey ? config.maskKeyId : DEV_MASK_KEY_ID } as const;
-    const bus = new EventBus();
-    const logs = logEvents(bus, createLogger(config.logLevel, { format: resolveLogFormat(config.logFormat, process.stderr), clearLine: showProgress, color }));
-    const stats = collectRunStats(bus);
-    const observers = await startObservers({
-      bus,
-      pool,
-      httpHost: config.httpHost,
-      httpPort: config.httpPort,
-      progress: showProgress ? { stream: process.stderr, color } : undefined,
-    });
-    cleanup.unshift(() => observers.close());
-    if (observers.httpUrl) say(`Metrics, /healthz and /readyz at ${observers.httpUrl}.`);
-    // As `run` reads a queue by default: fauxqs speaks JSON, so the hot calls take the lean path.
-    const sqsApi = createSqsApi({
-      protocol: 'json',
-      target: stack.sqsEndpoint,
-      client: { region: LOCAL_REGION, endpoint: stack.sqsEndpoint, queueUrl: stack.queueUrl, receiveWaitSec: config.receiveWaitSec, maxSockets: sqsSocketsFor(config.pollers), env: {} },
-      emit: bus.emit,
-    });
-    cleanup.unshift(() => Promise.resolve(sqsApi.destroy()));
-    const pipeline = await prepareWorker({
-      specs: [builtinLogins(stack.queueUrl)],
-      sqsFor: () => ({ sqs: sqsApi, target: stack.sqsEndpoint }),
-      pool,
-      databaseUrl: stack.databaseUrl,
-      masker: createMasker(maskKey.key, maskKey.keyId),
-      keyChecks: [maskKey],
-      bus,
-      options: { ...config, drain: true },
-    });
-    const signals = stopOnSignals(() => process.exit(130));
-    signals.attach(pipeline);
-    try {
-      await pipeline.run();
-    } finally {
-      logs.flush();
-      signals.dispose();
-      observers.stopProgress();
-    }
+    const stats = await drainOnStack({ stack, pool, specs: [builtinLogins(stack.queueUrl)], maskKey, config, env, cleanup, say });
 
     const table = await requireUserLogins(pool);
     const totals = await countRows(pool, table);
@@ -125,9 +77,7 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
         : top.logins > 1
           ? `Most repeated masked_device_id: ${top.maskedDeviceId}\n  ${count.format(top.logins)} logins by ${count.format(top.users)} users: equal values mask equally, so duplicates stay visible.`
           : 'Every masked_device_id appears once: equal values would mask equally, so duplicates stay visible.',
-      givenMaskKey
-        ? 'Masks are keyed HMAC-SHA-256: without the key nobody can reverse them or test guesses.'
-        : "Masks are keyed HMAC-SHA-256. This demo's key is public, so anyone can test guesses against\nits masks; with a secret SQS2PG_MASK_KEY nobody without the key can.",
+      maskKey.protection,
       '',
       'Next:',
       ...nextSteps(cliInvocation()),

@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { applyGrants, roleNames, type GrantsApplied } from '../db/grants.js';
 import { migrate } from '../db/migrate.js';
 import { assertReachable, createPool, describeDatabase } from '../db/pool.js';
+import { revokePublicCreate } from '../db/verify.js';
 import { DatabaseRefusedError, describeError } from '../errors.js';
 
 export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -29,7 +30,7 @@ export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): P
         error,
       );
     }
-    const { created, declared } = applied;
+    const { created, declared, publicCreates } = applied;
     const tables = declared.length > 0 ? `user_logins and the registered pipelines' tables (${declared.join(', ')})` : 'user_logins';
     console.log(
       [
@@ -39,6 +40,11 @@ export async function grants(args: readonly string[], env: NodeJS.ProcessEnv): P
         `  ${roles.officer}: reveals and erases (forget) only through the audited functions; reads rows, quarantine and audit`,
         `rotate runs as the owner of the tables, like migrate.`,
         `They cannot log in: make login roles members, e.g. GRANT ${roles.analyst} TO alice;`,
+        // Only a schema's owner can take PUBLIC's CREATE back: said, not failed, since the grants above hold.
+        ...publicCreates.map(
+          ({ schema, owner }) =>
+            `warning: PUBLIC may still create in schema ${schema}, beside these tables (only its owner can take that back): any role could plant a pipeline's table there before migrate makes it; as ${owner} run: ${revokePublicCreate(schema)}`,
+        ),
       ].join('\n'),
     );
     return 0;

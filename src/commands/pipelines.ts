@@ -63,7 +63,9 @@ export function summary(spec: PipelineSpec): string {
   return [
     spec.builtin ? 'builtin login pipeline:' : '',
     `queue ${spec.queue}, table ${table}, ${spec.columns.length} column${spec.columns.length === 1 ? '' : 's'}${personal ? ` (${personal})` : ''},`,
-    spec.subject === null ? 'no subject' : `subject ${spec.subject.join('.')}`,
+    (spec.subject === null ? 'no subject' : `subject ${spec.subject.join('.')}`) +
+      (spec.envelope === undefined ? '' : `, envelope ${spec.envelope}`) +
+      (spec.s3Payloads === undefined ? '' : `, s3_payloads ${spec.s3Payloads}`),
   ]
     .filter(Boolean)
     .join(' ');

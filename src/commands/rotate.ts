@@ -3,8 +3,8 @@
 // erased users' sealed ids) is re-sealed to the public key of the vault private key given (the old
 // keys given as previous or legacy keys); with a mask key given, every registered pipeline's rows
 // are re-masked under it from the vault's originals (masked columns, and keyed subjects from their
-// sealed values), sealed columns' entries get a twin under it, the entries of the old masks that no
-// row uses any more are deleted, tombstones get a twin and quarantine records their user key and
+// sealed values; a sealed column's references are under no key), the entries of the old masks that
+// no row uses any more are deleted, tombstones get a twin and quarantine records their user key and
 // masks under the new mask key id.
 // When nothing is left under an old key id, rotate retires it: every command refuses that key from
 // then on, and its owner is told it may be destroyed. Interrupted, it resumes when run again. Run as
@@ -28,7 +28,7 @@ import { VaultIntegrityError } from '../vault/cipher.js';
 import { sealerOfPrivateKey } from '../vault/key-pair.js';
 import { vaultKeysFrom, type VaultKeyring, type VaultKeys } from '../vault/keyring.js';
 import { keyIdsOf, officerKeyring } from '../vault/officer-keyring.js';
-import { reencryptVault, remaskRows, remaskSealedEntries, resealTombstoneIds, twinTombstones, type RotationOptions } from '../vault/rotation.js';
+import { reencryptVault, remaskRows, resealTombstoneIds, twinTombstones, type RotationOptions } from '../vault/rotation.js';
 import { RotationStore, type RowsLeft, type SealedCounts } from '../vault/rotation-store.js';
 import { rotationScope, type RotationScope } from '../vault/rotation-targets.js';
 import { publicKeyOf, SealedItemError, type VaultSealer } from '../vault/sealed-box.js';
@@ -153,18 +153,13 @@ async function rotateWith(
         perPipeline.set(target.pipeline, { remasked: remasked.rowsRemasked });
         entriesAdded += remasked.entriesAdded;
       }
-      const sealed = options.signal.aborted ? { entries: 0, entriesAdded: 0 } : await remaskSealedEntries(store, scope.sealedFields, masker, keyring, sealer, options);
       const rowsRemasked = sum([...perPipeline.values()].map((p) => p.remasked));
       detail.mask_key_id = masker.keyId;
       detail.rows_remasked = rowsRemasked;
-      lines.push(`re-masked ${n(rowsRemasked)} rows under mask key id "${masker.keyId}" (${n(entriesAdded + sealed.entriesAdded)} new vault entries)`);
-      if (scope.sealedFields.length > 0) {
-        detail.sealed_remasked = sealed.entries;
-        lines.push(`re-masked ${n(sealed.entries)} values of sealed columns (pii: seal) under mask key id "${masker.keyId}"`);
-      }
+      lines.push(`re-masked ${n(rowsRemasked)} rows under mask key id "${masker.keyId}" (${n(entriesAdded)} new vault entries)`);
       for (const missing of scope.missing) lines.push(`pipeline "${missing.pipeline}": ${missing.table} has no column to re-mask (not there, or not migrated yet): skipped`);
       if (!options.signal.aborted) {
-        const shredded = await store.deleteUnusedEntriesOfOtherMaskKeys(masker.keyId, scope.targets, scope.sealedFields);
+        const shredded = await store.deleteUnusedEntriesOfOtherMaskKeys(masker.keyId, scope.targets);
         for (const target of scope.targets) perPipeline.get(target.pipeline)!.left = await store.rowsNotOn(masker.keyId, target);
         const lefts = [...perPipeline.values()].map((p) => p.left!);
         const left = {
@@ -172,7 +167,6 @@ async function rotateWith(
           remaskable: sum(lefts.map((l) => l.remaskable)),
           withoutMessageId: sum(lefts.map((l) => l.withoutMessageId)),
         };
-        const sealedLeft = await store.sealedEntriesNotOn(masker.keyId, scope.sealedFields);
         detail.entries_deleted = shredded;
         detail.rows_left = left.rows;
         lines.push(`deleted ${n(shredded)} vault entries of older masks that no row uses any more`);
@@ -206,11 +200,8 @@ async function rotateWith(
           const foreign = left.withoutMessageId > 0 ? ` (${n(left.withoutMessageId)} of them not written by sqs2pg)` : '';
           lines.push(`${n(stuck)} rows keep older masks for good${foreign}: their values are not in the vault (written while it was off, or erased)`);
         }
-        if (sealedLeft > 0) {
-          lines.push(`${n(sealedLeft)} values of sealed columns written meanwhile are still under an older mask key: run rotate again once every worker has the new key`);
-        }
         lines.push(...pipelineLines(scope, perPipeline));
-        maskRetirable = !options.signal.aborted && left.remaskable === 0 && sealedLeft === 0;
+        maskRetirable = !options.signal.aborted && left.remaskable === 0;
       }
     }
     if (options.signal.aborted) lines.push('stopped by a signal before the end: run sqs2pg rotate again to resume');

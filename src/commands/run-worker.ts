@@ -43,8 +43,9 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
   const logs = logEvents(bus, logger, { pipelines: names });
   const stats = collectRunStats(bus, names);
   const sqsFor = sqsClients(config, env, bus, specs);
-  const payloads =
-    config.s3Payloads === 'resolve' ? new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: config.maxBodyBytes ?? SQS_MAX_BODY_BYTES, env }) : undefined;
+  // One S3 client for every pipeline that resolves payloads (its own s3_payloads, else --s3-payloads).
+  const resolving = specs.some((spec) => (spec.s3Payloads ?? config.s3Payloads) === 'resolve');
+  const payloads = resolving ? new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: config.maxBodyBytes ?? SQS_MAX_BODY_BYTES, env }) : undefined;
   const pool = createPool(config.databaseUrl, config.dbPoolSize);
   const forceExit = () => {
     logger.warn('second signal: exiting now; messages in hand reappear after the visibility timeout');
@@ -71,6 +72,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
       masker: createMasker(maskKey, config.maskKeyId),
       vault,
       payloads,
+      s3Payloads: config.s3Payloads,
       keyChecks: [
         { purpose: 'mask', keyId: config.maskKeyId, key: maskKey },
         ...(vault ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.publicKey } as const] : []),

@@ -7,8 +7,8 @@ export const HELP_COLUMNS = 100;
 
 export const commandSummaries: Record<CommandName, string> = {
   run: 'Move messages from SQS into PostgreSQL: a service until SIGTERM, or --drain to stop when the queue is empty.',
-  demo: 'Zero-setup first run: embedded SQS and PostgreSQL, a generated sample (or --input, your own events), a drain and a report.',
-  local: 'Keep an embedded SQS server and PostgreSQL running for your own "sqs2pg run", and print how to reach them.',
+  demo: 'Zero-setup first run: embedded SQS and PostgreSQL, a generated sample (or --input, your own events), a drain and a report; --config FILE: every pipeline of the file.',
+  local: 'Keep an embedded SQS server and PostgreSQL running for your own "sqs2pg run" (--config FILE: a queue for every pipeline of the file), and print how to reach them.',
   migrate: 'Apply the database migrations (run also does this at start).',
   check: 'Check the configuration, SQS, PostgreSQL, the table, the migrations and the privileges; one line each.',
   pipelines: 'pipelines show [<name>]: a pipeline as YAML to start from (without --config: the builtin logins); pipelines validate <file>: every fault of a pipeline file, or ok; pipelines schema: its JSON Schema, for editors.',

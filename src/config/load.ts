@@ -20,8 +20,8 @@ export function loadConfig<C extends CommandName>(
   const options = Object.fromEntries([
     ['help', { type: 'boolean', short: 'h' } as const],
     ['help-all', { type: 'boolean' } as const],
-    ...specs.map(([, spec]) => [spec.flag, { type: spec.boolean ? 'boolean' : 'string' } as const]),
-  ]) as Record<string, { type: 'boolean' | 'string'; short?: string }>;
+    ...specs.map(([, spec]) => [spec.flag, { type: spec.boolean ? 'boolean' : 'string', multiple: spec.repeatable ?? false } as const]),
+  ]) as Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }>;
 
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -53,7 +53,8 @@ export function loadConfig<C extends CommandName>(
     const flagValue = parsed.values[spec.flag];
     // An empty value (SQS2PG_POLLERS= in a compose file) means "not set", not "invalid".
     const given = [flagValue === undefined ? undefined : String(flagValue), spec.env && env[spec.env]].find((v) => v !== undefined && v !== '');
-    const raw = given ?? spec.defaultFor?.[command] ?? spec.default;
+    // A repeatable flag's values go to its schema as the list they are.
+    const raw = Array.isArray(flagValue) ? flagValue : (given ?? spec.defaultFor?.[command] ?? spec.default);
     if (raw === undefined || raw === '') {
       // A required key may come from its file instead (SQS2PG_MASK_KEY_FILE for SQS2PG_MASK_KEY).
       const file = specs.find(([, other]) => other.flag === `${spec.flag}-file`)?.[1];
@@ -66,7 +67,7 @@ export function loadConfig<C extends CommandName>(
     const result = spec.schema.safeParse(raw);
     if (!result.success) {
       const why = result.error.issues[0]?.message ?? 'invalid value';
-      const shown = spec.secret ? '' : ` "${raw}"`;
+      const shown = spec.secret ? '' : ` "${String(raw)}"`;
       throw new ConfigError(`invalid ${describeSource(spec)}${shown}: ${why}; fix the flag${spec.env ? ' or the environment variable' : ''}`);
     }
     config[name] = result.data;

@@ -28,8 +28,16 @@ export interface PipelineFile {
   queuesAsWritten: ReadonlyMap<string, string>;
 }
 
+export interface PipelineFileOptions {
+  /**
+   * Each pipeline's queue, by name, instead of the file's (demo and local, whose queues are the
+   * embedded server's): the file's queue is then neither read from the environment nor checked.
+   */
+  queueOf?: (pipeline: string) => string;
+}
+
 /** Reads and checks FILE; throws a ConfigError when it cannot be read, a PipelineFileError when it is wrong. */
-export function loadPipelineFile(file: string, env: NodeJS.ProcessEnv): PipelineFile {
+export function loadPipelineFile(file: string, env: NodeJS.ProcessEnv, options: PipelineFileOptions = {}): PipelineFile {
   let bytes: Buffer;
   try {
     const stat = statSync(file);
@@ -42,7 +50,7 @@ export function loadPipelineFile(file: string, env: NodeJS.ProcessEnv): Pipeline
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`cannot read the pipeline file ${file} (${code}); check --config (SQS2PG_CONFIG)`);
   }
-  return parsePipelineFile(bytes, env, file);
+  return parsePipelineFile(bytes, env, file, options);
 }
 
 /**
@@ -78,7 +86,7 @@ interface Fault {
 }
 
 /** Checks a pipeline file's bytes; `file` names it in faults. */
-export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEnv, file = 'pipelines.yaml'): PipelineFile {
+export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEnv, file = 'pipelines.yaml', options: PipelineFileOptions = {}): PipelineFile {
   const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
   if (bytes.length > LIMITS.fileBytes) throw new PipelineFileError(file, [tooLarge(bytes.length)]);
   if (!isUtf8(bytes)) throw new PipelineFileError(file, [notUtf8(bytes)]);
@@ -109,7 +117,7 @@ export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEn
 
   const faults: Fault[] = [];
   const queuesAsWritten = new Map<string, string>();
-  walkValues(doc, env, faults, queuesAsWritten);
+  walkValues(doc, env, faults, queuesAsWritten, options.queueOf);
 
   let value: unknown;
   try {
@@ -145,8 +153,11 @@ export function parsePipelineFile(source: Buffer | string, env: NodeJS.ProcessEn
 
   const input = (shape.data as PipelineFileInput).pipelines;
   const pipelines = Object.entries(input).map(([name, spec]): PipelineSpec => {
-    if (spec.builtin) return builtinLogins(spec.queue, name);
+    // Absent: the process-wide setting applies (worker.ts).
+    const wiring = { ...(spec.envelope && { envelope: spec.envelope }), ...(spec.s3_payloads && { s3Payloads: spec.s3_payloads }) };
+    if (spec.builtin) return { ...builtinLogins(spec.queue, name), ...wiring };
     return {
+      ...wiring,
       name,
       builtin: false,
       queue: spec.queue,
@@ -220,7 +231,7 @@ function tooDeep(text: string): number | undefined {
  * (`$${` is a literal `${`). Values only, never keys, and as text: `required: ${X}` is the text
  * "true", not true. Done on the parsed tree, not the text, so a value cannot add YAML of its own.
  */
-function walkValues(doc: Document, env: NodeJS.ProcessEnv, faults: Fault[], queuesAsWritten: Map<string, string>): void {
+function walkValues(doc: Document, env: NodeJS.ProcessEnv, faults: Fault[], queuesAsWritten: Map<string, string>, queueOf: PipelineFileOptions['queueOf']): void {
   const walk = (node: unknown, path: (string | number)[]): void => {
     if (isMap(node)) {
       const seen = new Set<string>();
@@ -233,7 +244,13 @@ function walkValues(doc: Document, env: NodeJS.ProcessEnv, faults: Fault[], queu
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => walk(item, [...path, i]));
     } else if (isScalar(node) && typeof node.value === 'string') {
-      if (path.length === 3 && path[0] === 'pipelines' && path[2] === 'queue') queuesAsWritten.set(String(path[1]), node.value);
+      if (path.length === 3 && path[0] === 'pipelines' && path[2] === 'queue') {
+        queuesAsWritten.set(String(path[1]), node.value);
+        if (queueOf) {
+          node.value = queueOf(String(path[1]));
+          return;
+        }
+      }
       if (!node.value.includes('$')) return;
       const problems: string[] = [];
       node.value = node.value.replace(/\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{/g, (match, name: string | undefined) => {
@@ -359,7 +376,7 @@ function ruleFaults(value: unknown, faults: Fault[]): void {
     const builtin = spec.builtin === true;
     if (builtin) {
       for (const key of ['table', 'subject', 'columns']) {
-        if (key in spec) add([...here, key], `a builtin pipeline takes only queue: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show ${BUILTIN_LOGINS_NAME} prints them)`, 'key');
+        if (key in spec) add([...here, key], `a builtin pipeline takes no ${key}: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show ${BUILTIN_LOGINS_NAME} prints them)`, 'key');
       }
     } else if (!('columns' in spec)) {
       add(here, 'a pipeline of your own needs columns (or builtin: true, for the login pipeline)', 'key');

@@ -2,7 +2,7 @@
 // file with, and whose JSON Schema (`npm run docs` -> docs/pipeline-file.schema.json) editors complete.
 // Shape only: the rules that span fields (builtin, pii on a type, one queue per pipeline) are the loader's.
 import { z } from 'zod';
-import { MESSAGE_FACTS, MESSAGE_ID_COLUMN, SUBJECT_KEY_COLUMN, type ColumnType, type FieldSource } from '../model/pipeline.js';
+import { envelopeModes, MESSAGE_FACTS, MESSAGE_ID_COLUMN, s3PayloadModes, SUBJECT_KEY_COLUMN, type ColumnType, type FieldSource } from '../model/pipeline.js';
 
 /** A PostgreSQL name sqs2pg never has to quote: lower-case, at most 63 bytes (NAMEDATALEN - 1). */
 export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -80,7 +80,7 @@ export const pipelineSchema = z
     builtin: z
       .literal(true, { error: 'expected true (or leave builtin out, for a pipeline of your own)' })
       .optional()
-      .meta({ description: "true: today's login pipeline into user_logins (ip and device_id masked); it takes only queue." }),
+      .meta({ description: "true: today's login pipeline into user_logins (ip and device_id masked); it takes queue, and envelope and s3_payloads, nothing else." }),
     // A refinement rather than z.url(): the JSON Schema's format "uri" would have editors flag ${VAR}.
     queue: z
       .string({ error: required('queue', "the queue's http(s) URL") })
@@ -99,6 +99,14 @@ export const pipelineSchema = z
       .record(z.string(), columnSchema, { error: 'expected a map of column name to { from, type, ... }' })
       .optional()
       .meta({ description: 'The table\'s columns, in the order their faults are checked.', propertyNames: { pattern: IDENTIFIER.source } }),
+    envelope: z
+      .enum(envelopeModes, { error: `expected ${envelopeModes.slice(0, -1).join(', ')} or ${envelopeModes.at(-1)}` })
+      .optional()
+      .meta({ description: "The envelopes around this queue's events, as --envelope says (auto, none, sns, eventbridge). Default: --envelope's." }),
+    s3_payloads: z
+      .enum(s3PayloadModes, { error: 'expected resolve or off' })
+      .optional()
+      .meta({ description: "This queue's bodies offloaded to S3 by the SQS extended client, as --s3-payloads says (resolve, off). Default: --s3-payloads'." }),
   }, { error: 'expected a map: { queue, table, subject, columns } (or { builtin: true, queue })' })
   .meta({ description: 'One pipeline: a queue into a table.' });
 

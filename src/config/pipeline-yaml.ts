@@ -19,6 +19,11 @@ function columnLine(column: ColumnSpec, width: number): string {
   return `${`${column.name}:`.padEnd(width + 1)} { ${fields.join(', ')} }`;
 }
 
+/** The pipeline's own envelope and payload settings, where it has them (else the process's apply). */
+function wiringLines(spec: PipelineSpec): string[] {
+  return [...(spec.envelope === undefined ? [] : [`envelope: ${spec.envelope}`]), ...(spec.s3Payloads === undefined ? [] : [`s3_payloads: ${spec.s3Payloads}`])];
+}
+
 function pipelineLines(spec: PipelineSpec, queue: string): string[] {
   const width = Math.max(...spec.columns.map((column) => column.name.length));
   const table = spec.table.schema === null ? spec.table.name : `${spec.table.schema}.${spec.table.name}`;
@@ -28,7 +33,8 @@ function pipelineLines(spec: PipelineSpec, queue: string): string[] {
     'columns:',
     ...spec.columns.map((column) => `  ${columnLine(column, width)}`),
   ];
-  if (!spec.builtin) return [`  ${spec.name}:`, `    queue: ${scalar(queue)}`, ...body.map((line) => `    ${line}`)];
+  const wiring = wiringLines(spec).map((line) => `    ${line}`);
+  if (!spec.builtin) return [`  ${spec.name}:`, `    queue: ${scalar(queue)}`, ...wiring, ...body.map((line) => `    ${line}`)];
   const masked = spec.columns.filter((column) => column.pii === 'mask').map((column) => column.name);
   return [
     `  ${spec.name}:`,
@@ -38,6 +44,7 @@ function pipelineLines(spec: PipelineSpec, queue: string): string[] {
     `    # names (${masked.join(', ')}), not under ${spec.columns.filter((column) => column.pii === 'mask').map((column) => column.maskLabel).join(' and ')} as here: equal values, other masks.`,
     '    builtin: true',
     `    queue: ${scalar(queue)}`,
+    ...wiring,
     ...body.map((line) => `    # ${line}`),
   ];
 }

@@ -41,6 +41,8 @@ export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   secret?: boolean;
   /** a flag that takes no value */
   boolean?: boolean;
+  /** a flag that may be given more than once: its schema parses the list of values, in order */
+  repeatable?: true;
   commands: readonly CommandName[];
   requiredFor?: readonly CommandName[];
 }
@@ -118,8 +120,10 @@ export const settings = {
       migrate: 'A pipeline file (YAML; docs/pipelines.md): after sqs2pg\'s own migrations, migrate creates each declared table that does not exist and adds the columns declared since.',
       run: 'A pipeline file (YAML; docs/pipelines.md): run loads every pipeline of it in one process, each from its own queue (--queue-url is then not read).',
       rotate: 'The pipeline file the workers run: a mask-key rotation re-keys the quarantine records of its declared pipelines by their declarations (without it, those records keep the old key and are counted).',
+      demo: 'A pipeline file (YAML; docs/pipelines.md): the demo makes one embedded queue a pipeline (page_views: page-views) in place of the file\'s, sends each generated events (or --input), drains them all and reports each.',
+      local: 'A pipeline file (YAML; docs/pipelines.md): local makes one queue a pipeline (page_views: page-views) and prints each queue\'s ${VAR} to export, and the run --drain --config line.',
     },
-    commands: ['run', 'check', 'pipelines', 'migrate', 'rotate'],
+    commands: ['run', 'check', 'pipelines', 'migrate', 'rotate', 'demo', 'local'],
   }),
   pipeline: setting({
     flag: 'pipeline',
@@ -180,7 +184,7 @@ export const settings = {
     group: 'SQS',
     schema: z.enum(envelopeModes, { error: `expected ${envelopeModes.slice(0, -1).join(', ')} or ${envelopeModes.at(-1)}` }),
     default: 'auto',
-    doc: "Envelopes around the events: auto unwraps a well-formed SNS Notification (raw delivery off) or EventBridge event, and takes every other body as it is; none takes every body as it is; sns or eventbridge require that envelope (quarantining any other body as bad_envelope). An unwrapped event is keyed by the envelope's id (SNS's redelivery makes no second row) and dated by its time.",
+    doc: "Envelopes around the events: auto unwraps a well-formed SNS Notification (raw delivery off) or EventBridge event, and takes every other body as it is; none takes every body as it is; sns or eventbridge require that envelope (quarantining any other body as bad_envelope). An unwrapped event is keyed by the envelope's id (SNS's redelivery makes no second row) and dated by its time. A pipeline file's envelope sets it per pipeline.",
     commands: [...pipelineCommands, 'replay'],
   }),
   s3Payloads: setting({
@@ -189,7 +193,7 @@ export const settings = {
     group: 'SQS',
     schema: z.enum(['resolve', 'off'], { error: 'expected resolve or off' }),
     default: 'resolve',
-    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same 64 KiB limit; an object missing or unreadable is quarantined as payload_unavailable, a transient S3 failure sends the message back to the queue. off: a pointer is taken as the body (and quarantined).",
+    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same --max-body-bytes limit and --max-in-flight-bytes budget as a body; an object missing or unreadable is quarantined as payload_unavailable, a transient S3 failure sends the message back to the queue. off: a pointer is taken as the body (and quarantined). A pipeline file's s3_payloads sets it per pipeline.",
     commands: runCommands,
   }),
   s3Endpoint: setting({
@@ -422,12 +426,15 @@ export const settings = {
     group: 'Command',
     essential: true,
     // Never echoed: a value typed here by mistake could be the raw ip or device id itself.
-    schema: z.string().regex(/^[a-z0-9]{1,16}:[0-9a-f]{64}$/, 'expected a masked value such as k1:3f2a… (key id, colon, 64 hex digits)').optional(),
+    schema: z
+      .string()
+      .regex(/^[a-z0-9]{1,16}:[0-9a-f]{64}$|^sealed:[0-9a-f]{32}$/, 'expected a masked value such as k1:3f2a… (key id, colon, 64 hex digits) or a sealed column\'s sealed:… (32 hex digits)')
+      .optional(),
     defaultDoc: 'none',
-    doc: 'A masked value as user_logins holds it (k1:3f2a…). reveal takes it as its argument.',
+    doc: "A masked value as a table holds it (k1:3f2a…), or a sealed column's reference (sealed:…). reveal takes it as its argument.",
     docFor: {
-      reveal: 'The masked value to reveal, as user_logins holds it (k1:3f2a…); usually given as the argument instead.',
-      forget: 'A masked value as a table holds it (k1:3f2a…), to erase.',
+      reveal: "The masked value to reveal, as a table holds it (k1:3f2a…, or a sealed column's sealed:…); usually given as the argument instead.",
+      forget: "A masked value as a table holds it (k1:3f2a…, or a sealed column's sealed:…), to erase.",
     },
     secret: true,
     commands: ['reveal', 'forget'],
@@ -774,12 +781,13 @@ export const settings = {
     flag: 'input',
     group: 'Command',
     essential: true,
-    schema: z.string().min(1).optional(),
+    schema: z.array(z.string().min(1)).optional(),
+    repeatable: true,
     defaultDoc: 'none',
-    doc: 'A file of events to send (demo: instead of the generated sample; local: once the queue is up): a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
+    doc: 'A file of events to send (demo: instead of the generated sample; local: once the queue is up): a JSON array (each element one message body) or JSON Lines (each line one body, sent as written). With --config, PIPELINE=FILE, once for each pipeline given events.',
     docFor: {
-      demo: 'A file of your own events to send instead of the generated sample: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
-      local: 'A file of events to send to the queue once it is up: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written).',
+      demo: 'A file of your own events to send instead of the generated sample: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written). With --config, PIPELINE=FILE, once for each pipeline given events.',
+      local: 'A file of events to send to the queue once it is up: a JSON array (each element one message body) or JSON Lines (each line one body, sent as written). With --config, PIPELINE=FILE, once for each pipeline given events.',
     },
     commands: ['demo', 'local'],
   }),

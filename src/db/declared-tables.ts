@@ -1,12 +1,14 @@
 // A declared pipeline's table against the database: planned from the catalog (create it, add a
 // column declared later, or refuse and say what to do), then applied under the migrations' advisory
 // lock, so that two workers starting at once create a table once. sqs2pg never drops, renames or
-// retypes a column: those are the table owner's decisions.
+// retypes a column: those are the table owner's decisions. Whoever owns a table reads every row of
+// it, so a table is created only by a role that may register it (the owner of sqs2pg's tables), and
+// one that exists is used only when its owner could act as that owner anyway.
 import pg from 'pg';
 import { DatabaseRefusedError } from '../errors.js';
 import { MESSAGE_ID_COLUMN, storedColumnsOf, subjectColumnOf, SUBJECT_KEY_COLUMN, type PipelineSpec } from '../model/pipeline.js';
 import { LOCK_KEY } from './migrate.js';
-import { registeredPipelines, registerPipelines, registrationOf, type RegisteredPipeline } from './pipeline-registry.js';
+import { REGISTRY_OID, registeredPipelines, registerPipelines, registrationOf, type RegisteredPipeline } from './pipeline-registry.js';
 import { PINNED_SEARCH_PATH, type Pool, type PoolClient } from './pool.js';
 import { inRolledBackTransaction, inTransaction } from './transaction.js';
 
@@ -38,6 +40,11 @@ export interface CatalogTable {
   columns: { name: string; type: string; notNull: boolean; hasDefault: boolean }[];
   /** a unique index whose first column is sqs_message_id (partitioned: it may go on with the partition key) */
   idempotencyIndex: boolean;
+  /**
+   * the table's owner; `sqs2pg`: the owner of sqs2pg's tables (of sqs2pg.pipelines); `trusted`: the
+   * table's owner has that role's privileges already (is it, a member of it, or a superuser)
+   */
+  owner: { name: string; sqs2pg: string; trusted: boolean };
 }
 
 /** Where a declared table is, or would be created. */
@@ -141,6 +148,16 @@ export function planTable(spec: PipelineSpec, location: TableLocation): TablePla
     plan.refusals.push(`pipeline ${spec.name}: ${shown} is not a table (pg_class.relkind ${found.kind}); name a table in the pipeline file`);
     return plan;
   }
+  if (!found.owner.trusted) {
+    // Made by a role that could create there (PUBLIC may create in public before PostgreSQL 15): its
+    // owner would read every row the workers write, grant it to anyone, or add a trigger.
+    const { name: owner, sqs2pg } = found.owner;
+    plan.refusals.push(
+      `pipeline ${spec.name}: ${shown} is owned by role ${owner}, which cannot act as the owner of sqs2pg's tables (${sqs2pg}), and a table's owner reads every row of it and may grant it to anyone; ` +
+        `sqs2pg writes into no such table: if ${owner} made it by right, give it over (ALTER TABLE ${table} OWNER TO ${q(sqs2pg)}), otherwise drop it, and run migrate again`,
+    );
+    return plan;
+  }
   const existing = new Map(found.columns.map((column) => [column.name, column]));
   for (const column of [...stored, { name: MESSAGE_ID_COLUMN, sqlType: MESSAGE_ID_SQL_TYPE }]) {
     const present = existing.get(column.name);
@@ -187,6 +204,14 @@ const LOCATE = `SELECT pg_catalog.current_schema() AS creation_schema,
 const COLUMNS = `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull", a.atthasdef AS "hasDefault"
   FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`;
 
+// The owner of sqs2pg's tables is the registry's; before the migrations have made it, the role asking.
+const OWNER = `SELECT pg_catalog.pg_get_userbyid(c.relowner) AS name, pg_catalog.pg_get_userbyid(s.oid) AS sqs2pg,
+       pg_catalog.pg_has_role(c.relowner, s.oid, 'USAGE') AS trusted
+  FROM pg_catalog.pg_class c,
+       (SELECT COALESCE((SELECT r.relowner FROM pg_catalog.pg_class r WHERE r.oid = ${REGISTRY_OID}),
+                        (SELECT a.oid FROM pg_catalog.pg_roles a WHERE a.rolname = current_user)) AS oid) AS s
+ WHERE c.oid = $1`;
+
 const IDEMPOTENCY_INDEX = `SELECT EXISTS (
   SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
    WHERE i.indrelid = $1 AND i.indisunique AND a.attname = $2
@@ -208,8 +233,9 @@ export async function locateTable(client: Pick<PoolClient, 'query'>, spec: Pipel
   }
   const columns = await client.query<CatalogTable['columns'][number]>(COLUMNS, [row.oid]);
   const index = await client.query<{ ok: boolean }>(IDEMPOTENCY_INDEX, [row.oid, MESSAGE_ID_COLUMN]);
+  const owner = (await client.query<CatalogTable['owner']>(OWNER, [row.oid])).rows[0] ?? { name: '?', sqs2pg: '?', trusted: false };
   return {
-    found: { schema: row.schema, name: row.name, kind: row.kind, columns: columns.rows, idempotencyIndex: index.rows[0]?.ok === true },
+    found: { schema: row.schema, name: row.name, kind: row.kind, columns: columns.rows, idempotencyIndex: index.rows[0]?.ok === true, owner },
     schema,
     schemaMissing: false,
   };
@@ -246,18 +272,30 @@ interface Planned {
 }
 
 // The registry is read only where it exists (the migrations make it; a table planned before them is
-// registered by the next apply) and where the role may read it: a role that may not could not write
-// it either, and the owner's migrate keeps it. Nothing is registered for a plan that is refused.
-const REGISTRY_READABLE = `SELECT pg_catalog.to_regclass('sqs2pg.pipelines') IS NOT NULL
-   AND pg_catalog.has_table_privilege('sqs2pg.pipelines', 'SELECT') AS readable`;
+// registered by the next apply) and where the role may read it. A role that may not write it (a
+// worker) creates and changes no table: one it made would be its own, every row of it, and the
+// owner's migrate would find it there. Nothing is registered for a plan that is refused.
+const REGISTRY_ACCESS = `SELECT current_user AS role,
+       CASE WHEN registry.oid IS NULL THEN 'absent'
+            WHEN pg_catalog.has_table_privilege(registry.oid, 'INSERT') THEN 'writes'
+            WHEN pg_catalog.has_table_privilege(registry.oid, 'SELECT') THEN 'reads'
+            ELSE 'none' END AS access
+  FROM (SELECT ${REGISTRY_OID} AS oid) AS registry`;
 
 async function planWithRegistry(client: Pick<PoolClient, 'query'>, specs: readonly PipelineSpec[]): Promise<Planned> {
-  const readable = (await client.query<{ readable: boolean }>(REGISTRY_READABLE)).rows[0]?.readable === true;
+  const { role, access } = (await client.query<{ role: string; access: 'absent' | 'writes' | 'reads' | 'none' }>(REGISTRY_ACCESS)).rows[0] ?? { role: '?', access: 'none' };
+  const readable = access === 'writes' || access === 'reads';
   const registered = readable ? new Map((await registeredPipelines(client)).map((row) => [row.name, row])) : undefined;
   const planned: Planned = { plans: [], registrations: [] };
   for (const spec of specs) {
     const location = await locateTable(client, spec);
     const plan = planTable(spec, location);
+    if (access !== 'absent' && access !== 'writes' && plan.refusals.length === 0 && plan.actions.length > 0) {
+      plan.refusals.push(
+        `pipeline ${spec.name}: ${plan.table ?? spec.table.name} ${plan.exists ? 'is not as declared yet' : 'does not exist yet'}, and role ${role} may not register pipelines (sqs2pg.pipelines), ` +
+          `so it makes and changes no pipeline's table (one it made would be its own, every row of it); run "sqs2pg migrate --config FILE" as the tables' owner, then start again`,
+      );
+    }
     planned.plans.push(plan);
     const schema = location.found?.schema ?? location.schema;
     if (!registered || schema === null || plan.refusals.length > 0) continue;

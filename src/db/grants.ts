@@ -10,6 +10,8 @@
 //                on the vault's entries, no INSERT, UPDATE or DELETE anywhere. rotate and replay run
 //                as the owner.
 // A declared pipeline's table (sqs2pg.pipelines, sql/0010) gets the privileges user_logins gets.
+// No role but the owner may create beside these tables, PUBLIC included (PostgreSQL 12–14 let every
+// role create in public): one that could would plant a pipeline's table before migrate made it, and own it.
 import pg from 'pg';
 import type { Pool, PoolClient } from './pool.js';
 import { inTransaction } from './transaction.js';
@@ -60,6 +62,9 @@ export function grantStatements(roles: RoleNames, database: string, userLogins: 
     `REVOKE ALL ON SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
     // CREATE on a table's schema granted by hand would let a role plant look-alikes there: taken back too.
     ...[userLogins.schema, ...declaredSchemas].map((schema) => `REVOKE ALL ON SCHEMA ${schema} FROM ${all}`),
+    // And from PUBLIC, as PostgreSQL 15 does for public (its "secure schema usage pattern"). Only the
+    // schema's owner (or a superuser) can: from anyone else PostgreSQL takes nothing back, with a warning.
+    `REVOKE CREATE ON SCHEMA ${[userLogins.schema, ...declaredSchemas, 'sqs2pg', 'sqs2pg_vault'].join(', ')} FROM PUBLIC`,
     `REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sqs2pg, sqs2pg_vault FROM ${all}`,
     `GRANT CONNECT ON DATABASE ${q(database)} TO ${all}`,
     `GRANT USAGE ON SCHEMA ${userLogins.schema} TO ${all}`,
@@ -137,7 +142,15 @@ export interface GrantsApplied {
   created: string[];
   /** the registered pipelines' tables other than user_logins that the roles were given, quoted */
   declared: string[];
+  /** the schemas of those tables in which PUBLIC may still create (grants' role does not own them), and their owners */
+  publicCreates: { schema: string; owner: string }[];
 }
+
+// After the REVOKE: where it took nothing back.
+const PUBLIC_CREATES = `SELECT n.nspname AS schema, pg_catalog.pg_get_userbyid(n.nspowner) AS owner
+  FROM pg_catalog.pg_namespace n
+ WHERE n.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.regnamespace[]::pg_catalog.oid[]) AND pg_catalog.has_schema_privilege('public', n.oid, 'CREATE')
+ ORDER BY 1`;
 
 /** Creates the missing roles and grants. */
 export async function applyGrants(pool: Pool, roles: RoleNames): Promise<GrantsApplied> {
@@ -152,6 +165,8 @@ export async function applyGrants(pool: Pool, roles: RoleNames): Promise<GrantsA
     const database = await client.query<{ name: string }>('SELECT current_database() AS name');
     const declared = await declaredTables(client, userLogins);
     for (const statement of grantStatements(roles, database.rows[0]?.name ?? '', userLogins, declared)) await client.query(statement);
-    return { created: missing, declared: declared.map((table) => table.name) };
+    const schemas = [...new Set([userLogins.schema, ...declared.map((table) => table.schema)])];
+    const publicCreates = await client.query<{ schema: string; owner: string }>(PUBLIC_CREATES, [schemas]);
+    return { created: missing, declared: declared.map((table) => table.name), publicCreates: publicCreates.rows };
   });
 }

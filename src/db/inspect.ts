@@ -1,5 +1,8 @@
 // Read-only looks at the loaded data, for the demo's report.
+import pg from 'pg';
+import type { PipelineSpec } from '../model/pipeline.js';
 import type { Pool } from './pool.js';
+import { requireUserLogins } from './user-logins.js';
 import type { UserLoginsTable } from './user-logins.js';
 
 export interface LoginRowView {
@@ -38,4 +41,28 @@ export async function countRows(pool: Pool, table: UserLoginsTable): Promise<{ l
     `SELECT (SELECT count(*) FROM ${table.name}) AS logins, (SELECT count(*) FROM sqs2pg.quarantine) AS quarantined`,
   );
   return { logins: Number(result.rows[0]?.logins ?? 0), quarantined: Number(result.rows[0]?.quarantined ?? 0) };
+}
+
+/**
+ * A pipeline's table at a glance (demo --config): its rows, those of its quarantine records, and a
+ * few rows, each of `columns` as text (NULL as null), in message id order.
+ */
+export async function lookAtTable(
+  pool: Pool,
+  spec: PipelineSpec,
+  columns: readonly string[],
+  limit: number,
+): Promise<{ rows: number; quarantined: number; sample: (string | null)[][] }> {
+  // Sessions search pg_catalog only (pool.ts): user_logins where the role's path finds it, a declared table by its schema.
+  const name = spec.builtin ? (await requireUserLogins(pool)).name : `${pg.escapeIdentifier(spec.table.schema ?? 'public')}.${pg.escapeIdentifier(spec.table.name)}`;
+  const counts = await pool.query<{ rows: string; quarantined: string }>(
+    `SELECT (SELECT count(*) FROM ${name}) AS rows, (SELECT count(*) FROM sqs2pg.quarantine WHERE pipeline = $1) AS quarantined`,
+    [spec.name],
+  );
+  const sample = await pool.query<(string | null)[]>({
+    text: `SELECT ${columns.map((column) => `${pg.escapeIdentifier(column)}::text`).join(', ')} FROM ${name} ORDER BY sqs_message_id LIMIT $1`,
+    values: [limit],
+    rowMode: 'array',
+  });
+  return { rows: Number(counts.rows[0]?.rows ?? 0), quarantined: Number(counts.rows[0]?.quarantined ?? 0), sample: sample.rows };
 }

@@ -45,6 +45,13 @@ export function registrationOf(spec: PipelineSpec, tableSchema: string): Registe
   };
 }
 
+/**
+ * sqs2pg.pipelines' oid, or NULL before the migrations make it, as a scalar subquery. Read from the
+ * catalog, not through to_regclass, which a role without USAGE on schema sqs2pg is refused.
+ */
+export const REGISTRY_OID = `(SELECT r.oid FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+  WHERE n.nspname OPERATOR(pg_catalog.=) 'sqs2pg' AND r.relname OPERATOR(pg_catalog.=) 'pipelines')`;
+
 const UPSERT = `
 INSERT INTO sqs2pg.pipelines (name, table_schema, table_name, builtin, subject_column, subject_is_key, subject_scope, pii_columns)
 SELECT * FROM unnest($1::text[], $2::name[], $3::name[], $4::boolean[], $5::name[], $6::boolean[], $7::text[], $8::jsonb[])

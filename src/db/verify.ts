@@ -1,6 +1,7 @@
 // Read-only questions `sqs2pg check` asks PostgreSQL: the columns of user_logins against the
 // take-home's DDL, the idempotency index, and the privileges the worker needs.
 import type { Pool } from './pool.js';
+import { REGISTRY_OID } from './pipeline-registry.js';
 
 /** The take-home's user_logins (sql/0001_user_logins.sql), as PostgreSQL's format_type names them. */
 export const takehomeColumns: readonly { name: string; type: string }[] = [
@@ -207,6 +208,17 @@ COMMIT`)) as unknown as { rows: { role: string; schemas: string[] }[] }[];
   return { role: row?.role ?? 'unknown', schemas: row?.schemas ?? [] };
 }
 
+/** Of the schemas named (a pipeline file's tables'), those that exist and PUBLIC may create in. */
+export async function namedSchemasPublicMayCreateIn(pool: Pool, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const result = await pool.query<{ schema: string }>(
+    `SELECT n.nspname AS schema FROM pg_catalog.pg_namespace n
+      WHERE n.nspname = ANY ($1::text[]) AND pg_catalog.has_schema_privilege('public', n.oid, 'CREATE') ORDER BY 1`,
+    [names],
+  );
+  return result.rows.map((row) => row.schema);
+}
+
 /** What takes that right back, for one schema. */
 export function revokePublicCreate(schema: string): string {
   return `REVOKE CREATE ON SCHEMA ${/^[a-z_][a-z0-9_]*$/.test(schema) ? schema : quoteIdent(schema)} FROM PUBLIC;`;
@@ -215,9 +227,14 @@ export function revokePublicCreate(schema: string): string {
 /**
  * Whether the session's role could apply a declared table's plan itself, as run does at start: make
  * the table (CREATE on its schema), or change one that exists (only its owner, or a member of the
- * owner's role, may). `table`: the plan's quoted, schema-qualified name.
+ * owner's role, may), and in either case register the pipeline (applyDeclaredTables lets no other
+ * role make or change a table). `table`: the plan's quoted, schema-qualified name.
  */
 export async function mayApplyTablePlan(pool: Pool, table: string, exists: boolean): Promise<{ role: string; may: boolean }> {
+  const registers = await pool.query<{ role: string; may: boolean }>(
+    `SELECT current_user AS role, registry.oid IS NULL OR pg_catalog.has_table_privilege(registry.oid, 'INSERT') AS may FROM (SELECT ${REGISTRY_OID} AS oid) AS registry`,
+  );
+  if (registers.rows[0]?.may !== true) return { role: registers.rows[0]?.role ?? '?', may: false };
   if (exists) {
     const owner = await pool.query<{ role: string; may: boolean | null }>(
       `SELECT current_user AS role,

@@ -25,11 +25,11 @@ interface LoginEvent {
   device_id: string;
 }
 
-type Rng = () => number;
+export type Rng = () => number;
 
 // mulberry32: tiny, fast and good enough for test data; Math.random cannot be seeded and
 // crypto would make runs unrepeatable.
-function mulberry32(seed: number): Rng {
+export function mulberry32(seed: number): Rng {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -41,11 +41,11 @@ function mulberry32(seed: number): Rng {
 }
 
 /** Uniform integer in [min, max]. */
-function intBetween(rng: Rng, min: number, max: number): number {
+export function intBetween(rng: Rng, min: number, max: number): number {
   return min + Math.floor(rng() * (max - min + 1));
 }
 
-function pick<T>(rng: Rng, items: readonly T[]): T {
+export function pick<T>(rng: Rng, items: readonly T[]): T {
   const item = items[Math.floor(rng() * items.length)];
   if (item === undefined) throw new Error('pick from an empty list');
   return item;
@@ -159,7 +159,7 @@ function checkCount(name: string, value: number): void {
   }
 }
 
-function defaultMalformed(count: number): number {
+export function defaultMalformed(count: number): number {
   if (count < 100) return 0;
   return Math.max(3, Math.round(count * 0.005));
 }

@@ -37,6 +37,8 @@ export interface LoginRow {
   appVersionRaw: string;
   /** UTC date of SentTimestamp (an unwrapped envelope's time), YYYY-MM-DD, so a replay gives the same row */
   createDate: string;
+  /** SentTimestamp (an unwrapped envelope's time), epoch milliseconds: what a record made of the row later is dated by */
+  sentAtMs: number;
 }
 
 /**
@@ -52,6 +54,8 @@ export interface TableRow {
   values: readonly (string | null)[];
   /** the masks the row holds: its vault entries are written only with it */
   masks: readonly string[];
+  /** SentTimestamp, or an unwrapped envelope's time: a record made of the row (db_rejected) is dated as the row is */
+  sentAtMs: number;
 }
 
 export const rejectReasons = [

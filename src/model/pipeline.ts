@@ -36,8 +36,9 @@ export type ColumnType =
 
 /**
  * What a column does with a personal value: `mask` stores `<keyId>:` + a keyed HMAC of the value's
- * canonical text (sealing the original in the vault when the vault is on); `seal` stores nothing
- * readable (NULL in the table) and keeps only the sealed original in the vault.
+ * canonical text (sealing the original in the vault when the vault is on); `seal` keeps only the
+ * sealed original, in the vault, and stores the name of its entry (`sealed:` + 32 hex, one per row,
+ * so no two rows match; NULL with the vault off).
  */
 export type Pii = 'none' | 'mask' | 'seal';
 
@@ -64,6 +65,14 @@ export interface TableName {
   name: string;
 }
 
+/** auto: unwrap a well-formed SNS or EventBridge envelope, leave every other body as it is; sns / eventbridge: require it (transform/envelope.ts) */
+export const envelopeModes = ['auto', 'none', 'sns', 'eventbridge'] as const;
+export type EnvelopeMode = (typeof envelopeModes)[number];
+
+/** resolve: fetch the S3 object an SQS extended client pointer names and read it as the body; off: a pointer is a body like any other */
+export const s3PayloadModes = ['resolve', 'off'] as const;
+export type S3PayloadMode = (typeof s3PayloadModes)[number];
+
 export interface PipelineSpec {
   /** the pipeline's name: a label on metrics, the quarantine's `pipeline` column, `--pipeline NAME` */
   name: string;
@@ -76,6 +85,10 @@ export interface PipelineSpec {
   subject: readonly string[] | null;
   /** in the order faults are checked, so a body's reported reason is always the same one */
   columns: readonly ColumnSpec[];
+  /** the envelopes around this queue's events; absent: the process's --envelope */
+  envelope?: EnvelopeMode;
+  /** this queue's S3-offloaded payloads; absent: the process's --s3-payloads */
+  s3Payloads?: S3PayloadMode;
 }
 
 /** The PostgreSQL type a column is stored as. */

@@ -44,8 +44,8 @@ export interface EventMap {
   'pipeline:started': { pollers: number };
   'pipeline:stopping': { reason: string; inFlight: number };
   'pipeline:drained': { durationMs: number };
-  /** one committed batch of sqs2pg rotate: rows re-masked (mask; a pipeline's), sealed columns' entries re-masked (mask sealed), or vault entries re-encrypted (vault) */
-  'rotate:batch': { pass: 'mask' | 'mask sealed' | 'mask tombstones' | 'mask quarantine' | 'vault' | 'vault bodies' | 'vault tombstones'; items: number; changed: number; doneSoFar: number };
+  /** one committed batch of sqs2pg rotate: rows re-masked (mask; a pipeline's) or vault entries re-encrypted (vault) */
+  'rotate:batch': { pass: 'mask' | 'mask tombstones' | 'mask quarantine' | 'vault' | 'vault bodies' | 'vault tombstones'; items: number; changed: number; doneSoFar: number };
 }
 
 export type EventName = keyof EventMap;

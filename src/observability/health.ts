@@ -29,7 +29,8 @@ export class Readiness {
   private started = false;
   /** the pipelines that said they started; the run has started once all have (or once it says so itself) */
   private readonly startedPipelines = new Set<string>();
-  private stopping: string | undefined;
+  /** why each pipeline is stopping, by pipeline ('' for a stop of the whole run) */
+  private readonly stopping = new Map<string, string>();
   /** by pipeline ('' for events of a run of several that name none): one queue's success says nothing of another's */
   private readonly queues = new Map<string, QueueState>();
   private readonly pipelines: readonly string[];
@@ -48,7 +49,7 @@ export class Readiness {
         const unknown = pipeline !== undefined && !this.pipelines.includes(pipeline);
         this.started ||= pipeline === undefined || unknown || this.pipelines.every((name) => this.startedPipelines.has(name));
       })
-      .on('pipeline:stopping', ({ reason }) => (this.stopping = reason))
+      .on('pipeline:stopping', (event) => this.stopping.set(pipelineOf(event, this.pipelines) ?? '', event.reason))
       .on('source:received', (event) => (this.queueOf(event).receiveError = undefined))
       .on('source:depth', (event) => (this.queueOf(event).depthError = undefined))
       .on('source:error', (event) => {
@@ -80,6 +81,20 @@ export class Readiness {
     return failing.length === 0 ? undefined : failing.join(', ');
   }
 
+  /**
+   * A pipeline that has drained its queue leaves the others working: the run is stopping once every
+   * pipeline is (or the run itself is), or as soon as one stops for any other reason (a signal, a failure).
+   */
+  private stoppingState(): string {
+    const reasons = [...this.stopping.values()];
+    const other = reasons.find((reason) => reason !== 'drained');
+    if (other !== undefined) return `shutting down (${other})`;
+    // A pipeline not in the list says the list is not this run's (as for started): its stop is the run's.
+    const stopped = [...this.stopping.keys()];
+    const all = stopped.some((name) => !this.pipelines.includes(name)) || this.pipelines.every((name) => this.stopping.has(name));
+    return all && reasons.length > 0 ? 'shutting down (drained)' : 'ok';
+  }
+
   async report(): Promise<ReadinessReport> {
     const database = this.started ? await this.databaseState() : 'not checked';
     const queueError = this.queueErrors();
@@ -87,7 +102,7 @@ export class Readiness {
       started: this.started ? 'ok' : this.startedPipelines.size > 0 ? `starting: ${this.notStarted().join(', ')} not started yet` : 'starting: connecting and migrating',
       database,
       queue: !this.started ? 'not checked' : queueError === undefined ? 'ok' : `failing (${queueError})`,
-      stopping: this.stopping === undefined ? 'ok' : `shutting down (${this.stopping})`,
+      stopping: this.stoppingState(),
     };
     return { ready: Object.values(checks).every((state) => state === 'ok'), checks };
   }

@@ -100,11 +100,11 @@ export class BatchWriter {
 
   /** row -> full record (db_rejected) -> minimal record -> nothing simpler (undefined). */
   private simpler({ message, body, s3Object, outcome }: Entry, code: string): Entry | undefined {
-    // Recorded under the outcome's id (an event unwrapped from an envelope keeps the envelope's key),
-    // from the body the transform read.
+    // Recorded under the outcome's id and time (an event unwrapped from an envelope keeps the
+    // envelope's key and time, as its row would have), from the body the transform read.
     const read = { body, s3Object };
     if (outcome.kind === 'row') {
-      const keyed = { ...message, messageId: outcome.row.messageId, body: body ?? message.body };
+      const keyed = { ...message, messageId: outcome.row.messageId, sentAtMs: outcome.row.sentAtMs, body: body ?? message.body };
       return { message, ...read, outcome: { kind: 'rejected', rejection: this.transform.reject(keyed, 'db_rejected', null, code) } };
     }
     if (outcome.rejection.body !== null) {

@@ -10,6 +10,7 @@ import type { Emit } from '../observability/events.js';
 import { errorCode, type SqsSource } from '../source/sqs/source.js';
 import type { Payload, S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
+import { s3PointerOf, snsWrappedS3PointerOf, type S3Pointer } from '../transform/s3-pointer.js';
 import type { PipelineTransform } from '../transform/pipeline-transform.js';
 import type { InboundMessage } from '../model/message.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
@@ -41,6 +42,12 @@ export interface PipelineOptions {
   envelope?: EnvelopeMode;
   /** with S3 payloads: delete each resolved object once its message is committed and deleted */
   s3DeleteAfterCommit?: boolean;
+}
+
+/** an extended-client pointer found in a body; `envelope`: the SNS Notification it came in */
+interface FoundPointer {
+  pointer: S3Pointer;
+  envelope?: { key: string; timeMs: number };
 }
 
 /** a poller's state across its receives: its run of failed receives, and its FIFO receive attempts */
@@ -174,8 +181,9 @@ export class Pipeline {
       await this.giveBack(this.source.held());
     } finally {
       stopListening();
-      this.source.stopHeartbeat();
       this.source.stopDepthPolling();
+      // An extension still in flight would otherwise meet a closed client ("SQS extend failed" at the end of a drain).
+      await this.source.stopHeartbeat();
     }
     if (this.failure !== undefined) throw this.failure;
     if (this.drained) this.emit('pipeline:drained', { durationMs: performance.now() - started });
@@ -258,27 +266,21 @@ export class Pipeline {
       if (this.options.drain) await this.checkDrained(true);
       return 'again';
     }
-    const payloads = this.payloads ? await this.payloads.resolve(messages, this.receiving.signal) : undefined;
-    if (this.stopped && payloads !== undefined && payloads.size > 0) {
-      // Stopped while S3 answered: nothing of this receive was started.
-      await this.giveBack(messages);
-      return 'end';
-    }
     let sliceStart = performance.now();
+    const loads: Promise<void>[] = [];
     for (const message of messages) {
-      const payload = payloads?.get(message);
-      if (payload?.kind === 'transient') {
-        // Not an answer about the object: back to the queue, to be tried again after a backoff.
-        this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
-        await this.source.postpone([message]);
+      const pointer = this.payloads ? this.pointerIn(message.body) : undefined;
+      if (pointer !== undefined) {
+        loads.push(this.loadPayload(message, pointer));
         continue;
       }
-      this.add(this.transform(message, payload));
+      this.add(this.transform(message));
       if (performance.now() - sliceStart > TRANSFORM_SLICE_MS) {
         await nextTurn();
         sliceStart = performance.now();
       }
     }
+    await Promise.all(loads);
     // A FIFO queue that gave fewer than asked has nothing more to give until what is in hand is
     // deleted (SQS hides a group while any of its messages is in flight): waiting for the batch to
     // fill would only wait out --batch-max-wait-ms, each time, for every group.
@@ -289,6 +291,30 @@ export class Pipeline {
       return 'end';
     }
     return 'again';
+  }
+
+  /**
+   * Fetches the S3 payload `pointer` names, under the byte budget, and adds the message as soon as
+   * it is read: a payload waiting for room may be waiting for another's commit, never for the rest
+   * of its receive.
+   */
+  private async loadPayload(message: InboundMessage, { pointer, envelope }: FoundPointer): Promise<void> {
+    const payloads = this.payloads as S3PayloadResolver;
+    const payload = await payloads.fetch(pointer, (bytes, signal) => this.source.holdPayload(message, bytes, signal), this.receiving.signal);
+    if (payload.kind !== 'transient') return this.add(this.transform(message, payload, envelope));
+    // Cut short by the stop: not started, so handed straight back.
+    if (this.stopped) return this.giveBack([message]);
+    // Not an answer about the object: back to the queue, to be tried again after a backoff.
+    this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
+    await this.source.postpone([message]);
+  }
+
+  /** An extended-client pointer: the body itself, or (the SNS extended client's) an SNS Notification's Message. */
+  private pointerIn(body: string): FoundPointer | undefined {
+    const pointer = s3PointerOf(body);
+    if (pointer !== undefined) return { pointer };
+    const wrapped = snsWrappedS3PointerOf(body, this.options.envelope ?? 'none');
+    return wrapped && { pointer: wrapped.pointer, envelope: { key: wrapped.key, timeMs: wrapped.timeMs } };
   }
 
   private receiveSize(): number {
@@ -312,11 +338,12 @@ export class Pipeline {
    * With the vault off, exactly the transform alone: the hot path pays nothing for the vault. An S3
    * payload is read as the body would have been; one that cannot be had is the message's rejection.
    */
-  private transform(message: InboundMessage, payload?: Exclude<Payload, { kind: 'transient' }>): Entry {
-    if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: this.transformer.reject(message, payload.reason, null, payload.detail) } };
-    const read = payload ? { ...message, body: payload.body } : message;
-    if (!payload) return { message, ...this.transformer.read(read) };
-    return { message, body: payload.body, s3Object: payload.pointer, ...this.transformer.read(read) };
+  private transform(message: InboundMessage, payload?: Exclude<Payload, { kind: 'transient' }>, envelope?: FoundPointer['envelope']): Entry {
+    // A payload an SNS Notification pointed to is keyed and dated by the notification, and is the event itself.
+    const keyed = envelope ? { ...message, messageId: envelope.key, sentAtMs: envelope.timeMs } : message;
+    if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: this.transformer.reject(keyed, payload.reason, null, payload.detail) } };
+    if (!payload) return { message, ...this.transformer.read(message) };
+    return { message, body: payload.body, s3Object: payload.pointer, ...this.transformer.read({ ...keyed, body: payload.body }, envelope ? 'none' : undefined) };
   }
 
   private add(entry: Entry): void {
@@ -430,7 +457,13 @@ export class Pipeline {
     else await this.source.release(messages);
   }
 
+  /**
+   * Pollers waiting for room look again when there is room for one of them, or the run stops: the
+   * shared budget calls this for every message any of its pipelines deletes, and a dozen waiters
+   * woken each time to find no room was work for nothing (docs/performance.md, "Side by side").
+   */
   private wakePollers(): void {
+    if (this.roomWaiters.length === 0 || (!this.stopped && !this.hasRoom())) return;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const wake of waiters) wake();

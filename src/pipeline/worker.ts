@@ -10,7 +10,7 @@ import { assertReachable, type Pool } from '../db/pool.js';
 import { refusalCode } from '../db/denied.js';
 import { requireUserLogins, type UserLoginsTable } from '../db/user-logins.js';
 import { ConnectError, DatabaseRefusedError, describeError, Sqs2pgError } from '../errors.js';
-import type { PipelineSpec } from '../model/pipeline.js';
+import type { PipelineSpec, S3PayloadMode } from '../model/pipeline.js';
 import { withPipeline, type EventBus } from '../observability/events.js';
 import { sinkTargetOf } from '../sink/postgres/conflict-target.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
@@ -41,8 +41,10 @@ export interface WorkerParts {
   masker: Masker;
   /** vault on: seals new vault entries to the vault's public key */
   vault?: VaultSealer | undefined;
-  /** resolves SQS extended client pointers from S3 */
+  /** resolves SQS extended client pointers from S3, for the pipelines that resolve them */
   payloads?: S3PayloadResolver | undefined;
+  /** --s3-payloads, for the pipelines that do not set their own (absent: resolve, given `payloads`) */
+  s3Payloads?: S3PayloadMode;
   /** the keys to check against the ids this database has seen them under */
   keyChecks: readonly KeyCheck[];
   bus: EventBus;
@@ -118,10 +120,13 @@ async function preparePipeline(parts: WorkerParts, spec: PipelineSpec, table: Ta
   }
   // The SDK client's reservation is what an answer can hold, and a body up to the queue's maximum is an event.
   const maxMessageBytes = await source.maxMessageBytes().catch(() => SQS_MAX_BODY_BYTES);
-  const options = { ...parts.options, maxBodyBytes: parts.options.maxBodyBytes ?? maxMessageBytes };
-  const transform = compileTransform(spec, parts.masker, { envelope: options.envelope ?? 'none', maxBodyBytes: options.maxBodyBytes, vault: Boolean(parts.vault) });
+  // The pipeline's own envelope and payload settings, where its file sets them, over the process's.
+  const envelope = spec.envelope ?? parts.options.envelope ?? 'none';
+  const options = { ...parts.options, envelope, maxBodyBytes: parts.options.maxBodyBytes ?? maxMessageBytes };
+  const payloads = (spec.s3Payloads ?? parts.s3Payloads ?? 'resolve') === 'resolve' ? (parts.payloads ?? null) : null;
+  const transform = compileTransform(spec, parts.masker, { envelope, maxBodyBytes: options.maxBodyBytes, vault: Boolean(parts.vault) });
   const sink = new PostgresSink(parts.pool, sinkTargetOf(spec, table));
-  const pipeline = new Pipeline(source, sink, transform, options, emit, parts.vault ?? null, parts.payloads ?? null);
+  const pipeline = new Pipeline(source, sink, transform, options, emit, parts.vault ?? null, payloads);
   await pipeline.rehearse(rehearsalMessages(Date.now(), spec));
   return pipeline;
 }

@@ -1,11 +1,10 @@
 // The envelopes AWS services put around an event on its way to a queue: an SNS Notification (an SQS
 // subscription with raw delivery off, SNS's default) and an EventBridge event (an SQS target). Pure:
 // a parsed body in; the event inside, keyed by the envelope's id and dated by its time, or a refusal.
+import type { EnvelopeMode } from '../model/pipeline.js';
 import { parseJson } from './login-event.js';
 
-export const envelopeModes = ['auto', 'none', 'sns', 'eventbridge'] as const;
-/** auto: unwrap a well-formed envelope, leave every other body as it is; sns / eventbridge: require it */
-export type EnvelopeMode = (typeof envelopeModes)[number];
+export { envelopeModes, type EnvelopeMode } from '../model/pipeline.js';
 export type EnvelopeKind = 'sns' | 'eventbridge';
 
 /**

@@ -11,6 +11,7 @@ import type { InboundMessage, RejectReason } from '../model/message.js';
 
 /** A value behind a mask (or a sealed column), for the vault. Personal data in clear. */
 export interface DeclaredOriginal {
+  /** the mask, or a sealed column's reference (Masker.sealRef): the vault entry's name */
   mask: string;
   /** the column's maskLabel, under whose key the mask was made; for a keyed subject, subjectEntryField(scope) and its key */
   label: string;
@@ -128,10 +129,13 @@ export function compileEventReader(spec: PipelineSpec, masker: Masker, options: 
       const canonical = text;
       if (i === subjectIndex) subjectText = canonical;
       const pii = column.spec.pii;
-      if (pii !== 'none' && canonical !== null) {
-        const mask = masker.mask(column.spec.maskLabel, canonical);
-        if (keepOriginals) originals.push({ mask, label: column.spec.maskLabel, value: canonical });
-        text = pii === 'mask' ? mask : null;
+      if (pii === 'mask' && canonical !== null) {
+        text = masker.mask(column.spec.maskLabel, canonical);
+        if (keepOriginals) originals.push({ mask: text, label: column.spec.maskLabel, value: canonical });
+      } else if (pii === 'seal' && canonical !== null) {
+        // The row names its value's entry; with the vault off there is none, and nothing to name.
+        text = keepOriginals ? masker.sealRef(column.spec.maskLabel, message.messageId, canonical) : null;
+        if (text !== null) originals.push({ mask: text, label: column.spec.maskLabel, value: canonical });
       }
       values[at++] = text;
       // A version's text as it came: present and a string, since it was read.

@@ -27,7 +27,17 @@ export interface Masker {
    * quarantine; unkeyed, a short body (one ip, say) could be found by hashing guesses.
    */
   bodyHash(body: string): string;
+  /**
+   * `sealed:<32 hex>`: what a sealed column (pii: seal) holds, the name of its value's vault entry.
+   * Keyed on the message's id as well as the value, so no two rows' references match (a sealed column
+   * shows no duplicates, unlike a mask) and a redelivered message makes the same one. Never re-keyed:
+   * it is a name, not a mask, and under no key id.
+   */
+  sealRef(label: string, messageId: string, value: string): string;
 }
+
+/** The shape of Masker.sealRef's references, which no mask has (32 hex digits, not 64). */
+export const SEAL_REF = /^sealed:[0-9a-f]{32}$/;
 
 export function createMasker(key: Buffer, keyId: string): Masker {
   // A key per label: the same string as an ip and as a device_id must not give the same mask.
@@ -43,6 +53,7 @@ export function createMasker(key: Buffer, keyId: string): Masker {
   };
   const userKey = deriveKey(key, 'sqs2pg user key v1');
   const bodyKey = deriveKey(key, 'sqs2pg body hash v1');
+  const sealKeys = new Map<string, KeyObject>();
   const hmac = (k: KeyObject, value: string) => `${keyId}:${createHmac('sha256', k).update(value, 'utf8').digest('hex')}`;
   return {
     keyId,
@@ -50,6 +61,8 @@ export function createMasker(key: Buffer, keyId: string): Masker {
     userKey: (userId) => hmac(userKey, userId),
     subjectKey: (scope, value) => hmac(derived(subjectKeys, 'sqs2pg subject key v1', scope), value),
     bodyHash: (body) => hmac(bodyKey, body),
+    sealRef: (label, messageId, value) =>
+      `sealed:${createHmac('sha256', derived(sealKeys, 'sqs2pg seal reference v1', label)).update(messageId, 'utf8').update('\u0000').update(value, 'utf8').digest('hex').slice(0, 32)}`,
   };
 }
 

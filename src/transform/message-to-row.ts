@@ -115,6 +115,7 @@ function readLogin(message: InboundMessage, value: unknown, originals: MaskedOri
       appVersion,
       appVersionRaw: login.app_version,
       createDate: sentDate(message.sentAtMs),
+      sentAtMs: message.sentAtMs,
     },
   };
 }

@@ -3,14 +3,17 @@
 // event reader for a declared one. Either way the row comes out in its table's shape (TableRow), so
 // one sink writes every pipeline's. Pure, as the rest of transform/.
 import type { InboundMessage, LoginRow, MaskedOriginal, Rejection, RejectReason, TableOutcome, TableRow } from '../model/message.js';
-import type { PipelineSpec } from '../model/pipeline.js';
+import type { EnvelopeMode, PipelineSpec } from '../model/pipeline.js';
 import { compileEventReader } from './event-reader.js';
 import type { Masker } from './mask.js';
 import { messageToRow, messageToVaultedRow, readMessage, reject, type EventReading, type EventStep, type Refuse, type TransformOptions } from './message-to-row.js';
 
 export interface PipelineTransform {
-  /** The message's outcome; vault on, with the values behind its row's masks (personal data in clear). */
-  read(message: InboundMessage): { outcome: TableOutcome; originals?: MaskedOriginal[] };
+  /**
+   * The message's outcome; vault on, with the values behind its row's masks (personal data in clear).
+   * `envelope`: this body's mode, when not the pipeline's (an S3 payload an SNS Notification pointed to).
+   */
+  read(message: InboundMessage, envelope?: EnvelopeMode): { outcome: TableOutcome; originals?: MaskedOriginal[] };
   /**
    * The quarantine record of a message refused outside `read` (an S3 payload that cannot be had, a
    * row the database refused): every record of the pipeline is made here or in `read`, the same way.
@@ -39,12 +42,12 @@ export function compileTransform(spec: PipelineSpec, masker: Masker, options: Pi
       masks.push(original.mask);
       originals?.push({ mask: original.mask, field: original.label, value: original.value });
     }
-    return { ok: true, row: { messageId: message.messageId, subjectKey, values, masks } };
+    return { ok: true, row: { messageId: message.messageId, subjectKey, values, masks, sentAtMs: message.sentAtMs } };
   };
   return {
-    read(message) {
+    read(message, envelope) {
       const originals: MaskedOriginal[] | null = options.vault ? [] : null;
-      const outcome = readMessage(message, masker, originals, options, step, record);
+      const outcome = readMessage(message, masker, originals, envelope ? { ...options, envelope } : options, step, record);
       return originals ? { outcome, originals } : { outcome };
     },
     reject: refuse,
@@ -52,15 +55,15 @@ export function compileTransform(spec: PipelineSpec, masker: Masker, options: Pi
 }
 
 function readLogin(masker: Masker, options: TransformOptions): PipelineTransform['read'] {
-  return (message) => {
-    const outcome = messageToRow(message, masker, options);
+  return (message, envelope) => {
+    const outcome = messageToRow(message, masker, envelope ? { ...options, envelope } : options);
     return { outcome: outcome.kind === 'row' ? { kind: 'row', row: loginTableRow(outcome.row) } : outcome };
   };
 }
 
 function readVaultedLogin(masker: Masker, options: TransformOptions): PipelineTransform['read'] {
-  return (message) => {
-    const { outcome, originals } = messageToVaultedRow(message, masker, options);
+  return (message, envelope) => {
+    const { outcome, originals } = messageToVaultedRow(message, masker, envelope ? { ...options, envelope } : options);
     return { outcome: outcome.kind === 'row' ? { kind: 'row', row: loginTableRow(outcome.row) } : outcome, originals };
   };
 }
@@ -76,5 +79,6 @@ export function loginTableRow(row: LoginRow): TableRow {
     subjectKey: row.userKey,
     values: [row.userId, row.deviceType, row.maskedIp, row.maskedDeviceId, String(row.appVersion), row.appVersionRaw, row.locale, row.createDate],
     masks: [row.maskedIp, row.maskedDeviceId],
+    sentAtMs: row.sentAtMs,
   };
 }

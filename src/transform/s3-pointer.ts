@@ -1,6 +1,8 @@
 // The body the SQS extended client (Java, Python, JS) sends when it offloads a payload to S3:
 // ["software.amazon.payloadoffloading.PayloadS3Pointer",{"s3BucketName":"…","s3Key":"…"}]. Pure:
 // reading the pointer; fetching the object is the source's (source/s3/).
+import { unwrapEnvelope, type EnvelopeMode } from './envelope.js';
+import { parseJson } from './login-event.js';
 
 export interface S3Pointer {
   bucket: string;
@@ -13,6 +15,8 @@ const MAX_POINTER_CHARS = 4096;
 // S3's own limits: bucket names 3–63 characters, keys up to 1,024 bytes.
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const MAX_KEY_BYTES = 1024;
+// An SNS Notification around a pointer: the pointer, ids, signature and URLs are a few KiB.
+const MAX_WRAPPED_CHARS = 16 * 1024;
 
 /** Cheap test for the hot path: only a body that starts like a pointer is parsed. */
 export function looksLikeS3Pointer(body: string): boolean {
@@ -35,4 +39,19 @@ export function s3PointerOf(body: string): S3Pointer | undefined {
   if (typeof bucket !== 'string' || !BUCKET.test(bucket)) return undefined;
   if (typeof key !== 'string' || key.length === 0 || Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES || !key.isWellFormed()) return undefined;
   return { bucket, key };
+}
+
+/**
+ * The pointer the SNS extended client publishes, as an SQS subscription (raw delivery off) receives
+ * it: the Message of a well-formed SNS Notification, keyed and dated by the notification. Undefined
+ * for any other body, and where `mode` takes no SNS envelope.
+ */
+export function snsWrappedS3PointerOf(body: string, mode: EnvelopeMode): { pointer: S3Pointer; key: string; timeMs: number } | undefined {
+  if ((mode !== 'auto' && mode !== 'sns') || body.length > MAX_WRAPPED_CHARS || !body.includes(POINTER_CLASS)) return undefined;
+  const json = parseJson(body);
+  if (!json) return undefined;
+  const layer = unwrapEnvelope(json.value, 'sns');
+  if (layer.kind !== 'event' || layer.envelope !== 'sns') return undefined;
+  const pointer = s3PointerOf((json.value as { Message: string }).Message);
+  return pointer && { pointer, key: layer.key, timeMs: layer.timeMs };
 }

@@ -35,13 +35,6 @@ UPDATE ${target.table} u
   FROM unnest($1::varchar[], ${target.columns.map((_, i) => `$${i + 2}::varchar[]`).join(', ')}) AS v(id, ${target.columns.map((_, i) => `c${i}`).join(', ')})
  WHERE u.sqs_message_id = v.id`;
 
-// A sealed column's entries, which no row names, under another mask key id and not yet replaced.
-const SEALED_ENTRIES_TO_REMASK = `
-SELECT ${ENTRY_COLUMNS} FROM sqs2pg_vault.entries
- WHERE masked_value > $1 AND field = ANY($2::text[]) AND left(masked_value, length($3)) <> $3 AND superseded_by IS NULL
- ORDER BY masked_value LIMIT $4
-   FOR UPDATE`;
-
 // Each old entry names the entry that replaced it: forget follows the link (sql/0007), so an erased
 // user's values leave no entry under the old key behind, even before the clean-up at the end.
 const LINK_REPLACED = `
@@ -154,18 +147,6 @@ export class RotationStore {
     });
   }
 
-  /**
-   * Re-masks a batch of the entries of sealed columns (`fields`) under another mask key id: no row
-   * holds their masks, so each gets a twin under the new key and names it, as a row's entry does.
-   */
-  async remaskSealedBatch(fields: readonly string[], after: string, keyId: string, limit: number, remask: Remask): Promise<{ lastMaskedValue: string | undefined; entries: number; vaulted: number }> {
-    return this.transaction(BEGIN_VAULT_WRITE, async () => {
-      const found = (await this.client.query<EntryRow>(SEALED_ENTRIES_TO_REMASK, [after, fields, `${keyId}:`, limit])).rows.map(toVaultEntry);
-      const vaulted = await this.insertReplacements(remask(found));
-      return { lastMaskedValue: found.at(-1)?.maskedValue, entries: found.length, vaulted };
-    });
-  }
-
   /** Inserts the new entries (sorted: concurrent writers lock shared masks in one order) and links each old one to its own. */
   private async insertReplacements(next: Map<string, VaultEntry>): Promise<number> {
     if (next.size === 0) return 0;
@@ -177,14 +158,14 @@ export class RotationStore {
 
   /**
    * Crypto-shreds the entries of other mask key ids that no row of any target uses any more: their
-   * rows now carry the new masks. Only entries of the fields the targets and sealed columns name
-   * (an entry of a pipeline the registry does not know is left alone), and a sealed column's entry
-   * only once it has its twin. Under the vault's delete lock, so a worker still on the old key
-   * cannot commit a row whose entry this removes; it scans every target table, and workers'
-   * commits wait meanwhile.
+   * rows now carry the new masks. Only entries of the fields the targets name (an entry of a
+   * pipeline the registry does not know is left alone), and only masks: a sealed column's entry is
+   * named by its reference, under no key id, whatever its label. Under the vault's delete lock, so a
+   * worker still on the old key cannot commit a row whose entry this removes; it scans every target
+   * table, and workers' commits wait meanwhile.
    */
-  async deleteUnusedEntriesOfOtherMaskKeys(keyId: string, targets: readonly RemaskTarget[], sealedFields: readonly string[]): Promise<number> {
-    const fields = [...new Set([...targets.flatMap((t) => t.columns.map((c) => c.field)), ...sealedFields])];
+  async deleteUnusedEntriesOfOtherMaskKeys(keyId: string, targets: readonly RemaskTarget[]): Promise<number> {
+    const fields = [...new Set(targets.flatMap((t) => t.columns.map((c) => c.field)))];
     if (fields.length === 0) return 0;
     const unused = targets.flatMap((t) => t.columns.map((c) => `AND NOT EXISTS (SELECT 1 FROM ${t.table} u WHERE u.${q(c.name)} = e.masked_value)`));
     return this.transaction(BEGIN_VAULT_DELETE, async () => {
@@ -192,9 +173,9 @@ export class RotationStore {
         `DELETE FROM sqs2pg_vault.entries e
           WHERE left(e.masked_value, length($1)) <> $1
             AND e.field = ANY($2::text[])
-            AND (e.superseded_by IS NOT NULL OR NOT (e.field = ANY($3::text[])))
+            AND e.masked_value ~ '^[a-z0-9]{1,16}:[0-9a-f]{64}$'
             ${unused.join('\n            ')}`,
-        [`${keyId}:`, fields, sealedFields],
+        [`${keyId}:`, fields],
       );
       return deleted.rowCount ?? 0;
     });
@@ -225,16 +206,6 @@ export class RotationStore {
       withoutMessageId: Number(row?.without_id ?? 0),
       subjectKeysLeft: Number(row?.subject_left ?? 0),
     };
-  }
-
-  /** Sealed columns' entries under another mask key id without a twin: what a rerun could still re-mask. */
-  async sealedEntriesNotOn(keyId: string, fields: readonly string[]): Promise<number> {
-    if (fields.length === 0) return 0;
-    const result = await this.client.query<{ n: string }>(
-      `SELECT count(*) AS n FROM sqs2pg_vault.entries WHERE field = ANY($2::text[]) AND left(masked_value, length($1)) <> $1 AND superseded_by IS NULL`,
-      [`${keyId}:`, fields],
-    );
-    return Number(result.rows[0]?.n ?? 0);
   }
 
   /** Everything sealed to the vault, by vault key id: entries, quarantined bodies, tombstones' user ids. */

@@ -1,7 +1,7 @@
 // What a mask-key rotation re-keys, from the database alone (rotate runs without the pipeline file):
 // every registered pipeline's table with the columns that hold masks (pii: mask) and, where the
-// subject is keyed, sqs2pg_subject_key; and the labels of sealed columns (pii: seal), whose entries
-// no row names. The catalog has the last word: a table or column the registry names that is not
+// subject is keyed, sqs2pg_subject_key. A sealed column (pii: seal) holds its entry's reference,
+// under no key: nothing of it is re-keyed (its entries are re-sealed with every other). The catalog has the last word: a table or column the registry names that is not
 // there (dropped, or not migrated yet) holds nothing to re-mask, and is said so.
 import pg from 'pg';
 import { MESSAGE_ID_COLUMN, subjectEntryField } from '../model/pipeline.js';
@@ -25,8 +25,6 @@ export interface RemaskTarget {
 
 export interface RotationScope {
   targets: RemaskTarget[];
-  /** labels of sealed columns: their entries are re-keyed on their own (no row holds their masks) */
-  sealedFields: string[];
   /** registered pipelines that have nothing here (no such table, or none of its columns): for the operator */
   missing: { pipeline: string; table: string }[];
 }
@@ -36,18 +34,16 @@ export const qualifiedTable = (pipeline: Pick<RegisteredPipeline, 'tableSchema' 
   `${pg.escapeIdentifier(pipeline.tableSchema)}.${pg.escapeIdentifier(pipeline.tableName)}`;
 
 /** What each pipeline asks to be re-keyed, before the catalog is asked. Pure. */
-export function declaredScope(pipelines: readonly (RegisteredPipeline & { table?: string })[]): { targets: RemaskTarget[]; sealedFields: string[] } {
+export function declaredScope(pipelines: readonly (RegisteredPipeline & { table?: string })[]): RemaskTarget[] {
   const targets: RemaskTarget[] = [];
-  const sealed = new Set<string>();
   for (const pipeline of pipelines) {
     const columns: KeyedColumn[] = pipeline.piiColumns.filter((c) => c.pii === 'mask').map((c) => ({ name: c.column, field: c.label }));
-    for (const c of pipeline.piiColumns) if (c.pii === 'seal') sealed.add(c.label);
     if (pipeline.subjectIsKey && pipeline.subjectColumn !== null && pipeline.subjectScope !== null) {
       columns.push({ name: pipeline.subjectColumn, field: subjectEntryField(pipeline.subjectScope) });
     }
     if (columns.length > 0) targets.push({ pipeline: pipeline.name, table: pipeline.table ?? qualifiedTable(pipeline), columns });
   }
-  return { targets, sealedFields: [...sealed].sort() };
+  return targets;
 }
 
 const COLUMNS_OF = `
@@ -62,8 +58,8 @@ SELECT t.i AS i, a.attname AS name
  */
 export async function rotationScope(client: Pick<PoolClient, 'query'>, pipelines: readonly (RegisteredPipeline & { table?: string })[]): Promise<RotationScope> {
   const declared = declaredScope(pipelines);
-  if (declared.targets.length === 0) return { ...declared, missing: [] };
-  const found = await client.query<{ i: string; name: string }>(COLUMNS_OF, [declared.targets.map((target) => target.table)]);
+  if (declared.length === 0) return { targets: [], missing: [] };
+  const found = await client.query<{ i: string; name: string }>(COLUMNS_OF, [declared.map((target) => target.table)]);
   const columnsOf = new Map<number, Set<string>>();
   for (const row of found.rows) {
     const i = Number(row.i) - 1;
@@ -71,11 +67,11 @@ export async function rotationScope(client: Pick<PoolClient, 'query'>, pipelines
   }
   const targets: RemaskTarget[] = [];
   const missing: RotationScope['missing'] = [];
-  declared.targets.forEach((target, i) => {
+  declared.forEach((target, i) => {
     const present = columnsOf.get(i);
     const columns = target.columns.filter((column) => present?.has(column.name));
     if (!present?.has(MESSAGE_ID_COLUMN) || columns.length === 0) missing.push({ pipeline: target.pipeline, table: target.table });
     else targets.push({ ...target, columns });
   });
-  return { targets, sealedFields: declared.sealedFields, missing };
+  return { targets, missing };
 }

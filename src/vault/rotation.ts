@@ -2,8 +2,8 @@
 // is one short transaction, optionally followed by a pause), each pass resumable from the data
 // itself. A vault key rotation re-seals everything sealed to the vault to the key pair of the
 // private key given: entries (legacy v1 entries included), quarantined bodies, and tombstones' user
-// ids. A mask key rotation re-masks every pipeline's rows from the vault's originals (and the
-// entries of sealed columns, which no row names), then gives tombstones a twin and re-keys
+// ids. A mask key rotation re-masks every pipeline's rows from the vault's originals, then gives
+// tombstones a twin and re-keys
 // quarantine records under the new mask key, from their sealed ids and bodies. (The quarantine's
 // own passes are in quarantine/rekey.ts, on this loop.)
 import { backoffDelayMs, sleep } from '../backoff.js';
@@ -105,27 +105,6 @@ export async function remaskRows(
     },
     target.pipeline,
   );
-  return totals;
-}
-
-/** Gives every entry of a sealed column (`fields`) under another mask key id its twin under `masker.keyId`. */
-export async function remaskSealedEntries(
-  store: RotationStore,
-  fields: readonly string[],
-  masker: Masker,
-  keyring: VaultKeyring,
-  sealer: VaultSealer,
-  options: RotationOptions,
-): Promise<{ entries: number; entriesAdded: number }> {
-  const totals = { entries: 0, entriesAdded: 0 };
-  if (fields.length === 0) return totals;
-  const remask = remaskerOf(masker, keyring, sealer);
-  await inBatches('mask sealed', options, async (after) => {
-    const batch = await store.remaskSealedBatch(fields, after, masker.keyId, options.batchRows, remask);
-    totals.entries += batch.entries;
-    totals.entriesAdded += batch.vaulted;
-    return { last: batch.lastMaskedValue, items: batch.entries, changed: batch.entries };
-  });
   return totals;
 }
 

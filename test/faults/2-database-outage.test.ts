@@ -1,17 +1,20 @@
 // Scenario 2, database outage: a TCP proxy between the worker and PostgreSQL is cut in the middle
 // of a drain. A short outage is ridden out with retries; one past --max-outage-sec ends the drain
-// with exit 3 and one line, and the next drain finishes the job. Throughout, the queue is sampled:
-// nothing may leave it before its row (or quarantine record) is committed.
+// with exit 3 and one line, and the next drain finishes the job. The worker runs two pipelines
+// (logins and a declared one) in one process. Throughout, both queues are sampled: nothing may
+// leave them before its row (or quarantine record) is committed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestStack, migrateWithCli, runCli, startCli, type CliProcess, type TestStack } from '../helpers/stack.js';
+import { createTestStack, runCli, startCli, type CliProcess, type TestStack } from '../helpers/stack.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { checkDelivery, piiFound, recordFigures, scaled, SCENARIO_TIMEOUT_MS, sendWorkload, type Workload } from './harness.js';
+import { checkDelivery, inQueues, piiFound, pipelinesEnv, recordFigures, scaled, SCENARIO_TIMEOUT_MS, sendWorkload, type Workload } from './harness.js';
+import { migratePipelines } from '../helpers/page-views.js';
+import { committedCount } from './worker-processes.js';
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await createTestStack();
-  // The tables exist before the first worker starts, so progress can be read from the first commit.
-  await migrateWithCli(stack.databaseUrl);
+  // The tables (the declared one too) exist before the first worker starts, so progress can be read from the first commit.
+  await migratePipelines(stack.databaseUrl);
 });
 afterAll(async () => {
   await stack.close();
@@ -25,15 +28,12 @@ function viaProxy(proxy: TcpProxy): string {
   return url.toString();
 }
 
-/** Messages whose fate is sealed in the database: loaded rows plus quarantine records. */
-async function committed(): Promise<number> {
-  const result = await stack.pool.query<{ n: string }>(
-    'SELECT (SELECT count(*) FROM user_logins) + (SELECT count(*) FROM sqs2pg.quarantine) AS n',
-  );
-  return Number(result.rows[0]?.n);
+/** Messages whose fate is sealed in the database: both pipelines' rows plus quarantine records. */
+function committed(): Promise<number> {
+  return committedCount(stack);
 }
 
-async function waitForCommitted(cli: CliProcess, above: number, below: number, timeoutMs = 30_000): Promise<number> {
+async function waitForCommitted(cli: CliProcess, above: number, below: number, timeoutMs = SCENARIO_TIMEOUT_MS - 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const n = await committed();
@@ -50,7 +50,8 @@ async function waitForCommitted(cli: CliProcess, above: number, below: number, t
  * must already be committed (deleted <= committed). Reading the queue first keeps the check sound,
  * since both counts only grow. Returns the worst excess of deleted over committed seen.
  */
-function watchDeletes(queueUrl: string, sent: number): { stop(): Promise<{ samples: number; worst: number }> } {
+function watchDeletes(workload: Workload): { stop(): Promise<{ samples: number; worst: number }> } {
+  const sent = workload.sent.size;
   let stopped = false;
   let samples = 0;
   let worst = 0;
@@ -59,7 +60,7 @@ function watchDeletes(queueUrl: string, sent: number): { stop(): Promise<{ sampl
   const loop = (async () => {
     try {
       while (!stopped && Date.now() < deadline) {
-        const depth = await stack.queueDepth(queueUrl);
+        const depth = await inQueues(stack, workload);
         const n = await committed();
         worst = Math.max(worst, sent - depth.visible - depth.notVisible - n);
         samples += 1;
@@ -99,9 +100,8 @@ async function stopChild(cli: CliProcess | undefined): Promise<void> {
 }
 
 async function freshWorkload(count: number, seed: number): Promise<Workload> {
-  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
-  const queueUrl = await stack.newQueue();
-  return sendWorkload(stack, queueUrl, { count, malformed: scaled(10, 100), seed });
+  await stack.pool.query('TRUNCATE user_logins, page_views, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
+  return sendWorkload(stack, { count, malformed: scaled(10, 100), seed });
 }
 
 // Regressions guarded here: a connection reset mid-batch once crashed the worker (an uncaught
@@ -115,13 +115,13 @@ describe('fault 2: database outage', () => {
       const workload = await freshWorkload(scaled(3_000, 50_000), 2);
       const outputs: string[] = [];
       const proxy = await startTcpProxy('127.0.0.1', Number(new URL(stack.databaseUrl).port));
-      const watch = watchDeletes(workload.queueUrl, workload.sent.size);
+      const watch = watchDeletes(workload);
       let cli: CliProcess | undefined;
       try {
         const started = performance.now();
         cli = startCli(
           ['run', '--drain'],
-          stack.env(workload.queueUrl, { DATABASE_URL: viaProxy(proxy), SQS2PG_BATCH_MAX_ROWS: '50' }),
+          pipelinesEnv(stack, workload.queues, { DATABASE_URL: viaProxy(proxy), SQS2PG_BATCH_MAX_ROWS: '50' }),
           SCENARIO_TIMEOUT_MS - 30_000,
         );
         const beforeCut = await waitForCommitted(cli, 0, workload.sent.size);
@@ -154,7 +154,7 @@ describe('fault 2: database outage', () => {
         expect(pii).toBe(0);
         expect(delivery.misrouted).toBe(0);
         expect(result.code, result.stderr).toBe(0);
-        expect(result.stdout).toContain('sqs2pg: queue drained');
+        expect(result.stdout).toContain('sqs2pg: queues drained');
         // The cut really stopped the loading half-way, and the worker said it was retrying.
         expect(beforeCut).toBeLessThan(workload.sent.size);
         expect(late).toBe(early);
@@ -163,7 +163,7 @@ describe('fault 2: database outage', () => {
         expect(plainLines(result.stderr)).toEqual([]);
         expect(deletes.samples).toBeGreaterThan(cutSec * 5);
         expect(deletes.worst, 'messages deleted from the queue before their commit').toBeLessThanOrEqual(0);
-        expect(await stack.queueDepth(workload.queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+        expect(await inQueues(stack, workload)).toEqual({ visible: 0, notVisible: 0 });
       } finally {
         await stopChild(cli);
         await watch.stop().catch(() => undefined);
@@ -179,8 +179,8 @@ describe('fault 2: database outage', () => {
       const workload = await freshWorkload(scaled(1_000, 20_000), 3);
       const outputs: string[] = [];
       const proxy = await startTcpProxy('127.0.0.1', Number(new URL(stack.databaseUrl).port));
-      const watch = watchDeletes(workload.queueUrl, workload.sent.size);
-      const env = stack.env(workload.queueUrl, {
+      const watch = watchDeletes(workload);
+      const env = pipelinesEnv(stack, workload.queues, {
         DATABASE_URL: viaProxy(proxy),
         SQS2PG_BATCH_MAX_ROWS: '50',
         SQS2PG_MAX_OUTAGE_SEC: '2',
@@ -231,7 +231,7 @@ describe('fault 2: database outage', () => {
         expect(second.code, second.stderr).toBe(0);
         expect(plainLines(second.stderr)).toEqual([]);
         expect(deletes.worst, 'messages deleted from the queue before their commit').toBeLessThanOrEqual(0);
-        expect(await stack.queueDepth(workload.queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+        expect(await inQueues(stack, workload)).toEqual({ visible: 0, notVisible: 0 });
       } finally {
         await stopChild(cli);
         await watch.stop().catch(() => undefined);

@@ -1,11 +1,12 @@
 // Scenario 3, SQS faults: the worker drains a queue through a proxy that fails about 5 % of every
 // SQS call (500, throttling, reset connection, an answer held 1-2 s after the server acted) and,
 // on top, fails whole DeleteMessageBatch calls and single entries of them. Nothing may be lost or
-// loaded twice; a delete that fails is retried or left to redelivery, which the sink skips.
+// loaded twice; a delete that fails is retried or left to redelivery, which the sink skips. The
+// worker runs two pipelines (logins and a declared one), each on its own queue, in one process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSqsProxy, type FaultRule } from '../helpers/sqs-proxy.js';
 import { createTestStack, startCli, type CliProcess, type CliResult, type TestStack } from '../helpers/stack.js';
-import { checkDelivery, piiFound, recordFigures, scaled, SCALE, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { checkDelivery, inQueues, piiFound, pipelinesEnv, recordFigures, scaled, SCALE, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
 
 const MESSAGES = scaled(3_000, 50_000);
 const MALFORMED = scaled(12, 100);
@@ -58,8 +59,7 @@ describe('fault scenario 3: SQS faults', () => {
   it(
     'drains through 5 % failing SQS calls and failed deletes, losing and duplicating nothing',
     async () => {
-      const queueUrl = await stack.newQueue();
-      const workload = await sendWorkload(stack, queueUrl, { count: MESSAGES, malformed: MALFORMED, seed: 3 });
+      const workload = await sendWorkload(stack, { count: MESSAGES, malformed: MALFORMED, seed: 3 });
       const started = performance.now();
       const outputs: string[] = [];
       const proxy = await startSqsProxy(stack.sqsEndpoint, { seed: 3 });
@@ -69,7 +69,7 @@ describe('fault scenario 3: SQS faults', () => {
         proxy.setRules(RULES);
         cli = startCli(
           ['run', '--drain'],
-          stack.env(queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: VISIBILITY_TIMEOUT_SEC }),
+          pipelinesEnv(stack, workload.queues, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: VISIBILITY_TIMEOUT_SEC }),
           DRAIN_TIMEOUT_MS,
         );
         faulty = await cli.done;
@@ -81,14 +81,14 @@ describe('fault scenario 3: SQS faults', () => {
 
       // A drain the faults kept from finishing is a failure below; a clean one still settles
       // what was left so the figures say whether anything was lost.
-      const leftover = await stack.queueDepth(queueUrl);
+      const leftover = await inQueues(stack, workload);
       let clean: CliResult | undefined;
       if (faulty.code !== 0 || leftover.visible + leftover.notVisible > 0) {
         let cleanCli: CliProcess | undefined;
         try {
           cleanCli = startCli(
             ['run', '--drain'],
-            stack.env(queueUrl, { SQS2PG_VISIBILITY_TIMEOUT_SEC: VISIBILITY_TIMEOUT_SEC }),
+            pipelinesEnv(stack, workload.queues, { SQS2PG_VISIBILITY_TIMEOUT_SEC: VISIBILITY_TIMEOUT_SEC }),
             CLEAN_DRAIN_TIMEOUT_MS,
           );
           clean = await cleanCli.done;
@@ -129,7 +129,7 @@ describe('fault scenario 3: SQS faults', () => {
       expect(delivery).toMatchObject({ sent: MESSAGES + MALFORMED, lost: 0, duplicated: 0, misrouted: 0 });
       expect(delivery.loaded + delivery.quarantined).toBe(MESSAGES + MALFORMED);
       expect(pii).toBe(0);
-      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+      expect(await inQueues(stack, workload)).toEqual({ visible: 0, notVisible: 0 });
       // The faults really happened, of every kind, and at about the rate asked for.
       expect(faulted / calls).toBeGreaterThan(0.03);
       // Each kind is expected a handful of times in the short run (which could, rarely, miss one)

@@ -1,10 +1,12 @@
-// Scenario 4, slow sink: every INSERT into user_logins takes 3 s (a statement-level trigger) while
-// the visibility timeout is 2 s. Only the visibility heartbeat (every 1 s) keeps the messages of a
+// Scenario 4, slow sink: every INSERT into user_logins and into the declared page_views takes 3 s
+// (a statement-level trigger on each; both pipelines run in one process) while the visibility
+// timeout is 2 s. Only the visibility heartbeat (every 1 s) keeps the messages of a
 // batch hidden until their commit; if it falls behind, SQS hands out second copies, which the
 // drain summary would count as read twice and "already loaded".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
-import { checkDelivery, piiFound, recordFigures, scaled, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { checkDelivery, inQueues, piiFound, pipelinesEnv, recordFigures, scaled, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { migratePipelines } from '../helpers/page-views.js';
 
 const SLOW_INSERT_SEC = 3;
 const VISIBILITY_TIMEOUT_SEC = 2;
@@ -31,22 +33,21 @@ describe('fault 4: slow sink', () => {
       const count = scaled(200, 2_000);
       const batchMaxRows = scaled(100, 250);
       const outputs: string[] = [];
-      const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
-      outputs.push(migrate.stdout, migrate.stderr);
-      expect(migrate.code, migrate.stderr).toBe(0);
-      await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
+      await migratePipelines(stack.databaseUrl);
+      await stack.pool.query('TRUNCATE user_logins, page_views, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
       await stack.pool.query(
         `CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${SLOW_INSERT_SEC}); RETURN NULL; END $$`,
       );
-      await stack.pool.query('CREATE TRIGGER slow AFTER INSERT ON user_logins FOR EACH STATEMENT EXECUTE FUNCTION slow()');
+      for (const table of ['user_logins', 'page_views']) {
+        await stack.pool.query(`CREATE TRIGGER slow AFTER INSERT ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION slow()`);
+      }
 
-      const queueUrl = await stack.newQueue();
-      const workload = await sendWorkload(stack, queueUrl, { count, malformed: 0, seed: 4 });
+      const workload = await sendWorkload(stack, { count, malformed: 0, seed: 4 });
 
       const started = performance.now();
       const result = await runCli(
         ['run', '--drain'],
-        stack.env(queueUrl, {
+        pipelinesEnv(stack, workload.queues, {
           SQS2PG_VISIBILITY_TIMEOUT_SEC: String(VISIBILITY_TIMEOUT_SEC),
           SQS2PG_BATCH_MAX_ROWS: String(batchMaxRows),
           // Batches fill up instead of leaving on the 200 ms timer: few, large, slow batches.
@@ -83,7 +84,7 @@ describe('fault 4: slow sink', () => {
       // The batches really outlived the visibility timeout.
       expect(seconds).toBeGreaterThan(SLOW_INSERT_SEC);
       expect(result.stderr).not.toMatch(/"level":(40|50|60)/);
-      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+      expect(await inQueues(stack, workload)).toEqual({ visible: 0, notVisible: 0 });
     },
     SCENARIO_TIMEOUT_MS,
   );

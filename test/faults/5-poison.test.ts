@@ -1,10 +1,12 @@
 // Scenario 5, poison in a batch: PostgreSQL refuses a few rows (a CHECK constraint added after
-// migrate) scattered through otherwise good batches. Each batch is split until the refused row
-// stands alone; that row goes to the quarantine and the rest of the batch loads.
+// migrate, on each pipeline's table: logins and a declared page_views, run in one process)
+// scattered through otherwise good batches. Each batch is split until the refused row stands
+// alone; that row goes to the quarantine under its pipeline's name and the rest of the batch loads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { createTestStack, runCli, type TestStack } from '../helpers/stack.js';
-import { checkDelivery, piiFound, recordFigures, scaled, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { checkDelivery, emptyWorkload, inQueues, piiFound, pipelinesEnv, recordFigures, scaled, SCENARIO_TIMEOUT_MS, sendTo } from './harness.js';
+import { migratePipelines, pageViewBodies } from '../helpers/page-views.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -41,27 +43,34 @@ describe('fault 5: poison in a batch', () => {
       const count = scaled(1_000, 20_000);
       const poisoned = scaled(5, 50);
       const outputs: string[] = [];
-      const migrate = await runCli(['migrate'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl });
-      outputs.push(migrate.stdout, migrate.stderr);
-      expect(migrate.code, migrate.stderr).toBe(0);
-      await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
+      await migratePipelines(stack.databaseUrl);
+      await stack.pool.query('TRUNCATE user_logins, page_views, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
       await stack.pool.query(`ALTER TABLE user_logins ADD CONSTRAINT no_blackberry CHECK (device_type <> 'blackberry')`);
+      await stack.pool.query(`ALTER TABLE page_views ADD CONSTRAINT no_checkout CHECK (url NOT LIKE '%/checkout')`);
 
-      const poisonAt = scatter(count, poisoned, 5);
-      const bodies = generateSample({ count, malformed: 0, seed: 5 }).bodies.map((body, at) => {
-        if (!poisonAt.has(at)) return { body, valid: true };
-        // Still a well-formed event: only the database refuses it, so it reaches a batch.
-        return { body: JSON.stringify({ ...(JSON.parse(body) as object), device_type: 'blackberry' }), valid: false };
+      // Half of each to each pipeline; every refused row is still a well-formed event: only the
+      // database refuses it, so it reaches a batch.
+      const half = { count: Math.floor(count / 2), poisoned: Math.floor(poisoned / 2) };
+      const loginsPoisonAt = scatter(count - half.count, poisoned - half.poisoned, 5);
+      const logins = generateSample({ count: count - half.count, malformed: 0, seed: 5 }).bodies.map((body, at) =>
+        loginsPoisonAt.has(at) ? { body: JSON.stringify({ ...(JSON.parse(body) as object), device_type: 'blackberry' }), valid: false } : { body, valid: true },
+      );
+      const viewsPoisonAt = scatter(half.count, half.poisoned, 55);
+      const views = pageViewBodies(half.count, 0, 5).map(({ body }, at) => {
+        if (!viewsPoisonAt.has(at)) return { body, valid: true };
+        const event = JSON.parse(body) as { page: { url: string } };
+        return { body: JSON.stringify({ ...event, page: { url: `${event.page.url}/checkout` } }), valid: false };
       });
-      const queueUrl = await stack.newQueue();
-      const workload = await sendWorkload(stack, queueUrl, { count, bodies });
+      const workload = await emptyWorkload(stack);
+      await sendTo(stack, workload, 'logins', logins);
+      await sendTo(stack, workload, 'page_views', views);
       const refusedIds = [...workload.sent].filter(([, { valid }]) => !valid).map(([id]) => id);
 
       const started = performance.now();
       const result = await runCli(
         ['run', '--drain'],
         // A wait long enough for batches to fill: the refused rows sit among hundreds of good ones.
-        stack.env(queueUrl, { SQS2PG_BATCH_MAX_ROWS: '500', SQS2PG_BATCH_MAX_WAIT_MS: '1000' }),
+        pipelinesEnv(stack, workload.queues, { SQS2PG_BATCH_MAX_ROWS: '500', SQS2PG_BATCH_MAX_WAIT_MS: '1000' }),
         SCENARIO_TIMEOUT_MS - 30_000,
       );
       const seconds = (performance.now() - started) / 1000;
@@ -86,6 +95,10 @@ describe('fault 5: poison in a batch', () => {
       expect(refusedIds).toHaveLength(poisoned);
       expect(delivery.misrouted).toBe(0);
       expect(delivery).toMatchObject({ loaded: count - poisoned, quarantined: poisoned });
+      expect({ logins: delivery.pipelines.logins.quarantined, page_views: delivery.pipelines.page_views.quarantined }).toEqual({
+        logins: poisoned - half.poisoned,
+        page_views: half.poisoned,
+      });
       const quarantine = await stack.pool.query<{ id: string; reason: string; detail: string | null }>(
         'SELECT sqs_message_id AS id, reason, detail FROM sqs2pg.quarantine',
       );
@@ -95,13 +108,15 @@ describe('fault 5: poison in a batch', () => {
       const logs = logLines(result.stderr);
       expect(logs.filter((line) => line.level >= 50)).toEqual([]);
       const splits = logs.filter((line) => line.msg.includes('splitting a batch'));
-      expect(Math.max(...splits.map((split) => split.size ?? 0))).toBeGreaterThan(100);
+      expect(Math.max(...splits.map((split) => split.size ?? 0))).toBeGreaterThan(scaled(50, 100));
       for (const split of splits) expect(split).toMatchObject({ level: 40, code: '23514' });
       // Summed up at the default level, not one line per message.
-      const summaries = logs.filter((line) => line.msg.startsWith('quarantined ') && line.msg.includes('(db_rejected '));
-      expect(summaries.reduce((sum, line) => sum + (line.count ?? 0), 0)).toBe(poisoned);
+      // With two pipelines each line names its own: "page_views: quarantined 2 messages (db_rejected 2)…".
+      const summaries = logs.filter((line) => /^(\w+: )?quarantined /.test(line.msg) && line.msg.includes('(db_rejected '));
+      const summed = (pipeline: string) => summaries.filter((line) => line.msg.startsWith(`${pipeline}: `)).reduce((sum, line) => sum + (line.count ?? 0), 0);
+      expect({ logins: summed('logins'), page_views: summed('page_views') }).toEqual({ logins: poisoned - half.poisoned, page_views: half.poisoned });
       expect(result.stdout).toMatch(/quarantined +\d+ \(db_rejected \d+\)/);
-      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+      expect(await inQueues(stack, workload)).toEqual({ visible: 0, notVisible: 0 });
     },
     SCENARIO_TIMEOUT_MS,
   );

@@ -1,10 +1,10 @@
-// Competing workers: four drains share one queue and one database; two are SIGKILLed mid-run and
-// restarted. The dead workers' messages reappear after the visibility timeout and are taken by
+// Competing workers: four drains share two queues (each drain runs both pipelines, logins and a
+// declared one) and one database; two are SIGKILLed mid-run and restarted. The dead workers' messages reappear after the visibility timeout and are taken by
 // whichever worker polls first; every drain exits 0 once the queue is empty, and nothing is
 // lost or loaded twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestStack, type CliResult, type TestStack } from '../helpers/stack.js';
-import { checkDelivery, piiFound, recordFigures, scaled, SCALE, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { checkDelivery, inQueues, piiFound, pipelinesEnv, recordFigures, scaled, SCALE, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
 import { committedCount, Fleet, isRunning, seededRandom, sleep, waitForProgress } from './worker-processes.js';
 
 const MESSAGES = scaled(4_000, 50_000);
@@ -30,13 +30,12 @@ afterAll(async () => {
 
 describe('fault 7: competing workers', () => {
   it(
-    `${WORKERS} drains on one queue, ${KILLED} SIGKILLed and restarted, load each of ${MESSAGES + MALFORMED} messages once`,
+    `${WORKERS} drains of two pipelines, ${KILLED} SIGKILLed and restarted, load each of ${MESSAGES + MALFORMED} messages once`,
     async () => {
       const random = seededRandom();
       console.log(`[faults:${SCALE}] 7 competing workers: FAULTS_SEED=${random.seed}`);
-      const queueUrl = await stack.newQueue();
-      const workload = await sendWorkload(stack, queueUrl, { count: MESSAGES, malformed: MALFORMED, seed: 7 });
-      const env = stack.env(queueUrl, { SQS2PG_VISIBILITY_TIMEOUT_SEC: '2', SQS2PG_LOG_LEVEL: 'info' });
+      const workload = await sendWorkload(stack, { count: MESSAGES, malformed: MALFORMED, seed: 7 });
+      const env = pipelinesEnv(stack, workload.queues, { SQS2PG_VISIBILITY_TIMEOUT_SEC: '2', SQS2PG_LOG_LEVEL: 'info' });
       const processes = new Fleet(SCENARIO_TIMEOUT_MS - 30_000);
       fleet = processes;
 
@@ -98,7 +97,7 @@ describe('fault 7: competing workers', () => {
       expect(delivery.sent).toBe(MESSAGES + MALFORMED);
       // The two untouched workers and the two restarts all finish the drain.
       expect(survivors.map((result) => result.code)).toEqual(Array<number>(WORKERS).fill(0));
-      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+      expect(await inQueues(stack, workload)).toEqual({ visible: 0, notVisible: 0 });
       expect(kills).toBe(KILLED);
     },
     SCENARIO_TIMEOUT_MS,

@@ -2,11 +2,13 @@
 // busy, several times, and is restarted each time. Each stop must exit 0 long before the
 // visibility timeout and leave nothing hidden: what was committed is deleted, everything else is
 // visible again at once. A drain then finishes the queue: nothing lost, nothing loaded twice.
-// "Busy" is made certain, not likely: a lock on user_logins holds the service's writes until the
-// signal has been seen, so work is in hand however fast (or slow) the machine is.
+// "Busy" is made certain, not likely: a lock on both tables holds the service's writes until the
+// signal has been seen, so work is in hand however fast (or slow) the machine is. The service runs
+// two pipelines (logins and a declared one), each on its own queue: each queue is checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestStack, migrateWithCli, waitFor, type TestStack } from '../helpers/stack.js';
-import { checkDelivery, piiFound, recordFigures, scaled, SCALE, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { createTestStack, waitFor, type TestStack } from '../helpers/stack.js';
+import { checkDelivery, piiFound, pipelinesEnv, recordFigures, scaled, SCALE, SCENARIO_TIMEOUT_MS, sendWorkload } from './harness.js';
+import { migratePipelines, PIPELINES, type PipelineName } from '../helpers/page-views.js';
 import { committedCount, Fleet, isRunning, seededRandom, sleep } from './worker-processes.js';
 
 const MESSAGES = scaled(3_000, 30_000);
@@ -22,17 +24,17 @@ interface Stop {
   seconds: number;
   /** messages not yet committed when the signal was sent: the service was busy */
   remaining: number;
-  /** the queue right after the exit, and what it should hold */
-  queue: { visible: number; notVisible: number };
-  expected: { visible: number; notVisible: number };
+  /** each queue right after the exit, and what it should hold */
+  queues: Record<PipelineName, { visible: number; notVisible: number }>;
+  expected: Record<PipelineName, { visible: number; notVisible: number }>;
 }
 
 let stack: TestStack;
 let fleet: Fleet | undefined;
 beforeAll(async () => {
   stack = await createTestStack();
-  // The lock below needs the table before the first service starts.
-  await migrateWithCli(stack.databaseUrl);
+  // The lock below needs the tables (the declared one too) before the first service starts.
+  await migratePipelines(stack.databaseUrl);
 });
 afterAll(async () => {
   await fleet?.stopAll();
@@ -45,9 +47,8 @@ describe('fault 8: graceful stop', () => {
     async () => {
       const random = seededRandom();
       console.log(`[faults:${SCALE}] 8 graceful stop: FAULTS_SEED=${random.seed}`);
-      const queueUrl = await stack.newQueue();
-      const workload = await sendWorkload(stack, queueUrl, { count: MESSAGES, malformed: MALFORMED, seed: 8 });
-      const env = stack.env(queueUrl, { SQS2PG_LOG_LEVEL: 'info' });
+      const workload = await sendWorkload(stack, { count: MESSAGES, malformed: MALFORMED, seed: 8 });
+      const env = pipelinesEnv(stack, workload.queues, { SQS2PG_LOG_LEVEL: 'info' });
       const processes = new Fleet(SCENARIO_TIMEOUT_MS - 30_000);
       fleet = processes;
 
@@ -63,7 +64,7 @@ describe('fault 8: graceful stop', () => {
           let remaining: number;
           let signalled: number;
           try {
-            await lock.query('BEGIN; LOCK TABLE user_logins IN EXCLUSIVE MODE');
+            await lock.query('BEGIN; LOCK TABLE user_logins, page_views IN EXCLUSIVE MODE');
             cli = processes.start(['run'], env);
             const service = cli;
             await waitFor(
@@ -85,15 +86,16 @@ describe('fault 8: graceful stop', () => {
           }
           const result = await processes.finish(cli);
           const seconds = (performance.now() - signalled) / 1000;
-          const queue = await stack.queueDepth(queueUrl);
-          const { loaded, quarantined } = await checkDelivery(stack, workload);
+          const queues = { logins: await stack.queueDepth(workload.queues.logins), page_views: await stack.queueDepth(workload.queues.page_views) };
+          const { pipelines } = await checkDelivery(stack, workload);
+          const expected = (name: PipelineName) => ({ visible: pipelines[name].sent - pipelines[name].loaded - pipelines[name].quarantined, notVisible: 0 });
           stops.push({
             code: result.code,
             signal: result.signal,
             seconds,
             remaining,
-            queue,
-            expected: { visible: workload.sent.size - (loaded + quarantined), notVisible: 0 },
+            queues,
+            expected: { logins: expected('logins'), page_views: expected('page_views') },
           });
         }
         drainCode = (await processes.finish(processes.start(['run', '--drain'], env))).code;
@@ -102,7 +104,10 @@ describe('fault 8: graceful stop', () => {
       }
       const seconds = (performance.now() - started) / 1000;
       const slowest = Math.max(...stops.map((stop) => stop.seconds));
-      const trace = stops.map((stop) => `exit ${stop.code ?? stop.signal} in ${stop.seconds.toFixed(2)} s, then ${stop.queue.visible} visible/${stop.queue.notVisible} hidden`);
+      const trace = stops.map(
+        (stop) =>
+          `exit ${stop.code ?? stop.signal} in ${stop.seconds.toFixed(2)} s, then ${PIPELINES.map((name) => `${name} ${stop.queues[name].visible} visible/${stop.queues[name].notVisible} hidden`).join(', ')}`,
+      );
       console.log(`[faults:${SCALE}] 8 graceful stop: ${trace.join('; ')}`);
 
       const delivery = await checkDelivery(stack, workload);
@@ -127,22 +132,22 @@ describe('fault 8: graceful stop', () => {
       for (const stop of stops) {
         expect({ code: stop.code, signal: stop.signal }).toEqual({ code: 0, signal: null });
         expect(stop.seconds).toBeLessThan(VISIBILITY_TIMEOUT_SEC);
-        expect(stop.queue).toEqual(stop.expected);
+        expect(stop.queues).toEqual(stop.expected);
       }
       // The signals landed on a busy service, not on an idle one that had emptied the queue
       // (certain by construction; checked so a change to the set-up cannot quietly undo it).
       expect(stops.every((stop) => stop.remaining > 0)).toBe(true);
       expect(drainCode).toBe(0);
-      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+      for (const name of PIPELINES) expect(await stack.queueDepth(workload.queues[name])).toEqual({ visible: 0, notVisible: 0 });
     },
     SCENARIO_TIMEOUT_MS,
   );
 });
 
-/** Whether some other session waits for the table lock `lock` holds: a write of the service. */
+/** Whether some other session waits for a table lock `lock` holds: a write of the service. */
 async function writesHeld(lock: { query(sql: string): Promise<{ rows: { n: string }[] }> }): Promise<boolean> {
   const waiting = await lock.query(
-    `SELECT count(*) AS n FROM pg_locks WHERE relation = 'user_logins'::regclass AND NOT granted`,
+    `SELECT count(*) AS n FROM pg_locks WHERE relation IN ('user_logins'::regclass, 'page_views'::regclass) AND NOT granted`,
   );
   return Number(waiting.rows[0]?.n) > 0;
 }

@@ -3,6 +3,7 @@
 // scenario; faults land at moments drawn from a seeded generator whose seed is printed for replay.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCli, type CliProcess, type CliResult, type TestStack } from '../helpers/stack.js';
+import { SCENARIO_TIMEOUT_MS, tableExists } from './harness.js';
 
 export { sleep };
 
@@ -47,21 +48,23 @@ export function isRunning(cli: CliProcess): boolean {
   return cli.child.exitCode === null && cli.child.signalCode === null;
 }
 
-/** Messages the database holds (rows plus quarantine records); 0 before the first migration. */
+/** Messages the database holds (both pipelines' rows plus quarantine records); 0 before the first migration. */
 export async function committedCount(stack: TestStack): Promise<number> {
   const migrated = await stack.pool.query<{ ok: boolean }>("SELECT to_regclass('sqs2pg.quarantine') IS NOT NULL AS ok");
   if (!migrated.rows[0]?.ok) return 0;
+  const pageViews = (await tableExists(stack, 'page_views')) ? '(SELECT count(*) FROM page_views) +' : '';
   const result = await stack.pool.query<{ n: string }>(
-    'SELECT (SELECT count(*) FROM user_logins) + (SELECT count(*) FROM sqs2pg.quarantine) AS n',
+    `SELECT (SELECT count(*) FROM user_logins) + ${pageViews} (SELECT count(*) FROM sqs2pg.quarantine) AS n`,
   );
   return Number(result.rows[0]?.n ?? 0);
 }
 
 /**
  * Resolves true once the database holds more than `above` messages while `cli` runs (work is
- * being committed), false if the process exited first.
+ * being committed), false if the process exited first. A state, not a deadline: on a busy machine
+ * four workers were seen to commit 24 rows in 30 s and still finish; the bound is the scenario's.
  */
-export async function waitForProgress(stack: TestStack, cli: CliProcess, above: number, timeoutMs = 30_000): Promise<boolean> {
+export async function waitForProgress(stack: TestStack, cli: CliProcess, above: number, timeoutMs = SCENARIO_TIMEOUT_MS - 30_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isRunning(cli)) return false;

@@ -1,21 +1,21 @@
 // run --config: the issue's example file, two queues into two tables in one process, through the
 // built CLI against PostgreSQL and the SQS-protocol server. A declared pipeline gets what logins
 // get: its table made at start, its values typed, its personal fields masked (and vaulted under
-// their labels), a bad message quarantined under its pipeline's name with nothing in clear, a
-// redelivered message loaded once; and --pipeline runs one pipeline, leaving the other's queue alone.
+// their labels), a bad message quarantined under its pipeline's name with nothing in clear; and
+// --pipeline runs one pipeline, leaving the other's queue alone. (A redelivered message loaded once:
+// redelivery.test.ts, the same tests for both pipelines.)
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { createMasker } from '../../src/transform/mask.js';
-import { startSqsProxy } from '../helpers/sqs-proxy.js';
 import { createTestStack, migrateWithCli, runCli, startCli, TEST_MASK_KEY, waitFor, type TestStack } from '../helpers/stack.js';
 import { openVault, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-declared-run-'));
 const FILE = join(dir, 'pipelines.yaml');
-copyFileSync(new URL('../fixtures/issue-25-example.yaml', import.meta.url), FILE);
+copyFileSync(new URL('../../examples/pipelines.yaml', import.meta.url), FILE);
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
 const MASK = /^k1:[0-9a-f]{64}$/;
 const LOGINS = 40;
@@ -128,36 +128,6 @@ describe('run --config with the example file', () => {
       expected.set(masker.mask('masked_ip', `198.51.100.${n}`), { field: 'masked_ip', value: `198.51.100.${n}` });
     }
     expect(new Map([...vault].map(([mask, entry]) => [mask, { field: entry.field, value: entry.value }]))).toEqual(expected);
-  });
-
-  it('loads a redelivered message once: committed, its delete failed, received again', async () => {
-    await stack.send(pageViews, VIEWS.map((event) => JSON.stringify(event)));
-    const proxy = await startSqsProxy(stack.sqsEndpoint);
-    try {
-      proxy.setRules([{ operation: 'DeleteMessageBatch', action: 'failEntries' }]);
-      // With every delete failing the queue never empties: this run is stopped once all is committed.
-      const first = startCli(['run', '--drain', '--quiet', '--pipeline', 'page_views'], env({ AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }), 60_000);
-      try {
-        await waitFor(async () => (await count("SELECT count(*) AS n FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass('public.page_views')")) === 1 && (await viewRows()).length === VIEWS.length, 30_000, 'every view committed');
-        first.child.kill('SIGTERM');
-        expect((await first.done).code).toBe(0);
-      } finally {
-        if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL');
-        await first.done;
-      }
-      const depth = await stack.queueDepth(pageViews);
-      expect(depth.visible + depth.notVisible).toBe(VIEWS.length);
-
-      proxy.setRules([]);
-      const second = await runCli(['run', '--drain', '--quiet', '--pipeline', 'page_views'], env({ AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }), 60_000);
-      expect(second.code, second.stderr).toBe(0);
-      const rows = await viewRows();
-      expect(rows).toHaveLength(VIEWS.length);
-      expect(new Set(rows.map((row) => row.sqs_message_id)).size).toBe(VIEWS.length);
-      expect(await stack.queueDepth(pageViews)).toEqual({ visible: 0, notVisible: 0 });
-    } finally {
-      await proxy.close();
-    }
   });
 
   it('--pipeline page_views loads page views alone and leaves the logins queue untouched', async () => {

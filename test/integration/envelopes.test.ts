@@ -227,3 +227,30 @@ describe('envelopes and the vault: a refused notification is sealed under its ke
     expect((await countRows(stack.pool)).quarantined).toBe(0);
   });
 });
+
+describe('a record made of an unwrapped event is dated as its row would have been', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await createTestStack();
+    await migrateWithCli(stack.databaseUrl);
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  it("db_rejected: the envelope's key and time, not the SQS message's", async () => {
+    await stack.pool.query(`ALTER TABLE user_logins ADD CONSTRAINT no_blackberry CHECK (device_type <> 'blackberry')`);
+    const queueUrl = await stack.newQueue();
+    const [event] = eventsOf(generateSample({ count: 1, malformed: 0, seed: 264 }).bodies).map((e) => ({ ...e, device_type: 'blackberry', app_version: '1.0', locale: 'FR' }));
+    const id = randomUUID();
+    // Sent to SQS now; published (as SNS dates it) months before.
+    const body = JSON.stringify({ Type: 'Notification', MessageId: id, TopicArn: 'arn:aws:sns:us-east-1:000000000000:logins', Message: JSON.stringify(event), Timestamp: '2026-03-04T10:20:30.456Z' });
+    await stack.send(queueUrl, [body]);
+
+    const run = await runCli(['run', '--drain'], stack.env(queueUrl));
+
+    expect(run.code, run.stderr).toBe(0);
+    const records = await stack.pool.query("SELECT sqs_message_id, reason, to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS') AS sent_at FROM sqs2pg.quarantine");
+    expect(records.rows).toEqual([{ sqs_message_id: `sns:${id}`, reason: 'db_rejected', sent_at: '2026-03-04T10:20:30.456' }]);
+  });
+});

@@ -367,13 +367,53 @@ describe('a subject column of another type than text', () => {
   });
 });
 
+describe('a sealed column (pii: seal)', () => {
+  // Each row names its sealed value's entry by a reference of its own (no mask: two rows of one value
+  // cannot be matched): reveal opens a cell, and forget finds the subject's entries through its rows.
+  const SIGNUPS: PipelineSpec = {
+    name: 'signups',
+    builtin: false,
+    queue: 'signups',
+    table: { schema: null, name: 'signups' },
+    subject: ['user'],
+    columns: [column('user_id', 'user', { kind: 'text' }, { required: true }), column('phone', 'phone', { kind: 'text' }, { pii: 'seal' })],
+  };
+  const phone = (n: number) => `+44 7700 900${n}`;
+  beforeAll(async () => {
+    await applyDeclaredTables(pool, [SIGNUPS]);
+    const bodies = { s1: { user: 'ann-s', phone: phone(1) }, s2: { user: 'ann-s', phone: phone(2) }, s3: { user: 'bob-s', phone: phone(1) } };
+    await loadAsWorker(stack.pool, SIGNUPS, 'public', Object.fromEntries(Object.entries(bodies).map(([id, body]) => [id, JSON.stringify(body)])), masker, sealer);
+  });
+
+  const phones = async () => {
+    const vault = await openVault(stack.pool, { v1: { private: TEST_VAULT_PRIVATE_KEY } });
+    return [...vault.values()].filter((entry) => entry.field === 'phone').map((entry) => entry.value).sort();
+  };
+
+  it('holds a reference per row, not a mask: one value in two rows is two references, and reveal opens a cell', async () => {
+    const cells = (await stack.pool.query<{ id: string; phone: string }>('SELECT sqs_message_id AS id, phone FROM signups ORDER BY 1')).rows;
+    expect(cells.map((cell) => cell.phone)).toEqual([expect.stringMatching(/^sealed:[0-9a-f]{32}$/), expect.stringMatching(/^sealed:[0-9a-f]{32}$/), expect.stringMatching(/^sealed:[0-9a-f]{32}$/)]);
+    expect(new Set(cells.map((cell) => cell.phone)).size).toBe(3);
+    expect(await phones()).toEqual([phone(1), phone(1), phone(2)]);
+    const revealed = await runCli(['reveal', cells[2]!.phone, '--reason', 'support ticket 7'], cliEnv, 20_000);
+    expect([revealed.code, revealed.stderr, revealed.stdout.trim()]).toEqual([0, '', phone(1)]);
+  });
+
+  it('forget takes the subject\'s sealed values with its rows, and leaves another subject\'s equal value', async () => {
+    const result = await runCli(['forget', '--pipeline', 'signups', '--subject', 'ann-s', '--reason', 'erasure request ER-26'], cliEnv, 20_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('removed 2 rows of public.signups');
+    expect(await phones()).toEqual([phone(1)]);
+  });
+});
+
 describe('refusals', () => {
   it('a pipeline this database has not registered: one line naming those it has, exit 2, nothing erased', async () => {
     const audit = await stack.pool.query('SELECT count(*)::int AS n FROM sqs2pg_vault.audit');
     const result = await runCli(['forget', '--pipeline', 'purchases', '--subject', 'someone'], cliEnv, 20_000);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual([
-      'sqs2pg: no pipeline purchases is registered in this database (registered: clicks, codes, logins, page_views, scores); the tables\' owner registers a pipeline file\'s pipelines with sqs2pg migrate --config <file>',
+      'sqs2pg: no pipeline purchases is registered in this database (registered: clicks, codes, logins, page_views, scores, signups); the tables\' owner registers a pipeline file\'s pipelines with sqs2pg migrate --config <file>',
     ]);
     expect((await stack.pool.query('SELECT count(*)::int AS n FROM sqs2pg_vault.audit')).rows).toEqual(audit.rows);
   });

@@ -12,7 +12,7 @@ import { oneErrorLine } from '../helpers/cli-output.js';
 import { createTestStack, runCli, startCli, type CliResult, type TestStack } from '../helpers/stack.js';
 
 const GIVE_UP_MS = 60_000;
-const ISSUE_EXAMPLE = readFileSync(new URL('../fixtures/issue-25-example.yaml', import.meta.url), 'utf8');
+const ISSUE_EXAMPLE = readFileSync(new URL('../../examples/pipelines.yaml', import.meta.url), 'utf8');
 // migrate reads no queue: these need only be set, as the file's ${VAR}s are.
 const QUEUES = { LOGINS_QUEUE_URL: 'http://127.0.0.1:9/000000000000/logins', PAGE_VIEWS_QUEUE_URL: 'http://127.0.0.1:9/000000000000/page-views' };
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-migrate-config-'));

@@ -10,7 +10,7 @@ import { oneErrorLine } from '../helpers/cli-output.js';
 import { createTestStack, migrateWithCli, runCli, type CliResult, type TestStack } from '../helpers/stack.js';
 
 const GIVE_UP_MS = 30_000;
-const ISSUE_EXAMPLE = readFileSync(new URL('../fixtures/issue-25-example.yaml', import.meta.url), 'utf8');
+const ISSUE_EXAMPLE = readFileSync(new URL('../../examples/pipelines.yaml', import.meta.url), 'utf8');
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-pipelines-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -184,7 +184,7 @@ describe('sqs2pg check --config', () => {
     const result = await runCli(['check', '--config', bad], stack.env(queues.LOGINS_QUEUE_URL!, queues), GIVE_UP_MS);
     expect(result.code, result.stdout).toBe(2);
     expect(linesOf(result).filter(([, check]) => check.startsWith('pipeline') || check.startsWith('SQS queue'))).toEqual([
-      ['problem', 'pipeline file', `${bad}:2:58: pipelines.logins.table: a builtin pipeline takes only queue: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show logins prints them)`],
+      ['problem', 'pipeline file', `${bad}:2:58: pipelines.logins.table: a builtin pipeline takes no table: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show logins prints them)`],
       ['problem', 'pipeline file', `${bad}:3:19: pipelines.views.queue: the same queue as pipeline logins: one queue feeds one pipeline (two would split its messages between two tables)`],
       ['problem', 'pipeline file', `${bad}:3:73: pipelines.views.columns.a.type: expected one of text, varchar(N), integer, bigint, numeric, boolean, date, timestamptz, jsonb, ip, version`],
       ['skipped', 'SQS queue', 'needs a pipeline file without faults'],

@@ -1,30 +1,22 @@
 // Redelivery is harmless: a message committed but never deleted comes back, is skipped by its
-// message id, and is deleted then; a new message with the same body is a new login.
+// message id, and is deleted then; a new message with the same body is a new event. The same tests
+// run against the builtin logins (without a file) and a declared pipeline (page_views).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { generateSample } from '../../src/local/sample.js';
 import { startSqsProxy, type FaultRule } from '../helpers/sqs-proxy.js';
-import {
-  countRows,
-  createTestStack,
-  migrateWithCli,
-  runCli,
-  startCli,
-  waitFor,
-  type CliProcess,
-  type TestStack,
-} from '../helpers/stack.js';
+import { countRowsOf, migratePipelines, PIPELINES_UNDER_TEST } from '../helpers/page-views.js';
+import { createTestStack, runCli, startCli, waitFor, type CliProcess, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await createTestStack();
-  // Tables exist from the start, so every test can begin from empty ones.
-  await migrateWithCli(stack.databaseUrl);
+  // Tables (the declared one too) exist from the start, so every test can begin from empty ones.
+  await migratePipelines(stack.databaseUrl);
 });
 afterAll(async () => {
   await stack.close();
 });
 beforeEach(async () => {
-  await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
+  await stack.pool.query('TRUNCATE user_logins, page_views, sqs2pg.quarantine, sqs2pg_vault.quarantine_bodies');
 });
 
 /** A number from the drain summary, e.g. summaryCount(stdout, 'already loaded'). */
@@ -39,32 +31,34 @@ async function stopChild(cli: CliProcess): Promise<void> {
   await cli.done;
 }
 
-describe('redelivery', () => {
+describe.each(PIPELINES_UNDER_TEST)('redelivery, $name', (pipeline) => {
+  const countRows = () => countRowsOf(stack.pool, pipeline);
+
   it.each<[string, FaultRule]>([
     ['every entry in Failed', { operation: 'DeleteMessageBatch', action: 'failEntries' }],
     ['HTTP 500', { operation: 'DeleteMessageBatch', action: 'http500' }],
   ])('skips a committed message whose delete failed (%s) when it comes back, and deletes it then', async (_fault, rule) => {
     const N = 200;
     const queueUrl = await stack.newQueue();
-    await stack.send(queueUrl, generateSample({ count: N, malformed: 0, seed: 11 }).bodies);
+    await stack.send(queueUrl, pipeline.bodies(N, 0, 11));
     const proxy = await startSqsProxy(stack.sqsEndpoint);
     try {
       proxy.setRules([rule]);
       // With every delete failing the queue never empties, so this drain is stopped by hand.
       const first = startCli(
         ['run', '--drain'],
-        stack.env(queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
+        pipeline.env(stack, queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
         30_000,
       );
       try {
-        await waitFor(async () => (await countRows(stack.pool)).rows >= N, 15_000, `${N} rows committed`);
+        await waitFor(async () => (await countRows()).rows >= N, 15_000, `${N} rows committed`);
         first.child.kill('SIGTERM');
         const result = await first.done;
         expect(result.code).toBe(0);
       } finally {
         await stopChild(first);
       }
-      expect(await countRows(stack.pool)).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
+      expect(await countRows()).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
       expect(proxy.counts().DeleteMessageBatch?.faulted).toBeGreaterThan(0);
       // Nothing was deleted: every message is still in the queue (most of them hidden).
       const depth = await stack.queueDepth(queueUrl);
@@ -73,11 +67,11 @@ describe('redelivery', () => {
       proxy.setRules([]);
       const second = await runCli(
         ['run', '--drain'],
-        stack.env(queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
+        pipeline.env(stack, queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
         30_000,
       );
       expect(second.code).toBe(0);
-      expect(await countRows(stack.pool)).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
+      expect(await countRows()).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
       expect(summaryCount(second.stdout, 'rows loaded')).toBe(0);
       expect(summaryCount(second.stdout, 'already loaded')).toBe(N);
       expect(summaryCount(second.stdout, 'deleted from SQS')).toBe(N);
@@ -90,14 +84,13 @@ describe('redelivery', () => {
   it('loses and duplicates nothing when half the DeleteMessageBatch calls fail with HTTP 500', async () => {
     const N = 300;
     const queueUrl = await stack.newQueue();
-    const sample = generateSample({ count: N, malformed: 6, seed: 12 });
-    await stack.send(queueUrl, sample.bodies);
+    await stack.send(queueUrl, pipeline.bodies(N, 6, 12));
     const proxy = await startSqsProxy(stack.sqsEndpoint, { seed: 3 });
     try {
       proxy.setRules([{ operation: 'DeleteMessageBatch', action: 'http500', probability: 0.5 }]);
       const faulty = await runCli(
         ['run', '--drain'],
-        stack.env(queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
+        pipeline.env(stack, queueUrl, { AWS_ENDPOINT_URL_SQS: proxy.endpoint, SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }),
         30_000,
       );
       expect(faulty.code).toBe(0);
@@ -107,30 +100,30 @@ describe('redelivery', () => {
     } finally {
       await proxy.close();
     }
-    const clean = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }), 30_000);
+    const clean = await runCli(['run', '--drain'], pipeline.env(stack, queueUrl, { SQS2PG_VISIBILITY_TIMEOUT_SEC: '2' }), 30_000);
     expect(clean.code).toBe(0);
     expect(summaryCount(clean.stdout, 'messages read')).toBe(0);
-    expect(await countRows(stack.pool)).toEqual({ rows: N, distinctIds: N, quarantined: 6 });
+    expect(await countRows()).toEqual({ rows: N, distinctIds: N, quarantined: 6 });
     expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
   });
 
-  it('loads the same bodies sent again as new messages as new logins: identity is the message id', async () => {
+  it('loads the same bodies sent again as new messages as new events: identity is the message id', async () => {
     const N = 50;
     const queueUrl = await stack.newQueue();
-    const { bodies } = generateSample({ count: N, malformed: 0, seed: 13 });
+    const bodies = pipeline.bodies(N, 0, 13);
     await stack.send(queueUrl, bodies);
-    expect((await runCli(['run', '--drain'], stack.env(queueUrl))).code).toBe(0);
-    expect(await countRows(stack.pool)).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
+    expect((await runCli(['run', '--drain'], pipeline.env(stack, queueUrl))).code).toBe(0);
+    expect(await countRows()).toEqual({ rows: N, distinctIds: N, quarantined: 0 });
 
     await stack.send(queueUrl, bodies);
-    const again = await runCli(['run', '--drain'], stack.env(queueUrl));
+    const again = await runCli(['run', '--drain'], pipeline.env(stack, queueUrl));
     expect(again.code).toBe(0);
     expect(summaryCount(again.stdout, 'rows loaded')).toBe(N);
     expect(summaryCount(again.stdout, 'already loaded')).toBe(0);
-    expect(await countRows(stack.pool)).toEqual({ rows: 2 * N, distinctIds: 2 * N, quarantined: 0 });
-    // Each user's login is there twice, under two message ids.
+    expect(await countRows()).toEqual({ rows: 2 * N, distinctIds: 2 * N, quarantined: 0 });
+    // Each subject's event is there twice, under two message ids.
     const users = await stack.pool.query<{ n: string }>(
-      'SELECT count(*) AS n FROM (SELECT user_id FROM user_logins GROUP BY user_id HAVING count(*) = 2) AS twice',
+      `SELECT count(*) AS n FROM (SELECT ${pipeline.subject} FROM ${pipeline.table} GROUP BY ${pipeline.subject} HAVING count(*) = 2) AS twice`,
     );
     expect(Number(users.rows[0]?.n)).toBe(N);
     expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });

@@ -164,13 +164,15 @@ async function expectConsistent(pool: pg.Pool, views: Map<string, PageView>, ups
   for (const row of await signupRows(pool)) {
     const signup = ups.get(row.sqs_message_id)!;
     const masker = maskerOfRow([row.masked_email, row.sqs2pg_subject_key]);
+    // A sealed cell names its entry by a reference made once, under k1, and never re-keyed; NULL with the vault off.
     expect([row.masked_email, row.phone, row.sqs2pg_subject_key], row.sqs_message_id).toEqual([
       masker.mask('masked_email', signup.email),
-      null,
+      unvaulted.has(row.sqs_message_id) ? null : oldMasker.sealRef('phone', row.sqs_message_id, signup.phone),
       masker.subjectKey('signups', signup.email),
     ]);
     if (unvaulted.has(row.sqs_message_id)) continue;
     expect(vault.get(row.masked_email)?.value).toBe(signup.email);
+    expect(vault.get(row.phone!)).toEqual(expect.objectContaining({ field: 'phone', value: signup.phone }));
     expect(vault.get(row.sqs2pg_subject_key)).toEqual(expect.objectContaining({ field: 'subject:signups', value: signup.email }));
   }
   return vault;
@@ -215,17 +217,17 @@ describe('sqs2pg rotate --mask-key-id k2 over declared pipelines', () => {
     await stack.close();
   });
 
-  it('re-masks every masked column and keyed subject, re-keys sealed values, keeps reveal working, and leaves nothing in clear', async () => {
+  it('re-masks every masked column and keyed subject, leaves sealed cells as they are, keeps reveal working, and leaves nothing in clear', async () => {
     const before = await expectConsistent(pool, viewById, upById, new Set(offVault.map((s) => s.id)));
+    // One entry per sealed cell: 120 rows with the vault on, of 50 distinct phones.
     const sealedBefore = [...before.values()].filter((entry) => entry.field === 'phone');
-    expect(sealedBefore).toHaveLength(50);
+    expect(sealedBefore).toHaveLength(120);
 
     const result = await runCli(['rotate', '--reason', 'yearly rotation'], rotateEnv(stack), 60_000);
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.trim().split('\n');
     const remasked = /^re-masked 420 rows under mask key id "k2" \((\d+) new vault entries\)$/.exec(lines.find((line) => line.startsWith('re-masked 420 rows')) ?? '');
     expect(remasked, result.stdout).not.toBeNull();
-    expect(lines).toContain('re-masked 50 values of sealed columns (pii: seal) under mask key id "k2"');
     expect(lines).toContain('pipeline "page_views": re-masked 300 rows; 0 can still be re-masked; 0 keep older masks for good');
     expect(lines).toContain('pipeline "signups": re-masked 120 rows; 0 can still be re-masked; 5 keep older masks for good');
     expect(lines).toContain(
@@ -238,24 +240,23 @@ describe('sqs2pg rotate --mask-key-id k2 over declared pipelines', () => {
     const vault = await expectConsistent(pool, viewById, upById, unvaulted);
     for (const row of await pageViewRows(pool)) expect([row.masked_email.slice(0, 3), row.masked_ip.slice(0, 3)]).toEqual(['k2:', 'k2:']);
     for (const row of await signupRows(pool)) expect(row.sqs2pg_subject_key.slice(0, 3)).toBe(unvaulted.has(row.sqs_message_id) ? 'k1:' : 'k2:');
-    // The vault holds exactly what the rows name, and the sealed phones, all under k2.
-    const phones = new Set(ups.map((s) => s.phone));
+    // The vault holds exactly what the rows name: masks all under k2, and the sealed cells' references as they were.
+    const signupsNow = (await signupRows(pool)).filter((row) => !unvaulted.has(row.sqs_message_id));
     const named = new Set([
       ...(await pageViewRows(pool)).flatMap((row) => [row.masked_email, row.masked_ip]),
-      ...(await signupRows(pool)).filter((row) => !unvaulted.has(row.sqs_message_id)).flatMap((row) => [row.masked_email, row.sqs2pg_subject_key]),
-      ...[...phones].map((phone) => newMasker.mask('phone', phone)),
+      ...signupsNow.flatMap((row) => [row.masked_email, row.sqs2pg_subject_key]),
     ]);
-    expect(new Set(vault.keys())).toEqual(named);
+    const references = new Set(signupsNow.map((row) => row.phone!));
+    expect(new Set(vault.keys())).toEqual(new Set([...named, ...references]));
     expect(Number(remasked![1])).toBe(named.size);
-    for (const phone of phones) expect(vault.get(newMasker.mask('phone', phone))).toEqual(expect.objectContaining({ field: 'phone', value: phone }));
 
-    // reveal opens the new masks, a sealed value's new mask and a subject key.
+    // reveal opens the new masks, a sealed cell and a subject key.
     const [view] = await pageViewRows(pool);
     const [signup] = await signupRows(pool);
     for (const [mask, value] of [
       [view!.masked_email, viewById.get(view!.sqs_message_id)!.email],
       [view!.masked_ip, canonicalIp(viewById.get(view!.sqs_message_id)!.ip)],
-      [newMasker.mask('phone', ups[0]!.phone), ups[0]!.phone],
+      [signup!.phone!, upById.get(signup!.sqs_message_id)!.phone],
       [signup!.sqs2pg_subject_key, upById.get(signup!.sqs_message_id)!.email],
     ] as const) {
       const reveal = await runCli(['reveal', mask, '--reason', 'after rotation'], rotateEnv(stack), 15_000);
@@ -264,7 +265,7 @@ describe('sqs2pg rotate --mask-key-id k2 over declared pipelines', () => {
 
     expectNothingInClear(`${await everythingStored(pool)}\n${result.stdout}\n${result.stderr}`, views, [...ups, ...offVault]);
     const audit = await pool.query<{ detail: Record<string, unknown> }>("SELECT detail FROM sqs2pg_vault.audit WHERE action = 'rotate'");
-    expect(audit.rows.map((row) => [row.detail.rows_remasked, row.detail.sealed_remasked])).toEqual([[420, 50]]);
+    expect(audit.rows.map((row) => row.detail.rows_remasked)).toEqual([420]);
   }, 120_000);
 
   it('a second run changes nothing', async () => {
@@ -278,7 +279,6 @@ describe('sqs2pg rotate --mask-key-id k2 over declared pipelines', () => {
     const again = await runCli(['rotate', '--reason', 'again'], rotateEnv(stack), 60_000);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('re-masked 0 rows under mask key id "k2" (0 new vault entries)');
-    expect(again.stdout).toContain('re-masked 0 values of sealed columns (pii: seal) under mask key id "k2"');
     expect(again.stdout).toContain('deleted 0 vault entries of older masks that no row uses any more');
     expect(await snapshot()).toEqual(before);
   }, 60_000);

@@ -2,13 +2,15 @@
 // fetched and loaded as its body would be; a missing object is quarantined (never retried for
 // ever), an object over the body limit too, unread; S3 unreachable sends the message back instead.
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { generateSample } from '../../src/local/sample.js';
 import { canonicalIp } from '../../src/transform/ip.js';
 import { createMasker } from '../../src/transform/mask.js';
-import { countRows, createTestStack, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
+import { countRows, createTestStack, runCli, TEST_MASK_KEY, waitFor, type TestStack } from '../helpers/stack.js';
 
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
 const pointer = (bucket: string, key: string) => JSON.stringify(['software.amazon.payloadoffloading.PayloadS3Pointer', { s3BucketName: bucket, s3Key: key }]);
@@ -104,6 +106,30 @@ describe('S3-offloaded payloads', () => {
     expect(result.stderr).toContain('S3 GetObject of a message\'s payload failed');
     expect(await countRows(stack.pool)).toEqual(before);
     expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 1 });
+  });
+
+  it('a pointer the SNS extended client published (an SNS Notification\'s Message): unwrapped, resolved, keyed by the notification', async () => {
+    const queueUrl = await stack.newQueue();
+    const [event] = generateSample({ count: 1, malformed: 0, seed: 2606 }).bodies;
+    const { pointers } = await offload([event!]);
+    const sns = new SNSClient({ region: 'us-east-1', endpoint: stack.sqsEndpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    let messageId: string;
+    try {
+      const topicArn = (await sns.send(new CreateTopicCommand({ Name: `payloads-${randomBytes(4).toString('hex')}` }))).TopicArn!;
+      const queueArn = (await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+      await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+      messageId = (await sns.send(new PublishCommand({ TopicArn: topicArn, Message: pointers[0]! }))).MessageId!;
+    } finally {
+      sns.destroy();
+    }
+    await waitFor(async () => (await stack.queueDepth(queueUrl)).visible === 1, 20_000, 'the notification');
+
+    const result = await runCli(['run', '--drain'], stack.env(queueUrl));
+
+    expect(result.code, result.stderr).toBe(0);
+    const { user_id: userId } = JSON.parse(event!) as { user_id: string };
+    const rows = await stack.pool.query('SELECT sqs_message_id FROM user_logins WHERE user_id = $1', [userId]);
+    expect(rows.rows).toEqual([{ sqs_message_id: `sns:${messageId}` }]);
   });
 
   it('--s3-payloads off: a pointer is a body like any other', async () => {

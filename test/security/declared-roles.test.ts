@@ -3,7 +3,8 @@
 // reads and changes nothing; the officer reads, and erases only through forget_subject, which names
 // pipelines, never tables: not one the registry lacks, not sqs2pg's own tables even if the registry
 // were made to point there, not through a table name built to break out of its quotes. Grants rerun
-// takes back what was granted by hand and covers a table registered since. And an officer who plants
+// takes back what was granted by hand (PUBLIC's CREATE on the table's schema too) and covers a table
+// registered since. And an officer who plants
 // look-alikes in public (PostgreSQL 12–14 let every role create there; granted here to be the same)
 // and calls forget_subject from a session that searches public first runs nothing as the owner.
 import pg from 'pg';
@@ -158,7 +159,7 @@ describe('sqs2pg grants, run again', () => {
   it('takes back what was granted by hand on a declared table, and covers a table registered since', async () => {
     const group = pg.escapeIdentifier(`${roles.logins.worker.replace(/svc$/, '')}worker`);
     await owner.query(`GRANT SELECT, UPDATE, DELETE ON public.page_views TO ${group}`);
-    await owner.query(`GRANT CREATE ON SCHEMA public TO ${group}`);
+    await owner.query(`GRANT CREATE ON SCHEMA public TO ${group}, PUBLIC`);
     const worker = roles.poolAs('worker');
     expect(await attempt(worker, 'SELECT masked_email FROM public.page_views LIMIT 1')).toBe('ok');
     await applyDeclaredTables(pool, [LATER]);
@@ -172,13 +173,14 @@ describe('sqs2pg grants, run again', () => {
 
     expect(await attempt(worker, 'SELECT masked_email FROM public.page_views LIMIT 1')).toBe('42501');
     expect(await attempt(worker, 'DELETE FROM public.page_views')).toBe('42501');
-    // Its own CREATE on the schema (PostgreSQL 12–14 also give PUBLIC one, which only their owner revokes).
+    // Its own CREATE on the schema, and PUBLIC's (PostgreSQL 12–14 give PUBLIC one, taken back by the schema's owner).
     const acl = await owner.query<{ privilege: string }>(
       `SELECT a.privilege_type AS privilege FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) AS a
         WHERE n.nspname OPERATOR(pg_catalog.=) 'public' AND a.grantee OPERATOR(pg_catalog.=) pg_catalog.to_regrole($1)`,
       [group],
     );
     expect(acl.rows).toEqual([{ privilege: 'USAGE' }]);
+    expect((await owner.query(`SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'public' AND pg_catalog.has_schema_privilege('public', oid, 'CREATE')`)).rowCount).toBe(0);
     expect(await attempt(worker, "INSERT INTO public.later_views (visitor_id, sqs_message_id) VALUES ('x', 'l-1') ON CONFLICT (sqs_message_id) DO NOTHING")).toBe('ok');
     expect(await attempt(roles.poolAs('analyst'), 'SELECT * FROM public.later_views')).toBe('ok');
   });

@@ -67,9 +67,10 @@ const count = async (sql: string, params: unknown[] = []) => Number((await owner
 
 beforeAll(async () => {
   stack = await createTestStack();
-  // PostgreSQL 15 took this from PUBLIC; 12–14 grant it by default.
-  await stack.pool.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
   roles = await createLoginRoles(stack);
+  // PostgreSQL 15 took this from PUBLIC; 12–14 grant it by default, and sqs2pg grants takes it back
+  // only where its role owns public: granted again after it, for the sessions to be attacked anyway.
+  await stack.pool.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
   owner = new pg.Pool({ connectionString: stack.databaseUrl, max: 1, options: '-c search_path=pg_catalog,pg_temp' });
   const queueUrl = await stack.newQueue();
   await stack.send(queueUrl, sample.bodies);

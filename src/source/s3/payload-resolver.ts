@@ -1,26 +1,34 @@
 // The S3 side of the SQS extended client's pointers: fetches the object a pointer body names, under
-// the size limit of a body, and (a setting) deletes it once its message is committed and deleted.
+// the byte budget and the size limit of a body, and (a setting) deletes it once its message is committed and deleted.
 // The only code that imports @aws-sdk/client-s3. A missing or unreadable object is an answer (the
 // message is quarantined); a network error, a throttle or a 5xx is transient (the message goes back).
 import { DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { describeError } from '../../errors.js';
-import type { InboundMessage } from '../../model/message.js';
-import { s3PointerOf, type S3Pointer } from '../../transform/s3-pointer.js';
+import type { S3Pointer } from '../../transform/s3-pointer.js';
+import type { PayloadHold } from '../sqs/byte-budget.js';
 
 export interface S3PayloadOptions {
   region: string;
   /** AWS_ENDPOINT_URL_S3: an emulator (fauxqs, LocalStack) or a VPC endpoint; addressed path-style */
   endpoint?: string | undefined;
-  /** objects larger than this are not read: the message is refused as too_large, as a body would be */
+  /** objects larger than this are not read (--max-body-bytes): the message is refused as too_large, as a body would be */
   maxBytes: number;
   /** to tell whether any credentials are configured (a local emulator then gets dummy ones, as SQS's does) */
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * Room in the byte budget for one message's payload of up to `utf8Bytes` (SqsSource.holdPayload):
+ * resolves once counted, undefined when `signal` ends the wait first.
+ */
+export type PayloadRoom = (utf8Bytes: number, signal: AbortSignal) => Promise<PayloadHold | undefined>;
+
 export type Payload =
   | { kind: 'resolved'; pointer: S3Pointer; body: string }
   | { kind: 'refused'; reason: 'payload_unavailable' | 'too_large'; detail: string }
   | { kind: 'transient'; code: string; message: string };
+
+const ABORTED: Payload = { kind: 'transient', code: 'aborted', message: 'the run is stopping' };
 
 // S3's answers that no retry changes: the object or bucket is not there, or this role may not read it.
 const UNAVAILABLE = new Set(['NoSuchKey', 'NoSuchBucket', 'AccessDenied', 'InvalidObjectState', 'NotFound', 'Forbidden']);
@@ -39,44 +47,46 @@ export class S3PayloadResolver {
     });
   }
 
-  /** The payload of every pointer among `messages`, fetched together; other messages are absent from the map. */
-  async resolve(messages: readonly InboundMessage[], signal: AbortSignal): Promise<Map<InboundMessage, Payload>> {
-    const payloads = new Map<InboundMessage, Payload>();
-    await Promise.all(
-      messages.map(async (message) => {
-        const pointer = s3PointerOf(message.body);
-        if (pointer) payloads.set(message, await this.fetch(pointer, signal));
-      }),
-    );
-    return payloads;
-  }
-
-  async fetch(pointer: S3Pointer, signal: AbortSignal): Promise<Payload> {
+  /**
+   * The object `pointer` names, read under the process's byte budget: room for the largest body is
+   * asked for before the request, the rest given back once S3 states the object's length, and the
+   * bytes are counted as they stream in (the stated length may be wrong; none may be stated).
+   */
+  async fetch(pointer: S3Pointer, room: PayloadRoom, signal: AbortSignal): Promise<Payload> {
+    const { maxBytes } = this.options;
+    const hold = await room(maxBytes, signal);
+    if (hold === undefined) return ABORTED;
+    let body: string | undefined;
     try {
       const output = await this.client.send(new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }), { abortSignal: signal });
       const stream = output.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
-      if (output.ContentLength !== undefined && output.ContentLength > this.options.maxBytes) {
+      if (output.ContentLength !== undefined && output.ContentLength > maxBytes) {
         stream?.destroy?.();
         return { kind: 'refused', reason: 'too_large', detail: `s3 object of ${output.ContentLength} bytes` };
       }
+      if (output.ContentLength !== undefined) hold.shrink(output.ContentLength);
       const chunks: Uint8Array[] = [];
       let bytes = 0;
       for await (const chunk of stream ?? []) {
         bytes += chunk.byteLength;
-        // A length the answer did not state is enforced while reading: never more than the limit in hand.
-        if (bytes > this.options.maxBytes) {
+        // A length the answer did not state (or stated wrong) is enforced while reading: never more than the limit in hand.
+        if (bytes > maxBytes) {
           stream?.destroy?.();
-          return { kind: 'refused', reason: 'too_large', detail: `s3 object over ${this.options.maxBytes} bytes` };
+          return { kind: 'refused', reason: 'too_large', detail: `s3 object over ${maxBytes} bytes` };
         }
         chunks.push(chunk);
       }
-      return { kind: 'resolved', pointer, body: Buffer.concat(chunks).toString('utf8') };
+      body = Buffer.concat(chunks).toString('utf8');
+      return { kind: 'resolved', pointer, body };
     } catch (error) {
-      if (signal.aborted) return { kind: 'transient', code: 'aborted', message: 'the run is stopping' };
+      if (signal.aborted) return ABORTED;
       const { code, unavailable } = s3Failure(error);
       // The code only: the key is the sender's text, and stays out of the record.
       if (unavailable) return { kind: 'refused', reason: 'payload_unavailable', detail: code };
       return { kind: 'transient', code, message: describeError(error) };
+    } finally {
+      // What the message holds from now on: the payload it carries to its commit, or nothing.
+      hold.end(body);
     }
   }
 

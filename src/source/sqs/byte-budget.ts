@@ -33,6 +33,11 @@ export class ByteBudget {
   private readonly heavyListeners = new Set<(heavy: boolean) => void>();
   /** set aside for receives sent and not yet answered, by a client that cannot count answers as they arrive */
   private reservedBytes = 0;
+  /** messages in hand waiting for their S3 payloads, the room given to those included (see payloadRoom) */
+  private awaitingBytes = 0;
+  /** payloads given room and being read */
+  private payloadsReading = 0;
+  private payloadWaiters: { bytes: number; grant: () => void }[] = [];
 
   constructor(
     readonly limitBytes: number,
@@ -68,6 +73,7 @@ export class ByteBudget {
     if (bytes === 0) return;
     this.reservedBytes -= bytes;
     for (const listener of this.roomListeners) listener();
+    this.grantPayloads();
   }
 
   /** Answers paused now, for room or for their turn as a large answer (for tests). */
@@ -125,6 +131,7 @@ export class ByteBudget {
   private giveBack(bytes: number): void {
     this.heldBytes -= bytes;
     this.weigh();
+    this.grantPayloads();
     if (this.heldBytes < this.limitBytes) {
       const paused = this.paused;
       this.paused = [];
@@ -174,6 +181,62 @@ export class ByteBudget {
     for (const listener of this.heavyListeners) listener(heavy);
   }
 
+  /**
+   * Room for `bytes` of an S3 payload, read into a message in hand that holds `waitingBytes`: resolves
+   * once the room is counted (as a message's: charge), undefined when `signal` ends the wait first.
+   * A message waiting for its payload gives nothing back until the payload is read, so a payload
+   * waits for room only while other bytes in hand will be given back (a commit); when every message
+   * in hand waits for a payload, one payload at a time is read past the limit. Memory stays within
+   * the limit plus one payload (and one answer). The turn's `end` must follow the read, whatever it gave.
+   */
+  async payloadRoom(waitingBytes: number, bytes: number, signal: AbortSignal): Promise<{ end(): void } | undefined> {
+    this.awaitingBytes += waitingBytes;
+    const granted = await new Promise<boolean>((resolve) => {
+      if (signal.aborted) return resolve(false);
+      const settle = (value: boolean) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      };
+      const waiter = { bytes, grant: () => settle(true) };
+      const abort = () => {
+        this.payloadWaiters.splice(this.payloadWaiters.indexOf(waiter), 1);
+        settle(false);
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      this.payloadWaiters.push(waiter);
+      this.grantPayloads();
+    });
+    if (!granted) {
+      this.awaitingBytes -= waitingBytes;
+      this.grantPayloads();
+      return undefined;
+    }
+    let ended = false;
+    return {
+      end: () => {
+        if (ended) return;
+        ended = true;
+        this.awaitingBytes -= waitingBytes + bytes;
+        this.payloadsReading--;
+        this.grantPayloads();
+      },
+    };
+  }
+
+  private grantPayloads(): void {
+    for (let next = this.payloadWaiters[0]; next !== undefined; next = this.payloadWaiters[0]) {
+      const fits = this.heldBytes + this.reservedBytes + next.bytes <= this.limitBytes;
+      // Nothing in hand would give bytes back before some payload is read.
+      const stuck = this.payloadsReading === 0 && this.messageBytes - this.awaitingBytes <= 0;
+      if (!fits && !stuck) return;
+      this.payloadWaiters.shift();
+      this.charge(next.bytes);
+      this.awaitingBytes += next.bytes;
+      this.payloadsReading++;
+      next.grant();
+    }
+  }
+
   /** The large answer, when paused, else the oldest paused answer becomes the one that goes on. */
   private handOn(): void {
     // The large one first: any other may soon wait for it, and none must wait on a waiter.
@@ -211,4 +274,17 @@ export function heldBytesOf(body: string): number {
   }
   const stringBytes = oneByte ? body.length : 2 * body.length;
   return stringBytes + Math.ceil(stringBytes / 64) + MESSAGE_OVERHEAD_BYTES;
+}
+
+/** What a message's S3 payload holds in hand, once read (SqsSource.holdPayload). */
+export interface PayloadHold {
+  /** the payload has at most `utf8Bytes` (its stated length): the rest of its room is given back */
+  shrink(utf8Bytes: number): void;
+  /** the read has ended: the message holds `body` (absent: nothing) until it is let go */
+  end(body?: string): void;
+}
+
+/** The most a payload of `utf8Bytes` holds as a string, as heldBytesOf counts it: V8 never takes more bytes than its UTF-8. */
+export function payloadHeldBytes(utf8Bytes: number): number {
+  return utf8Bytes + Math.ceil(utf8Bytes / 64);
 }

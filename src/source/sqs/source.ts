@@ -5,7 +5,7 @@ import { backoffDelayMs, sleep } from '../../backoff.js';
 import { describeError } from '../../errors.js';
 import type { Emit, SqsOperation } from '../../observability/events.js';
 import { SQS_MAX_BODY_BYTES, type InboundMessage } from '../../model/message.js';
-import { ByteBudget, heldBytesOf } from './byte-budget.js';
+import { ByteBudget, heldBytesOf, MESSAGE_OVERHEAD_BYTES, payloadHeldBytes, type PayloadHold } from './byte-budget.js';
 import { callLimit } from './call-limit.js';
 import { isFifoQueueUrl, ReceiveAttempts } from './receive-attempt.js';
 import type { BatchEntry, BatchEntryFailure, SqsApi } from './sqs-api.js';
@@ -68,6 +68,8 @@ export class SqsSource {
   /** messages this run postponed, by id, with when they become visible again */
   private readonly postponed = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** the heartbeat's extension in flight, if any: the run's end waits for it before the client closes */
+  private extending: Promise<void> | undefined;
   private depthPoll: NodeJS.Timeout | undefined;
   private readonly deleteSlots = callLimit(DELETE_CONCURRENCY);
   private readonly visibilitySlots = callLimit(VISIBILITY_CONCURRENCY);
@@ -112,12 +114,19 @@ export class SqsSource {
   /** Starts extending the visibility of messages in hand at half the visibility timeout. */
   startHeartbeat(): void {
     const everyMs = (this.options.visibilityTimeoutSec * 1000) / 2;
-    this.heartbeat = setInterval(() => void this.extendAll(), everyMs);
+    this.heartbeat = setInterval(() => {
+      const extending = this.extendAll().finally(() => {
+        if (this.extending === extending) this.extending = undefined;
+      });
+      this.extending = extending;
+    }, everyMs);
     this.heartbeat.unref();
   }
 
-  stopHeartbeat(): void {
+  /** Stops extending; resolves once an extension in flight has its answer (bounded by the call timeout). */
+  async stopHeartbeat(): Promise<void> {
     clearInterval(this.heartbeat);
+    await this.extending;
   }
 
   /**
@@ -254,6 +263,35 @@ export class SqsSource {
         this.emitHeld();
       }),
     );
+  }
+
+  /**
+   * Room for the S3 payload of `message` (in hand), up to `utf8Bytes`, counted as the message's own
+   * bytes and given back with it: waits as the budget rules (ByteBudget.payloadRoom); undefined when
+   * `signal` ends the wait first, with nothing counted.
+   */
+  async holdPayload(message: InboundMessage, utf8Bytes: number, signal: AbortSignal): Promise<PayloadHold | undefined> {
+    const held = this.receipts.get(message);
+    if (held === undefined) return undefined;
+    let counted = payloadHeldBytes(utf8Bytes);
+    const turn = await this.budget.payloadRoom(held.bytes, counted, signal);
+    if (turn === undefined) return undefined;
+    held.bytes += counted;
+    const recount = (bytes: number) => {
+      // Let go meanwhile: everything it held was given back then.
+      if (this.receipts.get(message) !== held) return;
+      held.bytes += bytes - counted;
+      if (bytes > counted) this.budget.charge(bytes - counted);
+      else if (bytes < counted) this.budget.release(counted - bytes);
+      counted = bytes;
+    };
+    return {
+      shrink: (bytes) => recount(Math.min(counted, payloadHeldBytes(bytes))),
+      end: (body) => {
+        recount(body === undefined ? 0 : heldBytesOf(body) - MESSAGE_OVERHEAD_BYTES);
+        turn.end();
+      },
+    };
   }
 
   /** Every message in hand, e.g. at shutdown. */

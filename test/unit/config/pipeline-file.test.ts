@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinLogins } from '../../../src/config/builtin-pipelines.js';
-import { loadPipelineFile, parsePipelineFile, selectPipelines } from '../../../src/config/pipeline-file.js';
+import { loadPipelineFile, parsePipelineFile, selectPipelines, type PipelineFileOptions } from '../../../src/config/pipeline-file.js';
 import { LIMITS } from '../../../src/config/pipeline-schema.js';
 import { renderPipelines } from '../../../src/config/pipeline-yaml.js';
 import { ConfigError, PipelineFileError, type PipelineFileFault } from '../../../src/errors.js';
@@ -16,7 +16,7 @@ import { LOGIN_EVENT_FIELD_NAMES } from '../../../src/transform/login-event.js';
 const ENV = { LOGINS_QUEUE_URL: 'http://localhost:4566/000000000000/logins', PAGE_VIEWS_QUEUE_URL: 'http://localhost:4566/000000000000/page-views' };
 
 /** The issue's example, exactly as written there. */
-const ISSUE_EXAMPLE = readFileSync(new URL('../../fixtures/issue-25-example.yaml', import.meta.url), 'utf8');
+const ISSUE_EXAMPLE = readFileSync(new URL('../../../examples/pipelines.yaml', import.meta.url), 'utf8');
 
 const path = (...parts: string[]) => ({ kind: 'path', path: parts }) as const;
 const column = (name: string, from: PipelineSpec['columns'][number]['from'], type: PipelineSpec['columns'][number]['type'], extra: Partial<PipelineSpec['columns'][number]> = {}) => ({
@@ -31,8 +31,8 @@ const column = (name: string, from: PipelineSpec['columns'][number]['from'], typ
 });
 
 /** The faults of a file that must fail, as `line:col field: message` lines. */
-function faultsOf(text: string | Buffer, env: NodeJS.ProcessEnv = ENV): string[] {
-  return errorOf(() => parsePipelineFile(text, env, 'p.yaml')).faults.map(show);
+function faultsOf(text: string | Buffer, env: NodeJS.ProcessEnv = ENV, options: PipelineFileOptions = {}): string[] {
+  return errorOf(() => parsePipelineFile(text, env, 'p.yaml', options)).faults.map(show);
 }
 
 function show(fault: PipelineFileFault): string {
@@ -79,8 +79,10 @@ describe('the issue example', () => {
     expect(Object.fromEntries(queuesAsWritten)).toEqual({ logins: '${LOGINS_QUEUE_URL}', page_views: '${PAGE_VIEWS_QUEUE_URL}' });
   });
 
-  it('is the example docs/pipelines.md shows', () => {
-    expect(readFileSync(new URL('../../../docs/pipelines.md', import.meta.url), 'utf8')).toContain(`\`\`\`yaml\n${ISSUE_EXAMPLE}\`\`\`\n`);
+  it('is the example docs/pipelines.md shows (without the line that points editors at the schema)', () => {
+    const [schemaLine, ...rest] = ISSUE_EXAMPLE.split('\n');
+    expect(schemaLine).toBe('# yaml-language-server: $schema=../docs/pipeline-file.schema.json');
+    expect(readFileSync(new URL('../../../docs/pipelines.md', import.meta.url), 'utf8')).toContain(`\`\`\`yaml\n${rest.join('\n')}\`\`\`\n`);
   });
 
   it('names the builtin as the file does, and masks a declared column under its own name', () => {
@@ -154,6 +156,36 @@ describe('the builtin logins pipeline', () => {
   });
 });
 
+describe('envelope and s3_payloads: a pipeline\'s own, over the process-wide flags', () => {
+  const file = `pipelines:
+  logins: { builtin: true, queue: http://q/a, envelope: sns, s3_payloads: off }
+  p: { queue: http://q/b, envelope: none, columns: { a: { from: a, type: text } } }
+  r: { queue: http://q/c, columns: { a: { from: a, type: text } } }
+`;
+
+  it('are read where set, and absent (the flags apply) where not', () => {
+    const [logins, p, r] = parsePipelineFile(file, {}).pipelines;
+    expect(logins).toEqual({ ...builtinLogins('http://q/a'), envelope: 'sns', s3Payloads: 'off' });
+    expect([p?.envelope, p?.s3Payloads]).toEqual(['none', undefined]);
+    expect(r).not.toHaveProperty('envelope');
+    expect(r).not.toHaveProperty('s3Payloads');
+  });
+
+  it('a value of neither is refused, with the values there are', () => {
+    expect(faultsOf(declared('      a: { from: a, type: text }\n', '    envelope: SNS\n    s3_payloads: fetch\n'))).toEqual([
+      '4:15 pipelines.p.envelope: expected auto, none, sns or eventbridge',
+      '5:18 pipelines.p.s3_payloads: expected resolve or off',
+    ]);
+  });
+
+  it('pipelines show writes them back', () => {
+    const { pipelines } = parsePipelineFile(file, {});
+    const shown = renderPipelines(pipelines);
+    expect(shown).toContain('    builtin: true\n    queue: http://q/a\n    envelope: sns\n    s3_payloads: off\n');
+    expect(parsePipelineFile(shown, {}).pipelines).toEqual(pipelines);
+  });
+});
+
 describe('faults, each with its line:col and field', () => {
   const q = 'http://localhost:4566/000000000000';
   it.each([
@@ -203,10 +235,10 @@ describe('faults, each with its line:col and field', () => {
     ],
     ['a table of three parts', `pipelines:\n  p: { queue: ${q}/a, table: a.b.c, columns: { a: { from: a, type: text } } }\n`, ['2:60 pipelines.p.table: a table is name or schema.name']],
     [
-      'a builtin pipeline takes only queue',
+      'a builtin pipeline takes no table, subject or columns',
       `pipelines:\n  logins:\n    builtin: true\n    queue: ${q}/a\n    table: t\n    subject: x\n    columns: { a: { from: a, type: text } }\n`,
       ['table', 'subject', 'columns'].map(
-        (key, i) => `${5 + i}:5 pipelines.logins.${key}: a builtin pipeline takes only queue: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show logins prints them)`,
+        (key, i) => `${5 + i}:5 pipelines.logins.${key}: a builtin pipeline takes no ${key}: its table (user_logins), subject and columns are fixed (sqs2pg pipelines show logins prints them)`,
       ),
     ],
     ['builtin: false', `pipelines:\n  p: { builtin: false, queue: ${q}/a, columns: { a: { from: a, type: text } } }\n`, ['2:17 pipelines.p.builtin: expected true (or leave builtin out, for a pipeline of your own)']],
@@ -322,6 +354,14 @@ describe('${VAR} from the environment', () => {
     expect(faultsOf(declared('      ${COL}: { from: a, type: text }\n'), { COL: 'a' })).toEqual([
       '5:7 pipelines.p.columns."${COL}": a column name must be a lower-case name: letters a-z, digits and _, not starting with a digit, at most 63',
     ]);
+  });
+
+  it("queueOf (demo, local): each queue is the one given, the file's ${VAR} need not be set, the rest still is", () => {
+    const queueOf = (name: string) => `http://127.0.0.1:9/000000000000/${name}`;
+    const { pipelines, queuesAsWritten } = parsePipelineFile(ISSUE_EXAMPLE, {}, 'pipelines.yaml', { queueOf });
+    expect(pipelines.map((spec) => spec.queue)).toEqual([queueOf('logins'), queueOf('page_views')]);
+    expect(Object.fromEntries(queuesAsWritten)).toEqual({ logins: '${LOGINS_QUEUE_URL}', page_views: '${PAGE_VIEWS_QUEUE_URL}' });
+    expect(faultsOf(declared('      a: { from: a, type: text }\n', '    table: ${T}\n'), {}, { queueOf })).toEqual(['4:12 pipelines.p.table: ${T} is not set in the environment (or is empty)']);
   });
 });
 

@@ -17,6 +17,7 @@ const table = (extra: Partial<CatalogTable> = {}): CatalogTable => ({
     ['sqs_message_id', 'character varying(128)'],
   ].map(([name, type]) => ({ name: name as string, type: type as string, notNull: false, hasDefault: false })),
   idempotencyIndex: true,
+  owner: { name: 'app', sqs2pg: 'app', trusted: true },
   ...extra,
 });
 const at = (found: CatalogTable | undefined) => ({ found, schema: 'public', schemaMissing: false });
@@ -44,6 +45,14 @@ describe('planTable', () => {
     expect(planTable(PAGE_VIEWS, at(table({ kind: 'p', idempotencyIndex: false }))).refusals).toEqual([
       'pipeline page_views: public.page_views is partitioned and has no unique index on sqs_message_id; create one on (sqs_message_id, <its partition key>) as the table\'s owner',
     ]);
+  });
+
+  it('refuses a table whose owner cannot act as the owner of sqs2pg\'s tables, with nothing else to do, and says how to give it over', () => {
+    const planted = planTable(PAGE_VIEWS, at(table({ owner: { name: 'svc', sqs2pg: 'app owner', trusted: false }, idempotencyIndex: false })));
+    expect(planted.actions).toEqual([]);
+    expect(planted.refusals).toHaveLength(1);
+    expect(planted.refusals[0]).toMatch(/^pipeline page_views: public\.page_views is owned by role svc, which cannot act as the owner of sqs2pg's tables \(app owner\)/);
+    expect(planted.refusals[0]).toContain('ALTER TABLE "public"."page_views" OWNER TO "app owner"');
   });
 
   it('refuses a view, two columns of one name, and a schema-less role', () => {

@@ -110,4 +110,20 @@ describe('Readiness of several pipelines', () => {
     withPipeline(untold.emit, 'page_views')('pipeline:started', { pollers: 1 });
     expect((await unknowing.report()).ready).toBe(true);
   });
+
+  it('stays ready while the other pipelines work after one has drained; not once one stops for any other reason', async () => {
+    const bus = new EventBus();
+    const readiness = new Readiness(bus, { checkDatabase: () => Promise.resolve(), pipelines: ['logins', 'page_views'] });
+    bus.emit('pipeline:started', { pollers: 2 });
+    withPipeline(bus.emit, 'page_views')('pipeline:stopping', { reason: 'drained', inFlight: 0 });
+    expect(await readiness.report()).toMatchObject({ ready: true, checks: { stopping: 'ok' } });
+    withPipeline(bus.emit, 'logins')('pipeline:stopping', { reason: 'drained', inFlight: 0 });
+    expect(await readiness.report()).toMatchObject({ ready: false, checks: { stopping: 'shutting down (drained)' } });
+
+    const failing = new EventBus();
+    const stopping = new Readiness(failing, { checkDatabase: () => Promise.resolve(), pipelines: ['logins', 'page_views'] });
+    failing.emit('pipeline:started', { pollers: 2 });
+    withPipeline(failing.emit, 'logins')('pipeline:stopping', { reason: 'received SIGTERM', inFlight: 1 });
+    expect(await stopping.report()).toMatchObject({ ready: false, checks: { stopping: 'shutting down (received SIGTERM)' } });
+  });
 });

@@ -136,8 +136,13 @@ describe('messageToRow with envelopes', () => {
   it('keys an unwrapped event by the envelope id and dates it by the envelope time', () => {
     const row = rowOf(messageToRow(message(sns(EVENT)), masker, { envelope: 'auto' }));
     const plain = rowOf(messageToRow(message(EVENT), masker, { envelope: 'auto' }));
-    expect(row).toEqual({ ...plain, messageId: `sns:${SNS_ID}`, createDate: '2026-03-04' });
-    expect(rowOf(messageToRow(message(eventBridge(EVENT)), masker, { envelope: 'eventbridge' }))).toEqual({ ...plain, messageId: `eventbridge:${EB_ID}`, createDate: '2026-05-06' });
+    expect(row).toEqual({ ...plain, messageId: `sns:${SNS_ID}`, createDate: '2026-03-04', sentAtMs: Date.parse('2026-03-04T23:59:58.123Z') });
+    expect(rowOf(messageToRow(message(eventBridge(EVENT)), masker, { envelope: 'eventbridge' }))).toEqual({
+      ...plain,
+      messageId: `eventbridge:${EB_ID}`,
+      createDate: '2026-05-06',
+      sentAtMs: Date.parse('2026-05-06T00:00:01Z'),
+    });
   });
 
   it('makes one row of two SQS copies of one notification (SNS delivers at least once)', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { storedColumnsOf } from '../../../src/model/pipeline.js';
 import { compileEventReader, type EventReading, type EventRow } from '../../../src/transform/event-reader.js';
-import { createMasker } from '../../../src/transform/mask.js';
+import { createMasker, SEAL_REF } from '../../../src/transform/mask.js';
 import type { InboundMessage } from '../../../src/model/message.js';
 import { column, LOGINS, PAGE_VIEWS } from '../../fixtures/pipelines.js';
 
@@ -78,7 +78,7 @@ describe('compileEventReader, the issue\'s page_views', () => {
 });
 
 describe('compileEventReader, facts, seals and subjects', () => {
-  it('reads the message facts, seals a column as NULL with its original kept, stores a subject key when no column holds the subject', () => {
+  it('reads the message facts, seals a column as its entry\'s reference with its original kept, stores a subject key when no column holds the subject', () => {
     const spec = {
       ...PAGE_VIEWS,
       subject: ['email'],
@@ -101,15 +101,22 @@ describe('compileEventReader, facts, seals and subjects', () => {
     ]);
     const row = rowOf(compileEventReader(spec, masker)(message, { email: 'ada@example.com', v: '1.2' }));
     const key = masker.subjectKey('page_views', 'ada@example.com');
-    expect(row.values).toEqual(['2024-01-15', '2024-01-15T12:00:00.000Z', 'msg-1', null, '1002000', '1.2', key]);
+    const ref = masker.sealRef('email', 'msg-1', 'ada@example.com');
+    expect(ref).toMatch(SEAL_REF);
+    expect(row.values).toEqual(['2024-01-15', '2024-01-15T12:00:00.000Z', 'msg-1', ref, '1002000', '1.2', key]);
     expect(row.subjectKey).toBe(key);
     // The subject is only keyed in the table: its value goes to the vault under its key, for rotate (sql/0013).
     expect(row.originals).toEqual([
-      { mask: masker.mask('email', 'ada@example.com'), label: 'email', value: 'ada@example.com' },
+      { mask: ref, label: 'email', value: 'ada@example.com' },
       { mask: key, label: 'subject:page_views', value: 'ada@example.com' },
     ]);
-    // Vault off: no original at all, the subject's neither.
-    expect(rowOf(compileEventReader(spec, masker, { originals: false })(message, { email: 'ada@example.com', v: '1.2' })).originals).toEqual([]);
+    // Another message of the same value: another reference (a sealed column shows no duplicates); the same message: the same.
+    const again = (messageId: string) => rowOf(compileEventReader(spec, masker)({ ...message, messageId }, { email: 'ada@example.com', v: '1.2' })).values[3];
+    expect(again('msg-2')).not.toBe(ref);
+    expect(again('msg-1')).toBe(ref);
+    // Vault off: no original at all, the subject's neither, and no entry to name.
+    const off = rowOf(compileEventReader(spec, masker, { originals: false })(message, { email: 'ada@example.com', v: '1.2' }));
+    expect([off.originals, off.values[3]]).toEqual([[], null]);
   });
 
   it('keys a subject no column reads from clean text or an integer, and nobody from anything else', () => {

@@ -45,6 +45,7 @@ describe('messageToRow, valid messages', () => {
         appVersion: 2_003_000,
         appVersionRaw: '2.3.0',
         createDate: '2024-01-15',
+        sentAtMs: SENT_AT,
       },
     });
     const text = JSON.stringify(outcome);

@@ -1,6 +1,6 @@
 // The extended client's pointer body: read only when it is exactly one; anything else is a body.
 import { describe, expect, it } from 'vitest';
-import { looksLikeS3Pointer, s3PointerOf } from '../../../src/transform/s3-pointer.js';
+import { looksLikeS3Pointer, s3PointerOf, snsWrappedS3PointerOf } from '../../../src/transform/s3-pointer.js';
 
 const CLASS = 'software.amazon.payloadoffloading.PayloadS3Pointer';
 const pointer = (target: unknown) => JSON.stringify([CLASS, target]);
@@ -32,5 +32,25 @@ describe('s3PointerOf', () => {
   it('looks at the start of a body only: a plain event is never parsed for it', () => {
     expect(looksLikeS3Pointer('{"user_id":"u","note":"software.amazon.payloadoffloading.PayloadS3Pointer"}')).toBe(false);
     expect(looksLikeS3Pointer(`["${CLASS}"`)).toBe(true);
+  });
+});
+
+describe('snsWrappedS3PointerOf', () => {
+  const ID = '6f1c9a52-7b0e-4d8e-9c11-2a6f0e4b7d31';
+  const notification = (message: string, extra: object = {}) =>
+    JSON.stringify({ Type: 'Notification', MessageId: ID, TopicArn: 'arn:aws:sns:us-east-1:1:t', Message: message, Timestamp: '2026-03-04T10:00:00Z', ...extra });
+  const target = { s3BucketName: 'login-payloads', s3Key: 'k' };
+
+  it("reads the pointer an SNS Notification carries, keyed and dated by the notification", () => {
+    expect(snsWrappedS3PointerOf(notification(pointer(target)), 'auto')).toEqual({ pointer: { bucket: 'login-payloads', key: 'k' }, key: `sns:${ID}`, timeMs: Date.UTC(2026, 2, 4, 10) });
+    expect(snsWrappedS3PointerOf(notification(pointer(target)), 'sns')).toBeDefined();
+  });
+
+  it('nothing where the mode takes no SNS envelope, the notification is not well formed, or its Message is no pointer', () => {
+    expect(snsWrappedS3PointerOf(notification(pointer(target)), 'none')).toBeUndefined();
+    expect(snsWrappedS3PointerOf(notification(pointer(target)), 'eventbridge')).toBeUndefined();
+    expect(snsWrappedS3PointerOf(notification(pointer(target), { MessageId: 'not-a-uuid' }), 'auto')).toBeUndefined();
+    expect(snsWrappedS3PointerOf(notification(`{"note":"${CLASS}"}`), 'auto')).toBeUndefined();
+    expect(snsWrappedS3PointerOf(pointer(target), 'auto')).toBeUndefined();
   });
 });

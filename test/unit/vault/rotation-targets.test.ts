@@ -26,30 +26,24 @@ const EVENTS: PipelineSpec = { ...SIGNUPS, name: 'events', table: { schema: null
 describe('what rotate re-keys of each registered pipeline', () => {
   it('logins and page_views: their masked columns under their labels; a subject stored as read is not re-keyed', () => {
     const scope = declaredScope([{ ...registrationOf(LOGINS, 'public'), table: '"public"."user_logins"' }, registrationOf(PAGE_VIEWS, 'analytics')]);
-    expect(scope).toEqual({
-      targets: [
-        { pipeline: 'logins', table: '"public"."user_logins"', columns: [{ name: 'masked_ip', field: 'ip' }, { name: 'masked_device_id', field: 'device_id' }] },
-        { pipeline: 'page_views', table: '"analytics"."page_views"', columns: [{ name: 'masked_email', field: 'masked_email' }, { name: 'masked_ip', field: 'masked_ip' }] },
-      ],
-      sealedFields: [],
-    });
+    expect(scope).toEqual([
+      { pipeline: 'logins', table: '"public"."user_logins"', columns: [{ name: 'masked_ip', field: 'ip' }, { name: 'masked_device_id', field: 'device_id' }] },
+      { pipeline: 'page_views', table: '"analytics"."page_views"', columns: [{ name: 'masked_email', field: 'masked_email' }, { name: 'masked_ip', field: 'masked_ip' }] },
+    ]);
   });
 
-  it('a keyed subject is re-keyed from its subject entry; a sealed column is no row column but a field of its own', () => {
-    expect(declaredScope([registrationOf(SIGNUPS, 'crm')])).toEqual({
-      targets: [
-        {
-          pipeline: 'signups',
-          table: '"crm"."signups"',
-          columns: [{ name: 'masked_email', field: 'masked_email' }, { name: 'sqs2pg_subject_key', field: 'subject:signups' }],
-        },
-      ],
-      sealedFields: ['phone'],
-    });
+  it('a keyed subject is re-keyed from its subject entry; a sealed column, whose references are under no key, is not', () => {
+    expect(declaredScope([registrationOf(SIGNUPS, 'crm')])).toEqual([
+      {
+        pipeline: 'signups',
+        table: '"crm"."signups"',
+        columns: [{ name: 'masked_email', field: 'masked_email' }, { name: 'sqs2pg_subject_key', field: 'subject:signups' }],
+      },
+    ]);
   });
 
   it('a pipeline with nothing personal is no target', () => {
-    expect(declaredScope([registrationOf(EVENTS, 'public')])).toEqual({ targets: [], sealedFields: [] });
+    expect(declaredScope([registrationOf(EVENTS, 'public')])).toEqual([]);
   });
 
   it('quotes the table as a query names it', () => {
