@@ -612,7 +612,7 @@ export const settings = {
     default: '50331648',
     defaultDoc: '`50331648` (48 MiB)',
     unit: 'bytes',
-    doc: 'What the messages in hand and the SQS answers being read may hold in memory; at this limit polling pauses. With --answer-bytes count (the default) answers are counted as they arrive; with reserve, and always with `--sqs-client sdk`, each receive in flight reserves a full answer (ten bodies of the queue\'s maximum, twice) before it is sent (see --answer-bytes).',
+    doc: 'What the messages in hand and the SQS answers being read may hold in memory; at this limit polling pauses. With --answer-bytes reserve (the default, and always with `--sqs-client sdk`), each receive in flight reserves a full answer (ten bodies of the queue\'s maximum, twice), which keeps a worker within the shipped Deployment\'s 256 Mi whatever the bodies hold; with count, answers are counted as they arrive (see --answer-bytes).',
     commands: pipelineCommands,
   }),
   answerBytes: setting({
@@ -620,8 +620,8 @@ export const settings = {
     env: 'SQS2PG_ANSWER_BYTES',
     group: 'Throughput and limits',
     schema: z.enum(['reserve', 'count'], { error: 'expected reserve or count' }),
-    default: 'count',
-    doc: "How SQS answers are held to --max-in-flight-bytes. count (the lean client): answers are counted as they arrive and every poller receives on any queue; a burst of ~1 MiB hostile bodies peaked at 170-200 MB on Node 20 and 24 (docs/performance.md). reserve (always with `--sqs-client sdk`, which decodes an answer in one go): each receive in flight first reserves the worst case (ten bodies of the queue's maximum, twice), which on a queue created without attributes (1 MiB bodies) leaves two receives in flight: about 3 x slower there behind a real region's round trip.",
+    default: 'reserve',
+    doc: "How SQS answers are held to --max-in-flight-bytes. reserve: each receive in flight reserves the worst case (ten bodies of the queue's maximum, twice), so a burst of ~1 MiB hostile bodies stays within the shipped Deployment's 256 Mi; on a queue created without attributes (1 MiB bodies) that leaves two receives in flight. count (lean client): answers are counted as they arrive, every poller receives on any queue (about 5 x faster on a default queue behind a real region's round trip), but such a burst still peaks at ~170-200 MB (Node 20) and ~190-200 MB (Node 24), 1.4-1.6 x a clean run (docs/performance.md): within 256 Mi, at or over the 200 MB and 1.5 x it is held to.",
     commands: pipelineCommands,
   }),
   maxBodyBytes: setting({

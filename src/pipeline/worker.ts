@@ -108,7 +108,7 @@ async function preparePipeline(parts: WorkerParts, spec: PipelineSpec, table: Ta
     visibilityTimeoutSec: parts.options.visibilityTimeoutSec,
     emit,
     budget,
-    reserveAnswers: parts.options.answerBytes === 'reserve',
+    reserveAnswers: parts.options.answerBytes !== 'count',
   });
   try {
     await source.depth();

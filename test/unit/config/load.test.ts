@@ -42,7 +42,7 @@ describe('loadConfig run', () => {
       batchMaxRows: 500,
       batchMaxWaitMs: 200,
       maxInFlightBytes: 50331648,
-      answerBytes: 'count',
+      answerBytes: 'reserve',
       maxInFlightMessages: 2000,
       dbPoolSize: 4,
       workers: 1,
