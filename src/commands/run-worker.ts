@@ -12,6 +12,7 @@ import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { selectPipelines } from '../config/pipeline-file.js';
 import type { PipelineSpec } from '../model/pipeline.js';
 import { SQS_MAX_BODY_BYTES, sqsSocketsFor } from '../source/sqs/source.js';
+import { growthWhileHeavy } from '../supervisor/v8-options.js';
 import { linkToSupervisor } from '../supervisor/worker-link.js';
 import { S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import { createMasker } from '../transform/mask.js';
@@ -78,6 +79,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
       ],
       bus,
       options: config,
+      whileHeavy: growthWhileHeavy(process.execArgv, env.NODE_OPTIONS),
     });
     const queues = specs.map((spec) => spec.queue).join(', ');
     logger.info(

@@ -623,7 +623,7 @@ export const settings = {
     group: 'Throughput and limits',
     schema: z.enum(['reserve', 'count'], { error: 'expected reserve or count' }),
     default: 'reserve',
-    doc: "How SQS answers are held to --max-in-flight-bytes. reserve: each receive in flight reserves the worst case (ten bodies of the queue's maximum, twice), so a burst of ~1 MiB hostile bodies stays within the shipped Deployment's 256 Mi; on a queue created without attributes (1 MiB bodies) that leaves two receives in flight. count (lean client): answers are counted as they arrive, every poller receives on any queue (about 5 x faster on a default queue behind a real region's round trip), but such a burst has been measured at ~210-235 MB on Node 20 (~175 MB where Node can restart in place, 22.15+ and 24; docs/performance.md): within 256 Mi, over the 200 MB it is held to.",
+    doc: "How SQS answers are held to --max-in-flight-bytes. reserve: each receive in flight reserves the worst case (ten bodies of the queue's maximum, twice), so a burst of ~1 MiB hostile bodies stays within the shipped Deployment's 256 Mi; on a queue created without attributes (1 MiB bodies) that leaves two receives in flight. count (lean client): answers are counted as they arrive, every poller receives on any queue (about 5 x faster on a default queue behind a real region's round trip), but such a burst still peaks at ~170-200 MB (Node 20) and ~190-200 MB (Node 24), 1.4-1.6 x a clean run (docs/performance.md): within 256 Mi, at or over the 200 MB and 1.5 x it is held to.",
     commands: pipelineCommands,
   }),
   maxBodyBytes: setting({

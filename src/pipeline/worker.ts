@@ -49,6 +49,8 @@ export interface WorkerParts {
   keyChecks: readonly KeyCheck[];
   bus: EventBus;
   options: PipelineOptions & { visibilityTimeoutSec: number };
+  /** told when the run's byte budget becomes heavy, and light again (ByteBudget.onHeavy) */
+  whileHeavy?: ((heavy: boolean) => void) | undefined;
 }
 
 /** A pipeline's table as found (or made): its quoted name, and whether it is partitioned (user_logins may be). */
@@ -65,6 +67,7 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipelines> {
   const tables = await tablesOf(parts.pool, parts.specs);
   // One budget for the process: N pipelines hold what one may, not N times that.
   const budget = new ByteBudget(parts.options.maxInFlightBytes);
+  if (parts.whileHeavy) budget.onHeavy(parts.whileHeavy);
   const pipelines: Pipeline[] = [];
   for (const spec of parts.specs) pipelines.push(await preparePipeline(parts, spec, tables.get(spec.name) as TableFound, budget));
   return new Pipelines(pipelines);

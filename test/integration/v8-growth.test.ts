@@ -16,8 +16,10 @@ const MODULE = new URL('../../dist/supervisor/v8-options.js', import.meta.url).h
 const WORK = `
 const { getHeapSpaceStatistics } = await import('node:v8');
 const [moduleUrl, mode] = process.argv.slice(1);
-const { limitGrowthInPlace, runV8Options } = await import(moduleUrl);
-if (mode === 'limited') limitGrowthInPlace(runV8Options(48 * 2 ** 20));
+const { growthWhileHeavy, limitGrowthInPlace, runV8Options } = await import(moduleUrl);
+if (mode !== 'default') limitGrowthInPlace(runV8Options(48 * 2 ** 20));
+if (mode === 'heavy') growthWhileHeavy([], undefined)(true);
+if (mode === 'light again') { growthWhileHeavy([], undefined)(true); growthWhileHeavy([], undefined)(false); }
 const peak = { new_space: 0, old_space: 0 };
 const ring = new Array(80_000);
 for (let i = 0; i < 3_000_000; i++) {
@@ -29,7 +31,7 @@ for (let i = 0; i < 3_000_000; i++) {
 console.log(JSON.stringify({ newMB: peak.new_space / 2 ** 20, oldMB: peak.old_space / 2 ** 20 }));
 `;
 
-async function peaks(mode: 'default' | 'limited'): Promise<{ newMB: number; oldMB: number }> {
+async function peaks(mode: 'default' | 'limited' | 'heavy' | 'light again'): Promise<{ newMB: number; oldMB: number }> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', WORK, MODULE, mode]);
   return JSON.parse(stdout) as { newMB: number; oldMB: number };
 }
@@ -44,4 +46,12 @@ describe.skipIf(canRestartInPlace())(`V8's growth rules set in a running process
     // ~65 against ~150 MB here; the young rule alone leaves ~125, the old rule alone ~80
     expect(limited.oldMB, both).toBeLessThan(defaults.oldMB / 1.5);
   });
+
+  it('collect the old generation sooner while the byte budget is heavy, and at twice again once it is light', async () => {
+    const [limited, heavy, light] = await Promise.all([peaks('limited'), peaks('heavy'), peaks('light again')]);
+    const all = JSON.stringify({ limited, heavy, light });
+    // ~65 MB at rest; ~40 while heavy (30% over the ~20 MB live, plus V8's minimum step)
+    expect(heavy.oldMB, all).toBeLessThan(limited.oldMB / 1.3);
+    expect(light.oldMB, all).toBeGreaterThan(heavy.oldMB * 1.3);
+  }, 300_000);
 });

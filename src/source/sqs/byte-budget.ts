@@ -28,6 +28,9 @@ export class ByteBudget {
   private large: BudgetReader | undefined;
   private waitingLarge: BudgetReader[] = [];
   private readonly roomListeners = new Set<() => void>();
+  /** held past heavyBytes: see onHeavy */
+  private heavy = false;
+  private readonly heavyListeners = new Set<(heavy: boolean) => void>();
   /** set aside for receives sent and not yet answered, by a client that cannot count answers as they arrive */
   private reservedBytes = 0;
   /** messages in hand waiting for their S3 payloads, the room given to those included (see payloadRoom) */
@@ -39,6 +42,8 @@ export class ByteBudget {
   constructor(
     readonly limitBytes: number,
     readonly largeAnswerBytes: number = LARGE_ANSWER_BYTES,
+    /** past this much held, the budget is heavy (onHeavy): a quarter of its limit unless said */
+    readonly heavyBytes: number = limitBytes / 4,
   ) {}
 
   get held(): number {
@@ -82,6 +87,7 @@ export class ByteBudget {
    */
   take(reader: BudgetReader, bytes: number): boolean {
     this.heldBytes += bytes;
+    this.weigh();
     const read = (this.readerBytes.get(reader) ?? 0) + bytes;
     this.readerBytes.set(reader, read);
     if (read > this.largeAnswerBytes && this.large !== reader) {
@@ -108,6 +114,7 @@ export class ByteBudget {
   charge(bytes: number): void {
     this.heldBytes += bytes;
     this.messageBytes += bytes;
+    this.weigh();
   }
 
   /** Gives back the bytes of messages in hand; paused answers go on once there is room. */
@@ -123,6 +130,7 @@ export class ByteBudget {
 
   private giveBack(bytes: number): void {
     this.heldBytes -= bytes;
+    this.weigh();
     this.grantPayloads();
     if (this.heldBytes < this.limitBytes) {
       const paused = this.paused;
@@ -155,6 +163,22 @@ export class ByteBudget {
   onRoom(listener: () => void): () => void {
     this.roomListeners.add(listener);
     return () => this.roomListeners.delete(listener);
+  }
+
+  /**
+   * Called with true when what is held passes heavyBytes, with false when it is back under: while
+   * heavy, what answers leave behind once parsed is large too (run has V8 collect it sooner).
+   */
+  onHeavy(listener: (heavy: boolean) => void): () => void {
+    this.heavyListeners.add(listener);
+    return () => this.heavyListeners.delete(listener);
+  }
+
+  private weigh(): void {
+    const heavy = this.heldBytes > this.heavyBytes;
+    if (heavy === this.heavy) return;
+    this.heavy = heavy;
+    for (const listener of this.heavyListeners) listener(heavy);
   }
 
   /**

@@ -164,6 +164,27 @@ describe('ByteBudget', () => {
     expect([passer.paused, budget.pausedReaders]).toEqual([false, 0]);
   });
 
+  it('tells its listeners when what it holds, answers and messages alike, passes a quarter of its limit and falls back, once each way', () => {
+    const budget = new ByteBudget(100);
+    const told: boolean[] = [];
+    budget.onHeavy((heavy) => told.push(heavy));
+    const a = reader();
+    read(budget, a, 20);
+    budget.charge(5);
+    expect(told).toEqual([]);
+    read(budget, a, 10); // 35 held
+    budget.charge(10);
+    expect(told).toEqual([true]);
+    budget.returnAnswer(30); // 15 held
+    expect(told).toEqual([true, false]);
+    budget.charge(20);
+    budget.release(25); // 10 held
+    expect(told).toEqual([true, false, true, false]);
+    // reservations are promises, not held bytes
+    budget.reserve(90);
+    expect(told).toEqual([true, false, true, false]);
+  });
+
   it('counts a held message by the bytes V8 keeps its body in, plus its fixed cost', () => {
     expect(heldBytesOf('a'.repeat(1000))).toBe(1016 + MESSAGE_OVERHEAD_BYTES);
     // é is Latin-1: one byte a character in V8, two in UTF-8

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { missingV8Options, runV8Options } from '../../../src/supervisor/v8-options.js';
+import { growthWhileHeavy, missingV8Options, restartEnv, runV8Options } from '../../../src/supervisor/v8-options.js';
 
 describe('runV8Options', () => {
   it('caps the young generation, and the old one at 64 MB beyond three times the bodies allowed in hand', () => {
@@ -21,6 +21,21 @@ describe('missingV8Options', () => {
     [[], '--no-warnings --max_semi_space_size=16 --max-old-space-size=300', []],
   ])("leaves the operator's own alone, one by one: %j %s", (execArgv, nodeOptions, expected) => {
     expect(missingV8Options(wanted, execArgv, nodeOptions)).toEqual(expected);
+  });
+});
+
+describe('growthWhileHeavy', () => {
+  it("follows the byte budget unless the operator gave the old generation's growth rule", () => {
+    expect(growthWhileHeavy([], '--max-old-space-size=512')).toBeTypeOf('function');
+    expect(growthWhileHeavy(['--heap-growing-percent=50'], undefined)).toBeUndefined();
+    expect(growthWhileHeavy([], '--no-warnings --heap_growing_percent=50')).toBeUndefined();
+  });
+});
+
+describe('restartEnv', () => {
+  it("fixes glibc's mmap threshold for the process run starts over as, unless the operator set it", () => {
+    expect(restartEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_MMAP_THRESHOLD_: '131072' });
+    expect(restartEnv({ MALLOC_MMAP_THRESHOLD_: '65536' })).toEqual({ MALLOC_MMAP_THRESHOLD_: '65536' });
   });
 });
 
