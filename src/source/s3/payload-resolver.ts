@@ -1,8 +1,10 @@
 // The S3 side of the SQS extended client's pointers: fetches the object a pointer body names, under
 // the byte budget and the size limit of a body, and (a setting) deletes it once its message is committed and deleted.
-// The only code that imports @aws-sdk/client-s3. A missing or unreadable object is an answer (the
-// message is quarantined); a network error, a throttle or a 5xx is transient (the message goes back).
-import { DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+// The only code that imports @aws-sdk/client-s3, and only when a pointer first needs it: the module
+// costs ~160 ms of CPU to load, at every start of a worker whose queue may never carry a pointer
+// (--s3-payloads resolve is the default). A missing or unreadable object is an answer (the message is
+// quarantined); a network error, a throttle or a 5xx is transient (the message goes back).
+import type { S3Client } from '@aws-sdk/client-s3';
 import { describeError } from '../../errors.js';
 import type { S3Pointer } from '../../transform/s3-pointer.js';
 import type { PayloadHold } from '../sqs/byte-budget.js';
@@ -33,18 +35,31 @@ const ABORTED: Payload = { kind: 'transient', code: 'aborted', message: 'the run
 // S3's answers that no retry changes: the object or bucket is not there, or this role may not read it.
 const UNAVAILABLE = new Set(['NoSuchKey', 'NoSuchBucket', 'AccessDenied', 'InvalidObjectState', 'NotFound', 'Forbidden']);
 
-export class S3PayloadResolver {
-  private readonly client: S3Client;
+type S3Sdk = typeof import('@aws-sdk/client-s3');
 
-  constructor(private readonly options: S3PayloadOptions) {
-    // The SDK's own credential chain and retries (3 attempts) for transient failures.
-    this.client = new S3Client({
-      region: options.region,
-      endpoint: options.endpoint,
-      forcePathStyle: options.endpoint !== undefined,
-      ...(isLocalEmulator(options) ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
-      requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+export class S3PayloadResolver {
+  private sdk: Promise<{ s3: S3Sdk; client: S3Client }> | undefined;
+  private destroyed = false;
+
+  constructor(private readonly options: S3PayloadOptions) {}
+
+  /** The SDK and its client, loaded and made on first use. */
+  private connect(): Promise<{ s3: S3Sdk; client: S3Client }> {
+    const { options } = this;
+    this.sdk ??= import('@aws-sdk/client-s3').then((s3) => {
+      // The SDK's own credential chain and retries (3 attempts) for transient failures.
+      const client = new s3.S3Client({
+        region: options.region,
+        endpoint: options.endpoint,
+        forcePathStyle: options.endpoint !== undefined,
+        ...(isLocalEmulator(options) ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
+        requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+      });
+      // Destroyed while the module was loading: no socket may outlive the run.
+      if (this.destroyed) client.destroy();
+      return { s3, client };
     });
+    return this.sdk;
   }
 
   /**
@@ -58,7 +73,8 @@ export class S3PayloadResolver {
     if (hold === undefined) return ABORTED;
     let body: string | undefined;
     try {
-      const output = await this.client.send(new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }), { abortSignal: signal });
+      const { s3, client } = await this.connect();
+      const output = await client.send(new s3.GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }), { abortSignal: signal });
       const stream = output.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
       if (output.ContentLength !== undefined && output.ContentLength > maxBytes) {
         stream?.destroy?.();
@@ -91,13 +107,15 @@ export class S3PayloadResolver {
   }
 
   async delete(pointer: S3Pointer): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }));
+    const { s3, client } = await this.connect();
+    await client.send(new s3.DeleteObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }));
   }
 
   /** Whether S3 answers at all (for check): any answer from S3, a refusal included, is one. */
   async answers(): Promise<{ ok: true } | { ok: false; reason: string }> {
     try {
-      await this.client.send(new ListBucketsCommand({ MaxBuckets: 1 }), { abortSignal: AbortSignal.timeout(10_000) });
+      const { s3, client } = await this.connect();
+      await client.send(new s3.ListBucketsCommand({ MaxBuckets: 1 }), { abortSignal: AbortSignal.timeout(10_000) });
       return { ok: true };
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -106,7 +124,8 @@ export class S3PayloadResolver {
   }
 
   destroy(): void {
-    this.client.destroy();
+    this.destroyed = true;
+    void this.sdk?.then(({ client }) => client.destroy());
   }
 }
 
