@@ -1,16 +1,18 @@
 // Bodies the SQS extended client offloaded to S3 (issue 26), against fauxqs's S3: each pointer is
 // fetched and loaded as its body would be; a missing object is quarantined (never retried for
 // ever), an object over the body limit too, unread; S3 unreachable sends the message back instead.
+// replay of a record whose object S3 could not give fetches it again, as the pipeline's workers would.
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { generateSample } from '../../src/local/sample.js';
 import { canonicalIp } from '../../src/transform/ip.js';
 import { createMasker } from '../../src/transform/mask.js';
 import { countRows, createTestStack, runCli, TEST_MASK_KEY, waitFor, type TestStack } from '../helpers/stack.js';
+import { TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
 const pointer = (bucket: string, key: string) => JSON.stringify(['software.amazon.payloadoffloading.PayloadS3Pointer', { s3BucketName: bucket, s3Key: key }]);
@@ -142,5 +144,69 @@ describe('S3-offloaded payloads', () => {
 
     expect(result.code, result.stderr).toBe(0);
     expect(await countRows(stack.pool)).toMatchObject({ rows: before.rows, quarantined: before.quarantined + 1 });
+  });
+});
+
+/** An SNS Notification as SNS writes it (raw delivery off), around `message`. */
+function notification(message: string, messageId: string): string {
+  return JSON.stringify({ Type: 'Notification', MessageId: messageId, TopicArn: 'arn:aws:sns:us-east-1:000000000000:logins', Message: message, Timestamp: '2026-12-01T10:00:00.000Z' });
+}
+
+interface ReplayJson {
+  pipelines: { logins: { loaded: number; stillRefused: Record<string, number>; withoutBody: number } };
+}
+
+describe('replay of a record whose payload S3 could not give', () => {
+  it("fetches the object again: loaded once it is back (an SNS-wrapped pointer too), kept with its reason while it is gone or S3 does not answer", async () => {
+    const queueUrl = await stack.newQueue();
+    const [back, backViaSns] = generateSample({ count: 2, malformed: 0, seed: 2607 }).bodies as [string, string];
+    const bucket = `payloads-${randomBytes(4).toString('hex')}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    // Keys as senders may write them, naming the user: never in a record, a log line or replay's output.
+    const keys = ['users/u-4711/login.json', 'users/u-4712/login.json', 'users/u-4713/login.json'] as const;
+    const notificationId = randomUUID();
+    await stack.send(queueUrl, [pointer(bucket, keys[0]), notification(pointer(bucket, keys[1]), notificationId), pointer(bucket, keys[2])]);
+    const sealedRecords = async () =>
+      (
+        await stack.pool.query<{ id: string; reason: string; detail: string | null }>(
+          `SELECT q.sqs_message_id AS id, q.reason, q.detail FROM sqs2pg.quarantine q
+             JOIN sqs2pg_vault.quarantine_bodies b ON b.pipeline = q.pipeline AND b.sqs_message_id = q.sqs_message_id ORDER BY q.sqs_message_id`,
+        )
+      ).rows;
+
+    const run = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }));
+    expect(run.code, run.stderr).toBe(0);
+    const quarantined = await sealedRecords();
+    expect(quarantined.map(({ reason, detail }) => ({ reason, detail }))).toEqual(Array(3).fill({ reason: 'payload_unavailable', detail: 'NoSuchKey' }));
+    expect(quarantined.map((record) => record.id)).toContain(`sns:${notificationId}`);
+
+    // Two of the three objects put back, as an operator would before replaying.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys[0], Body: back }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys[1], Body: backViaSns }));
+    const replayEnv = stack.env(queueUrl, { SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY });
+    const replay = await runCli(['replay', '--reason', 'objects restored, ticket S3-1', '--where-reason', 'payload_unavailable', '--json'], replayEnv);
+
+    expect(replay.code, replay.stderr).toBe(0);
+    const counts = (JSON.parse(replay.stdout) as ReplayJson).pipelines.logins;
+    expect({ loaded: counts.loaded, stillRefused: counts.stillRefused }).toEqual({ loaded: 2, stillRefused: { payload_unavailable: 1 } });
+    const userOf = (body: string) => (JSON.parse(body) as { user_id: string }).user_id;
+    const rows = await stack.pool.query<{ sqs_message_id: string; user_id: string }>('SELECT sqs_message_id, user_id FROM user_logins WHERE user_id = ANY($1) ORDER BY user_id', [[userOf(back), userOf(backViaSns)]]);
+    // Each row under its record's key: the SQS message's, or the notification's.
+    expect(rows.rows).toHaveLength(2);
+    expect(rows.rows.every((row) => quarantined.some((record) => record.id === row.sqs_message_id))).toBe(true);
+    expect(rows.rows.find((row) => row.user_id === userOf(backViaSns))?.sqs_message_id).toBe(`sns:${notificationId}`);
+    const left = await sealedRecords();
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatchObject({ reason: 'payload_unavailable', detail: 'NoSuchKey' });
+
+    // S3 not answering: replay stops, saying so; the record stays as it was, for a later replay.
+    const closed = await freePort();
+    const unanswered = await runCli(['replay', '--reason', 'objects restored, ticket S3-1', '--where-reason', 'payload_unavailable'], { ...replayEnv, AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${closed}` });
+    expect(unanswered.code).toBe(3);
+    expect(unanswered.stderr).toContain('S3');
+    expect(await sealedRecords()).toEqual(left);
+
+    const dump = JSON.stringify([(await stack.pool.query('SELECT * FROM sqs2pg.quarantine')).rows, run, replay, unanswered]);
+    for (const user of ['u-4711', 'u-4712', 'u-4713']) expect(dump).not.toContain(user);
   });
 });
