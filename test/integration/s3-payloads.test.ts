@@ -6,6 +6,7 @@ import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client }
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { generateSample } from '../../src/local/sample.js';
@@ -108,6 +109,39 @@ describe('S3-offloaded payloads', () => {
     expect(result.stderr).toContain('S3 GetObject of a message\'s payload failed');
     expect(await countRows(stack.pool)).toEqual(before);
     expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 1 });
+  });
+
+  it("S3's error text, which may name the object, is logged without its bucket or key", async () => {
+    // An S3-compatible store that names the object in its errors: a failing GetObject, and a
+    // DeleteObject failing after the other payload was read and committed.
+    const [event] = generateSample({ count: 1, malformed: 0, seed: 2608 }).bodies as [string];
+    const failing = (res: import('node:http').ServerResponse, path: string) => {
+      res.writeHead(500, { 'content-type': 'application/xml' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>cannot serve ${decodeURIComponent(path)}</Message></Error>`);
+    };
+    const server: Server = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0]!;
+      if (req.method === 'GET' && path.endsWith('/readable.json')) res.writeHead(200, { 'content-type': 'application/json' }).end(event);
+      else failing(res, path);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const queueUrl = await stack.newQueue();
+      const bucket = 'user-u-4721-bucket';
+      await stack.send(queueUrl, [pointer(bucket, 'users/u-4721/readable.json'), pointer(bucket, 'users/u-4722/failing.json')]);
+      const { port } = server.address() as { port: number };
+
+      const result = await runCli(['run', '--drain', '--s3-delete-after-commit'], stack.env(queueUrl, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` }));
+
+      expect(result.code, result.stderr).toBe(0);
+      expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 1 });
+      expect(result.stderr).toContain("S3 GetObject of a message's payload failed");
+      expect(result.stderr).toContain('S3 DeleteObject of a committed payload failed');
+      expect(result.stderr).toContain('InternalError');
+      expect(result.stdout + result.stderr).not.toMatch(/u-472[12]/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('a pointer the SNS extended client published (an SNS Notification\'s Message): unwrapped, resolved, keyed by the notification', async () => {
