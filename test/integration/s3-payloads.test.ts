@@ -179,6 +179,32 @@ describe('S3-offloaded payloads', () => {
     expect(rows.rows).toEqual([{ sqs_message_id: `sns:${messageId}` }]);
   });
 
+  it("--s3-delete-after-commit: SNS's late second copy of a loaded notification finds no object, and is a duplicate, not a record", async () => {
+    const [event] = generateSample({ count: 1, malformed: 0, seed: 2609 }).bodies as [string];
+    const { pointers } = await offload([event]);
+    const id = randomUUID();
+    // SNS delivers at least once: the same notification, again, once the first copy was committed.
+    // (On a queue of its own: fauxqs hands a message sent just after a run to that run's last long
+    // poll, which no one reads any more, and hides it for the visibility timeout.)
+    const copy = notification(pointers[0]!, id);
+    const [firstQueue, secondQueue] = [await stack.newQueue(), await stack.newQueue()];
+    await stack.send(firstQueue, [copy]);
+    const first = await runCli(['run', '--drain', '--s3-delete-after-commit'], stack.env(firstQueue));
+    expect(first.code, first.stderr).toBe(0);
+    await stack.send(secondQueue, [copy]);
+
+    const second = await runCli(['run', '--drain', '--s3-delete-after-commit'], stack.env(secondQueue));
+
+    expect(second.code, second.stderr).toBe(0);
+    expect(await stack.queueDepth(secondQueue)).toEqual({ visible: 0, notVisible: 0 });
+    const rows = await stack.pool.query('SELECT sqs_message_id FROM user_logins WHERE sqs_message_id = $1', [`sns:${id}`]);
+    expect(rows.rows).toHaveLength(1);
+    const records = await stack.pool.query('SELECT reason FROM sqs2pg.quarantine WHERE sqs_message_id = $1', [`sns:${id}`]);
+    expect(records.rows).toEqual([]);
+    // Counted as a duplicate, as a redelivered row is: nothing quarantined.
+    expect(second.stderr).toMatch(/"duplicates":1,"quarantined":0,/);
+  });
+
   it('--s3-payloads off: a pointer is a body like any other', async () => {
     const queueUrl = await stack.newQueue();
     const { pointers } = await offload(generateSample({ count: 1, malformed: 0, seed: 2605 }).bodies);
