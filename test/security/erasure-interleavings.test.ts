@@ -8,7 +8,7 @@
 // the batch writer does. The statements are the real ones: only their order is chosen here.
 import { builtinLogins } from '../../src/config/builtin-pipelines.js';
 import { sinkTargetOf } from '../../src/sink/postgres/conflict-target.js';
-import { loginTableRow } from '../../src/transform/pipeline-transform.js';
+import { loginTableRow } from '../../src/transform/login-table-row.js';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
