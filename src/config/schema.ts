@@ -593,7 +593,7 @@ export const settings = {
     schema: int(0, 60000),
     default: '200',
     unit: 'ms',
-    doc: 'Longest a received message waits for its batch to fill before the batch is written.',
+    doc: 'Longest a received message waits for its batch to fill before the batch is written. Not on a FIFO queue, where every message in hand holds its group back: a receive is written at once, or with the next commit while every connection is busy.',
     commands: pipelineCommands,
   }),
   maxInFlightMessages: setting({

@@ -89,6 +89,8 @@ export class Pipeline {
   private bodyEstimateBytes = BODY_ESTIMATE_FLOOR_BYTES;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly writes = new Set<Promise<void>>();
+  /** writes whose batch is being committed (the others are deleting theirs from the queue) */
+  private committing = 0;
   private readonly pollers = new Set<Promise<void>>();
   /** pollers still polling: decremented the moment one decides to end, so two never both end the last */
   private activePollers = 0;
@@ -100,7 +102,7 @@ export class Pipeline {
 
   constructor(
     private readonly source: SqsSource,
-    sink: PostgresSink,
+    private readonly sink: PostgresSink,
     /** the pipeline's own transform (compileTransform): its event reader, its envelope and body limit, vault on or off */
     private readonly transformer: PipelineTransform,
     private readonly options: PipelineOptions,
@@ -275,10 +277,10 @@ export class Pipeline {
       }
     }
     await Promise.all(loads);
-    // A FIFO queue that gave fewer than asked has nothing more to give until what is in hand is
-    // deleted (SQS hides a group while any of its messages is in flight): waiting for the batch to
-    // fill would only wait out --batch-max-wait-ms, each time, for every group.
-    if (this.source.fifo && messages.length < max) this.flush();
+    // On a FIFO queue every message in hand holds its group back: SQS gives none of the group's next
+    // messages until it is deleted, so a batch waiting to fill (--batch-max-wait-ms) delays every
+    // group in it by that wait, at each of its messages, whether the receive came back full or not.
+    if (this.source.fifo) this.flushUnlessBusy();
     if (messages.length === max && max === RECEIVE_MAX) {
       if (this.activePollers < this.options.pollers) this.startPoller();
     } else if (messages.length < RECEIVE_MAX / 2 && this.retirePoller()) {
@@ -364,9 +366,21 @@ export class Pipeline {
     this.writes.add(write);
   }
 
+  /**
+   * FIFO queues: what is pending is written at once, unless every connection is busy with this
+   * pipeline's writes: it then gathers into a larger batch, written as soon as one of them commits
+   * (not after --batch-max-wait-ms), so a queue with many groups still writes batches, not a
+   * transaction per receive. With no write of its own under way it is written at once, even behind
+   * other pipelines' writes: no commit of this pipeline's would come to send it sooner.
+   */
+  private flushUnlessBusy(): void {
+    if (this.committing === 0 || this.sink.connectionFree) this.flush();
+  }
+
   private async commitThenDelete(batch: readonly Entry[]): Promise<void> {
     const messages = batch.map((entry) => entry.message);
     let refused: Entry[];
+    this.committing++;
     try {
       refused = await this.writer.write(batch);
     } catch (error) {
@@ -376,6 +390,10 @@ export class Pipeline {
       }
       await this.giveBack(messages);
       return;
+    } finally {
+      this.committing--;
+      // FIFO: a connection is free again, so what gathered meanwhile goes now (flushUnlessBusy).
+      if (this.source.fifo && this.pending.length > 0) this.flushUnlessBusy();
     }
     if (refused.length === 0) {
       await this.source.delete(messages);

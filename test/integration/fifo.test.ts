@@ -114,6 +114,23 @@ describe.each(CLIENTS)('a FIFO queue, --sqs-client %s', (client) => {
     expect(await countRows(stack.pool)).toEqual({ rows: 20, distinctIds: 20, quarantined: 0 });
   });
 
+  it('many groups: each receive is committed at once, full or not, not after the batch wait', async () => {
+    await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
+    const sample = generateSample({ count: 90, malformed: 0, seed: 30 });
+    // 30 groups of 3: the first receives come back full (ten groups each) until every group is in
+    // hand, and none of a group's next message comes until it is committed and deleted. Were a full
+    // receive's messages to wait for their batch to fill, each of the three rounds would wait out
+    // --batch-max-wait-ms (a minute): the first alone outlasts the 50 s this drain is given.
+    const { queueUrl } = await fifoQueueWith(sample.bodies, 30);
+
+    const result = await runCli(['run', '--drain', '--sqs-client', client, '--batch-max-wait-ms', '60000'], stack.env(queueUrl), 50_000);
+
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(0);
+    expect(await countRows(stack.pool)).toEqual({ rows: 90, distinctIds: 90, quarantined: 0 });
+    expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
+  });
+
   it('a standard queue gets no attempt id', async () => {
     await stack.pool.query('TRUNCATE user_logins, sqs2pg.quarantine');
     const queueUrl = await stack.newQueue();

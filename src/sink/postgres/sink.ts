@@ -55,6 +55,16 @@ export class PostgresSink {
     this.width = target.columns.length;
   }
 
+  /**
+   * A batch written now would find a connection: one is idle, or the pool may open another, and no
+   * one is waiting for one. The pool may be shared with the run's other pipelines.
+   */
+  get connectionFree(): boolean {
+    const pool = this.pool;
+    // pg-pool's own default when max is not given.
+    return pool.waitingCount === 0 && (pool.idleCount > 0 || pool.totalCount < (pool.options.max ?? 10));
+  }
+
   /** the pipeline whose rows this sink writes */
   get pipeline(): string {
     return this.target.pipeline;
