@@ -164,3 +164,16 @@ export async function countRowsOf(pool: pg.Pool, pipeline: PipelineUnderTest): P
   const row = result.rows[0];
   return { rows: Number(row?.rows), distinctIds: Number(row?.ids), quarantined: Number(row?.quarantined) };
 }
+
+/** The columns of a quarantine record that hold masks: the login pipeline's two arrays, a declared one's jsonb by column. */
+export interface RecordMaskColumns {
+  masked_ips: string[] | null;
+  masked_device_ids: string[] | null;
+  masked_values: Record<string, string[]> | null;
+}
+
+/** A quarantine record's masks by the masked column of the pipeline's rows that holds the same values. */
+export function recordMasks(pipeline: PipelineUnderTest, record: RecordMaskColumns): Record<string, string[]> {
+  if (!pipeline.spec.builtin) return record.masked_values ?? {};
+  return { masked_ip: record.masked_ips ?? [], masked_device_id: record.masked_device_ids ?? [] };
+}
