@@ -6,6 +6,7 @@ import { createVaultCipher } from '../../src/vault/cipher.js';
 import { toVaultEntry, type EntryRow } from '../../src/vault/entry.js';
 import { createVaultOpener, entryContext } from '../../src/vault/sealed-box.js';
 import type { PipelineSpec } from '../../src/model/pipeline.js';
+import { valueAt } from './declared-load.js';
 
 /** Test vault key pairs (hex, 32 bytes each); public, like the test mask key. */
 export const TEST_VAULT_PUBLIC_KEY = 'c8c0e32d2f3198911945feb5be09983113261b3a4f0da48a6628f52176c4661d';
@@ -107,15 +108,6 @@ export async function vaultDump(pool: pg.Pool): Promise<{ text: string; bytes: B
   );
   const bytes = await pool.query<{ b: Buffer | null }>("SELECT string_agg(nonce || ciphertext, '\\x00'::bytea) AS b FROM sqs2pg_vault.entries");
   return { text: text.rows[0]?.t ?? '', bytes: bytes.rows[0]?.b ?? Buffer.alloc(0) };
-}
-
-function valueAt(event: unknown, path: readonly string[]): unknown {
-  let value = event;
-  for (const part of path) {
-    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, part)) return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value;
 }
 
 const maskedColumnsOf = (spec: PipelineSpec) => spec.columns.filter((column) => column.pii === 'mask' && column.from.kind === 'path');

@@ -13,6 +13,7 @@ import { createMasker } from '../../src/transform/mask.js';
 import { forgetSubject, forgetUser, type ForgetUserResult } from '../../src/vault/forget.js';
 import { createVaultOpener, createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
 import { sealUserId } from '../../src/vault/tombstones.js';
+import { valueAt } from '../helpers/declared-load.js';
 import { migratePipelines, PIPELINES_UNDER_TEST, type PipelineName } from '../helpers/page-views.js';
 import { createTestStack, startCli, TEST_MASK_KEY, waitFor, type CliProcess, type TestStack } from '../helpers/stack.js';
 import { TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
@@ -205,8 +206,7 @@ describe.each([
         const sealedOfSubjects = bodies.rows.filter((row) => {
           const opened = opener.open({ vaultKeyId: row.vault_key_id, ephemeralPublicKey: row.ephemeral_public_key, nonce: row.nonce, ciphertext: row.ciphertext }, quarantineContext(row.sqs_message_id));
           // The subject where the pipeline reads it: user_id; visitor.id.
-          let subject: unknown = JSON.parse(opened.toString('utf8'));
-          for (const part of pipeline.spec.subject ?? []) subject = (subject as Record<string, unknown> | undefined)?.[part];
+          const subject = valueAt(JSON.parse(opened.toString('utf8')), pipeline.spec.subject ?? []);
           return typeof subject === 'string' && subjectIds.has(subject);
         });
         expect(sealedOfSubjects.length, 'sealed bodies of forgotten subjects').toBe(0);
