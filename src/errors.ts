@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'config_invalid'
   | 'sqs_unreachable'
   | 'sqs_protocol'
+  | 's3_unreachable'
   | 'db_unreachable'
   | 'db_schema'
   | 'db_refused'
@@ -108,9 +109,9 @@ export class DatabaseRefusedError extends Sqs2pgError {
   }
 }
 
-/** SQS or PostgreSQL cannot be reached: exit code 3. */
+/** SQS or PostgreSQL (or, for replay, S3) cannot be reached: exit code 3. */
 export class ConnectError extends Sqs2pgError {
-  constructor(code: 'sqs_unreachable' | 'db_unreachable', message: string, cause?: unknown) {
+  constructor(code: 'sqs_unreachable' | 'db_unreachable' | 's3_unreachable', message: string, cause?: unknown) {
     super(code, message, 3, true, { cause });
     this.name = 'ConnectError';
   }

@@ -4,7 +4,8 @@
 // workers without one load; a record of a pipeline not given is left, and counted. Needs the vault
 // private key (to open them; the previous one too while a vault key rotation is under way) and the
 // mask key (to mask them as workers do), both checked against the database's fingerprints before
-// anything is opened or written; audited per message; safe beside workers.
+// anything is opened or written; audited per message; safe beside workers. A record whose S3 payload
+// could not be had is fetched again, with the pipeline's s3_payloads setting, as its workers would.
 import { renderHelp } from '../config/help.js';
 import { maskKeyFrom } from '../config/key.js';
 import { loadConfig } from '../config/load.js';
@@ -18,6 +19,8 @@ import { ConfigError } from '../errors.js';
 import { privateKeysFrom, quarantineKeyring, rethrowSealed } from '../quarantine/openers.js';
 import { countsOfOtherPipelines } from '../quarantine/records.js';
 import { replayQuarantined, replayTargets, replayTransform, type ReplayResult } from '../pipeline/replay.js';
+import { S3PayloadResolver } from '../source/s3/payload-resolver.js';
+import { SQS_MAX_BODY_BYTES } from '../model/message.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import { createMasker } from '../transform/mask.js';
 import { sealerOfPrivateKey } from '../vault/key-pair.js';
@@ -37,6 +40,9 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
   const all = config.config === undefined ? [builtinLogins('')] : loadPipelineFile(config.config, env).pipelines;
   const specs = choosePipeline(all, config.pipeline, config.config);
   const masker = createMasker(maskKey, config.maskKeyId);
+  // Made only where a pipeline resolves pointers; the SDK is loaded only when a sealed body is one.
+  const resolving = specs.some((spec) => (spec.s3Payloads ?? config.s3Payloads) === 'resolve');
+  const resolver = resolving ? new S3PayloadResolver({ region: config.region, endpoint: config.s3Endpoint, maxBytes: SQS_MAX_BODY_BYTES, env }) : undefined;
   const pool = createPool(config.databaseUrl, 1);
   try {
     await assertReachable(pool, config.databaseUrl);
@@ -53,10 +59,12 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
       let left = config.limit;
       for (const spec of specs) {
         if (left === 0) break;
+        // The pipeline's own envelope and S3 payloads, where its file sets them, as its workers read them.
+        const envelope = spec.envelope ?? config.envelope;
         const result = await replayQuarantined(pool, {
           sink: new PostgresSink(pool, targets.get(spec.name)!),
-          // The pipeline's own envelope, where its file sets one, as its workers read it.
-          transform: replayTransform(spec, masker, spec.envelope ?? config.envelope),
+          transform: replayTransform(spec, masker, envelope),
+          payloads: resolver && (spec.s3Payloads ?? config.s3Payloads) === 'resolve' ? { resolver, envelope } : undefined,
           opener,
           vault,
           reason: config.reason,
@@ -71,9 +79,10 @@ export async function replay(args: readonly string[], env: NodeJS.ProcessEnv): P
       return 0;
     } catch (error) {
       rethrowSealed(error, 'a quarantined message');
-      rethrowRefusal(error, config.databaseUrl, 'replay the quarantine');
+      return rethrowRefusal(error, config.databaseUrl, 'replay the quarantine');
     }
   } finally {
+    resolver?.destroy();
     await pool.end();
   }
 }

@@ -240,7 +240,7 @@ async function retireOldKeys(
     } else {
       const retired = await retireKeyIdsBut(client, 'vault', vaultKeyId);
       for (const id of retired) {
-        lines.push(`vault key id "${id}" is retired: nothing is sealed to it any more, and sqs2pg refuses its keys from now on; its private key may be destroyed once no worker runs with its public key`);
+        lines.push(`vault key id "${id}" is retired: nothing is sealed to it any more, and sqs2pg refuses its keys from now on (the database refuses what a worker still given its public key would seal, and that worker stops); its private key may be destroyed`);
       }
     }
     if (masker && maskRetirable) {
@@ -250,7 +250,7 @@ async function retireOldKeys(
       if (rekeyable === 0) {
         const retired = await retireKeyIdsBut(client, 'mask', masker.keyId);
         for (const id of retired) {
-          lines.push(`mask key id "${id}" is retired: everything that can be re-keyed is under "${masker.keyId}", and sqs2pg refuses its key from now on; the old mask key may be destroyed once no worker runs with it`);
+          lines.push(`mask key id "${id}" is retired: everything that can be re-keyed is under "${masker.keyId}", and sqs2pg refuses its key from now on (the database refuses what a worker still given it would write, and that worker stops); the old mask key may be destroyed`);
         }
       } else {
         lines.push(`${n(rekeyable)} quarantine records written meanwhile are still under an older mask key: run sqs2pg rotate again once every worker has the new key`);

@@ -28,7 +28,8 @@ export function renderUsage(version: string): string {
     return [`  ${name.padEnd(width - 2)}${first}`.trimEnd(), ...rest.map((line) => `${' '.repeat(width)}${line}`)];
   });
   return [
-    `sqs2pg ${version}: moves login events from SQS into PostgreSQL, masking personal data on the way.`,
+    `sqs2pg ${version}: moves JSON events from SQS into PostgreSQL, masking personal data on the way:`,
+    'login events by default, or the event types a pipeline file declares (--config).',
     '',
     'Usage: sqs2pg <command> [options]',
     '',

@@ -195,8 +195,8 @@ export const settings = {
     group: 'SQS',
     schema: z.enum(['resolve', 'off'], { error: 'expected resolve or off' }),
     default: 'resolve',
-    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same --max-body-bytes limit and --max-in-flight-bytes budget as a body; an object missing or unreadable is quarantined as payload_unavailable, a transient S3 failure sends the message back to the queue. off: a pointer is taken as the body (and quarantined). A pipeline file's s3_payloads sets it per pipeline.",
-    commands: runCommands,
+    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same --max-body-bytes limit and --max-in-flight-bytes budget as a body; an object missing or unreadable is quarantined as payload_unavailable, a transient S3 failure sends the message back to the queue. off: a pointer is taken as the body (and quarantined). A pipeline file's s3_payloads sets it per pipeline. replay fetches a payload_unavailable record's object again with it.",
+    commands: [...runCommands, 'replay'],
   }),
   s3Endpoint: setting({
     flag: 's3-endpoint',
@@ -205,7 +205,7 @@ export const settings = {
     schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
     defaultDoc: "AWS's own",
     doc: 'S3 endpoint for offloaded payloads (an emulator such as LocalStack or fauxqs, or a VPC endpoint); given one, buckets are addressed path-style.',
-    commands: runCommands,
+    commands: [...runCommands, 'replay'],
   }),
   s3DeleteAfterCommit: setting({
     flag: 's3-delete-after-commit',
@@ -225,7 +225,7 @@ export const settings = {
     schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as us-east-1'),
     default: 'us-east-1',
     doc: 'AWS region. Credentials come from the AWS SDK credential chain.',
-    commands: runCommands,
+    commands: [...runCommands, 'replay'],
   }),
   databaseUrl: setting({
     flag: 'database-url',

@@ -1,12 +1,15 @@
 // What PostgreSQL refused, as one line that says what to do: a missing privilege (which role to
 // connect as) or a missing table (run migrate). Other errors pass through unchanged. Both are
 // DatabaseRefusedError (exit code 5): no retry or restart helps until someone changes the database.
-import { DatabaseRefusedError, describeError } from '../errors.js';
+import { ConfigError, DatabaseRefusedError, describeError, type Sqs2pgError } from '../errors.js';
 
 // Objects missing, or not of the kind or type sqs2pg made them: a column, a type, a function, the
 // unique index ON CONFLICT needs, a table that is a view. Syntax errors (42601...) are not here: they
 // would be sqs2pg's bug, and a bug is not the database's refusal.
 const SCHEMA_CODES = new Set(['42P01', '3F000', '42703', '42704', '42883', '42804', '42809', '42P10']);
+
+/** What PostgreSQL raises for a write under a key id sqs2pg rotate has retired (sql/0015). */
+export const RETIRED_KEY = 'SQ2RK';
 
 /** db_permission or db_schema when `error` is PostgreSQL refusing for good; undefined otherwise. */
 export function refusalCode(error: unknown): 'db_permission' | 'db_schema' | undefined {
@@ -35,7 +38,13 @@ export function rethrowRefusal(error: unknown, databaseUrl: string, needs: strin
  * What a worker says when PostgreSQL refuses a write for good (found by its start-up rehearsal or
  * by a batch): undefined when the error is not such a refusal.
  */
-export function workerRefusal(error: unknown, when: string): DatabaseRefusedError | undefined {
+export function workerRefusal(error: unknown, when: string): Sqs2pgError | undefined {
+  if ((error as { code?: unknown } | null)?.code === RETIRED_KEY) {
+    // The key's name and date, from the database (sql/0015): no value of the batch is in it.
+    return new ConfigError(
+      `${error instanceof Error ? error.message : String(error)}, and this worker still writes under it: the database refused that ${when} (nothing of it was written; its messages return to the queue); give it the key in use (SQS2PG_MASK_KEY and SQS2PG_MASK_KEY_ID, SQS2PG_VAULT_PUBLIC_KEY and SQS2PG_VAULT_KEY_ID) and start it again`,
+    );
+  }
   const kind = refusalCode(error);
   if (kind === 'db_permission') {
     return new DatabaseRefusedError(

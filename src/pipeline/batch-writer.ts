@@ -153,13 +153,14 @@ export class BatchWriter {
     this.failingSince = undefined;
     this.emit('batch:committed', {
       rows: result.inserted,
-      duplicates: rows.length - result.erasedRows - result.inserted,
+      duplicates: rows.length - result.erasedRows - result.inserted + result.loadedAlready.size,
       quarantined: result.quarantined,
       erased: result.erased,
       durationMs: performance.now() - started,
     });
     for (const rejection of rejections) {
       if (rejection.userKey !== null && result.erasedKeys.has(rejection.userKey)) continue;
+      if (result.loadedAlready.has(rejection.messageId)) continue;
       this.emit('message:quarantined', {
         messageId: rejection.messageId,
         reason: rejection.reason,

@@ -10,7 +10,7 @@ import type { Emit } from '../observability/events.js';
 import { errorCode, type SqsSource } from '../source/sqs/source.js';
 import type { Payload, S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
-import { s3PointerOf, snsWrappedS3PointerOf, type S3Pointer } from '../transform/s3-pointer.js';
+import { pointerIn, type FoundPointer } from '../transform/s3-pointer.js';
 import type { PipelineTransform } from '../transform/pipeline-transform.js';
 import type { InboundMessage } from '../model/message.js';
 import type { VaultSealer } from '../vault/sealed-box.js';
@@ -42,12 +42,6 @@ export interface PipelineOptions {
   envelope?: EnvelopeMode;
   /** with S3 payloads: delete each resolved object once its message is committed and deleted */
   s3DeleteAfterCommit?: boolean;
-}
-
-/** an extended-client pointer found in a body; `envelope`: the SNS Notification it came in */
-interface FoundPointer {
-  pointer: S3Pointer;
-  envelope?: { key: string; timeMs: number };
 }
 
 /** a poller's state across its receives: its run of failed receives, and its FIFO receive attempts */
@@ -269,7 +263,7 @@ export class Pipeline {
     let sliceStart = performance.now();
     const loads: Promise<void>[] = [];
     for (const message of messages) {
-      const pointer = this.payloads ? this.pointerIn(message.body) : undefined;
+      const pointer = this.payloads ? pointerIn(message.body, this.options.envelope ?? 'none') : undefined;
       if (pointer !== undefined) {
         loads.push(this.loadPayload(message, pointer));
         continue;
@@ -307,14 +301,6 @@ export class Pipeline {
     // Not an answer about the object: back to the queue, to be tried again after a backoff.
     this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
     await this.source.postpone([message]);
-  }
-
-  /** An extended-client pointer: the body itself, or (the SNS extended client's) an SNS Notification's Message. */
-  private pointerIn(body: string): FoundPointer | undefined {
-    const pointer = s3PointerOf(body);
-    if (pointer !== undefined) return { pointer };
-    const wrapped = snsWrappedS3PointerOf(body, this.options.envelope ?? 'none');
-    return wrapped && { pointer: wrapped.pointer, envelope: { key: wrapped.key, timeMs: wrapped.timeMs } };
   }
 
   private receiveSize(): number {

@@ -3,19 +3,22 @@
 // workers' own sink statements, into the pipeline's table), its vault entries and the record's
 // removal commit together, or not at all. A record that still fails stays, with its new reason.
 // Records are taken in message-id order with SKIP LOCKED, so a replay stopped half way resumes where
-// it was and two replays never collide.
+// it was and two replays never collide. A sealed body that is an extended-client pointer (its object
+// was missing) is fetched from S3 again, as the pipeline's workers would, never deleted from it.
 import type { Pool, PoolClient } from '../db/pool.js';
 import { inTransaction } from '../db/transaction.js';
 import { BEGIN_VAULT_WRITE } from '../db/vault-lock.js';
 import { classifyFailure } from '../db/sqlstate.js';
 import { planDeclaredTables } from '../db/declared-tables.js';
 import { requireUserLogins } from '../db/user-logins.js';
-import { DatabaseRefusedError } from '../errors.js';
+import { ConnectError, DatabaseRefusedError } from '../errors.js';
 import { sinkTargetOf, type SinkTarget } from '../sink/postgres/conflict-target.js';
 import type { PostgresSink } from '../sink/postgres/sink.js';
+import type { PayloadRoom, S3PayloadResolver } from '../source/s3/payload-resolver.js';
 import type { EnvelopeMode } from '../transform/envelope.js';
 import type { Masker } from '../transform/mask.js';
 import { compileTransform, type PipelineTransform } from '../transform/pipeline-transform.js';
+import { pointerIn } from '../transform/s3-pointer.js';
 import { SQS_MAX_BODY_BYTES, type RejectReason } from '../model/message.js';
 import type { PipelineSpec } from '../model/pipeline.js';
 import { sealBatch } from '../vault/seal-batch.js';
@@ -34,6 +37,11 @@ export interface ReplayOptions {
   opener: SealedItemOpener;
   /** vault entries for the replayed rows' masks (null: the vault's entries are not written) */
   vault: VaultSealer | null;
+  /**
+   * the pipeline's S3 payloads, as its workers resolve them (absent: s3_payloads off, a pointer is
+   * read as the event); `envelope` the pipeline's, to find a pointer an SNS Notification carries
+   */
+  payloads?: { resolver: S3PayloadResolver; envelope: EnvelopeMode } | undefined;
   reason: string;
   whereReason?: RejectReason | undefined;
   limit?: number | undefined;
@@ -127,7 +135,24 @@ async function replayOne(client: PoolClient, record: { id: string; receiveCount:
   const sealed = await takeSealedBodyForReplay(client, pipeline, record.id, options.reason);
   if (!sealed) return { kind: 'no_body' };
   const message = { messageId: record.id, body: openBody(sealed, record.id, options.opener), sentAtMs: record.sentAtMs, receiveCount: record.receiveCount };
-  const { outcome, originals = [] } = options.transform.read(message);
+  const { payloads } = options;
+  const found = payloads && pointerIn(message.body, payloads.envelope);
+  let read: ReturnType<PipelineTransform['read']>;
+  if (payloads && found) {
+    const payload = await payloads.resolver.fetch(found.pointer, oneAtATime, new AbortController().signal);
+    // No answer about the object: this record (rolled back with its audit row) and the rest wait for S3.
+    if (payload.kind === 'transient') {
+      throw new ConnectError('s3_unreachable', `S3 did not answer for a quarantined message's payload (${payload.code}); replay stopped, that record and the ones after it are left as they were: check --s3-endpoint (AWS_ENDPOINT_URL_S3), the credentials and the network, then replay again`);
+    }
+    // Still missing (or too large): the record stays, under that reason, as its worker would have made it.
+    if (payload.kind === 'refused') {
+      await setReason(client, pipeline, record.id, payload.reason, null, payload.detail);
+      return { kind: 'refused', reason: payload.reason };
+    }
+    // As a worker reads it: a payload an SNS Notification pointed to is the event itself.
+    read = options.transform.read({ ...message, body: payload.body }, found.envelope ? 'none' : undefined);
+  } else read = options.transform.read(message);
+  const { outcome, originals = [] } = read;
   if (outcome.kind === 'rejected') {
     await setReason(client, pipeline, record.id, outcome.rejection.reason, outcome.rejection.field, null);
     return { kind: 'refused', reason: outcome.rejection.reason };
@@ -146,6 +171,9 @@ async function replayOne(client: PoolClient, record: { id: string; receiveCount:
   await client.query('DELETE FROM sqs2pg.quarantine WHERE pipeline = $1 AND sqs_message_id = $2', [pipeline, record.id]);
   return { kind: 'loaded' };
 }
+
+/** Replay holds one payload at a time, outside any worker's byte budget. */
+const oneAtATime: PayloadRoom = () => Promise.resolve({ shrink: () => undefined, end: () => undefined });
 
 async function setReason(client: PoolClient, pipeline: string, id: string, reason: RejectReason, field: string | null, detail: string | null): Promise<void> {
   await client.query('UPDATE sqs2pg.quarantine SET reason = $3, field = $4, detail = $5 WHERE pipeline = $1 AND sqs_message_id = $2', [pipeline, id, reason, field, detail]);

@@ -55,3 +55,20 @@ export function snsWrappedS3PointerOf(body: string, mode: EnvelopeMode): { point
   const pointer = s3PointerOf((json.value as { Message: string }).Message);
   return pointer && { pointer, key: layer.key, timeMs: layer.timeMs };
 }
+
+/** An extended-client pointer found in a body; `envelope`: the SNS Notification it came in, whose key and time the payload takes. */
+export interface FoundPointer {
+  pointer: S3Pointer;
+  envelope?: { key: string; timeMs: number };
+}
+
+/**
+ * The extended-client pointer `body` carries: the body itself, or (the SNS extended client's) an SNS
+ * Notification's Message where `mode` unwraps SNS. Workers and replay find pointers alike with it.
+ */
+export function pointerIn(body: string, mode: EnvelopeMode): FoundPointer | undefined {
+  const pointer = s3PointerOf(body);
+  if (pointer !== undefined) return { pointer };
+  const wrapped = snsWrappedS3PointerOf(body, mode);
+  return wrapped && { pointer: wrapped.pointer, envelope: { key: wrapped.key, timeMs: wrapped.timeMs } };
+}

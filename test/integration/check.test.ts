@@ -230,6 +230,18 @@ describe('sqs2pg check', () => {
     expect(lineOf(await check({}, ['--envelope', 'none']), 'envelope')).toContain('none: every body is taken as the event');
   });
 
+  it('S3 payloads: whether S3 answers where run would fetch, a warning when it does not, nothing asked when off', async () => {
+    expect(lineOf(await check(), 'S3 payloads')).toBe(`ok       S3 payloads: resolve: extended-client pointers are fetched (s3:GetObject); ${stack.sqsEndpoint} answers`);
+    expect(lineOf(await check({ SQS2PG_S3_DELETE_AFTER_COMMIT: 'true' }), 'S3 payloads')).toContain('fetched (s3:GetObject), deleted after commit (s3:DeleteObject);');
+    const port = await freePort();
+    const silent = await check({ AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` });
+    // A queue whose bodies are never offloaded needs no S3: a warning, and check still passes.
+    expect(silent.code, silent.stdout).toBe(0);
+    expect(statuses(silent)).toEqual({ ...ALL_OK, 'S3 payloads': 'warning' });
+    expect(lineOf(silent, 'S3 payloads')).toMatch(new RegExp(`^warning  S3 payloads: resolve: http://127\\.0\\.0\\.1:${port} does not answer \\(.+\\); .*--s3-payloads off$`));
+    expect(lineOf(await check({ AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` }, ['--s3-payloads', 'off']), 'S3 payloads')).toMatch(/^ok +S3 payloads: off: /);
+  });
+
   it('the vault: on with its public key, a problem when it is the mask key or the legacy symmetric key', async () => {
     const on = await check({ SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY });
     expect(lineOf(on, 'vault')).toBe('ok       vault: on: the vault public key is set (key id v1); workers seal, only the private key opens');

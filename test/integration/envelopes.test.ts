@@ -5,7 +5,7 @@
 import { CreateTopicCommand, PublishBatchCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateSample } from '../../src/local/sample.js';
 import { canonicalIp } from '../../src/transform/ip.js';
 import { parseLoginEvent } from '../../src/transform/login-event.js';
@@ -14,6 +14,22 @@ import { countRows, createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, wait
 import { TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
+
+// One database and one SQS server for the file: each test reads back only what it made (its users,
+// its records), so none depends on another's leftovers.
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await createTestStack();
+  await migrateWithCli(stack.databaseUrl);
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+/** The quarantine's record ids now: a test's own records are those not among them. */
+async function recordIds(): Promise<string[]> {
+  return (await stack.pool.query<{ id: string }>('SELECT sqs_message_id AS id FROM sqs2pg.quarantine')).rows.map((row) => row.id);
+}
 
 interface Notification {
   MessageId: string;
@@ -75,14 +91,11 @@ function eventBridge(detail: unknown, id: string, time: string): string {
   return JSON.stringify({ version: '0', id, 'detail-type': 'UserLoggedIn', source: 'com.example.auth', account: '000000000000', time, region: 'us-east-1', resources: [], detail });
 }
 
-describe.each(['lean', 'sdk'])('envelopes, --sqs-client %s', (client) => {
-  let stack: TestStack;
-  beforeAll(async () => {
-    stack = await createTestStack();
-  });
-  afterAll(async () => {
-    await stack.close();
-  });
+// Seeds of each client's own: its users are not the other's.
+describe.each([
+  ['lean', 0],
+  ['sdk', 1000],
+] as const)('envelopes, --sqs-client %s', (client, seedOffset) => {
 
   it('SNS -> SQS: every event published through the topic is one row, also when SNS delivers it twice', async () => {
     const queueUrl = await stack.newQueue();
@@ -90,7 +103,7 @@ describe.each(['lean', 'sdk'])('envelopes, --sqs-client %s', (client) => {
     // to that queue again, each is SNS's own redelivery (the same MessageId in a second SQS message).
     const captureUrl = await stack.newQueue();
     const { sns, topicArn } = await topicFor(stack, [queueUrl, captureUrl]);
-    const sample = generateSample({ count: 120, malformed: 6, seed: 26 });
+    const sample = generateSample({ count: 120, malformed: 6, seed: 26 + seedOffset });
     try {
       await publishAll(sns, topicArn, sample.bodies);
     } finally {
@@ -99,11 +112,13 @@ describe.each(['lean', 'sdk'])('envelopes, --sqs-client %s', (client) => {
     const copies = await receiveBodies(stack, captureUrl, sample.bodies.length);
     await stack.send(queueUrl, copies);
     await waitFor(async () => (await stack.queueDepth(queueUrl)).visible === 2 * sample.bodies.length, 20_000, 'both copies of every notification');
+    const before = await countRows(stack.pool);
+    const earlier = await recordIds();
 
     const result = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_SQS_CLIENT: client }));
 
     expect(result.code, result.stderr).toBe(0);
-    expect(await countRows(stack.pool)).toEqual({ rows: 120, distinctIds: 120, quarantined: 6 });
+    expect(await countRows(stack.pool)).toEqual({ rows: before.rows + 120, distinctIds: before.distinctIds + 120, quarantined: before.quarantined + 6 });
     expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
     // Keyed by the notification, dated by it: the ids and dates SNS wrote.
     const notifications = copies.map((body) => JSON.parse(body) as Notification);
@@ -111,9 +126,13 @@ describe.each(['lean', 'sdk'])('envelopes, --sqs-client %s', (client) => {
       .filter((n) => parseLoginEvent(n.Message).ok)
       .map((n) => ({ sqs_message_id: `sns:${n.MessageId}`, create_date: n.Timestamp.slice(0, 10) }))
       .sort(byId);
-    const rows = await stack.pool.query<{ sqs_message_id: string; create_date: string }>("SELECT sqs_message_id, to_char(create_date, 'YYYY-MM-DD') AS create_date FROM user_logins");
+    const rows = await stack.pool.query<{ sqs_message_id: string; create_date: string }>(
+      "SELECT sqs_message_id, to_char(create_date, 'YYYY-MM-DD') AS create_date FROM user_logins WHERE sqs_message_id = ANY($1)",
+      [notifications.map((n) => `sns:${n.MessageId}`)],
+    );
     expect(rows.rows.sort(byId)).toEqual(expected);
-    const quarantine = await stack.pool.query<{ sqs_message_id: string; detail: string | null }>('SELECT sqs_message_id, detail FROM sqs2pg.quarantine');
+    const quarantine = await stack.pool.query<{ sqs_message_id: string; detail: string | null }>('SELECT sqs_message_id, detail FROM sqs2pg.quarantine WHERE sqs_message_id <> ALL($1)', [earlier]);
+    expect(quarantine.rows).toHaveLength(6);
     expect(quarantine.rows.every((row) => /^sns:[0-9a-f-]{36}$/.test(row.sqs_message_id) && row.detail === 'sns')).toBe(true);
 
     // Masks as for a plain body, and no ip, device id or user id of the events in clear beyond user_logins.user_id.
@@ -129,7 +148,7 @@ describe.each(['lean', 'sdk'])('envelopes, --sqs-client %s', (client) => {
 
   it('EventBridge -> SQS: keyed by the event id, dated by its time; a plain body beside it as it is; a bad envelope quarantined', async () => {
     const queueUrl = await stack.newQueue();
-    const [good, plain, badIp] = eventsOf(generateSample({ count: 3, malformed: 0, seed: 261 }).bodies).map((event) => ({
+    const [good, plain, badIp] = eventsOf(generateSample({ count: 3, malformed: 0, seed: 261 + seedOffset }).bodies).map((event) => ({
       ...event,
       device_type: 'ios',
       app_version: '1.2.3',
@@ -157,7 +176,8 @@ describe.each(['lean', 'sdk'])('envelopes, --sqs-client %s', (client) => {
     expect(rows.rows.find((row) => row.user_id === plain!.user_id)?.sqs_message_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(rows.rows).toHaveLength(2);
     const quarantine = await stack.pool.query<{ sqs_message_id: string; reason: string; field: string; detail: string; user_key: string; masked_ips: string[] }>(
-      "SELECT sqs_message_id, reason, field, detail, user_key, masked_ips FROM sqs2pg.quarantine WHERE detail = 'eventbridge' ORDER BY reason",
+      "SELECT sqs_message_id, reason, field, detail, user_key, masked_ips FROM sqs2pg.quarantine WHERE detail = 'eventbridge' AND user_key = ANY($1) ORDER BY reason",
+      [[good!, badIp!].map((event) => masker.userKey(event.user_id))],
     );
     expect(quarantine.rows).toEqual([
       // The id is not a UUID (a device id here): refused, never stored; the record is the SQS message's.
@@ -170,46 +190,69 @@ describe.each(['lean', 'sdk'])('envelopes, --sqs-client %s', (client) => {
 
   it('--envelope sns: a body without it is quarantined as bad_envelope', async () => {
     const queueUrl = await stack.newQueue();
-    const [event] = generateSample({ count: 1, malformed: 0, seed: 262 }).bodies;
+    const [event] = generateSample({ count: 1, malformed: 0, seed: 262 + seedOffset }).bodies;
     await stack.send(queueUrl, [event!]);
     const before = await countRows(stack.pool);
+    const earlier = await recordIds();
 
     const result = await runCli(['run', '--drain', '--envelope', 'sns'], stack.env(queueUrl, { SQS2PG_SQS_CLIENT: client }));
 
     expect(result.code, result.stderr).toBe(0);
     expect(await countRows(stack.pool)).toMatchObject({ rows: before.rows, quarantined: before.quarantined + 1 });
-    const record = await stack.pool.query("SELECT reason, field, detail FROM sqs2pg.quarantine WHERE reason = 'bad_envelope' AND detail = 'sns'");
+    const record = await stack.pool.query('SELECT reason, field, detail FROM sqs2pg.quarantine WHERE sqs_message_id <> ALL($1)', [earlier]);
     expect(record.rows).toEqual([{ reason: 'bad_envelope', field: 'Type', detail: 'sns' }]);
   });
 });
 
-describe('envelopes and the vault: a refused notification is sealed under its key, and replay unwraps it again', () => {
-  let stack: TestStack;
-  beforeAll(async () => {
-    stack = await createTestStack();
-    await migrateWithCli(stack.databaseUrl);
+/** A login event PostgreSQL refuses while the table holds the test's constraint (no_blackberry). */
+function refusedEvent(seed: number): { user_id: string; ip: string; device_id: string } {
+  return eventsOf(generateSample({ count: 1, malformed: 0, seed }).bodies).map((e) => ({ ...e, device_type: 'blackberry', app_version: '1.0', locale: 'FR' }))[0]!;
+}
+
+describe('a notification PostgreSQL refuses', () => {
+  beforeEach(async () => {
+    await stack.pool.query(`ALTER TABLE user_logins ADD CONSTRAINT no_blackberry CHECK (device_type <> 'blackberry')`);
   });
-  afterAll(async () => {
-    await stack.close();
+  afterEach(async () => {
+    await stack.pool.query('ALTER TABLE user_logins DROP CONSTRAINT IF EXISTS no_blackberry');
   });
 
-  it('db_rejected under sns:<id>, then loaded once by replay with that key', async () => {
-    await stack.pool.query(`ALTER TABLE user_logins ADD CONSTRAINT no_blackberry CHECK (device_type <> 'blackberry')`);
+  it("is dated as its row would have been: db_rejected under the envelope's key and time, not the SQS message's", async () => {
+    const queueUrl = await stack.newQueue();
+    const event = refusedEvent(264);
+    const id = randomUUID();
+    // Sent to SQS now; published (as SNS dates it) months before.
+    const body = JSON.stringify({ Type: 'Notification', MessageId: id, TopicArn: 'arn:aws:sns:us-east-1:000000000000:logins', Message: JSON.stringify(event), Timestamp: '2026-03-04T10:20:30.456Z' });
+    await stack.send(queueUrl, [body]);
+
+    const run = await runCli(['run', '--drain'], stack.env(queueUrl));
+
+    expect(run.code, run.stderr).toBe(0);
+    const records = await stack.pool.query(
+      "SELECT sqs_message_id, reason, to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS') AS sent_at FROM sqs2pg.quarantine WHERE sqs_message_id = $1",
+      [`sns:${id}`],
+    );
+    expect(records.rows).toEqual([{ sqs_message_id: `sns:${id}`, reason: 'db_rejected', sent_at: '2026-03-04T10:20:30.456' }]);
+  });
+
+  it('is sealed under sns:<id> with the vault on, then loaded once by replay with that key', async () => {
     const queueUrl = await stack.newQueue();
     const { sns, topicArn } = await topicFor(stack, [queueUrl]);
-    const [event] = eventsOf(generateSample({ count: 1, malformed: 0, seed: 263 }).bodies).map((e) => ({ ...e, device_type: 'blackberry', app_version: '1.0', locale: 'FR' }));
+    const event = refusedEvent(263);
     try {
       await publishAll(sns, topicArn, [JSON.stringify(event)]);
     } finally {
       sns.destroy();
     }
     await waitFor(async () => (await stack.queueDepth(queueUrl)).visible === 1, 20_000, 'the notification');
+    const earlier = await recordIds();
 
     const run = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY }));
     expect(run.code, run.stderr).toBe(0);
-    const records = await stack.pool.query<{ sqs_message_id: string; reason: string }>('SELECT sqs_message_id, reason FROM sqs2pg.quarantine');
+    const records = await stack.pool.query<{ sqs_message_id: string; reason: string }>('SELECT sqs_message_id, reason FROM sqs2pg.quarantine WHERE sqs_message_id <> ALL($1)', [earlier]);
     expect(records.rows).toEqual([{ sqs_message_id: expect.stringMatching(/^sns:[0-9a-f-]{36}$/) as string, reason: 'db_rejected' }]);
     const key = records.rows[0]!.sqs_message_id;
+    // The only sealed body of the file: no other test runs with the vault on.
     const sealed = await stack.pool.query('SELECT sqs_message_id FROM sqs2pg_vault.quarantine_bodies');
     expect(sealed.rows).toEqual([{ sqs_message_id: key }]);
 
@@ -222,35 +265,8 @@ describe('envelopes and the vault: a refused notification is sealed under its ke
     });
     expect(replay.code, replay.stderr).toBe(0);
     expect(replay.stdout).toContain('1 loaded');
-    const rows = await stack.pool.query('SELECT sqs_message_id, user_id, device_type, masked_ip FROM user_logins');
-    expect(rows.rows).toEqual([{ sqs_message_id: key, user_id: event!.user_id, device_type: 'blackberry', masked_ip: masker.mask('ip', canonicalIp(event!.ip)!) }]);
-    expect((await countRows(stack.pool)).quarantined).toBe(0);
-  });
-});
-
-describe('a record made of an unwrapped event is dated as its row would have been', () => {
-  let stack: TestStack;
-  beforeAll(async () => {
-    stack = await createTestStack();
-    await migrateWithCli(stack.databaseUrl);
-  });
-  afterAll(async () => {
-    await stack.close();
-  });
-
-  it("db_rejected: the envelope's key and time, not the SQS message's", async () => {
-    await stack.pool.query(`ALTER TABLE user_logins ADD CONSTRAINT no_blackberry CHECK (device_type <> 'blackberry')`);
-    const queueUrl = await stack.newQueue();
-    const [event] = eventsOf(generateSample({ count: 1, malformed: 0, seed: 264 }).bodies).map((e) => ({ ...e, device_type: 'blackberry', app_version: '1.0', locale: 'FR' }));
-    const id = randomUUID();
-    // Sent to SQS now; published (as SNS dates it) months before.
-    const body = JSON.stringify({ Type: 'Notification', MessageId: id, TopicArn: 'arn:aws:sns:us-east-1:000000000000:logins', Message: JSON.stringify(event), Timestamp: '2026-03-04T10:20:30.456Z' });
-    await stack.send(queueUrl, [body]);
-
-    const run = await runCli(['run', '--drain'], stack.env(queueUrl));
-
-    expect(run.code, run.stderr).toBe(0);
-    const records = await stack.pool.query("SELECT sqs_message_id, reason, to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS') AS sent_at FROM sqs2pg.quarantine");
-    expect(records.rows).toEqual([{ sqs_message_id: `sns:${id}`, reason: 'db_rejected', sent_at: '2026-03-04T10:20:30.456' }]);
+    const rows = await stack.pool.query('SELECT sqs_message_id, user_id, device_type, masked_ip FROM user_logins WHERE user_id = $1', [event.user_id]);
+    expect(rows.rows).toEqual([{ sqs_message_id: key, user_id: event.user_id, device_type: 'blackberry', masked_ip: masker.mask('ip', canonicalIp(event.ip)!) }]);
+    expect(await recordIds()).not.toContain(key);
   });
 });

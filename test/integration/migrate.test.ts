@@ -22,6 +22,7 @@ const MIGRATIONS = [
   '0012_forget_subject',
   '0013_subject_entries',
   '0014_quarantine_key_per_pipeline',
+  '0015_retired_keys_refused',
 ];
 
 let stack: TestStack;

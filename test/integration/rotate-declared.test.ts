@@ -234,7 +234,7 @@ describe('sqs2pg rotate --mask-key-id k2 over declared pipelines', () => {
       'pipeline "signups": 5 rows keep their subject key under an older mask key (their subject is not sealed in the vault: written while it was off, or erased): once that key is retired, forget --subject cannot find them',
     );
     expect(lines).toContain('5 rows keep older masks for good: their values are not in the vault (written while it was off, or erased)');
-    expect(lines).toContain('mask key id "k1" is retired: everything that can be re-keyed is under "k2", and sqs2pg refuses its key from now on; the old mask key may be destroyed once no worker runs with it');
+    expect(lines).toContain('mask key id "k1" is retired: everything that can be re-keyed is under "k2", and sqs2pg refuses its key from now on (the database refuses what a worker still given it would write, and that worker stops); the old mask key may be destroyed');
 
     const unvaulted = new Set(offVault.map((s) => s.id));
     const vault = await expectConsistent(pool, viewById, upById, unvaulted);

@@ -30,6 +30,8 @@ export interface WriteResult {
   erasedRows: number;
   /** the tombstoned subject keys the batch held */
   erasedKeys: ReadonlySet<string>;
+  /** records not written: their message's row is here already (late copies whose S3 object went with its commit) */
+  loadedAlready: ReadonlySet<string>;
 }
 
 export interface SinkBatch {
@@ -85,12 +87,14 @@ export class PostgresSink {
     for (const row of rows) if (row.subjectKey !== null) keys.push(row.subjectKey);
     for (const rejection of rejections) if (rejection.userKey !== null) keys.push(rejection.userKey);
     const erased = await stopTombstoned(client, keys);
+    const loadedAlready = await rowsPresent(client, this.target.table, rejections);
+    const recorded = loadedAlready.size === 0 ? rejections : rejections.filter((r) => !loadedAlready.has(r.messageId));
     const keptRows = erased.size === 0 ? rows : rows.filter((row) => row.subjectKey === null || !erased.has(row.subjectKey));
-    const keptRejections = erased.size === 0 ? rejections : rejections.filter((r) => r.userKey === null || !erased.has(r.userKey));
+    const keptRejections = erased.size === 0 ? recorded : recorded.filter((r) => r.userKey === null || !erased.has(r.userKey));
     // An entry goes only with a row that stays, a sealed body only with a record that stays.
     const keptMasks = erased.size === 0 ? undefined : new Set(keptRows.flatMap((row) => row.masks));
     const keptVault = keptMasks ? vault.filter((entry) => keptMasks.has(entry.maskedValue)) : vault;
-    const keptIds = erased.size === 0 ? undefined : new Set(keptRejections.map((r) => r.messageId));
+    const keptIds = keptRejections === rejections ? undefined : new Set(keptRejections.map((r) => r.messageId));
     const keptBodies = keptIds ? sealedBodies.filter((body) => keptIds.has(body.messageId)) : sealedBodies;
     const inserted = keptRows.length === 0 ? 0 : ((await client.query(this.insertRows, this.rowColumns(keptRows))).rowCount ?? 0);
     const quarantined = await insertQuarantine(client, this.target.pipeline, keptRejections);
@@ -99,7 +103,7 @@ export class PostgresSink {
     // it cannot deadlock with another worker or a rotation.
     const vaulted = await insertEntries(client, keptVault);
     const erasedRows = rows.length - keptRows.length;
-    return { inserted, quarantined, vaulted, erased: erasedRows + rejections.length - keptRejections.length, erasedRows, erasedKeys: erased };
+    return { inserted, quarantined, vaulted, erased: erasedRows + recorded.length - keptRejections.length, erasedRows, erasedKeys: erased, loadedAlready };
   }
 
   /** The message ids, then one array per stored column: the statement's parameters. */
@@ -112,4 +116,19 @@ export class PostgresSink {
     }
     return columns;
   }
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/**
+ * The `payload_unavailable` records whose message already has its row: a late copy of a loaded
+ * message (SNS's second delivery of a notification, SQS's rare second copy) whose S3 object went
+ * with the first copy's commit (--s3-delete-after-commit). The row stands; a record beside it would
+ * say the message was lost. Asked only when the batch holds such a record.
+ */
+async function rowsPresent(client: PoolClient, table: string, rejections: readonly Rejection[]): Promise<ReadonlySet<string>> {
+  const ids = rejections.filter((r) => r.reason === 'payload_unavailable').map((r) => r.messageId);
+  if (ids.length === 0) return NONE;
+  const result = await client.query<{ id: string }>(`SELECT sqs_message_id AS id FROM ${table} WHERE sqs_message_id = ANY($1::varchar[])`, [ids]);
+  return result.rows.length === 0 ? NONE : new Set(result.rows.map((row) => row.id));
 }

@@ -99,16 +99,21 @@ export class S3PayloadResolver {
       const { code, unavailable } = s3Failure(error);
       // The code only: the key is the sender's text, and stays out of the record.
       if (unavailable) return { kind: 'refused', reason: 'payload_unavailable', detail: code };
-      return { kind: 'transient', code, message: describeError(error) };
+      return { kind: 'transient', code, message: withoutPointer(describeError(error), pointer) };
     } finally {
       // What the message holds from now on: the payload it carries to its commit, or nothing.
       hold.end(body);
     }
   }
 
+  /** Throws an S3CallError: S3's code, and its text without the pointer's bucket and key. */
   async delete(pointer: S3Pointer): Promise<void> {
-    const { s3, client } = await this.connect();
-    await client.send(new s3.DeleteObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }));
+    try {
+      const { s3, client } = await this.connect();
+      await client.send(new s3.DeleteObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }));
+    } catch (error) {
+      throw new S3CallError(s3Failure(error).code, withoutPointer(describeError(error), pointer));
+    }
   }
 
   /** Whether S3 answers at all (for check): any answer from S3, a refusal included, is one. */
@@ -127,6 +132,31 @@ export class S3PayloadResolver {
     this.destroyed = true;
     void this.sdk?.then(({ client }) => client.destroy());
   }
+}
+
+/** A failed S3 call, as logged: S3's code, and a text that names no bucket or key. */
+export class S3CallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'S3CallError';
+  }
+}
+
+/**
+ * S3's error text (or a proxy's, or the socket's) without the pointer's bucket and key, as they are
+ * or as a URL spells them: a key is the sender's text and may name a user, and a store may quote it.
+ */
+export function withoutPointer(text: string, { bucket, key }: S3Pointer): string {
+  const forms: [string, string][] = [
+    [key, '<key>'],
+    [encodeURIComponent(key), '<key>'],
+    [key.split('/').map(encodeURIComponent).join('/'), '<key>'],
+    [bucket, '<bucket>'],
+  ];
+  return forms.reduce((out, [form, mark]) => out.replaceAll(form, mark), text);
 }
 
 /** The error's code (its name, a plain word), and whether S3 said the object cannot be had (404, 403). */
