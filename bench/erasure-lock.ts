@@ -10,7 +10,7 @@
 // Usage: npm run bench:erasure [-- --rows 300000 --seconds 15 --rounds 3 --mask-indexes]
 import { builtinLogins } from '../src/config/builtin-pipelines.js';
 import { sinkTargetOf } from '../src/sink/postgres/conflict-target.js';
-import { loginTableRow } from '../src/transform/pipeline-transform.js';
+import { loginTableRow } from '../src/transform/login-table-row.js';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';

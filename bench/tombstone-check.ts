@@ -5,7 +5,7 @@
 // database is created and dropped). Usage: npm run bench:tombstones [-- --batches 200 --rows 500]
 import { builtinLogins } from '../src/config/builtin-pipelines.js';
 import { sinkTargetOf } from '../src/sink/postgres/conflict-target.js';
-import { loginTableRow } from '../src/transform/pipeline-transform.js';
+import { loginTableRow } from '../src/transform/login-table-row.js';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';

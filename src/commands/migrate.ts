@@ -3,7 +3,8 @@
 import { renderHelp } from '../config/help.js';
 import { builtinLogins } from '../config/builtin-pipelines.js';
 import { loadConfig } from '../config/load.js';
-import { choosePipeline, loadPipelineFile } from '../config/pipeline-file.js';
+import { choosePipeline } from '../config/choose-pipeline.js';
+import { loadPipelineFile } from '../config/pipeline-file.js';
 import { applyDeclaredTables, type TablePlan } from '../db/declared-tables.js';
 import { migrate as applyMigrations } from '../db/migrate.js';
 import { assertReachable, createPool, describeDatabase } from '../db/pool.js';

@@ -4,7 +4,8 @@
 import { renderHelp } from '../config/help.js';
 import { loadConfig } from '../config/load.js';
 import { builtinLogins } from '../config/builtin-pipelines.js';
-import { choosePipeline, loadPipelineFile } from '../config/pipeline-file.js';
+import { choosePipeline } from '../config/choose-pipeline.js';
+import { loadPipelineFile } from '../config/pipeline-file.js';
 import { pipelineFileJsonSchema } from '../config/pipeline-schema.js';
 import { renderPipelines } from '../config/pipeline-yaml.js';
 import { ConfigError } from '../errors.js';

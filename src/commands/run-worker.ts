@@ -9,7 +9,7 @@ import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
-import { selectPipelines } from '../config/pipeline-file.js';
+import { pipelinesToRun } from '../config/choose-pipeline.js';
 import type { PipelineSpec } from '../model/pipeline.js';
 import { SQS_MAX_BODY_BYTES, sqsSocketsFor } from '../source/sqs/source.js';
 import { growthWhileHeavy } from '../supervisor/v8-options.js';
@@ -37,7 +37,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
     color: colorWanted(process.stderr, env),
   });
   // Without a pipeline file, the login pipeline on --queue-url, exactly as before there were files.
-  const specs = selectPipelines(config, env);
+  const specs = await pipelinesToRun(config, env);
   const names = specs.map((spec) => spec.name);
   const bus = new EventBus();
   const logs = logEvents(bus, logger, { pipelines: names });

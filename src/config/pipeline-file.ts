@@ -7,6 +7,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parseDocum
 import { ConfigError, PipelineFileError, type PipelineFileFault } from '../errors.js';
 import type { ColumnSpec, PipelineSpec, TableName } from '../model/pipeline.js';
 import { builtinLogins, BUILTIN_LOGINS_NAME } from './builtin-pipelines.js';
+import { choosePipeline } from './choose-pipeline.js';
 import { nearestName } from './nearest-name.js';
 import {
   FIELD_PATH,
@@ -63,14 +64,6 @@ export function selectPipelines(
 ): PipelineSpec[] {
   const all = settings.config === undefined ? [builtinLogins(settings.queueUrl)] : loadPipelineFile(settings.config, env).pipelines;
   return choosePipeline(all, settings.pipeline, settings.config);
-}
-
-export function choosePipeline(all: PipelineSpec[], name: string | undefined, file: string | undefined): PipelineSpec[] {
-  if (name === undefined) return all;
-  const chosen = all.filter((spec) => spec.name === name);
-  if (chosen.length > 0) return chosen;
-  const where = file === undefined ? `without --config (SQS2PG_CONFIG) the one pipeline is ${BUILTIN_LOGINS_NAME}` : `${file} declares ${all.map((spec) => spec.name).join(', ')}`;
-  throw new ConfigError(`--pipeline ${name} names no pipeline: ${where}; see: sqs2pg pipelines show`);
 }
 
 type Path = readonly (string | number)[];

@@ -328,7 +328,11 @@ export class Pipeline {
     // A payload an SNS Notification pointed to is keyed and dated by the notification, and is the event itself.
     const keyed = envelope ? { ...message, messageId: envelope.key, sentAtMs: envelope.timeMs } : message;
     if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: this.transformer.reject(keyed, payload.reason, null, payload.detail) } };
-    if (!payload) return { message, ...this.transformer.read(message) };
+    if (!payload) {
+      // The common case, once per message: the entry made as it is, not spread from another object.
+      const { outcome, originals } = this.transformer.read(message);
+      return originals === undefined ? { message, outcome } : { message, outcome, originals };
+    }
     return { message, body: payload.body, s3Object: payload.pointer, ...this.transformer.read({ ...keyed, body: payload.body }, envelope ? 'none' : undefined) };
   }
 

@@ -93,7 +93,11 @@ export function readMessage<R>(
   return { kind: 'row', row: read.row };
 }
 
-/** The login event's step: the hand-written reader (login-event.ts), for the take-home's row. */
+/**
+ * The login event's step: the hand-written reader (login-event.ts), for the take-home's row. A
+ * pipeline reads the same event straight into its sink's shape (login-table-row.ts); a property
+ * test holds the two together (test/unit/transform/pipeline-transform.test.ts).
+ */
 function readLogin(message: InboundMessage, value: unknown, originals: MaskedOriginal[] | null, masker: Masker): EventReading<LoginRow> {
   const parsed = validateLoginEvent(value);
   if (!parsed.ok) return parsed;

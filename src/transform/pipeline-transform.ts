@@ -1,12 +1,13 @@
 // One pipeline's transform: the steps every pipeline shares (size, parse, envelope: message-to-row.ts),
-// then its own event step, the hand-written login reader for the builtin pipeline and the compiled
-// event reader for a declared one. Either way the row comes out in its table's shape (TableRow), so
-// one sink writes every pipeline's. Pure, as the rest of transform/.
-import type { InboundMessage, LoginRow, MaskedOriginal, Rejection, RejectReason, TableOutcome, TableRow } from '../model/message.js';
+// then its own event step, the hand-written login reader for the builtin pipeline (login-table-row.ts)
+// and the compiled event reader for a declared one. Either way the row comes out in its table's shape
+// (TableRow), so one sink writes every pipeline's. Pure, as the rest of transform/.
+import type { InboundMessage, MaskedOriginal, Rejection, RejectReason, TableOutcome, TableRow } from '../model/message.js';
 import type { EnvelopeMode, PipelineSpec } from '../model/pipeline.js';
 import { compileEventReader } from './event-reader.js';
+import { readLoginTableRow } from './login-table-row.js';
 import type { Masker } from './mask.js';
-import { messageToRow, messageToVaultedRow, readMessage, reject, type EventReading, type EventStep, type Refuse, type TransformOptions } from './message-to-row.js';
+import { readMessage, reject, type EventReading, type EventStep, type Refuse, type TransformOptions } from './message-to-row.js';
 
 export interface PipelineTransform {
   /**
@@ -31,9 +32,24 @@ export function compileTransform(spec: PipelineSpec, masker: Masker, options: Pi
   // (body-shape.ts, quarantine-record.ts) is the pipeline's to decide, for every refusal alike.
   const record: Refuse = (message, m, reason, field, detail, bytes, parsed) => reject(message, m, reason, field, detail, bytes, parsed, spec);
   const refuse = (message: InboundMessage, reason: RejectReason, field: string | null, detail: string | null = null) => record(message, masker, reason, field, detail);
-  if (spec.builtin) return { read: options.vault ? readVaultedLogin(masker, options) : readLogin(masker, options), reject: refuse };
-  const reader = compileEventReader(spec, masker, { originals: options.vault });
-  const step: EventStep<TableRow> = (message, value, originals): EventReading<TableRow> => {
+  const step = spec.builtin ? readLoginTableRow : declaredStep(spec, masker, options.vault);
+  // Settled once for the pipeline, not per message; a body read under another envelope gets its own.
+  const settings: TransformOptions = { envelope: options.envelope, maxBodyBytes: options.maxBodyBytes };
+  const vault = options.vault;
+  return {
+    read(message, envelope) {
+      const originals: MaskedOriginal[] | null = vault ? [] : null;
+      const outcome = readMessage(message, masker, originals, envelope === undefined ? settings : { ...settings, envelope }, step, record);
+      return originals ? { outcome, originals } : { outcome };
+    },
+    reject: refuse,
+  };
+}
+
+/** A declared pipeline's event step: its compiled reader, the row in its table's shape. */
+function declaredStep(spec: PipelineSpec, masker: Masker, vault: boolean): EventStep<TableRow> {
+  const reader = compileEventReader(spec, masker, { originals: vault });
+  return (message, value, originals): EventReading<TableRow> => {
     const read = reader(message, value);
     if (!read.ok) return read;
     const { values, subjectKey, originals: found } = read.row;
@@ -43,42 +59,5 @@ export function compileTransform(spec: PipelineSpec, masker: Masker, options: Pi
       originals?.push({ mask: original.mask, field: original.label, value: original.value });
     }
     return { ok: true, row: { messageId: message.messageId, subjectKey, values, masks, sentAtMs: message.sentAtMs } };
-  };
-  return {
-    read(message, envelope) {
-      const originals: MaskedOriginal[] | null = options.vault ? [] : null;
-      const outcome = readMessage(message, masker, originals, envelope ? { ...options, envelope } : options, step, record);
-      return originals ? { outcome, originals } : { outcome };
-    },
-    reject: refuse,
-  };
-}
-
-function readLogin(masker: Masker, options: TransformOptions): PipelineTransform['read'] {
-  return (message, envelope) => {
-    const outcome = messageToRow(message, masker, envelope ? { ...options, envelope } : options);
-    return { outcome: outcome.kind === 'row' ? { kind: 'row', row: loginTableRow(outcome.row) } : outcome };
-  };
-}
-
-function readVaultedLogin(masker: Masker, options: TransformOptions): PipelineTransform['read'] {
-  return (message, envelope) => {
-    const { outcome, originals } = messageToVaultedRow(message, masker, envelope ? { ...options, envelope } : options);
-    return { outcome: outcome.kind === 'row' ? { kind: 'row', row: loginTableRow(outcome.row) } : outcome, originals };
-  };
-}
-
-/**
- * A user_logins row in the sink's shape: the values in storedColumnsOf(builtinLogins())'s order
- * (user_id, device_type, masked_ip, masked_device_id, app_version, app_version_raw, locale,
- * create_date; a unit test holds the two together).
- */
-export function loginTableRow(row: LoginRow): TableRow {
-  return {
-    messageId: row.messageId,
-    subjectKey: row.userKey,
-    values: [row.userId, row.deviceType, row.maskedIp, row.maskedDeviceId, String(row.appVersion), row.appVersionRaw, row.locale, row.createDate],
-    masks: [row.maskedIp, row.maskedDeviceId],
-    sentAtMs: row.sentAtMs,
   };
 }

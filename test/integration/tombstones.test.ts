@@ -6,7 +6,7 @@
 // forgotten user (replay, issue 10, writes through the same sink and so meets the same check).
 import { builtinLogins } from '../../src/config/builtin-pipelines.js';
 import { sinkTargetOf } from '../../src/sink/postgres/conflict-target.js';
-import { loginTableRow } from '../../src/transform/pipeline-transform.js';
+import { loginTableRow } from '../../src/transform/login-table-row.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/db/pool.js';

@@ -20,7 +20,7 @@ export const SCAN_FROM_BYTES = 256 * 1024;
 
 /** Parses `bytes` (UTF-8 JSON) as JSON.parse parses their text, throwing a SyntaxError where it would. */
 export function parseJsonBytes(bytes: Uint8Array, longStringBytes = LONG_STRING_BYTES, scanFromBytes = SCAN_FROM_BYTES): unknown {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.length < scanFromBytes || buffer.includes(MARKER_KEY_JSON)) return JSON.parse(buffer.toString('utf8'));
   const long: string[] = [];
   const skeleton: Buffer[] = [];

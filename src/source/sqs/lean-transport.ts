@@ -246,7 +246,8 @@ function exchange(
         }
       },
       onResponseEnd() {
-        const answer = whole === undefined ? Buffer.concat(chunks, bytes) : whole.subarray(0, bytes);
+        // An answer of one chunk (most: ten small bodies) is that chunk, not a copy of it.
+        const answer = whole !== undefined ? whole.subarray(0, bytes) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
         settle(undefined, { status, headers, bytes: answer });
       },
       onResponseError(_controller, error) {

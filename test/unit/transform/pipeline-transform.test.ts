@@ -2,11 +2,13 @@
 // order storedColumnsOf gives the builtin's columns; a declared pipeline's rows, masks and vault
 // originals under their labels; the shared steps (size, JSON, envelope) refuse alike for both.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { storedColumnsOf } from '../../../src/model/pipeline.js';
 import type { InboundMessage, TableOutcome, TableRow } from '../../../src/model/message.js';
 import { createMasker } from '../../../src/transform/mask.js';
-import { messageToRow } from '../../../src/transform/message-to-row.js';
-import { compileTransform, loginTableRow } from '../../../src/transform/pipeline-transform.js';
+import { messageToRow, messageToVaultedRow } from '../../../src/transform/message-to-row.js';
+import { loginTableRow } from '../../../src/transform/login-table-row.js';
+import { compileTransform } from '../../../src/transform/pipeline-transform.js';
 import { LOGINS, PAGE_VIEWS } from '../../fixtures/pipelines.js';
 
 const masker = createMasker(Buffer.alloc(32, 7), 'k1');
@@ -58,6 +60,55 @@ describe('the login pipeline', () => {
     expect(off.originals).toBeUndefined();
     expect(on.outcome).toEqual(off.outcome);
     expect(on.originals?.map((o) => o.field)).toEqual(['ip', 'device_id']);
+  });
+});
+
+// Differential: the pipeline reads the login event straight into the sink's shape
+// (readLoginTableRow), messageToRow into a LoginRow; for any body, under any envelope setting, the
+// two give the same row (in the sink's shape), the same refusal and the same originals.
+describe('the login pipeline against messageToRow', () => {
+  const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('2.3.0', '1.2', 'android', 'ios', '', ' '));
+  const value = fc.oneof(text, fc.ipV4(), fc.ipV6(), fc.constant(null), fc.integer(), fc.boolean(), fc.constant({}));
+  const event = fc.record(
+    { user_id: value, device_type: value, ip: fc.oneof(fc.ipV4(), fc.ipV6(), value), device_id: value, app_version: value, locale: value, extra: value },
+    { requiredKeys: [] },
+  );
+  const valid = fc.record({
+    user_id: fc.string({ minLength: 1, maxLength: 20 }),
+    device_type: fc.constantFrom('android', 'ios'),
+    ip: fc.oneof(fc.ipV4(), fc.ipV6()),
+    device_id: fc.string({ minLength: 1, maxLength: 20 }),
+    app_version: fc.constantFrom('2.3.0', '1.2', '0.0.1', '10'),
+    locale: fc.constantFrom(null, 'RU', 'en-US'),
+  });
+  const snsWrapped = (inner: string) =>
+    JSON.stringify({
+      Type: 'Notification',
+      MessageId: '5b8e5c8a-8f3e-5e8c-9d6f-1a2b3c4d5e6f',
+      TopicArn: 'arn:aws:sns:us-east-1:000000000000:logins',
+      Message: inner,
+      Timestamp: '2026-03-04T23:59:58.123Z',
+    });
+  const body = fc
+    .oneof(valid.map((e) => JSON.stringify(e)), event.map((e) => JSON.stringify(e)), fc.json(), fc.string({ maxLength: 60 }))
+    .chain((inner) => fc.constantFrom(inner, snsWrapped(inner), `\uFEFF${inner}`));
+  const settings = fc.record({ envelope: fc.constantFrom('none', 'auto', 'sns', 'eventbridge'), maxBodyBytes: fc.constantFrom(1024 * 1024, 200) });
+
+  it('gives the same outcome and originals for any body, vault on and off', () => {
+    fc.assert(
+      fc.property(body, settings, fc.integer({ min: 0, max: 4_102_444_800_000 }), (text, { envelope, maxBodyBytes }, sentAtMs) => {
+        const inbound: InboundMessage = { messageId: 'm-1', body: text, sentAtMs, receiveCount: 2 };
+        const expected = messageToVaultedRow(inbound, masker, { envelope, maxBodyBytes });
+        const outcome: TableOutcome = expected.outcome.kind === 'row' ? { kind: 'row', row: loginTableRow(expected.outcome.row) } : expected.outcome;
+        const options = { envelope, maxBodyBytes };
+        expect(compileTransform(LOGINS, masker, { ...options, vault: false }).read(inbound)).toEqual({ outcome });
+        expect(compileTransform(LOGINS, masker, { ...options, vault: true }).read(inbound)).toEqual({ outcome, originals: expected.originals });
+        // A body read under another envelope setting than the pipeline's (an S3 payload an SNS Notification pointed to).
+        const other = compileTransform(LOGINS, masker, { ...options, envelope: 'none', vault: false }).read(inbound, envelope);
+        expect(other).toEqual({ outcome });
+      }),
+      { numRuns: 400 },
+    );
   });
 });
 
