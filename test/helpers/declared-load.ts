@@ -21,7 +21,8 @@ export function subjectKey(spec: PipelineSpec, masker: Masker, subject: string):
   return spec.builtin ? masker.userKey(subject) : masker.subjectKey(spec.table.name, subject);
 }
 
-function valueAt(event: unknown, path: readonly string[]): unknown {
+/** The value at `path` in a parsed body, or undefined. */
+export function valueAt(event: unknown, path: readonly string[]): unknown {
   let value = event;
   for (const part of path) {
     if (typeof value !== 'object' || value === null || !Object.hasOwn(value, part)) return undefined;

@@ -5,6 +5,10 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { generateSample } from '../../src/local/sample.js';
+import type { PipelineSpec } from '../../src/model/pipeline.js';
+import type { Masker } from '../../src/transform/mask.js';
+import { LOGINS, PAGE_VIEWS } from '../fixtures/pipelines.js';
+import { subjectKey } from './declared-load.js';
 import { runCli, type TestStack } from './stack.js';
 
 /** The pipeline file every scenario runs with: `run --config` drains both queues in one process. */
@@ -73,13 +77,30 @@ export function pageViewBodies(count: number, malformed: number, seed: number): 
   return bodies;
 }
 
-/** One pipeline as a test case: the same test, its assertions by table and subject, runs against each. */
+/**
+ * One pipeline as a test case: the same test, its assertions by table, subject and masked columns,
+ * runs against each. Everything a test says differently per pipeline is said here.
+ */
 export interface PipelineUnderTest {
   name: PipelineName;
+  spec: PipelineSpec;
   table: string;
+  /** the column that holds the subject (the user or visitor a message is about) */
   subject: string;
+  /** the masked columns of a row, in the order `event`'s personal values fill them: the ip's, then `other`'s */
+  masked: readonly [ip: string, other: string];
+  /** a text column no personal value goes into, that `event`'s `plain` fills */
+  plainColumn: string;
   /** `count` valid bodies (each of its own subject) and `malformed` ones the pipeline refuses, mixed */
   bodies(count: number, malformed: number, seed: number): string[];
+  /** a valid event of `subject` from `ip` with one more personal value `other` (device id; email), `plain` in plainColumn */
+  event(subject: string, ip: string, other: string, plain?: string): string;
+  /** an event of `subject`, still holding `ip` and `other`, that the pipeline refuses (a value of the wrong kind) */
+  refused(subject: string, ip: string, other: string): string;
+  /** the CLI's arguments that erase `subject` (logins: --user-id; declared: --pipeline --subject) */
+  forget(subject: string): string[];
+  /** the keyed hash of `subject` its records and tombstone hold */
+  subjectKey(masker: Masker, subject: string): string;
   /** a worker's environment running this pipeline alone from `queueUrl` (`extra` on top) */
   env(stack: TestStack, queueUrl: string, extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
 }
@@ -87,19 +108,38 @@ export interface PipelineUnderTest {
 /** A queue no test reads: a pipeline file names one for each pipeline, each its own. */
 const notRead = (pipeline: PipelineName) => `http://127.0.0.1:1/000000000000/not-read-${pipeline}`;
 
+const login = (subject: string, ip: string, other: string, plain = 'ios', appVersion = '1.2.3') =>
+  JSON.stringify({ user_id: subject, app_version: appVersion, device_type: plain, ip, locale: 'DE', device_id: other });
+const pageView = (subject: string, ip: string, other: string, plain = 'https://shop.example/p/1', duration: unknown = 5) =>
+  JSON.stringify({ visitor: { id: subject, email: other }, ip, page: { url: plain }, duration_ms: duration, viewed_at: '2024-05-01T10:00:00Z', tags: ['home'] });
+
 export const PIPELINES_UNDER_TEST: readonly PipelineUnderTest[] = [
   {
     // Without a file, as the take-home runs it.
     name: 'logins',
+    spec: LOGINS,
     ...TABLES.logins,
+    masked: ['masked_ip', 'masked_device_id'],
+    plainColumn: 'device_type',
     bodies: (count, malformed, seed) => generateSample({ count, malformed, seed }).bodies,
+    event: (subject, ip, other, plain) => login(subject, ip, other, plain),
+    refused: (subject, ip, other) => login(subject, ip, other, 'ios', 'not-a-version'),
+    forget: (subject) => ['forget', '--user-id', subject],
+    subjectKey: (masker, subject) => subjectKey(LOGINS, masker, subject),
     env: (stack, queueUrl, extra = {}) => stack.env(queueUrl, extra),
   },
   {
     // The example file, this pipeline chosen by SQS2PG_PIPELINE: the other's queue is not read.
     name: 'page_views',
+    spec: PAGE_VIEWS,
     ...TABLES.page_views,
+    masked: ['masked_ip', 'masked_email'],
+    plainColumn: 'url',
     bodies: (count, malformed, seed) => pageViewBodies(count, malformed, seed).map((planned) => planned.body),
+    event: (subject, ip, other, plain) => pageView(subject, ip, other, plain),
+    refused: (subject, ip, other) => pageView(subject, ip, other, undefined, 'long'),
+    forget: (subject) => ['forget', '--pipeline', 'page_views', '--subject', subject],
+    subjectKey: (masker, subject) => subjectKey(PAGE_VIEWS, masker, subject),
     env: (stack, queueUrl, extra = {}) =>
       stack.env(notRead('page_views'), { SQS2PG_CONFIG: PIPELINE_FILE, SQS2PG_PIPELINE: 'page_views', LOGINS_QUEUE_URL: notRead('logins'), PAGE_VIEWS_QUEUE_URL: queueUrl, ...extra }),
   },
@@ -123,4 +163,17 @@ export async function countRowsOf(pool: pg.Pool, pipeline: PipelineUnderTest): P
   );
   const row = result.rows[0];
   return { rows: Number(row?.rows), distinctIds: Number(row?.ids), quarantined: Number(row?.quarantined) };
+}
+
+/** The columns of a quarantine record that hold masks: the login pipeline's two arrays, a declared one's jsonb by column. */
+export interface RecordMaskColumns {
+  masked_ips: string[] | null;
+  masked_device_ids: string[] | null;
+  masked_values: Record<string, string[]> | null;
+}
+
+/** A quarantine record's masks by the masked column of the pipeline's rows that holds the same values. */
+export function recordMasks(pipeline: PipelineUnderTest, record: RecordMaskColumns): Record<string, string[]> {
+  if (!pipeline.spec.builtin) return record.masked_values ?? {};
+  return { masked_ip: record.masked_ips ?? [], masked_device_id: record.masked_device_ids ?? [] };
 }

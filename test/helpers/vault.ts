@@ -5,6 +5,8 @@ import { canonicalIp } from '../../src/transform/ip.js';
 import { createVaultCipher } from '../../src/vault/cipher.js';
 import { toVaultEntry, type EntryRow } from '../../src/vault/entry.js';
 import { createVaultOpener, entryContext } from '../../src/vault/sealed-box.js';
+import type { PipelineSpec } from '../../src/model/pipeline.js';
+import { valueAt } from './declared-load.js';
 
 /** Test vault key pairs (hex, 32 bytes each); public, like the test mask key. */
 export const TEST_VAULT_PUBLIC_KEY = 'c8c0e32d2f3198911945feb5be09983113261b3a4f0da48a6628f52176c4661d';
@@ -106,4 +108,50 @@ export async function vaultDump(pool: pg.Pool): Promise<{ text: string; bytes: B
   );
   const bytes = await pool.query<{ b: Buffer | null }>("SELECT string_agg(nonce || ciphertext, '\\x00'::bytea) AS b FROM sqs2pg_vault.entries");
   return { text: text.rows[0]?.t ?? '', bytes: bytes.rows[0]?.b ?? Buffer.alloc(0) };
+}
+
+const maskedColumnsOf = (spec: PipelineSpec) => spec.columns.filter((column) => column.pii === 'mask' && column.from.kind === 'path');
+
+/**
+ * Any pipeline's originalsByUser: the personal values of every body whose subject and masked fields
+ * are all text (an ip canonical), by masked column, by subject. The test decides which bodies are
+ * rows; this reads what a row of each would hold.
+ */
+export function originalsBySubject(spec: PipelineSpec, bodies: readonly string[]): Map<string, Record<string, string>> {
+  const bySubject = new Map<string, Record<string, string>>();
+  for (const body of bodies) {
+    let event: unknown;
+    try {
+      event = JSON.parse(body);
+    } catch {
+      continue;
+    }
+    const subject = spec.subject === null ? undefined : valueAt(event, spec.subject);
+    if (typeof subject !== 'string') continue;
+    const values: Record<string, string> = {};
+    for (const column of maskedColumnsOf(spec)) {
+      const value = column.from.kind === 'path' ? valueAt(event, column.from.path) : undefined;
+      const text = typeof value !== 'string' ? null : column.type.kind === 'ip' ? canonicalIp(value) : value;
+      if (text !== null) values[column.name] = text;
+    }
+    bySubject.set(subject, values);
+  }
+  return bySubject;
+}
+
+/** Any pipeline's rawValues: every raw text of a masked field's key in the workload, well-formed or not. */
+export function rawValuesOf(spec: PipelineSpec, bodies: readonly string[]): string[] {
+  const keys = maskedColumnsOf(spec).map((column) => (column.from.kind === 'path' ? column.from.path.at(-1)! : ''));
+  const pattern = new RegExp(`"(?:${keys.join('|')})"\\s*:\\s*"([^"]+)"`, 'g');
+  const values = new Set<string>();
+  for (const body of bodies) for (const match of body.matchAll(pattern)) if (match[1]) values.add(match[1]);
+  return [...values];
+}
+
+/** Any pipeline's rowMasks: each row's message id, subject and its masked columns' masks by column. */
+export async function rowMasksOf(pool: pg.Pool, spec: PipelineSpec): Promise<{ sqs_message_id: string; subject: string; masks: Record<string, string> }[]> {
+  const columns = maskedColumnsOf(spec).map((column) => column.name);
+  const subject = spec.columns.find((column) => column.from.kind === 'path' && spec.subject !== null && column.from.path.join('.') === spec.subject.join('.'))!.name;
+  const result = await pool.query<Record<string, string>>(`SELECT sqs_message_id, ${subject} AS subject, ${columns.join(', ')} FROM ${spec.table.name} ORDER BY sqs_message_id`);
+  return result.rows.map((row) => ({ sqs_message_id: row.sqs_message_id!, subject: row.subject!, masks: Object.fromEntries(columns.map((column) => [column, row[column]!])) }));
 }

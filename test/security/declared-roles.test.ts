@@ -1,6 +1,7 @@
-// Attack: the three roles against a declared pipeline's table, logged in as members of each, as
-// roles.test.ts does for user_logins. The worker inserts (ON CONFLICT) but reads no row; the analyst
-// reads and changes nothing; the officer reads, and erases only through forget_subject, which names
+// Attack: the three roles against what only a declared pipeline has, logged in as members of each
+// (what each may do with a pipeline's table is roles.test.ts's, for logins and page_views alike).
+// The worker inserts (ON CONFLICT) though it reads no row; none but the officer reads the registry;
+// the officer erases only through forget_subject, which names
 // pipelines, never tables: not one the registry lacks, not sqs2pg's own tables even if the registry
 // were made to point there, not through a table name built to break out of its quotes. Grants rerun
 // takes back what was granted by hand (PUBLIC's CREATE on the table's schema too) and covers a table
@@ -72,13 +73,9 @@ describe('the worker role on a declared table', () => {
     expect(await count("SELECT count(*) AS n FROM public.page_views WHERE sqs_message_id OPERATOR(pg_catalog.=) 'w-1'")).toBe(1);
   });
 
-  it('reads no row or mask, changes nothing, and can neither read the registry nor erase', async () => {
+  // Reading and changing the table: roles.test.ts, for every pipeline.
+  it('can neither read the registry nor erase', async () => {
     const worker = roles.poolAs('worker');
-    expect(await attempt(worker, 'SELECT masked_email FROM public.page_views LIMIT 1')).toBe('42501');
-    expect(await attempt(worker, 'SELECT * FROM public.page_views LIMIT 1')).toBe('42501');
-    expect(await attempt(worker, 'SELECT visitor_id FROM public.page_views LIMIT 1')).toBe('42501');
-    expect(await attempt(worker, 'UPDATE public.page_views SET url = NULL')).toBe('42501');
-    expect(await attempt(worker, 'DELETE FROM public.page_views')).toBe('42501');
     expect(await attempt(worker, 'SELECT * FROM sqs2pg.pipelines')).toBe('42501');
     expect(await attempt(worker, "UPDATE sqs2pg.pipelines SET table_schema = 'sqs2pg_vault', table_name = 'audit'")).toBe('42501');
     expect(await attempt(worker, FORGET, forgetArgs('page_views', 'ann'))).toBe('42501');
@@ -86,39 +83,27 @@ describe('the worker role on a declared table', () => {
 });
 
 describe('the analyst role on a declared table', () => {
-  it('reads it, masks and all, and nothing else', async () => {
+  it('can neither read the registry nor erase', async () => {
     const analyst = roles.poolAs('analyst');
-    expect(await attempt(analyst, 'SELECT count(*), count(DISTINCT masked_email) FROM public.page_views')).toBe('ok');
-    expect(await attempt(analyst, "INSERT INTO public.page_views (visitor_id) VALUES ('x')")).toBe('42501');
-    expect(await attempt(analyst, 'UPDATE public.page_views SET url = NULL')).toBe('42501');
-    expect(await attempt(analyst, 'DELETE FROM public.page_views')).toBe('42501');
-    expect(await attempt(analyst, 'TRUNCATE public.page_views')).toBe('42501');
     expect(await attempt(analyst, 'SELECT * FROM sqs2pg.pipelines')).toBe('42501');
     expect(await attempt(analyst, FORGET, forgetArgs('page_views', 'ann'))).toBe('42501');
   });
 });
 
 describe('the PII officer role on a declared table', () => {
-  it('reads it but deletes or changes nothing directly, and cannot point the registry elsewhere', async () => {
+  it('reads the registry but cannot point it elsewhere', async () => {
     const officer = roles.poolAs('officer');
-    expect(await attempt(officer, 'SELECT * FROM public.page_views LIMIT 1')).toBe('ok');
-    expect(await attempt(officer, 'DELETE FROM public.page_views WHERE false')).toBe('42501');
-    expect(await attempt(officer, 'UPDATE public.page_views SET url = NULL WHERE false')).toBe('42501');
-    expect(await attempt(officer, 'TRUNCATE public.page_views')).toBe('42501');
     expect(await attempt(officer, 'SELECT name FROM sqs2pg.pipelines')).toBe('ok');
     expect(await attempt(officer, "INSERT INTO sqs2pg.pipelines (name, table_schema, table_name, subject_column) VALUES ('loot', 'sqs2pg_vault', 'audit', 'id')")).toBe('42501');
     expect(await attempt(officer, "UPDATE sqs2pg.pipelines SET table_schema = 'sqs2pg_vault', table_name = 'audit', subject_column = 'id'")).toBe('42501');
     expect(await attempt(officer, "DELETE FROM sqs2pg.pipelines WHERE name = 'page_views'")).toBe('42501');
   });
 
-  it('erases a subject with forget --pipeline, audited under their own login', async () => {
-    const before = await count('SELECT count(*) AS n FROM sqs2pg_vault.audit');
+  it('erases a subject of the pipeline named, not of another whose table holds the same value', async () => {
     const result = await runCli(['forget', '--pipeline', 'page_views', '--subject', 'ann', '--reason', 'ER-30'], { PATH: process.env.PATH, DATABASE_URL: roles.urlAs('officer'), SQS2PG_MASK_KEY: TEST_MASK_KEY }, 20_000);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('removed 2 rows of public.page_views');
-    const audit = await owner.query<{ action: string; session_user_name: string; detail: unknown }>('SELECT action, session_user_name::text, detail FROM sqs2pg_vault.audit ORDER BY id DESC LIMIT 1');
-    expect(audit.rows[0]).toMatchObject({ action: 'forget_subject', session_user_name: roles.logins.officer, detail: { pipeline: 'page_views', rows: 2 } });
-    expect(await count('SELECT count(*) AS n FROM sqs2pg_vault.audit')).toBe(before + 1);
+    // The officer's audit row: roles.test.ts, for every pipeline.
     // The other table with the same subject value is another pipeline's: untouched.
     expect(await count(`SELECT count(*) AS n FROM public."v""; DELETE FROM sqs2pg_vault.audit; --" WHERE visitor_id OPERATOR(pg_catalog.=) 'ann'`)).toBe(1);
   });

@@ -5,10 +5,10 @@
 // of its own, and each of its statements waits at a gate; fast-check picks which party goes next
 // among those at their gate. A party whose statement waits on a lock in PostgreSQL is left there
 // (seen in pg_stat_activity) until the holder moves on. A party refused with a deadlock retries, as
-// the batch writer does. The statements are the real ones: only their order is chosen here.
-import { builtinLogins } from '../../src/config/builtin-pipelines.js';
+// the batch writer does. The statements are the real ones: only their order is chosen here. The
+// same property holds for the builtin logins (forget_user) and a declared pipeline (page_views,
+// forget_subject), each party writing that pipeline's table.
 import { sinkTargetOf } from '../../src/sink/postgres/conflict-target.js';
-import { loginTableRow } from '../../src/transform/login-table-row.js';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,9 +18,8 @@ import { replayQuarantined, replayTransform } from '../../src/pipeline/replay.js
 import { PostgresSink, type SinkBatch } from '../../src/sink/postgres/sink.js';
 import { classifyFailure } from '../../src/db/sqlstate.js';
 import { createMasker } from '../../src/transform/mask.js';
-import { messageToVaultedRow } from '../../src/transform/message-to-row.js';
 import type { MaskedOriginal, Rejection, TableRow } from '../../src/model/message.js';
-import { forgetUser } from '../../src/vault/forget.js';
+import { forgetSubject, forgetUser } from '../../src/vault/forget.js';
 import { VaultKeyring } from '../../src/vault/keyring.js';
 import { remaskRows } from '../../src/vault/rotation.js';
 import { RotationStore } from '../../src/vault/rotation-store.js';
@@ -28,7 +27,8 @@ import type { RemaskTarget } from '../../src/vault/rotation-targets.js';
 import { sealBatch } from '../../src/vault/seal-batch.js';
 import { createVaultSealer, quarantineContext } from '../../src/vault/sealed-box.js';
 import { sealUserId } from '../../src/vault/tombstones.js';
-import { createTestStack, migrateWithCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
+import { migratePipelines, PIPELINES_UNDER_TEST, type PipelineUnderTest } from '../helpers/page-views.js';
+import { createTestStack, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
 import { TEST_MASK_KEY_2, TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
@@ -42,9 +42,9 @@ const sealer = createVaultSealer(Buffer.from(TEST_VAULT_PUBLIC_KEY, 'hex'), 'v1'
 /** The erased user, and one who is not; names with letters hex never holds. */
 const U = 'ursula';
 const V = 'viktor';
-const VALUES: Record<string, { ip: string; device: string }> = { [U]: { ip: '192.0.2.10', device: 'dev-ursula' }, [V]: { ip: '192.0.2.20', device: 'dev-viktor' } };
-const body = (user: string, valid: boolean) =>
-  JSON.stringify({ user_id: user, app_version: valid ? '1.0.0' : 'nope', device_type: 'ios', ip: VALUES[user]!.ip, locale: 'DE', device_id: VALUES[user]!.device });
+const VALUES: Record<string, { ip: string; other: string }> = { [U]: { ip: '192.0.2.10', other: 'dev-ursula' }, [V]: { ip: '192.0.2.20', other: 'dev-viktor' } };
+const bodyOf = (pipeline: PipelineUnderTest) => (user: string, valid: boolean) =>
+  valid ? pipeline.event(user, VALUES[user]!.ip, VALUES[user]!.other) : pipeline.refused(user, VALUES[user]!.ip, VALUES[user]!.other);
 
 /** One writer or the erasure, on its own connection, every statement held at a gate until released. */
 class Party {
@@ -135,10 +135,13 @@ interface BatchShape {
 
 let seq = 0;
 /**
- * A batch as a worker commits it. `sealedValid`: the sealed bodies hold a valid login of their user
- * (a record that replay, under today's rules, turns into a row).
+ * A batch of `pipeline` as a worker commits it. `sealedValid`: the sealed bodies hold a valid event of
+ * their subject (a record that replay, under today's rules, turns into a row).
  */
-function batchOf(shape: BatchShape, run: number, sealedValid = false): SinkBatch {
+function batchOf(pipeline: PipelineUnderTest, shape: BatchShape, run: number, sealedValid = false): SinkBatch {
+  // The workers' transform with the vault on, as replay compiles it.
+  const transform = replayTransform(pipeline.spec, masker, 'auto');
+  const body = bodyOf(pipeline);
   const rows: TableRow[] = [];
   const rejections: Rejection[] = [];
   const originals: MaskedOriginal[] = [];
@@ -147,10 +150,10 @@ function batchOf(shape: BatchShape, run: number, sealedValid = false): SinkBatch
     for (const user of list) {
       const message = { messageId: `r${run}-m${seq++}-${user}`, body: body(user, valid), sentAtMs: 1_700_000_000_000, receiveCount: 1 };
       users.set(message.messageId, user);
-      const { outcome, originals: values } = messageToVaultedRow(message, masker);
+      const { outcome, originals: values } = transform.read(message);
       if (outcome.kind === 'row') {
-        rows.push(loginTableRow(outcome.row));
-        originals.push(...values);
+        rows.push(outcome.row);
+        originals.push(...(values ?? []));
       } else rejections.push(outcome.rejection);
     }
   }
@@ -170,38 +173,43 @@ const shape: fc.Arbitrary<BatchShape> = fc
 
 let stack: TestStack;
 let admin: pg.Client;
-let table: UserLoginsTable;
-/** What rotate re-masks of user_logins: its two masked columns, under their labels. */
-const loginsTarget = (name: string): RemaskTarget => ({
-  pipeline: 'logins',
-  table: name,
-  columns: [
-    { name: 'masked_ip', field: 'ip' },
-    { name: 'masked_device_id', field: 'device_id' },
-  ],
-});
+let logins: UserLoginsTable;
 beforeAll(async () => {
   stack = await createTestStack();
-  await migrateWithCli(stack.databaseUrl);
+  await migratePipelines(stack.databaseUrl);
   admin = new pg.Client({ connectionString: stack.databaseUrl });
   await admin.connect();
-  table = await requireUserLogins(admin);
+  logins = await requireUserLogins(admin);
 });
 afterAll(async () => {
   await admin.end();
   await stack.close();
 });
 
-describe('property: forget, concurrent batches and a replay, in any order', () => {
+/** The pipeline's table as the sink and rotate name it: user_logins as found, page_views as migrate made it. */
+const tableOf = (pipeline: PipelineUnderTest): Pick<UserLoginsTable, 'name' | 'partitioned'> =>
+  pipeline.spec.builtin ? logins : { name: '"public"."page_views"', partitioned: false };
+/** What rotate re-masks of the pipeline's table: its masked columns, under their labels. */
+const remaskTargetOf = (pipeline: PipelineUnderTest): RemaskTarget => ({
+  pipeline: pipeline.name,
+  table: tableOf(pipeline).name,
+  columns: pipeline.spec.columns.filter((column) => column.pii === 'mask').map((column) => ({ name: column.name, field: column.maskLabel })),
+});
+
+// The declared pipeline at half the runs: its statements differ from the logins' in the table and
+// forget_subject, not in how the parties interleave.
+describe.each(PIPELINES_UNDER_TEST)('property, $name: forget, concurrent batches and a replay, in any order', (pipeline) => {
+  const target = () => sinkTargetOf(pipeline.spec, tableOf(pipeline));
+  const labels = pipeline.masked.map((column) => pipeline.spec.columns.find((c) => c.name === column)!.maskLabel);
   it('leave nothing of the erased user, and every party finishes', async () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(shape, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.boolean(), fc.array(fc.nat(), { minLength: 60, maxLength: 60 }), async (shapes, withReplay, withRotate, choices) => {
         run++;
-        await admin.query('TRUNCATE user_logins, sqs2pg.quarantine, sqs2pg.tombstones, sqs2pg_vault.entries, sqs2pg_vault.quarantine_bodies');
+        await admin.query('TRUNCATE user_logins, page_views, sqs2pg.quarantine, sqs2pg.tombstones, sqs2pg_vault.entries, sqs2pg_vault.quarantine_bodies');
         // A record of U's waiting for replay, with its sealed body (as a worker with the vault on leaves it).
-        const waiting = batchOf({ rowsOf: [], refusedOf: [U], vault: true }, run, true);
-        await new PostgresSink(stack.pool, sinkTargetOf(builtinLogins(''), table)).write(waiting);
+        const waiting = batchOf(pipeline, { rowsOf: [], refusedOf: [U], vault: true }, run, true);
+        await new PostgresSink(stack.pool, target()).write(waiting);
         const parties = [
           ...shapes.map((_, i) => new Party(`batch ${i}`, new pg.Client({ connectionString: stack.databaseUrl }))),
           ...(withReplay ? [new Party('replay', new pg.Client({ connectionString: stack.databaseUrl }))] : []),
@@ -210,17 +218,20 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
         ];
         try {
           for (const party of parties) await party.open();
-          const batches = shapes.map((s) => batchOf(s, run));
+          const batches = shapes.map((s) => batchOf(pipeline, s, run));
           const done = parties.map((party, i) => {
             if (party.name === 'forget') {
-              const userKey = masker.userKey(U);
-              return party.start(() => forgetUser(party.pool, U, [userKey], 'interleavings', sealUserId(sealer, userKey, U)));
+              const key = pipeline.subjectKey(masker, U);
+              const sealed = sealUserId(sealer, key, U);
+              return party.start(() =>
+                pipeline.spec.builtin ? forgetUser(party.pool, U, [key], 'interleavings', sealed) : forgetSubject(party.pool, pipeline.name, U, [key], 'interleavings', sealed),
+              );
             }
             if (party.name === 'replay') {
               return party.start(() =>
                 replayQuarantined(party.pool, {
-                  sink: new PostgresSink(party.pool, sinkTargetOf(builtinLogins(''), table)),
-                  transform: replayTransform(builtinLogins(''), masker, 'auto'),
+                  sink: new PostgresSink(party.pool, target()),
+                  transform: replayTransform(pipeline.spec, masker, 'auto'),
                   opener: keyring,
                   vault: sealer,
                   reason: 'interleavings',
@@ -230,7 +241,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
             }
             if (party.name === 'rotate') {
               return party.start(async () =>
-                remaskRows(new RotationStore(await party.pool.connect()), loginsTarget(table.name), nextMasker, keyring, sealer, {
+                remaskRows(new RotationStore(await party.pool.connect()), remaskTargetOf(pipeline), nextMasker, keyring, sealer, {
                   batchRows: 2,
                   pauseMs: 0,
                   emit: () => undefined,
@@ -238,7 +249,7 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
                 }),
               );
             }
-            const sink = new PostgresSink(party.pool, sinkTargetOf(builtinLogins(''), table));
+            const sink = new PostgresSink(party.pool, target());
             return party.start(() => sink.write(batches[i]!));
           });
           await interleave(parties, choices, admin);
@@ -248,16 +259,16 @@ describe('property: forget, concurrent batches and a replay, in any order', () =
           for (const party of parties) await party.client.end().catch(() => undefined);
         }
         const left = await admin.query<{ rows: string; records: string; entries: string; bodies: string }>(
-          `SELECT (SELECT count(*) FROM user_logins WHERE user_id = $1) AS rows,
+          `SELECT (SELECT count(*) FROM ${pipeline.table} WHERE ${pipeline.subject} = $1) AS rows,
                   (SELECT count(*) FROM sqs2pg.quarantine WHERE user_key = $2) AS records,
                   (SELECT count(*) FROM sqs2pg_vault.entries WHERE masked_value = ANY ($3::text[])) AS entries,
                   (SELECT count(*) FROM sqs2pg_vault.quarantine_bodies WHERE sqs_message_id LIKE '%' || $1) AS bodies`,
-          [U, masker.userKey(U), [masker, nextMasker].flatMap((m) => [m.mask('ip', VALUES[U]!.ip), m.mask('device_id', VALUES[U]!.device)])],
+          [U, pipeline.subjectKey(masker, U), [masker, nextMasker].flatMap((m) => [m.mask(labels[0]!, VALUES[U]!.ip), m.mask(labels[1]!, VALUES[U]!.other)])],
         );
         expect(left.rows[0], JSON.stringify({ shapes, withReplay, withRotate })).toEqual({ rows: '0', records: '0', entries: '0', bodies: '0' });
       }),
       {
-        numRuns: 60,
+        numRuns: pipeline.spec.builtin ? 60 : 30,
         // A row of the user's is loaded and vaulted, rotate re-masks it (the old entries stay until its
         // clean-up), then the user is forgotten: the old entries must go too. Random runs rarely meet it.
         examples: [[[{ rowsOf: [U], refusedOf: [], vault: true }], false, true, Array.from({ length: 60 }, () => 0)]],
