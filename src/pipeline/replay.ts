@@ -144,7 +144,10 @@ async function replayOne(client: PoolClient, record: { id: string; receiveCount:
     if (payload.kind === 'transient') {
       throw new ConnectError('s3_unreachable', `S3 did not answer for a quarantined message's payload (${payload.code}); replay stopped, that record and the ones after it are left as they were: check --s3-endpoint (AWS_ENDPOINT_URL_S3), the credentials and the network, then replay again`);
     }
-    // Still missing (or too large): the record stays, under that reason, as its worker would have made it.
+    if (payload.kind === 'credentials') {
+      throw new ConnectError('s3_unreachable', `S3 refused the AWS credentials for a quarantined message's payload (${payload.code}); replay stopped, that record and the ones after it are left as they were: check the credentials S3 is given, the clock and AWS_REGION, then replay again`);
+    }
+    // Still missing (or too large, or unreadable for good): the record stays, under that reason, as its worker would have made it.
     if (payload.kind === 'refused') {
       await setReason(client, pipeline, record.id, payload.reason, null, payload.detail);
       return { kind: 'refused', reason: payload.reason };

@@ -1,0 +1,126 @@
+// What S3's error answers do to an offloaded message, told apart by S3's code: credentials S3
+// refuses stop the worker with the messages left in the queue (never quarantined); an answer about
+// one object no retry changes is quarantined with its code; a throttle or a 5xx sends the message
+// back. S3 here is a small server on loopback answering as S3 does (XML errors), so each answer can
+// be had on demand.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countRows, createTestStack, migrateWithCli, runCli, type TestStack } from '../helpers/stack.js';
+
+const pointer = (bucket: string, key: string) => JSON.stringify(['software.amazon.payloadoffloading.PayloadS3Pointer', { s3BucketName: bucket, s3Key: key }]);
+// A bucket and keys that name a user, as senders may write them: never in a record or a log line.
+const BUCKET = 'user-u-5501-bucket';
+const key = (code: string, status: number) => `users/u-5502/${code}/${status}`;
+
+/**
+ * A loopback S3: `…/<Code>/<status>` answers that XML error (`Bare` for none, as to a HEAD);
+ * `…/held/<name>` answers NoSuchKey until `holding`, then is kept open until `release`; `…/ok/<name>`
+ * answers the body stored under that name.
+ */
+class FakeS3 {
+  readonly bodies = new Map<string, string>();
+  readonly held: { name: string; res: ServerResponse }[] = [];
+  holding = false;
+  private readonly server: Server = createServer((req, res) => {
+    const [, code = '', last = ''] = /([^/]+)\/([^/?]+)(?:\?.*)?$/.exec(req.url ?? '') ?? [];
+    if (code === 'ok' && this.bodies.has(last)) res.writeHead(200, { 'content-type': 'application/json' }).end(this.bodies.get(last));
+    else if (code === 'held' && this.holding) this.held.push({ name: last, res });
+    else if (code === 'held') error(res, 404, 'NoSuchKey');
+    else error(res, Number(last) || 500, code);
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  release(): void {
+    for (const { name, res } of this.held.splice(0)) res.writeHead(200, { 'content-type': 'application/json' }).end(this.bodies.get(name));
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+function error(res: ServerResponse, status: number, code: string): void {
+  if (code === 'Bare') return void res.writeHead(status).end();
+  res.writeHead(status, { 'content-type': 'application/xml' });
+  res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code} for ${BUCKET}/${key(code, status)}</Message><RequestId>r1</RequestId></Error>`);
+}
+
+let stack: TestStack;
+const s3 = new FakeS3();
+let s3Endpoint: string;
+beforeAll(async () => {
+  stack = await createTestStack();
+  await migrateWithCli(stack.databaseUrl);
+  s3Endpoint = await s3.start();
+});
+afterAll(async () => {
+  await s3.stop();
+  await stack.close();
+});
+
+async function recordsSince(earlier: readonly string[]): Promise<{ reason: string; detail: string | null }[]> {
+  const result = await stack.pool.query<{ reason: string; detail: string | null }>(
+    'SELECT reason, detail FROM sqs2pg.quarantine WHERE sqs_message_id <> ALL($1::text[]) ORDER BY detail',
+    [earlier],
+  );
+  return result.rows;
+}
+
+const quarantinedIds = async () => (await stack.pool.query<{ id: string }>('SELECT sqs_message_id AS id FROM sqs2pg.quarantine')).rows.map((row) => row.id);
+
+// Through either SQS client: S3's answer decides, not the queue's client.
+describe.each([
+  ['lean', ['InvalidAccessKeyId', 403], ['RequestTimeTooSkewed', 403]],
+  ['sdk', ['ExpiredToken', 400], ['SignatureDoesNotMatch', 403]],
+] as const)('S3 refusing the credentials, --sqs-client %s', (client, first, second) => {
+  it('stops the worker with exit 3 and says so; nothing is quarantined, the messages stay in the queue', async () => {
+    const queueUrl = await stack.newQueue();
+    await stack.send(queueUrl, [pointer(BUCKET, key(first[0], first[1])), pointer(BUCKET, key(second[0], second[1]))]);
+    const before = await countRows(stack.pool);
+
+    const result = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_SQS_CLIENT: client, AWS_ENDPOINT_URL_S3: s3Endpoint }));
+
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain('S3 refused the AWS credentials');
+    expect(result.stderr).toMatch(new RegExp(`${first[0]}|${second[0]}`));
+    expect(await countRows(stack.pool)).toEqual(before);
+    const depth = await stack.queueDepth(queueUrl);
+    expect(depth.visible + depth.notVisible).toBe(2);
+    expect(result.stdout + result.stderr).not.toMatch(/u-550[12]/);
+  });
+});
+
+describe('S3 answers about one object', () => {
+  it('a permanent 4xx is quarantined as payload_unavailable with its code; a throttle or a 5xx goes back to the queue', async () => {
+    const queueUrl = await stack.newQueue();
+    const permanent = [
+      ['InvalidRequest', 400], // an SSE-C object, read without its customer key
+      ['InvalidObjectState', 403], // archived in Glacier
+      ['AccessDenied', 403], // a bucket policy denying this key
+      ['PreconditionFailed', 412],
+      ['Bare', 416],
+    ] as const;
+    const transient = [
+      ['SlowDown', 503],
+      ['InternalError', 500],
+    ] as const;
+    await stack.send(queueUrl, [...permanent, ...transient].map(([code, status]) => pointer(BUCKET, key(code, status))));
+    const earlier = await quarantinedIds();
+
+    const result = await runCli(['run', '--drain'], stack.env(queueUrl, { AWS_ENDPOINT_URL_S3: s3Endpoint }));
+
+    expect(result.code, result.stderr).toBe(0);
+    const records = await recordsSince(earlier);
+    expect(records).toEqual(
+      ['AccessDenied', 'InvalidObjectState', 'InvalidRange', 'InvalidRequest', 'PreconditionFailed'].map((detail) => ({ reason: 'payload_unavailable', detail })),
+    );
+    expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: transient.length });
+    const dump = JSON.stringify([(await stack.pool.query('SELECT * FROM sqs2pg.quarantine')).rows, result.stdout, result.stderr]);
+    expect(dump).not.toMatch(/u-550[12]/);
+  });
+});
