@@ -1,11 +1,15 @@
 // What S3's error answers do to an offloaded message, told apart by S3's code: credentials S3
 // refuses stop the worker with the messages left in the queue (never quarantined); an answer about
 // one object no retry changes is quarantined with its code; a throttle or a 5xx sends the message
-// back. S3 here is a small server on loopback answering as S3 does (XML errors), so each answer can
-// be had on demand.
+// back. And replay fetches a pointer's object before it takes the erasure lock, so a forget never
+// waits on S3. S3 here is a small server on loopback answering as S3 does (XML errors), so each
+// answer can be had on demand, and a GetObject held open.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countRows, createTestStack, migrateWithCli, runCli, type TestStack } from '../helpers/stack.js';
+import { generateSample } from '../../src/local/sample.js';
+import { countRows, createTestStack, migrateWithCli, runCli, startCli, TEST_MASK_KEY, waitFor, type TestStack } from '../helpers/stack.js';
+import { TEST_VAULT_PRIVATE_KEY, TEST_VAULT_PUBLIC_KEY } from '../helpers/vault.js';
 
 const pointer = (bucket: string, key: string) => JSON.stringify(['software.amazon.payloadoffloading.PayloadS3Pointer', { s3BucketName: bucket, s3Key: key }]);
 // A bucket and keys that name a user, as senders may write them: never in a record or a log line.
@@ -122,5 +126,92 @@ describe('S3 answers about one object', () => {
     expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: transient.length });
     const dump = JSON.stringify([(await stack.pool.query('SELECT * FROM sqs2pg.quarantine')).rows, result.stdout, result.stderr]);
     expect(dump).not.toMatch(/u-550[12]/);
+  });
+});
+
+/**
+ * A payload_unavailable record of its own queue whose object S3 now has but is slow to give, and a
+ * replay of it started, its GetObject held open by S3.
+ */
+async function replayHeldOnS3(seed: number): Promise<{ id: string; replay: ReturnType<typeof startCli> }> {
+  const queueUrl = await stack.newQueue();
+  const [event] = generateSample({ count: 1, malformed: 0, seed }).bodies as [string];
+  const name = randomUUID();
+  s3.bodies.set(name, event);
+  await stack.send(queueUrl, [pointer(BUCKET, `users/u-5502/held/${name}`)]);
+  const earlier = await quarantinedIds();
+  const run = await runCli(['run', '--drain'], stack.env(queueUrl, { SQS2PG_VAULT_PUBLIC_KEY: TEST_VAULT_PUBLIC_KEY, AWS_ENDPOINT_URL_S3: s3Endpoint }));
+  expect(run.code, run.stderr).toBe(0);
+  expect(await recordsSince(earlier)).toEqual([{ reason: 'payload_unavailable', detail: 'NoSuchKey' }]);
+  const [id] = (await quarantinedIds()).filter((record) => !earlier.includes(record)) as [string];
+  s3.holding = true;
+  const replayEnv = stack.env(queueUrl, { SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY, AWS_ENDPOINT_URL_S3: s3Endpoint });
+  const replay = startCli(['replay', '--reason', 'object restored, ticket S3-2', '--where-reason', 'payload_unavailable', '--json'], replayEnv);
+  await waitFor(() => s3.held.length === 1 || replay.child.exitCode !== null, 30_000, "replay's GetObject");
+  expect(s3.held, replay.output().stderr).toHaveLength(1);
+  return { id, replay };
+}
+
+const replayAudits = async (id: string) => (await stack.pool.query<{ detail: object }>("SELECT detail FROM sqs2pg_vault.audit WHERE action = 'replay' AND subject = $1", [id])).rows;
+
+describe('replay of a pointer record', () => {
+  it('fetches the object before taking the erasure lock: a forget meanwhile does not wait on S3', async () => {
+    const { id, replay } = await replayHeldOnS3(2631);
+    let forget: ReturnType<typeof startCli> | undefined;
+    try {
+
+      // Another user's erasure, meanwhile: it takes the erasure lock exclusively.
+      const forgetting = startCli(['forget', '--user-id', 'someone-else', '--reason', 'ER-26'], { PATH: process.env.PATH, DATABASE_URL: stack.databaseUrl, SQS2PG_VAULT_PRIVATE_KEY: TEST_VAULT_PRIVATE_KEY, SQS2PG_MASK_KEY: TEST_MASK_KEY });
+      forget = forgetting;
+      let forgetWaited = false;
+      // Done, or seen waiting for a lock replay holds: either ends the wait, without a clock.
+      await waitFor(
+        async () => {
+          if (forgetting.child.exitCode !== null) return true;
+          const waiting = await stack.pool.query("SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())");
+          forgetWaited = (waiting.rowCount ?? 0) > 0;
+          return forgetWaited;
+        },
+        30_000,
+        'forget to finish or to wait for the erasure lock',
+      );
+      expect(forgetWaited, 'forget waited for the erasure lock while replay fetched from S3').toBe(false);
+      const forgot = await forgetting.done;
+      expect(forgot.code, forgot.stderr).toBe(0);
+      // Replay is still waiting for S3, and gets the object now.
+      expect(s3.held).toHaveLength(1);
+      s3.release();
+      const replayed = await replay.done;
+      expect(replayed.code, replayed.stderr).toBe(0);
+      expect((JSON.parse(replayed.stdout) as { pipelines: { logins: { loaded: number } } }).pipelines.logins.loaded).toBe(1);
+      // Replayed once, audited once, in the transaction that loaded it.
+      expect(await replayAudits(id)).toEqual([{ detail: { pipeline: 'logins' } }]);
+      expect(await quarantinedIds()).not.toContain(id);
+      expect((await stack.pool.query('SELECT 1 FROM user_logins WHERE sqs_message_id = $1', [id])).rowCount).toBe(1);
+    } finally {
+      s3.holding = false;
+      s3.release();
+      for (const cli of [replay, forget]) if (cli && cli.child.exitCode === null) cli.child.kill('SIGKILL');
+      await Promise.all([replay.done, forget?.done]);
+    }
+  });
+
+  it('a record gone while its object was fetched (another replay took it, or a forget) is not replayed, and its opening is audited', async () => {
+    const { id, replay } = await replayHeldOnS3(2632);
+    try {
+      // As another replay would have: loaded and removed, under the erasure lock.
+      await stack.pool.query('DELETE FROM sqs2pg.quarantine WHERE sqs_message_id = $1', [id]);
+      s3.release();
+      const replayed = await replay.done;
+      expect(replayed.code, replayed.stderr).toBe(0);
+      expect((JSON.parse(replayed.stdout) as { pipelines: { logins: { loaded: number } } }).pipelines.logins.loaded).toBe(0);
+      expect((await stack.pool.query('SELECT 1 FROM user_logins WHERE sqs_message_id = $1', [id])).rowCount).toBe(0);
+      expect(await replayAudits(id)).toEqual([{ detail: { pipeline: 'logins', gone: true } }]);
+    } finally {
+      s3.holding = false;
+      s3.release();
+      if (replay.child.exitCode === null) replay.child.kill('SIGKILL');
+      await replay.done;
+    }
   });
 });
