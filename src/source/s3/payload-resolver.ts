@@ -143,13 +143,19 @@ export class S3PayloadResolver {
     }
   }
 
-  /** Whether S3 answers at all (for check): any answer from S3, a refusal included, is one. */
-  async answers(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  /**
+   * Whether S3 answers at all (for check): any answer from S3 is one, a refusal to list included
+   * (the role needs no s3:ListAllMyBuckets), except credentials it refuses (`refused`: S3's code),
+   * with which a worker would stop at the first offloaded body.
+   */
+  async answers(): Promise<{ ok: true } | { ok: false; reason: string; refused?: string }> {
     try {
       const { s3, client } = await this.connect();
       await client.send(new s3.ListBucketsCommand({ MaxBuckets: 1 }), { abortSignal: AbortSignal.timeout(10_000) });
       return { ok: true };
     } catch (error) {
+      const { code, fate } = s3Failure(error);
+      if (fate === 'credentials') return { ok: false, reason: describeError(error), refused: code };
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       return status !== undefined && status < 500 ? { ok: true } : { ok: false, reason: describeError(error) };
     }
