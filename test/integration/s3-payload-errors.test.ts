@@ -19,7 +19,7 @@ const key = (code: string, status: number) => `users/u-5502/${code}/${status}`;
 /**
  * A loopback S3: `…/<Code>/<status>` answers that XML error (`Bare` for none, as to a HEAD);
  * `…/held/<name>` answers NoSuchKey until `holding`, then is kept open until `release`; `…/ok/<name>`
- * answers the body stored under that name.
+ * answers the body stored under that name, and `…/moved/<name>` too once asked in eu-west-1.
  */
 class FakeS3 {
   readonly bodies = new Map<string, string>();
@@ -27,7 +27,9 @@ class FakeS3 {
   holding = false;
   private readonly server: Server = createServer((req, res) => {
     const [, code = '', last = ''] = /([^/]+)\/([^/?]+)(?:\?.*)?$/.exec(req.url ?? '') ?? [];
-    if (code === 'ok' && this.bodies.has(last)) res.writeHead(200, { 'content-type': 'application/json' }).end(this.bodies.get(last));
+    // A bucket in eu-west-1, asked in us-east-1 (AWS_REGION): S3's 301, naming the region to ask.
+    if (code === 'moved' && !(req.headers.authorization ?? '').includes('/eu-west-1/')) res.writeHead(301, { 'x-amz-bucket-region': 'eu-west-1', 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PermanentRedirect</Code><Message>ask eu-west-1</Message></Error>');
+    else if ((code === 'ok' || code === 'moved') && this.bodies.has(last)) res.writeHead(200, { 'content-type': 'application/json' }).end(this.bodies.get(last));
     else if (code === 'held' && this.holding) this.held.push({ name: last, res });
     else if (code === 'held') error(res, 404, 'NoSuchKey');
     else error(res, Number(last) || 500, code);
@@ -108,6 +110,7 @@ describe('S3 answers about one object', () => {
       ['AccessDenied', 403], // a bucket policy denying this key
       ['PreconditionFailed', 412],
       ['Bare', 416],
+      ['PermanentRedirect', 301], // moved, and no region named to ask instead
     ] as const;
     const transient = [
       ['SlowDown', 503],
@@ -121,11 +124,28 @@ describe('S3 answers about one object', () => {
     expect(result.code, result.stderr).toBe(0);
     const records = await recordsSince(earlier);
     expect(records).toEqual(
-      ['AccessDenied', 'InvalidObjectState', 'InvalidRange', 'InvalidRequest', 'PreconditionFailed'].map((detail) => ({ reason: 'payload_unavailable', detail })),
+      ['AccessDenied', 'InvalidObjectState', 'InvalidRange', 'InvalidRequest', 'PermanentRedirect', 'PreconditionFailed'].map((detail) => ({ reason: 'payload_unavailable', detail })),
     );
     expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: transient.length });
     const dump = JSON.stringify([(await stack.pool.query('SELECT * FROM sqs2pg.quarantine')).rows, result.stdout, result.stderr]);
     expect(dump).not.toMatch(/u-550[12]/);
+  });
+});
+
+describe('a bucket in another region than AWS_REGION', () => {
+  it('is asked again in the region S3 names (its 301), and the payload loaded', async () => {
+    const queueUrl = await stack.newQueue();
+    const [event] = generateSample({ count: 1, malformed: 0, seed: 2633 }).bodies as [string];
+    const name = randomUUID();
+    s3.bodies.set(name, event);
+    await stack.send(queueUrl, [pointer(BUCKET, `users/u-5502/moved/${name}`)]);
+    const before = await countRows(stack.pool);
+
+    const result = await runCli(['run', '--drain'], stack.env(queueUrl, { AWS_ENDPOINT_URL_S3: s3Endpoint }));
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(await countRows(stack.pool)).toMatchObject({ rows: before.rows + 1, quarantined: before.quarantined });
+    expect(await stack.queueDepth(queueUrl)).toEqual({ visible: 0, notVisible: 0 });
   });
 });
 

@@ -57,10 +57,10 @@ export const CREDENTIAL_FAULTS: ReadonlySet<string> = new Set([
 ]);
 
 // 4xx answers that are worth asking again: S3 timed out reading the request, a conflicting operation, a throttle.
-const TRANSIENT_4XX = new Set(['RequestTimeout', 'OperationAborted', 'SlowDown', 'Throttling', 'ThrottlingException', 'RequestThrottled', 'TooManyRequests']);
+const TRANSIENT_4XX = new Set(['RequestTimeout', 'OperationAborted', 'SlowDown', 'Throttling', 'ThrottlingException', 'RequestThrottled', 'TooManyRequests', 'TemporaryRedirect']);
 
 // The codes S3 has no XML for (a HEAD, a proxy's bare status): named by their status.
-const STATUS_CODES: Readonly<Record<number, string>> = { 400: 'BadRequest', 403: 'AccessDenied', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict', 411: 'MissingContentLength', 412: 'PreconditionFailed', 416: 'InvalidRange' };
+const STATUS_CODES: Readonly<Record<number, string>> = { 301: 'PermanentRedirect', 307: 'TemporaryRedirect', 400: 'BadRequest', 403: 'AccessDenied', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict', 411: 'MissingContentLength', 412: 'PreconditionFailed', 416: 'InvalidRange' };
 
 type S3Sdk = typeof import('@aws-sdk/client-s3');
 
@@ -79,6 +79,8 @@ export class S3PayloadResolver {
         region: options.region,
         endpoint: options.endpoint,
         forcePathStyle: options.endpoint !== undefined,
+        // A bucket in another region than AWS_REGION: S3 answers 301 and names it; asked again there.
+        followRegionRedirects: true,
         ...(isLocalEmulator(options) ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
         requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
       });
@@ -195,7 +197,8 @@ export function withoutPointer(text: string, { bucket, key }: S3Pointer): string
 /**
  * The error's code (its name, a plain word) and what it means for the message: S3 refused the
  * credentials (no message's fault); an answer about this object no retry changes (any other 4xx:
- * missing, denied, archived, encrypted with a customer key, a failed precondition); or transient
+ * missing, denied, archived, encrypted with a customer key, a failed precondition; a permanent
+ * redirect the SDK could not follow); or transient
  * (no answer, a 5xx, a throttle, a 4xx that asks for a retry).
  */
 export function s3Failure(error: unknown): { code: string; fate: 'credentials' | 'unavailable' | 'transient' } {
@@ -206,7 +209,8 @@ export function s3Failure(error: unknown): { code: string; fate: 'credentials' |
   const code = unnamed && status !== undefined ? (STATUS_CODES[status] ?? (status >= 400 && status < 500 ? 'ClientError' : name)) : name;
   if (CREDENTIAL_FAULTS.has(code)) return { code, fate: 'credentials' };
   if (status === undefined || status >= 500 || status === 429 || status === 408 || TRANSIENT_4XX.has(code)) return { code, fate: 'transient' };
-  return { code, fate: status >= 400 ? 'unavailable' : 'transient' };
+  // A 301 that names no region to follow (a bucket moved, an endpoint that redirects) is as final as a 4xx.
+  return { code, fate: status >= 300 ? 'unavailable' : 'transient' };
 }
 
 // As the SQS client does (source/sqs/client.ts): an emulator on this host takes any credentials, and

@@ -25,12 +25,14 @@ describe('s3Failure', () => {
     ['InvalidRequest', 400, 'unavailable'],
     ['PreconditionFailed', 412, 'unavailable'],
     ['InvalidRange', 416, 'unavailable'],
+    ['PermanentRedirect', 301, 'unavailable'],
     // Worth asking again.
     ['SlowDown', 503, 'transient'],
     ['InternalError', 500, 'transient'],
     ['RequestTimeout', 400, 'transient'],
     ['OperationAborted', 409, 'transient'],
     ['TooManyRequests', 429, 'transient'],
+    ['TemporaryRedirect', 307, 'transient'],
     ['TimeoutError', undefined, 'transient'],
   ] as const)('%s (%s): %s', (name, status, fate) => {
     expect(s3Failure(s3Error(name, status))).toEqual({ code: name, fate });
