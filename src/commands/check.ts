@@ -214,9 +214,11 @@ async function askS3(config: WiringConfig, env: NodeJS.ProcessEnv): Promise<Omit
     const where = config.s3Endpoint ?? `S3 in ${config.region}`;
     const deleting = config.s3DeleteAfterCommit ? ', deleted after commit (s3:DeleteObject)' : '';
     // A warning, not a problem: a queue whose bodies are never offloaded does not need S3 at all.
-    return answer.ok
-      ? { status: 'ok', detail: `resolve: extended-client pointers are fetched (s3:GetObject)${deleting}; ${where} answers` }
-      : { status: 'warning', detail: `resolve: ${where} does not answer (${answer.reason}); an offloaded body would go back to the queue until it does: check --s3-endpoint (AWS_ENDPOINT_URL_S3) and the network, or set --s3-payloads off` };
+    if (answer.ok) return { status: 'ok', detail: `resolve: extended-client pointers are fetched (s3:GetObject)${deleting}; ${where} answers` };
+    if (answer.refused !== undefined) {
+      return { status: 'warning', detail: `resolve: ${where} refuses the AWS credentials (${answer.refused}); a worker would stop (exit 3) at the first offloaded body, leaving it in the queue: check the credentials S3 is given, the clock and AWS_REGION, or set --s3-payloads off` };
+    }
+    return { status: 'warning', detail: `resolve: ${where} does not answer (${answer.reason}); an offloaded body would go back to the queue until it does: check --s3-endpoint (AWS_ENDPOINT_URL_S3) and the network, or set --s3-payloads off` };
   } finally {
     resolver.destroy();
   }

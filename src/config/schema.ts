@@ -195,7 +195,7 @@ export const settings = {
     group: 'SQS',
     schema: z.enum(['resolve', 'off'], { error: 'expected resolve or off' }),
     default: 'resolve',
-    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same --max-body-bytes limit and --max-in-flight-bytes budget as a body; an object missing or unreadable is quarantined as payload_unavailable, a transient S3 failure sends the message back to the queue. off: a pointer is taken as the body (and quarantined). A pipeline file's s3_payloads sets it per pipeline. replay fetches a payload_unavailable record's object again with it.",
+    doc: "Bodies the SQS extended client offloaded to S3 (a PayloadS3Pointer): resolve fetches the object (the AWS SDK's credentials; needs s3:GetObject) and reads it as the body, under the same --max-body-bytes limit and --max-in-flight-bytes budget as a body; an object missing or unreadable for good (404, 403 AccessDenied, any other 4xx) is quarantined as payload_unavailable, a transient S3 failure (no answer, a throttle, a 5xx) sends the message back to the queue, and credentials S3 refuses stop the worker (exit 3) with the messages left in the queue. off: a pointer is taken as the body (and quarantined). A pipeline file's s3_payloads sets it per pipeline. replay fetches a payload_unavailable record's object again with it.",
     commands: [...runCommands, 'replay'],
   }),
   s3Endpoint: setting({

@@ -297,9 +297,20 @@ export class Pipeline {
   private async loadPayload(message: InboundMessage, { pointer, envelope }: FoundPointer): Promise<void> {
     const payloads = this.payloads as S3PayloadResolver;
     const payload = await payloads.fetch(pointer, (bytes, signal) => this.source.holdPayload(message, bytes, signal), this.receiving.signal);
-    if (payload.kind !== 'transient') return this.add(this.transform(message, payload, envelope));
+    if (payload.kind === 'resolved' || payload.kind === 'refused') return this.add(this.transform(message, payload, envelope));
     // Cut short by the stop: not started, so handed straight back.
-    if (this.stopped) return this.giveBack([message]);
+    if (this.stopped && payload.kind === 'transient') return this.giveBack([message]);
+    // S3 refused this worker's credentials: every payload would be refused alike, and none is the
+    // message's fault. The run stops (as for SQS's), and leaves the messages in the queue to their
+    // visibility timeout, for a worker whose credentials S3 takes.
+    if (payload.kind === 'credentials') {
+      this.failure ??= new ConnectError(
+        's3_unreachable',
+        `S3 refused the AWS credentials for a message's payload (${payload.code}: ${payload.message}); nothing was quarantined and the messages stay in the queue: check the credentials S3 is given (AWS_ACCESS_KEY_ID, AWS_PROFILE, the role, a session token that expired), the clock (RequestTimeTooSkewed) and AWS_REGION, then run again`,
+      );
+      this.stop('fatal');
+      return this.giveBack([message]);
+    }
     // Not an answer about the object: back to the queue, to be tried again after a backoff.
     this.emit('payload:error', { operation: 'get', code: payload.code, message: payload.message });
     await this.source.postpone([message]);
@@ -326,7 +337,7 @@ export class Pipeline {
    * With the vault off, exactly the transform alone: the hot path pays nothing for the vault. An S3
    * payload is read as the body would have been; one that cannot be had is the message's rejection.
    */
-  private transform(message: InboundMessage, payload?: Exclude<Payload, { kind: 'transient' }>, envelope?: FoundPointer['envelope']): Entry {
+  private transform(message: InboundMessage, payload?: Extract<Payload, { kind: 'resolved' | 'refused' }>, envelope?: FoundPointer['envelope']): Entry {
     // A payload an SNS Notification pointed to is keyed and dated by the notification, and is the event itself.
     const keyed = envelope ? { ...message, messageId: envelope.key, sentAtMs: envelope.timeMs } : message;
     if (payload?.kind === 'refused') return { message, outcome: { kind: 'rejected', rejection: this.transformer.reject(keyed, payload.reason, null, payload.detail) } };

@@ -26,6 +26,20 @@ export async function revealSealedBody(pool: Pool, pipeline: string, messageId: 
   return sealedItem(result.rows[0]);
 }
 
+/**
+ * Replay, as the owner, before it takes the record: the sealed body alone, unaudited, to find an
+ * extended-client pointer whose object is fetched outside the transaction. The record is audited
+ * when it is taken (takeSealedBodyForReplay); one gone by then is not replayed, and audited as such
+ * (auditReplayOpen); nothing of it is shown or kept.
+ */
+export async function peekSealedBody(pool: Pool, pipeline: string, messageId: string): Promise<SealedItem | undefined> {
+  const result = await pool.query<SealedRow>(
+    'SELECT vault_key_id, ephemeral_public_key, nonce, ciphertext FROM sqs2pg_vault.quarantine_bodies WHERE pipeline = $1 AND sqs_message_id = $2',
+    [pipeline, messageId],
+  );
+  return sealedItem(result.rows[0]);
+}
+
 /** Replay, as the owner: the sealed body of `pipeline`'s record and its audit row, in the caller's transaction. */
 export async function takeSealedBodyForReplay(client: PoolClient, pipeline: string, messageId: string, reason: string): Promise<SealedItem | undefined> {
   const result = await client.query<SealedRow>(
@@ -34,12 +48,20 @@ export async function takeSealedBodyForReplay(client: PoolClient, pipeline: stri
   );
   const item = sealedItem(result.rows[0]);
   if (!item) return undefined;
+  await auditReplayOpen(client, pipeline, messageId, reason);
+  return item;
+}
+
+/**
+ * Replay's audit row for a body it opened: in the transaction that loads it, or (`gone`) for one it
+ * read ahead whose record was forgotten or taken by another replay before it could be.
+ */
+export async function auditReplayOpen(client: PoolClient, pipeline: string, messageId: string, reason: string, gone = false): Promise<void> {
   await client.query(
     `INSERT INTO sqs2pg_vault.audit (database_user, session_user_name, action, subject, reason, detail)
-     VALUES (session_user, session_user, 'replay', $1, $2, jsonb_build_object('pipeline', $3::text))`,
-    [messageId, reason, pipeline],
+     VALUES (session_user, session_user, 'replay', $1, $2, jsonb_build_object('pipeline', $3::text) || CASE WHEN $4::boolean THEN '{"gone": true}'::jsonb ELSE '{}'::jsonb END)`,
+    [messageId, reason, pipeline, gone],
   );
-  return item;
 }
 
 function sealedItem(row: SealedRow | undefined): SealedItem | undefined {

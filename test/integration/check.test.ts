@@ -2,6 +2,7 @@
 // line for each thing that would stop a worker: a retyped column, a missing privilege (whose
 // suggested GRANT is then run, and fixes it), an unreachable queue or database, no mask key.
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -240,6 +241,26 @@ describe('sqs2pg check', () => {
     expect(statuses(silent)).toEqual({ ...ALL_OK, 'S3 payloads': 'warning' });
     expect(lineOf(silent, 'S3 payloads')).toMatch(new RegExp(`^warning  S3 payloads: resolve: http://127\\.0\\.0\\.1:${port} does not answer \\(.+\\); .*--s3-payloads off$`));
     expect(lineOf(await check({ AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` }, ['--s3-payloads', 'off']), 'S3 payloads')).toMatch(/^ok +S3 payloads: off: /);
+  });
+
+  it('S3 payloads: credentials S3 refuses are a warning that says a worker would stop, not "answers"', async () => {
+    // S3 as it answers a secret it does not know: 403 InvalidAccessKeyId, to ListBuckets as to GetObject.
+    const s3 = createServer((_, res) => {
+      res.writeHead(403, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>');
+    });
+    await new Promise<void>((resolve) => s3.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(s3.address() as { port: number }).port}`;
+      const refused = await check({ AWS_ENDPOINT_URL_S3: endpoint });
+      expect(refused.code, refused.stdout).toBe(0);
+      expect(statuses(refused)).toEqual({ ...ALL_OK, 'S3 payloads': 'warning' });
+      expect(lineOf(refused, 'S3 payloads')).toBe(
+        `warning  S3 payloads: resolve: ${endpoint} refuses the AWS credentials (InvalidAccessKeyId); a worker would stop (exit 3) at the first offloaded body, leaving it in the queue: check the credentials S3 is given, the clock and AWS_REGION, or set --s3-payloads off`,
+      );
+    } finally {
+      s3.closeAllConnections();
+      await new Promise((resolve) => s3.close(resolve));
+    }
   });
 
   it('the vault: on with its public key, a problem when it is the mask key or the legacy symmetric key', async () => {

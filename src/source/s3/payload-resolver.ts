@@ -2,8 +2,10 @@
 // the byte budget and the size limit of a body, and (a setting) deletes it once its message is committed and deleted.
 // The only code that imports @aws-sdk/client-s3, and only when a pointer first needs it: the module
 // costs ~160 ms of CPU to load, at every start of a worker whose queue may never carry a pointer
-// (--s3-payloads resolve is the default). A missing or unreadable object is an answer (the message is
-// quarantined); a network error, a throttle or a 5xx is transient (the message goes back).
+// (--s3-payloads resolve is the default). What S3 answers decides the message's fate, by S3's code:
+// an object missing, denied or unreadable for good is an answer about it (the message is quarantined);
+// a credentials fault is not the message's (the worker stops, the messages stay in the queue); a
+// network error, a throttle or a 5xx is transient (the message goes back).
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describeError } from '../../errors.js';
 import type { S3Pointer } from '../../transform/s3-pointer.js';
@@ -28,12 +30,37 @@ export type PayloadRoom = (utf8Bytes: number, signal: AbortSignal) => Promise<Pa
 export type Payload =
   | { kind: 'resolved'; pointer: S3Pointer; body: string }
   | { kind: 'refused'; reason: 'payload_unavailable' | 'too_large'; detail: string }
-  | { kind: 'transient'; code: string; message: string };
+  | { kind: 'transient'; code: string; message: string }
+  /** S3 refused the worker's credentials (wrong key, expired token, skewed clock): no message's fault */
+  | { kind: 'credentials'; code: string; message: string };
 
 const ABORTED: Payload = { kind: 'transient', code: 'aborted', message: 'the run is stopping' };
 
-// S3's answers that no retry changes: the object or bucket is not there, or this role may not read it.
-const UNAVAILABLE = new Set(['NoSuchKey', 'NoSuchBucket', 'AccessDenied', 'InvalidObjectState', 'NotFound', 'Forbidden']);
+// S3's answers about the caller, not the object: every object would get the same (403 or 400). A 403
+// AccessDenied is not one: S3 gives it for a missing object the role may not list, and a bucket
+// policy may deny one prefix, so it is an answer about that object.
+export const CREDENTIAL_FAULTS: ReadonlySet<string> = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'RequestTimeTooSkewed',
+  'InvalidClientTokenId',
+  'IncompleteSignature',
+  'AuthorizationHeaderMalformed',
+  'MissingSecurityHeader',
+  'InvalidSecurity',
+  'AccountProblem',
+  'CredentialsProviderError',
+]);
+
+// 4xx answers that are worth asking again: S3 timed out reading the request, a conflicting operation, a throttle.
+const TRANSIENT_4XX = new Set(['RequestTimeout', 'OperationAborted', 'SlowDown', 'Throttling', 'ThrottlingException', 'RequestThrottled', 'TooManyRequests', 'TemporaryRedirect']);
+
+// The codes S3 has no XML for (a HEAD, a proxy's bare status): named by their status.
+const STATUS_CODES: Readonly<Record<number, string>> = { 301: 'PermanentRedirect', 307: 'TemporaryRedirect', 400: 'BadRequest', 403: 'AccessDenied', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict', 411: 'MissingContentLength', 412: 'PreconditionFailed', 416: 'InvalidRange' };
 
 type S3Sdk = typeof import('@aws-sdk/client-s3');
 
@@ -52,6 +79,8 @@ export class S3PayloadResolver {
         region: options.region,
         endpoint: options.endpoint,
         forcePathStyle: options.endpoint !== undefined,
+        // A bucket in another region than AWS_REGION: S3 answers 301 and names it; asked again there.
+        followRegionRedirects: true,
         ...(isLocalEmulator(options) ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
         requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
       });
@@ -96,10 +125,10 @@ export class S3PayloadResolver {
       return { kind: 'resolved', pointer, body };
     } catch (error) {
       if (signal.aborted) return ABORTED;
-      const { code, unavailable } = s3Failure(error);
+      const { code, fate } = s3Failure(error);
       // The code only: the key is the sender's text, and stays out of the record.
-      if (unavailable) return { kind: 'refused', reason: 'payload_unavailable', detail: code };
-      return { kind: 'transient', code, message: withoutPointer(describeError(error), pointer) };
+      if (fate === 'unavailable') return { kind: 'refused', reason: 'payload_unavailable', detail: code };
+      return { kind: fate, code, message: withoutPointer(describeError(error), pointer) };
     } finally {
       // What the message holds from now on: the payload it carries to its commit, or nothing.
       hold.end(body);
@@ -116,13 +145,19 @@ export class S3PayloadResolver {
     }
   }
 
-  /** Whether S3 answers at all (for check): any answer from S3, a refusal included, is one. */
-  async answers(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  /**
+   * Whether S3 answers at all (for check): any answer from S3 is one, a refusal to list included
+   * (the role needs no s3:ListAllMyBuckets), except credentials it refuses (`refused`: S3's code),
+   * with which a worker would stop at the first offloaded body.
+   */
+  async answers(): Promise<{ ok: true } | { ok: false; reason: string; refused?: string }> {
     try {
       const { s3, client } = await this.connect();
       await client.send(new s3.ListBucketsCommand({ MaxBuckets: 1 }), { abortSignal: AbortSignal.timeout(10_000) });
       return { ok: true };
     } catch (error) {
+      const { code, fate } = s3Failure(error);
+      if (fate === 'credentials') return { ok: false, reason: describeError(error), refused: code };
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       return status !== undefined && status < 500 ? { ok: true } : { ok: false, reason: describeError(error) };
     }
@@ -159,13 +194,23 @@ export function withoutPointer(text: string, { bucket, key }: S3Pointer): string
   return forms.reduce((out, [form, mark]) => out.replaceAll(form, mark), text);
 }
 
-/** The error's code (its name, a plain word), and whether S3 said the object cannot be had (404, 403). */
-function s3Failure(error: unknown): { code: string; unavailable: boolean } {
+/**
+ * The error's code (its name, a plain word) and what it means for the message: S3 refused the
+ * credentials (no message's fault); an answer about this object no retry changes (any other 4xx:
+ * missing, denied, archived, encrypted with a customer key, a failed precondition; a permanent
+ * redirect the SDK could not follow); or transient
+ * (no answer, a 5xx, a throttle, a 4xx that asks for a retry).
+ */
+export function s3Failure(error: unknown): { code: string; fate: 'credentials' | 'unavailable' | 'transient' } {
   const named = error as { name?: unknown; $metadata?: { httpStatusCode?: number } };
   const status = named.$metadata?.httpStatusCode;
   const name = typeof named.name === 'string' && /^[A-Za-z]{1,64}$/.test(named.name) ? named.name : 'Error';
-  const code = name === 'Unknown' || name === 'Error' ? (status === 404 ? 'NotFound' : status === 403 ? 'AccessDenied' : name) : name;
-  return { code, unavailable: UNAVAILABLE.has(code) || status === 404 || status === 403 };
+  const unnamed = name === 'Unknown' || name === 'Error' || name === 'UnknownError';
+  const code = unnamed && status !== undefined ? (STATUS_CODES[status] ?? (status >= 400 && status < 500 ? 'ClientError' : name)) : name;
+  if (CREDENTIAL_FAULTS.has(code)) return { code, fate: 'credentials' };
+  if (status === undefined || status >= 500 || status === 429 || status === 408 || TRANSIENT_4XX.has(code)) return { code, fate: 'transient' };
+  // A 301 that names no region to follow (a bucket moved, an endpoint that redirects) is as final as a 4xx.
+  return { code, fate: status >= 300 ? 'unavailable' : 'transient' };
 }
 
 // As the SQS client does (source/sqs/client.ts): an emulator on this host takes any credentials, and
