@@ -33,6 +33,7 @@ const SQS2PG_TABLES = [
   'sqs2pg.key_fingerprints',
   'sqs2pg.pipelines',
   'sqs2pg.tombstones',
+  'sqs2pg.erasure_lock',
   'sqs2pg_vault.entries',
   'sqs2pg_vault.audit',
   'sqs2pg_vault.quarantine_bodies',
@@ -86,6 +87,9 @@ export function grantStatements(roles: RoleNames, database: string, userLogins: 
     ...['sqs2pg_vault.begin_reveal(text, text)', 'sqs2pg_vault.revealed_entry(bigint)', 'sqs2pg_vault.forget_user(text, text[], text, text, bytea, bytea, bytea)', 'sqs2pg_vault.forget_masked(text, text)'].map(
       (fn) => `GRANT EXECUTE ON FUNCTION ${fn} TO ${o}`,
     ),
+    // forget takes the erasure lock at BEGIN, before its key checks (vault-lock.ts): only through this
+    // function, as no role but the owner may lock sqs2pg.erasure_lock (sql/0016).
+    `GRANT EXECUTE ON FUNCTION sqs2pg_vault.erasure_lock_exclusive() TO ${o}`,
     // A partitioned user_logins infers its conflict target from (sqs_message_id, create_date).
     `GRANT SELECT (create_date) ON ${user_logins} TO ${w}`,
     `GRANT INSERT ON sqs2pg_vault.quarantine_bodies TO ${w}`,
