@@ -13,6 +13,7 @@
 // No role but the owner may create beside these tables, PUBLIC included (PostgreSQL 12–14 let every
 // role create in public): one that could would plant a pipeline's table before migrate made it, and own it.
 import pg from 'pg';
+import { lockSchemaChanges } from './migrate.js';
 import type { Pool, PoolClient } from './pool.js';
 import { inTransaction } from './transaction.js';
 import { requireUserLogins, type UserLoginsTable } from './user-logins.js';
@@ -161,8 +162,9 @@ const PUBLIC_CREATES = `SELECT n.nspname AS schema, pg_catalog.pg_get_userbyid(n
 export async function applyGrants(pool: Pool, roles: RoleNames): Promise<GrantsApplied> {
   const userLogins = await requireUserLogins(pool);
   return inTransaction(pool, 'BEGIN', async (client) => {
-    // Two grants at once on this database must not both create a role (advisory locks are per database).
-    await client.query(`SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sqs2pg grants'))`);
+    // Two grants at once on this database must not both create a role: they take the migrations' lock,
+    // which no role but the owner may take (an advisory key, as it was, any role could hold).
+    await lockSchemaChanges(client);
     const names = [roles.worker, roles.analyst, roles.officer];
     const existing = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [names]);
     const missing = names.filter((name) => !existing.rows.some((row) => row.rolname === name));

@@ -9,8 +9,12 @@
 // progress, and a batch that comes while forget waits queues behind it.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyDeclaredTables } from '../../src/db/declared-tables.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
 import { BEGIN_VAULT_DELETE, BEGIN_VAULT_WRITE } from '../../src/db/vault-lock.js';
 import { createMasker } from '../../src/transform/mask.js';
+import { PAGE_VIEWS } from '../fixtures/pipelines.js';
 import { createTestStack, migrateWithCli, TEST_MASK_KEY, waitFor, type TestStack } from '../helpers/stack.js';
 import { createLoginRoles, type LoginRoles, type RoleKind } from './login-roles.js';
 
@@ -19,6 +23,8 @@ const userKey = (userId: string) => masker.userKey(userId);
 
 let stack: TestStack;
 let roles: LoginRoles;
+/** The owner as sqs2pg's commands connect (pinned search path). */
+let owner: ReturnType<typeof createPool>;
 const pools: Partial<Record<RoleKind, pg.Pool>> = {};
 const as = (kind: RoleKind): pg.Pool => (pools[kind] ??= roles.poolAs(kind));
 
@@ -70,6 +76,31 @@ async function outcome(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<u
   }
 }
 
+/** As outcome, for work that opens its own connections: any backend of the test database waiting on a lock. */
+async function outcomeInDatabase(work: () => Promise<unknown>): Promise<string> {
+  let result: string | undefined;
+  const running = work().then(
+    () => (result = 'done'),
+    (error: unknown) => (result = `failed ${String((error as { code?: unknown }).code)}`),
+  );
+  let waiting: { pid: number; wait_event: string }[] = [];
+  await waitFor(
+    async () => {
+      if (result !== undefined) return true;
+      waiting = (await stack.pool.query<{ pid: number; wait_event: string }>(
+        "SELECT pid, wait_event FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      )).rows;
+      return waiting.length > 0;
+    },
+    60_000,
+    'the work to finish or to wait on a lock',
+  );
+  if (result !== undefined) return result;
+  for (const { pid } of waiting) await stack.pool.query('SELECT pg_cancel_backend($1)', [pid]);
+  await running;
+  return `waiting on ${waiting[0]!.wait_event}`;
+}
+
 /** A worker's batch up to its commit: the tombstone check, which takes the erasure lock shared, then a row. */
 const batch = (id: string) => async (client: pg.PoolClient) => {
   await client.query('BEGIN');
@@ -106,9 +137,11 @@ beforeAll(async () => {
   stack = await createTestStack();
   await migrateWithCli(stack.databaseUrl);
   roles = await createLoginRoles(stack);
+  owner = createPool(stack.databaseUrl, 2);
 }, 120_000);
 
 afterAll(async () => {
+  await owner?.end();
   await roles?.drop();
   await stack?.close();
 }, 60_000);
@@ -178,6 +211,47 @@ describe('the erasure lock is the owner\'s', () => {
       await first.query('ROLLBACK').catch(() => undefined);
       first.release();
       officer.release();
+    }
+  });
+});
+
+describe('the schema lock (migrations, declared tables) is the owner\'s', () => {
+  /** What a worker of a new release does at start when there is something to apply (0016 made pending again). */
+  const schemaChange = (name: string) => async () => {
+    expect(await migrate(owner)).toEqual(['0016_erasure_lock_owned']);
+    await applyDeclaredTables(owner, [{ ...PAGE_VIEWS, name, table: { schema: null, name } }]);
+  };
+  const unapply0016 = () => stack.pool.query("DELETE FROM sqs2pg.schema_migrations WHERE name = '0016_erasure_lock_owned'");
+
+  it('a role holding the advisory key the migrations used, or reading sqs2pg.schema_migrations, holds up neither', async () => {
+    await unapply0016();
+    const analyst = await squat('analyst', ["SELECT pg_advisory_lock(hashtext('sqs2pg migrations'))"]);
+    const worker = await squat('worker', ['BEGIN', 'SELECT count(*) FROM sqs2pg.schema_migrations']);
+    try {
+      expect(await outcomeInDatabase(schemaChange('squatted_views'))).toBe('done');
+    } finally {
+      await worker();
+      await analyst();
+    }
+  });
+
+  it('refuses the worker (who may read the table) and the analyst the lock the owner takes', async () => {
+    for (const kind of ['worker', 'analyst'] as const) {
+      expect(await attempt(as(kind), 'BEGIN; LOCK TABLE sqs2pg.schema_migrations IN SHARE ROW EXCLUSIVE MODE'), kind).toBe('42501');
+      await as(kind).query('ROLLBACK');
+    }
+  });
+
+  it('two schema changes at once still wait for each other', async () => {
+    await unapply0016();
+    const holder = await stack.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE sqs2pg.schema_migrations IN SHARE ROW EXCLUSIVE MODE');
+      expect(await outcomeInDatabase(schemaChange('queued_views'))).toBe('waiting on relation');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
     }
   });
 });
