@@ -1,13 +1,13 @@
 // A declared pipeline's table against the database: planned from the catalog (create it, add a
-// column declared later, or refuse and say what to do), then applied under the migrations' advisory
-// lock, so that two workers starting at once create a table once. sqs2pg never drops, renames or
+// column declared later, or refuse and say what to do), then applied under the migrations' lock
+// (lockSchemaChanges), so that two workers starting at once create a table once. sqs2pg never drops, renames or
 // retypes a column: those are the table owner's decisions. Whoever owns a table reads every row of
 // it, so a table is created only by a role that may register it (the owner of sqs2pg's tables), and
 // one that exists is used only when its owner could act as that owner anyway.
 import pg from 'pg';
 import { DatabaseRefusedError } from '../errors.js';
 import { MESSAGE_ID_COLUMN, storedColumnsOf, subjectColumnOf, SUBJECT_KEY_COLUMN, type PipelineSpec } from '../model/pipeline.js';
-import { LOCK_KEY } from './migrate.js';
+import { lockSchemaChanges } from './migrate.js';
 import { REGISTRY_OID, registeredPipelines, registerPipelines, registrationOf, type RegisteredPipeline } from './pipeline-registry.js';
 import { PINNED_SEARCH_PATH, type Pool, type PoolClient } from './pool.js';
 import { inRolledBackTransaction, inTransaction } from './transaction.js';
@@ -316,7 +316,7 @@ export async function applyDeclaredTables(pool: Pool, specs: readonly PipelineSp
   refuseIfAny(first.plans);
   if (first.plans.every((plan) => plan.actions.length === 0) && first.registrations.length === 0) return first.plans;
   return inTransaction(pool, 'BEGIN', async (client) => {
-    await client.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))', [LOCK_KEY]);
+    await lockSchemaChanges(client);
     // Planned again under the lock: another worker may have done it all in the meantime.
     const again = await planWithRegistry(client, specs);
     refuseIfAny(again.plans);

@@ -13,6 +13,7 @@
 // No role but the owner may create beside these tables, PUBLIC included (PostgreSQL 12–14 let every
 // role create in public): one that could would plant a pipeline's table before migrate made it, and own it.
 import pg from 'pg';
+import { lockSchemaChanges } from './migrate.js';
 import type { Pool, PoolClient } from './pool.js';
 import { inTransaction } from './transaction.js';
 import { requireUserLogins, type UserLoginsTable } from './user-logins.js';
@@ -33,6 +34,7 @@ const SQS2PG_TABLES = [
   'sqs2pg.key_fingerprints',
   'sqs2pg.pipelines',
   'sqs2pg.tombstones',
+  'sqs2pg.erasure_lock',
   'sqs2pg_vault.entries',
   'sqs2pg_vault.audit',
   'sqs2pg_vault.quarantine_bodies',
@@ -86,6 +88,9 @@ export function grantStatements(roles: RoleNames, database: string, userLogins: 
     ...['sqs2pg_vault.begin_reveal(text, text)', 'sqs2pg_vault.revealed_entry(bigint)', 'sqs2pg_vault.forget_user(text, text[], text, text, bytea, bytea, bytea)', 'sqs2pg_vault.forget_masked(text, text)'].map(
       (fn) => `GRANT EXECUTE ON FUNCTION ${fn} TO ${o}`,
     ),
+    // forget takes the erasure lock at BEGIN, before its key checks (vault-lock.ts): only through this
+    // function, as no role but the owner may lock sqs2pg.erasure_lock (sql/0016).
+    `GRANT EXECUTE ON FUNCTION sqs2pg_vault.erasure_lock_exclusive() TO ${o}`,
     // A partitioned user_logins infers its conflict target from (sqs_message_id, create_date).
     `GRANT SELECT (create_date) ON ${user_logins} TO ${w}`,
     `GRANT INSERT ON sqs2pg_vault.quarantine_bodies TO ${w}`,
@@ -157,8 +162,9 @@ const PUBLIC_CREATES = `SELECT n.nspname AS schema, pg_catalog.pg_get_userbyid(n
 export async function applyGrants(pool: Pool, roles: RoleNames): Promise<GrantsApplied> {
   const userLogins = await requireUserLogins(pool);
   return inTransaction(pool, 'BEGIN', async (client) => {
-    // Two grants at once on this database must not both create a role (advisory locks are per database).
-    await client.query(`SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sqs2pg grants'))`);
+    // Two grants at once on this database must not both create a role: they take the migrations' lock,
+    // which no role but the owner may take (an advisory key, as it was, any role could hold).
+    await lockSchemaChanges(client);
     const names = [roles.worker, roles.analyst, roles.officer];
     const existing = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [names]);
     const missing = names.filter((name) => !existing.rows.some((row) => row.rolname === name));

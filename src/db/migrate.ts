@@ -1,5 +1,5 @@
 // Applies the numbered SQL files in sql/ that a database has not seen, in one transaction under
-// an advisory lock, so two workers starting at once apply each migration exactly once.
+// the schema lock (lockSchemaChanges), so two workers starting at once apply each migration exactly once.
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { builtinLogins } from '../config/builtin-pipelines.js';
@@ -7,8 +7,30 @@ import { registerPipelines, registrationOf } from './pipeline-registry.js';
 import type { Pool, PoolClient } from './pool.js';
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
-/** The advisory lock every schema change takes (declared-tables.ts too): one session changes the schema at a time. */
+/** The advisory key of the first migrations, before sqs2pg.schema_migrations exists (see lockSchemaChanges). */
 export const LOCK_KEY = 'sqs2pg migrations';
+
+/**
+ * The lock every schema change takes (declared-tables.ts too), until its transaction ends: one
+ * session changes the schema at a time. It is a lock on sqs2pg.schema_migrations in a mode no role
+ * but its owner may take (a worker may read the table, which takes a mode this one lets through):
+ * an advisory key, as it was, could be taken and held by any role that can connect, and a worker of
+ * a new release then waited for it at start for as long as that role liked. A database sqs2pg has
+ * never migrated has no such table: there the advisory key orders the first migrations, the table is
+ * made, and then locked.
+ */
+export async function lockSchemaChanges(client: Pick<PoolClient, 'query'>): Promise<void> {
+  const known = await client.query<{ table: string | null }>(`SELECT pg_catalog.to_regclass('sqs2pg.schema_migrations') AS "table"`);
+  if (!known.rows[0]?.table) {
+    await client.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))', [LOCK_KEY]);
+    await client.query('CREATE SCHEMA IF NOT EXISTS sqs2pg');
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS sqs2pg.schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+  }
+  await client.query('LOCK TABLE sqs2pg.schema_migrations IN SHARE ROW EXCLUSIVE MODE');
+}
 
 export interface Migration {
   version: number;
@@ -41,12 +63,7 @@ export async function migrate(pool: Pool): Promise<string[]> {
     // The migrations find and create user_logins through the role's own search path (pool.ts pins
     // the session's): in its schema when it is new, wherever the path finds it when it exists.
     await client.query('SET LOCAL search_path TO DEFAULT');
-    await client.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))', [LOCK_KEY]);
-    await client.query('CREATE SCHEMA IF NOT EXISTS sqs2pg');
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS sqs2pg.schema_migrations (
-         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
+    await lockSchemaChanges(client);
     const pending = await pendingOf(client, migrations);
     for (const migration of pending) {
       await client.query(migration.sql);

@@ -144,11 +144,11 @@ describe('two applies at once', () => {
     await holder.connect();
     try {
       await holder.query('BEGIN');
-      await holder.query("SELECT pg_advisory_xact_lock(hashtext('sqs2pg migrations'))");
+      await holder.query('LOCK TABLE sqs2pg.schema_migrations IN SHARE ROW EXCLUSIVE MODE');
       const both = Promise.all([applyDeclaredTables(pool, [spec]), applyDeclaredTables(other, [spec])]);
       both.catch(() => undefined);
       await waitFor(async () => {
-        const waiting = await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+        const waiting = await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'sqs2pg.schema_migrations'::regclass AND NOT granted`);
         return waiting.rows[0]?.n === 2;
       }, 20_000, 'both applies waiting on the lock');
       await holder.query('COMMIT');

@@ -313,8 +313,7 @@ describe('forget --subject while a worker commits a batch', () => {
       await waitFor(
         async () => {
           const waiting = await stack.pool.query<{ n: string }>(
-            `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+            `SELECT count(*) AS n FROM pg_locks WHERE relation = 'sqs2pg.erasure_lock'::regclass AND NOT granted`,
           );
           return Number(waiting.rows[0]?.n) === 1;
         },

@@ -23,6 +23,7 @@ const MIGRATIONS = [
   '0013_subject_entries',
   '0014_quarantine_key_per_pipeline',
   '0015_retired_keys_refused',
+  '0016_erasure_lock_owned',
 ];
 
 let stack: TestStack;
@@ -99,6 +100,7 @@ describe('sqs2pg migrate on an empty database', () => {
     );
     expect(tables.rows.map((row) => row.name)).toEqual([
       'public.user_logins',
+      'sqs2pg.erasure_lock',
       'sqs2pg.key_fingerprints',
       'sqs2pg.pipelines',
       'sqs2pg.quarantine',
