@@ -15,7 +15,7 @@ import { withPipeline, type EventBus } from '../observability/events.js';
 import { sinkTargetOf } from '../sink/postgres/conflict-target.js';
 import { PostgresSink } from '../sink/postgres/sink.js';
 import type { S3PayloadResolver } from '../source/s3/payload-resolver.js';
-import { ByteBudget } from '../source/sqs/byte-budget.js';
+import { ByteBudget, HEAVY_FLOOR_BYTES, LARGE_ANSWER_BYTES } from '../source/sqs/byte-budget.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
 import { explainQueueFailure } from '../source/sqs/queue-failure.js';
 import { SQS_MAX_BODY_BYTES, SqsSource } from '../source/sqs/source.js';
@@ -66,7 +66,8 @@ export async function prepareWorker(parts: WorkerParts): Promise<Pipelines> {
   await assertKeyFingerprints(parts.pool, parts.keyChecks);
   const tables = await tablesOf(parts.pool, parts.specs);
   // One budget for the process: N pipelines hold what one may, not N times that.
-  const budget = new ByteBudget(parts.options.maxInFlightBytes);
+  // Heavy from a quarter of the limit, never below HEAVY_FLOOR_BYTES: a clean drain must not pay for the heavy growth rule.
+  const budget = new ByteBudget(parts.options.maxInFlightBytes, LARGE_ANSWER_BYTES, Math.max(parts.options.maxInFlightBytes / 4, HEAVY_FLOOR_BYTES));
   if (parts.whileHeavy) budget.onHeavy(parts.whileHeavy);
   const pipelines: Pipeline[] = [];
   for (const spec of parts.specs) pipelines.push(await preparePipeline(parts, spec, tables.get(spec.name) as TableFound, budget));

@@ -15,6 +15,7 @@ import type { RunStats } from '../observability/run-stats.js';
 import { isFromWorker, type ToWorker } from './messages.js';
 import { CRASH_LOOP_DEATHS, decideOnExit, STOP_RUN_EXIT_CODES } from './restart-policy.js';
 import { mergeRunStats } from './run-stats-merge.js';
+import { mallocEnv } from './v8-options.js';
 
 const READINESS_TIMEOUT_MS = 3_000;
 
@@ -122,7 +123,8 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
       args: ['run', ...options.args, `--db-pool-size=${slot.poolSize}`, '--http-port=0'],
       execArgv: [...options.execArgv],
     });
-    const worker = cluster.fork({ SQS2PG_WORKER_INDEX: String(slot.index) });
+    // glibc's mmap threshold fixed, as a lone worker restarting in place has it (v8-options.ts).
+    const worker = cluster.fork({ ...mallocEnv(process.env), SQS2PG_WORKER_INDEX: String(slot.index) });
     slot.worker = worker;
     slot.listening = false;
     incarnations.set(worker.id, { stats: undefined, drained: undefined, metrics: undefined });

@@ -3,8 +3,9 @@
 // collection when its ceiling is the machine's (gigabytes), for a live heap of about 20 MB. A
 // running process cannot change either ceiling (v8.setFlagsFromString comes too late), so `run`
 // starts over with them: in place with process.execve where Node has it (22.15+, 23.11+; same pid,
-// no second process), and as the supervisor's workers' options. Where Node cannot start over (20,
-// 22 before 22.15), the process sets two growth rules instead, which V8 reads at every collection
+// no second process), and as the supervisor's workers' options; either way with glibc's mmap
+// threshold fixed (restartEnv, mallocEnv). Where Node cannot start over (20, 22 before 22.15),
+// the process sets two growth rules instead, which V8 reads at every collection
 // and so still takes after start. The operator's own options (NODE_OPTIONS or node's flags) win,
 // one by one. While the byte budget holds much (a burst of large bodies) the old generation's growth
 // rule is tightened, on every Node (growthWhileHeavy).
@@ -56,7 +57,15 @@ export function restartInPlaceWith(options: readonly string[], env: NodeJS.Proce
  * hostile burst on Node 24: 210-215 MB, 186-190 with it fixed). musl (the image) ignores it.
  */
 export function restartEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return env.MALLOC_MMAP_THRESHOLD_ === undefined ? { ...env, MALLOC_MMAP_THRESHOLD_: String(128 * 1024) } : env;
+  return { ...env, ...mallocEnv(env) };
+}
+
+/**
+ * What restartEnv adds to `env`: for a supervisor's workers, which start with it and otherwise
+ * kept glibc's own rule (cluster.fork adds it to the supervisor's environment).
+ */
+export function mallocEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return env.MALLOC_MMAP_THRESHOLD_ === undefined ? { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) } : {};
 }
 
 /**

@@ -248,6 +248,12 @@ export class ByteBudget {
   }
 }
 
+/**
+ * The least a worker's budget is heavy from (ByteBudget's heavyBytes): small events hold about 5 MB
+ * at the 2,000 messages a worker may have in hand, which a clean drain must not take for a burst.
+ */
+export const HEAVY_FLOOR_BYTES = 8 * 1024 * 1024;
+
 /** An answer past this many counted bytes (1 MiB of answer) is large: read one at a time. */
 export const LARGE_ANSWER_BYTES = 2 * 1024 * 1024;
 

@@ -70,10 +70,36 @@ const CONTROL = /[\u0000-\u001f]/;
 function decodeString(bytes: Buffer, open: number, close: number): string {
   const backslash = bytes.indexOf(BACKSLASH, open + 1);
   if (backslash === -1 || backslash > close) {
-    const text = bytes.toString('utf8', open + 1, close);
+    const text = close - open - 1 >= EXTERNAL_FROM_BYTES ? heapDecoded(bytes, open + 1, close) : bytes.toString('utf8', open + 1, close);
     if (!CONTROL.test(text)) return text;
   }
   return JSON.parse(bytes.toString('utf8', open, close + 1)) as string;
+}
+
+/**
+ * Node (24, not 20) makes a string decoded from this many bytes of ASCII or more (its EXTERN_APEX) an
+ * external string: its characters outside V8's heap, freed only when V8 collects for external
+ * memory, 64 MB past its last collection, rather than by the heap's growth rule, which run tightens
+ * while the byte budget is heavy (v8-options.ts). Bodies just under SQS's 1 MiB are that long.
+ */
+const EXTERNAL_FROM_BYTES = 0xfbee9;
+/** decoded pieces of at most this many bytes are heap strings */
+const PIECE_BYTES = 512 * 1024;
+
+/**
+ * bytes[from, to) as one string on V8's heap: decoded in pieces short of EXTERNAL_FROM_BYTES (each cut
+ * before a UTF-8 lead byte), joined; V8 makes the whole one flat string at its first read (CONTROL's
+ * test), the pieces its garbage.
+ */
+function heapDecoded(bytes: Buffer, from: number, to: number): string {
+  let text = '';
+  for (let at = from; at < to; ) {
+    let end = Math.min(to, at + PIECE_BYTES);
+    while (end < to && ((bytes[end] as number) & 0xc0) === 0x80) end++;
+    text += bytes.toString('utf8', at, end);
+    at = end;
+  }
+  return text;
 }
 
 function markerIndex(value: unknown): number | undefined {

@@ -41,7 +41,6 @@ describe('loadConfig run', () => {
       pollers: 16,
       batchMaxRows: 500,
       batchMaxWaitMs: 200,
-      maxInFlightBytes: 50331648,
       answerBytes: 'reserve',
       maxInFlightMessages: 2000,
       dbPoolSize: 4,
@@ -308,7 +307,7 @@ describe('loadConfig demo', () => {
     expect(Object.keys(config).sort()).toEqual(
       [
         'batchMaxRows', 'batchMaxWaitMs', 'dataDir', 'dbPoolSize', 'demoMessages', 'logFormat', 'logLevel', 'maskKeyId',
-        'maxInFlightBytes', 'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
+        'maxInFlightMessages', 'maxOutageSec', 'pollers', 'receiveWaitSec', 'visibilityTimeoutSec',
         'queueDepthIntervalSec', 'httpPort', 'httpHost', 'quiet', 'envelope', 'answerBytes',
       ].sort(),
     );

@@ -65,4 +65,22 @@ describe('parseJsonBytes', () => {
     const value = parseJsonBytes(Buffer.from(JSON.stringify({ Messages: [{ Body: body }] }))) as { Messages: { Body: string }[] };
     expect(value.Messages[0]?.Body).toBe(body);
   });
+
+  it('decodes a body of about 1 MiB, any characters, cut into pieces where no character is cut', () => {
+    // Multi-byte characters (2, 3 and 4 bytes) straddle every 512 KiB cut, at some offset.
+    for (const unit of ['é€😀', 'a€', '😀x']) {
+      const body = unit.repeat(Math.ceil(1_040_000 / Buffer.byteLength(unit)));
+      const [parsed, fromBytes] = both(JSON.stringify({ Messages: [{ Body: body }] }));
+      expect(fromBytes).toEqual(parsed);
+    }
+  });
+
+  it("holds a body just under 1 MiB on V8's heap, not outside it as Node 24 makes such a string", () => {
+    // An external string's garbage waits for V8's external-memory trigger (64 MB), not the heap's rule.
+    const answer = Buffer.from(JSON.stringify({ Messages: Array.from({ length: 10 }, (_, i) => ({ Body: String(i).repeat(1024 * 1024 - 1024) })) }));
+    const before = process.memoryUsage().external;
+    const value = parseJsonBytes(answer) as { Messages: { Body: string }[] };
+    expect(process.memoryUsage().external - before).toBeLessThan(1024 * 1024);
+    expect(value.Messages.map((message) => message.Body.length)).toEqual(Array.from({ length: 10 }, () => 1024 * 1024 - 1024));
+  });
 });

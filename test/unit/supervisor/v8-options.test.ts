@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { growthWhileHeavy, missingV8Options, restartEnv, runV8Options } from '../../../src/supervisor/v8-options.js';
+import { growthWhileHeavy, mallocEnv, missingV8Options, restartEnv, runV8Options } from '../../../src/supervisor/v8-options.js';
 
 describe('runV8Options', () => {
   it('caps the young generation, and the old one at 64 MB beyond three times the bodies allowed in hand', () => {
@@ -36,6 +36,11 @@ describe('restartEnv', () => {
   it("fixes glibc's mmap threshold for the process run starts over as, unless the operator set it", () => {
     expect(restartEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_MMAP_THRESHOLD_: '131072' });
     expect(restartEnv({ MALLOC_MMAP_THRESHOLD_: '65536' })).toEqual({ MALLOC_MMAP_THRESHOLD_: '65536' });
+  });
+
+  it("gives a supervisor's workers the same threshold, which cluster.fork adds to the supervisor's environment", () => {
+    expect(mallocEnv({ PATH: '/bin' })).toEqual({ MALLOC_MMAP_THRESHOLD_: '131072' });
+    expect(mallocEnv({ MALLOC_MMAP_THRESHOLD_: '65536' })).toEqual({});
   });
 });
 
