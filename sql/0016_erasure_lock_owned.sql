@@ -26,7 +26,7 @@
 -- their batches lock through stop_tombstoned, which is the database's and changes here. What is not
 -- ordered is the previous release's rotate (and replay), which write outside these functions under
 -- the advisory lock: do not run a previous release's rotate or replay once this migration is applied.
--- And rerun sqs2pg grants, so that the officer's forget may take the lock at BEGIN.
+-- The officer's forget takes the lock at BEGIN: the roles that may erase get it here (the end of this file).
 --
 -- The four functions are rewritten from their own definitions: only the lock statement changes, so
 -- the bodies of sql/0012 and sql/0015 are not copied here. Like 0007, this file runs in the migrating
@@ -86,3 +86,25 @@ BEGIN
   END IF;
   PERFORM pg_catalog.set_config('search_path', session_path, true);
 END $migration$;
+
+-- Whoever may erase may take the lock erasing takes at BEGIN: the roles sqs2pg grants made (the PII
+-- officer) keep working through an upgrade without grants being run again. Names are read from the
+-- catalog and quoted; the statement is run under pg_catalog, pg_temp like the block above.
+DO $grant$
+DECLARE
+  session_path text := pg_catalog.current_setting('search_path');
+  grantee text;
+BEGIN
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  FOR grantee IN
+    SELECT DISTINCT pg_catalog.pg_get_userbyid(a.grantee)
+      FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+     WHERE p.oid OPERATOR(pg_catalog.=) 'sqs2pg_vault.forget_user(text, text[], text, text, bytea, bytea, bytea)'::pg_catalog.regprocedure::pg_catalog.oid
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+       AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
+       AND a.grantee OPERATOR(pg_catalog.<>) 0
+  LOOP
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION sqs2pg_vault.erasure_lock_exclusive() TO %I', grantee);
+  END LOOP;
+  PERFORM pg_catalog.set_config('search_path', session_path, true);
+END $grant$;
