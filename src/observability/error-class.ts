@@ -27,7 +27,8 @@ export type ErrorClass = (typeof errorClasses)[number];
 
 const CONNECTION = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'connection']);
 const TIMEOUT = new Set(['ETIMEDOUT', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'ESOCKETTIMEDOUT', '57014']);
-const THROTTLED = new Set(['RequestThrottled', 'ThrottlingException', 'Throttling', 'TooManyRequestsException', 'OverLimit', 'KmsThrottled', 'RequestThrottledException']);
+// S3's own (offloaded payloads): SlowDown is its 503 throttle, the rest its refusals of a request or an object.
+const THROTTLED = new Set(['SlowDown', 'RequestThrottled', 'ThrottlingException', 'Throttling', 'TooManyRequestsException', 'OverLimit', 'KmsThrottled', 'RequestThrottledException']);
 const SERVER = new Set(['InternalError', 'InternalFailure', 'ServiceUnavailable', 'ServiceUnavailableException', 'BadGateway']);
 const REFUSED = new Set([
   'AccessDenied',
@@ -42,6 +43,20 @@ const REFUSED = new Set([
   'InvalidParameterValue',
   'InvalidAddress',
   'InvalidSecurity',
+  'InvalidAccessKeyId',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'RequestTimeTooSkewed',
+  'AuthorizationHeaderMalformed',
+  'NoSuchKey',
+  'NoSuchBucket',
+  'InvalidObjectState',
+  'InvalidRequest',
+  'PermanentRedirect',
+  'PreconditionFailed',
+  'InvalidRange',
+  // a write under a key id sqs2pg rotate retired (sql/0015)
+  'SQ2RK',
 ]);
 
 /** Maps any error code (SQS, SQLSTATE, errno, or anything else) onto the fixed set. */

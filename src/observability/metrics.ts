@@ -126,6 +126,8 @@ export function createMetrics(bus: EventBus, options: MetricsOptions = {}): Metr
     .on('source:error', (event) => error(event, stageOfSqsOperation(event.operation), errorClass(event.code)))
     .on('source:deletePartialFailure', (event) => error(event, 'delete', errorClass(event.code), event.count))
     .on('sink:retry', (event) => error(event, 'load', errorClass(event.code)))
+    // An S3 payload is read as part of receiving its message, and deleted with it (--s3-delete-after-commit).
+    .on('payload:error', (event) => error(event, event.operation === 'get' ? 'receive' : 'delete', errorClass(event.code)))
     .on('batch:committed', (event) => {
       const labels = labelOf(event);
       loaded.inc(labels, event.rows);

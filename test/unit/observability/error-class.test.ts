@@ -28,6 +28,11 @@ describe('errorClass', () => {
     ['23514', 'refused'],
     ['42501', 'refused'],
     ['22001', 'refused'],
+    ['SlowDown', 'throttled'],
+    ['NoSuchKey', 'refused'],
+    ['InvalidAccessKeyId', 'refused'],
+    ['RequestTimeTooSkewed', 'refused'],
+    ['SQ2RK', 'refused'],
     ['SomethingNew', 'unknown'],
     ['', 'unknown'],
   ])('%s -> %s', (code, expected) => {

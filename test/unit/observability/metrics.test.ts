@@ -39,6 +39,8 @@ function feed(emit: Emit): void {
   emit('source:error', { operation: 'receive', code: 'ECONNRESET', message: 'socket hang up', retryInMs: 100 });
   emit('source:error', { operation: 'release', code: 'RequestThrottled', message: 'slow down', retryInMs: null });
   emit('sink:retry', { attempt: 1, delayMs: 100, code: '08006', message: 'connection lost' });
+  emit('payload:error', { operation: 'get', code: 'SlowDown', message: 'S3 asks to slow down' });
+  emit('payload:error', { operation: 'delete', code: 'AccessDenied', message: 'S3 refused the delete' });
   emit('source:depth', { visible: 120, inFlight: 30, delayed: 5 });
 }
 
@@ -67,6 +69,8 @@ describe('createMetrics', () => {
       'sqs2pg_errors_total{pipeline="logins",stage="receive",code="connection"}': 1,
       'sqs2pg_errors_total{pipeline="logins",stage="delete",code="throttled"}': 1,
       'sqs2pg_errors_total{pipeline="logins",stage="delete",code="server"}': 1,
+      'sqs2pg_errors_total{pipeline="logins",stage="receive",code="throttled"}': 1,
+      'sqs2pg_errors_total{pipeline="logins",stage="delete",code="refused"}': 1,
       'sqs2pg_errors_total{pipeline="logins",stage="load",code="connection"}': 1,
       'sqs2pg_errors_total{pipeline="logins",stage="load",code="refused"}': 1,
       'sqs2pg_errors_total{pipeline="logins",stage="transform",code="invalid_message"}': 1,
