@@ -7,6 +7,7 @@
 // neither a batch nor an erasure. Each case waits for a state, the call done or its backend waiting
 // on a lock, and fails on the second. The order itself stays: forget waits for a batch in
 // progress, and a batch that comes while forget waits queues behind it.
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyDeclaredTables } from '../../src/db/declared-tables.js';
@@ -186,6 +187,24 @@ describe('the erasure lock is the owner\'s', () => {
       expect(await attempt(db, 'ALTER TABLE sqs2pg.erasure_lock ADD COLUMN x int')).toBe('42501');
     });
   }
+
+  it('is the officer\'s to take after an upgrade, without grants run again', async () => {
+    // A database granted before 0016: the officer may erase, but not yet take the lock's function.
+    const granted = await stack.pool.query<{ role: string }>(
+      `SELECT DISTINCT pg_get_userbyid(a.grantee) AS role FROM pg_proc p, aclexplode(p.proacl) a
+        WHERE p.oid = 'sqs2pg_vault.erasure_lock_exclusive()'::regprocedure AND a.grantee <> p.proowner`,
+    );
+    expect(granted.rows.length).toBeGreaterThan(0);
+    for (const { role } of granted.rows) await stack.pool.query(`REVOKE EXECUTE ON FUNCTION sqs2pg_vault.erasure_lock_exclusive() FROM "${role}"`);
+    expect(await attempt(as('officer'), 'BEGIN; SELECT sqs2pg_vault.erasure_lock_exclusive()')).toBe('42501');
+    await as('officer').query('ROLLBACK');
+    // 0016 applied (it is written to run again): the officer's forget takes the lock at BEGIN.
+    await stack.pool.query(await readFile(new URL('../../sql/0016_erasure_lock_owned.sql', import.meta.url), 'utf8'));
+    expect(await attempt(as('officer'), 'BEGIN; SELECT sqs2pg_vault.erasure_lock_exclusive()')).toBe('ok');
+    await as('officer').query('ROLLBACK');
+    // and nobody else got it.
+    expect(await attempt(as('worker'), 'SELECT sqs2pg_vault.erasure_lock_exclusive()')).toBe('42501');
+  });
 
   it('still orders forget after a batch in progress, and a batch after a waiting forget', async () => {
     const first = await roles.poolAs('worker').connect();
