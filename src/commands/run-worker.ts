@@ -10,7 +10,7 @@ import { collectRunStats } from '../observability/run-stats.js';
 import { prepareWorker } from '../pipeline/worker.js';
 import { createSqsApi } from '../source/sqs/create-sqs-api.js';
 import type { SqsApi } from '../source/sqs/sqs-api.js';
-import { pipelinesToRun } from '../config/choose-pipeline.js';
+import { pipelinesToRun } from '../config/pipelines-to-run.js';
 import type { PipelineSpec } from '../model/pipeline.js';
 import { SQS_MAX_BODY_BYTES, sqsSocketsFor } from '../source/sqs/source.js';
 import { growthWhileHeavy } from '../supervisor/v8-options.js';
