@@ -62,7 +62,7 @@ export function createMetrics(bus: EventBus, options: MetricsOptions = {}): Metr
     'left_in_queue_messages_total',
     'Messages PostgreSQL refused even as a minimal quarantine record: not deleted, visibility backed off (each time).',
   );
-  const errors = counter('errors_total', 'Failures by stage (receive, transform, load, delete) and error class; most are retried.', ['stage', 'code']);
+  const errors = counter('errors_total', 'Failures by stage (receive, transform, load, delete) and error class; most are retried. An S3 payload\'s read counts under receive, its delete after commit under delete.', ['stage', 'code']);
   const batchSize = new Histogram({
     name: 'sqs2pg_batch_size_messages',
     help: 'Messages per committed batch (rows, already loaded and quarantined).',
