@@ -18,7 +18,7 @@ import { createMasker } from '../../src/transform/mask.js';
 import { column, PAGE_VIEWS } from '../fixtures/pipelines.js';
 import { loadAsWorker, subjectKey } from '../helpers/declared-load.js';
 import { createTestStack, migrateWithCli, runCli, TEST_MASK_KEY, type TestStack } from '../helpers/stack.js';
-import { createLoginRoles, type LoginRoles } from './login-roles.js';
+import { attempt, createLoginRoles, type LoginRoles } from './login-roles.js';
 
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
 const view = (visitor: string, n: number) =>
@@ -34,15 +34,6 @@ let pool: pg.Pool;
 /** The owner's look, in a session no planted object can reach. */
 let owner: pg.Pool;
 
-/** The SQLSTATE a statement fails with, or 'ok'. */
-async function attempt(db: pg.Pool | pg.PoolClient, sql: string, params: unknown[] = []): Promise<string> {
-  try {
-    await db.query(sql, params);
-    return 'ok';
-  } catch (error) {
-    return String((error as { code?: unknown }).code);
-  }
-}
 const count = async (sql: string, params: unknown[] = []) => Number((await owner.query<{ n: string }>(sql, params)).rows[0]?.n);
 const forgetArgs = (pipeline: string, subject: string, spec: PipelineSpec = PAGE_VIEWS) => [pipeline, subject, [subjectKey(spec, masker, subject)], 'role test'];
 

@@ -17,7 +17,7 @@ import { BEGIN_VAULT_DELETE, BEGIN_VAULT_WRITE } from '../../src/db/vault-lock.j
 import { createMasker } from '../../src/transform/mask.js';
 import { PAGE_VIEWS } from '../fixtures/pipelines.js';
 import { createTestStack, migrateWithCli, TEST_MASK_KEY, waitFor, type TestStack } from '../helpers/stack.js';
-import { createLoginRoles, type LoginRoles, type RoleKind } from './login-roles.js';
+import { attempt, createLoginRoles, type LoginRoles, type RoleKind } from './login-roles.js';
 
 const masker = createMasker(Buffer.from(TEST_MASK_KEY, 'hex'), 'k1');
 const userKey = (userId: string) => masker.userKey(userId);
@@ -29,15 +29,6 @@ let owner: ReturnType<typeof createPool>;
 const pools: Partial<Record<RoleKind, pg.Pool>> = {};
 const as = (kind: RoleKind): pg.Pool => (pools[kind] ??= roles.poolAs(kind));
 
-/** The SQLSTATE a statement fails with, or 'ok'. */
-async function attempt(db: pg.Pool | pg.PoolClient, sql: string, params: unknown[] = []): Promise<string> {
-  try {
-    await db.query(sql, params);
-    return 'ok';
-  } catch (error) {
-    return String((error as { code?: unknown }).code);
-  }
-}
 
 /**
  * Runs `work` on a connection of its own pool and waits until it is done or its backend waits on a

@@ -8,6 +8,16 @@ import { runCli, type TestStack } from '../helpers/stack.js';
 export type RoleKind = 'worker' | 'analyst' | 'officer';
 export const ROLE_KINDS: readonly RoleKind[] = ['worker', 'analyst', 'officer'];
 
+/** The SQLSTATE a statement fails with, or 'ok': what an attack as a role meets. */
+export async function attempt(db: pg.Pool | pg.PoolClient, sql: string, params: unknown[] = []): Promise<string> {
+  try {
+    await db.query(sql, params);
+    return 'ok';
+  } catch (error) {
+    return String((error as { code?: unknown }).code);
+  }
+}
+
 export interface LoginRoles {
   /** the login role that is a member of each group */
   logins: Record<RoleKind, string>;

@@ -18,7 +18,7 @@ import type { PipelineSpec } from '../../src/model/pipeline.js';
 import { PAGE_VIEWS } from '../fixtures/pipelines.js';
 import { oneErrorLine } from '../helpers/cli-output.js';
 import { createTestStack, migrateWithCli, runCli, type TestStack } from '../helpers/stack.js';
-import { createLoginRoles, ROLE_KINDS, type LoginRoles } from './login-roles.js';
+import { attempt, createLoginRoles, ROLE_KINDS, type LoginRoles } from './login-roles.js';
 
 const ANALYTICS: PipelineSpec = { ...PAGE_VIEWS, name: 'a_views', table: { schema: 'analytics', name: 'views' } };
 const dir = mkdtempSync(join(tmpdir(), 'sqs2pg-table-schemas-'));
@@ -50,14 +50,6 @@ let roles: LoginRoles;
 /** The owner's look, in a session no planted object can reach. */
 let owner: pg.Pool;
 
-async function attempt(db: pg.Pool, sql: string): Promise<string> {
-  try {
-    await db.query(sql);
-    return 'ok';
-  } catch (error) {
-    return String((error as { code?: unknown }).code);
-  }
-}
 const ownerOf = async (table: string) => (await owner.query<{ owner: string | null }>('SELECT (SELECT relowner::regrole::text FROM pg_class WHERE oid = to_regclass($1)) AS owner', [table])).rows[0]?.owner;
 const registered = async (name: string) => (await owner.query('SELECT 1 FROM sqs2pg.pipelines WHERE name = $1', [name])).rowCount;
 
