@@ -77,24 +77,26 @@ CREATE TRIGGER tombstones_under_live_keys AFTER INSERT ON sqs2pg.tombstones
 
 -- The rows of the pipelines' own tables carry no trigger of sqs2pg's (user_logins keeps the
 -- take-home's DDL): the batch's tombstone check, which every batch with a user or subject runs
--- first, refuses user keys under a retired mask key instead. The rest of it is 0007's, unchanged.
-CREATE OR REPLACE FUNCTION sqs2pg.stop_tombstoned(p_user_keys text[])
-RETURNS SETOF text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+-- first, refuses user keys under a retired mask key instead, right after it takes the erasure lock.
+-- The function is rewritten from its own definition (0007's), only that line added, as 0016 does;
+-- run under search_path pg_catalog, pg_temp, then the session's path put back.
+DO $migration$
 DECLARE
-  erased text[];
+  session_path text := pg_catalog.current_setting('search_path');
+  lock_line constant text := 'PERFORM pg_advisory_xact_lock_shared(hashtext(''sqs2pg vault''));';
+  check_line constant text := 'PERFORM sqs2pg.refuse_retired_keys(''mask'', (SELECT array_agg(DISTINCT split_part(k, '':'', 1)) FROM unnest(p_user_keys) AS k));';
+  before text;
+  after text;
 BEGIN
-  PERFORM pg_advisory_xact_lock_shared(hashtext('sqs2pg vault'));
-  PERFORM sqs2pg.refuse_retired_keys('mask', (SELECT array_agg(DISTINCT split_part(k, ':', 1)) FROM unnest(p_user_keys) AS k));
-  SELECT array_agg(t.user_key ORDER BY t.user_key) INTO erased FROM sqs2pg.tombstones t WHERE t.user_key = ANY (p_user_keys);
-  IF erased IS NULL THEN
-    RETURN;
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  before := pg_catalog.pg_get_functiondef('sqs2pg.stop_tombstoned(text[])'::pg_catalog.regprocedure);
+  IF pg_catalog.strpos(before, check_line) OPERATOR(pg_catalog.=) 0 THEN
+    after := pg_catalog.replace(before, lock_line, lock_line OPERATOR(pg_catalog.||) E'\n  ' OPERATOR(pg_catalog.||) check_line);
+    IF after OPERATOR(pg_catalog.=) before THEN
+      RAISE EXCEPTION 'sqs2pg.stop_tombstoned(text[]) takes no erasure lock to check after: its definition is not the one sqs2pg made';
+    END IF;
+    -- CREATE OR REPLACE keeps the owner and the privileges (REVOKE ... FROM PUBLIC, grants' EXECUTE).
+    EXECUTE after;
   END IF;
-  PERFORM 1 FROM sqs2pg.tombstones t WHERE t.user_key = ANY (erased) ORDER BY t.user_key FOR UPDATE;
-  RETURN QUERY
-    WITH hits AS (SELECT k, count(*) AS n FROM unnest(p_user_keys) AS k WHERE k = ANY (erased) GROUP BY k),
-    stopped AS (
-      UPDATE sqs2pg.tombstones t SET messages_stopped = t.messages_stopped + hits.n FROM hits WHERE t.user_key = hits.k RETURNING t.user_key
-    )
-    SELECT s.user_key FROM stopped s;
-END $fn$;
-REVOKE ALL ON FUNCTION sqs2pg.stop_tombstoned(text[]) FROM PUBLIC;
+  PERFORM pg_catalog.set_config('search_path', session_path, true);
+END $migration$;
