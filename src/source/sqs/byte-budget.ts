@@ -254,8 +254,14 @@ export class ByteBudget {
  */
 export const HEAVY_FLOOR_BYTES = 8 * 1024 * 1024;
 
-/** An answer past this many counted bytes (1 MiB of answer) is large: read one at a time. */
-export const LARGE_ANSWER_BYTES = 2 * 1024 * 1024;
+/**
+ * An answer past this many counted bytes (128 KiB of answer: ten bodies of 13 KB) is large: read one
+ * at a time. The others wait holding what they read to get here, so the less, the lower a burst's
+ * peak: at 1 MiB of answer sixteen pollers' waiting answers held up to 15 MB of socket chunks beside
+ * the one being read (a hostile burst on Node 24: 181-198 MB, 158-180 at this; docs/performance.md).
+ * Answers of small events never pass it; 30 KB events drained at the same rate at either size.
+ */
+export const LARGE_ANSWER_BYTES = 256 * 1024;
 
 /**
  * What one message costs while held beside its body: its ids and receipt handle (up to 1 KiB on
