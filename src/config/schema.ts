@@ -613,7 +613,7 @@ export const settings = {
     schema: int(1_048_576, 4_294_967_296).optional(),
     defaultDoc: '`16777216` (16 MiB) where answers are counted as they arrive (`--answer-bytes count` with the lean client); `50331648` (48 MiB) where each receive reserves its worst case (`--answer-bytes reserve`, `--sqs-client sdk`, `--sqs-protocol query`)',
     unit: 'bytes',
-    doc: "What the messages in hand and the SQS answers being read may hold in memory; at this limit polling pauses. With --answer-bytes reserve (the default, and always with `--sqs-client sdk`) each receive in flight reserves a full answer (ten bodies of the queue's maximum, twice), which keeps a worker within the shipped Deployment's 256 Mi whatever the bodies hold; with count (lean client) answers are counted as they arrive, and a burst of ~1 MiB hostile bodies peaks lower the smaller this is (see --answer-bytes).",
+    doc: "What the messages in hand and the SQS answers being read may hold in memory; at this limit polling pauses. With --answer-bytes count (the default, lean client) answers are counted as they arrive, and a burst of ~1 MiB hostile bodies peaks lower the smaller this is; with reserve (and always with `--sqs-client sdk`) each receive in flight first reserves a full answer (ten bodies of the queue's maximum, twice).",
     commands: pipelineCommands,
   }),
   answerBytes: setting({
@@ -621,8 +621,8 @@ export const settings = {
     env: 'SQS2PG_ANSWER_BYTES',
     group: 'Throughput and limits',
     schema: z.enum(['reserve', 'count'], { error: 'expected reserve or count' }),
-    default: 'reserve',
-    doc: "How SQS answers are held to --max-in-flight-bytes. reserve: each receive in flight reserves the worst case (ten bodies of the queue's maximum, twice), so a burst of ~1 MiB hostile bodies stays within the shipped Deployment's 256 Mi; on a queue created without attributes (1 MiB bodies) that leaves two receives in flight. count (lean client): answers are counted as they arrive, under a 16 MiB budget unless --max-in-flight-bytes says otherwise, and every poller receives on any queue (about 3 x faster on a default queue behind a real region's round trip), but such a burst peaks at ~160-190 MB (Node 20) and ~170-200 MB (Node 24), 1.3-1.6 x a clean run (docs/performance.md): within 256 Mi, not reliably within the 1.5 x it is held to. `--sqs-client sdk` (and the query protocol) always reserves: the SDK decodes an answer whole.",
+    default: 'count',
+    doc: "How SQS answers are held to --max-in-flight-bytes. count (lean client): answers are counted as they arrive, under a 16 MiB budget unless --max-in-flight-bytes says otherwise, so every poller receives on any queue, and a burst of ~1 MiB hostile bodies peaks at ~160-180 MB, within 1.5 x a clean run (docs/performance.md). reserve: each receive in flight first reserves the worst case (ten bodies of the queue's maximum, twice): on a queue created without attributes (1 MiB bodies) that leaves two receives in flight, about 3 x slower behind a real region's round trip. `--sqs-client sdk` (and the query protocol) always reserves: the SDK decodes an answer whole.",
     commands: pipelineCommands,
   }),
   maxBodyBytes: setting({

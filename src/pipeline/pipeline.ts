@@ -28,7 +28,7 @@ export interface PipelineOptions {
    * client that cannot count answers as they arrive, plus the worst case reserved for each receive
    */
   maxInFlightBytes: number;
-  /** reserve: even a client that counts answers as they arrive reserves the worst case per receive */
+  /** reserve: even a client that counts answers as they arrive reserves the worst case per receive; count when absent, as --answer-bytes */
   answerBytes?: 'reserve' | 'count';
   /** finish once the queue is empty and everything is committed */
   drain: boolean;

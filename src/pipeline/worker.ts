@@ -109,7 +109,7 @@ async function preparePipeline(parts: WorkerParts, spec: PipelineSpec, table: Ta
     visibilityTimeoutSec: parts.options.visibilityTimeoutSec,
     emit,
     budget,
-    reserveAnswers: parts.options.answerBytes !== 'count',
+    reserveAnswers: parts.options.answerBytes === 'reserve',
   });
   try {
     await source.depth();

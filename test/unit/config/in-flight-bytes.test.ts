@@ -15,11 +15,12 @@ describe('inFlightBytesOf', () => {
     expect(inFlightBytesOf(settings)).toBe(bytes);
   });
 
-  it('is 48 MiB for run with the defaults (reserve), 16 MiB with --answer-bytes count, as the flag says otherwise', () => {
+  it('is 16 MiB for run with the defaults (count), 48 MiB with --answer-bytes reserve or the SDK client, as the flag says otherwise', () => {
     const env = { SQS_QUEUE_URL: 'http://127.0.0.1:1/000000000000/q', DATABASE_URL: 'postgres://x@127.0.0.1/x', SQS2PG_MASK_KEY: '5e0d7c2a91f4b3e8d6a7c1f09b2e4d3a8c7f6e5d4b3a29180f1e2d3c4b5a6978' };
-    expect(inFlightBytesOf(loadConfig('run', [], env).config)).toBe(48 * 1024 * 1024);
-    expect(inFlightBytesOf(loadConfig('run', ['--answer-bytes', 'count'], env).config)).toBe(16 * 1024 * 1024);
-    expect(inFlightBytesOf(loadConfig('run', ['--answer-bytes', 'count', '--sqs-client', 'sdk'], env).config)).toBe(48 * 1024 * 1024);
+    expect(loadConfig('run', [], env).config.answerBytes).toBe('count');
+    expect(inFlightBytesOf(loadConfig('run', [], env).config)).toBe(16 * 1024 * 1024);
+    expect(inFlightBytesOf(loadConfig('run', ['--answer-bytes', 'reserve'], env).config)).toBe(48 * 1024 * 1024);
+    expect(inFlightBytesOf(loadConfig('run', ['--sqs-client', 'sdk'], env).config)).toBe(48 * 1024 * 1024);
     expect(inFlightBytesOf(loadConfig('run', ['--answer-bytes', 'count', '--max-in-flight-bytes', '20000000'], env).config)).toBe(20_000_000);
   });
 });

@@ -41,7 +41,7 @@ describe('loadConfig run', () => {
       pollers: 16,
       batchMaxRows: 500,
       batchMaxWaitMs: 200,
-      answerBytes: 'reserve',
+      answerBytes: 'count',
       maxInFlightMessages: 2000,
       dbPoolSize: 4,
       workers: 1,

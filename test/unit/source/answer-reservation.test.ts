@@ -1,6 +1,6 @@
-// What a receive reserves of the byte budget before it is sent: the default (--answer-bytes reserve)
-// keeps the worst case even for the lean client, which could count answers as they arrive instead;
-// a hostile burst of 1 MiB bodies took 3.2 x a clean run's memory under counting (docs/performance.md).
+// What a receive reserves of the byte budget before it is sent: nothing where the lean client counts
+// answers as they arrive (the default), the worst case where the client cannot (the SDK) or where
+// --answer-bytes reserve asks for it.
 import { describe, expect, it } from 'vitest';
 import { SqsSource } from '../../../src/source/sqs/source.js';
 import type { SqsApi } from '../../../src/source/sqs/sqs-api.js';
@@ -23,7 +23,7 @@ describe('reservePerMessageBytes', () => {
     expect(source(false).reservePerMessageBytes).toBe(2 * 1024 * 1024);
     expect(source(false, false).reservePerMessageBytes).toBe(2 * 1024 * 1024);
   });
-  it('is the worst case for a counting client asked to reserve (the default), and nothing when asked to count', () => {
+  it('is the worst case for a counting client asked to reserve, and nothing when asked to count (the default)', () => {
     expect(source(true, true).reservePerMessageBytes).toBe(2 * 1024 * 1024);
     expect(source(true, false).reservePerMessageBytes).toBe(0);
   });
