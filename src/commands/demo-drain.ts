@@ -1,7 +1,7 @@
 // The demo's drain, with a pipeline file or without: its pipelines on the embedded stack's SQS
 // server, assembled by run's own code (prepareWorker) and run until every queue is empty.
 import { maskKeyFrom } from '../config/key.js';
-import { inFlightBytesOf } from '../config/in-flight-bytes.js';
+import { inFlightBytesOf, reservingInFlightBytesOf } from '../config/in-flight-bytes.js';
 import type { CommandLine } from '../config/load.js';
 import type { Pool } from '../db/pool.js';
 import { DEV_MASK_KEY, DEV_MASK_KEY_ID } from '../local/dev-key.js';
@@ -94,7 +94,7 @@ export async function drainOnStack({ stack, pool, specs, maskKey, config, env, c
     masker: createMasker(maskKey.key, maskKey.keyId),
     keyChecks: [{ purpose: 'mask', key: maskKey.key, keyId: maskKey.keyId }],
     bus,
-    options: { ...config, drain: true, maxInFlightBytes: inFlightBytesOf(config) },
+    options: { ...config, drain: true, maxInFlightBytes: inFlightBytesOf(config), reservingInFlightBytes: reservingInFlightBytesOf(config) },
   });
   const signals = stopOnSignals(() => process.exit(130));
   signals.attach(pipelines);

@@ -1,5 +1,5 @@
 // One worker: the pipeline in this process, its observers, and (under a supervisor) its link to it.
-import { inFlightBytesOf } from '../config/in-flight-bytes.js';
+import { inFlightBytesOf, reservingInFlightBytesOf } from '../config/in-flight-bytes.js';
 import type { CommandLine } from '../config/load.js';
 import { createPool, describeDatabase } from '../db/pool.js';
 import { EventBus } from '../observability/events.js';
@@ -79,7 +79,7 @@ export async function runWorker(config: RunConfig, env: NodeJS.ProcessEnv, { mas
         ...(vault ? [{ purpose: 'vault', keyId: config.vaultKeyId, key: vault.publicKey } as const] : []),
       ],
       bus,
-      options: { ...config, maxInFlightBytes: inFlightBytesOf(config) },
+      options: { ...config, maxInFlightBytes: inFlightBytesOf(config), reservingInFlightBytes: reservingInFlightBytesOf(config) },
       whileHeavy: growthWhileHeavy(process.execArgv, env.NODE_OPTIONS),
     });
     const queues = specs.map((spec) => spec.queue).join(', ');

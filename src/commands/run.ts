@@ -5,7 +5,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { renderHelp } from '../config/help.js';
-import { inFlightBytesOf } from '../config/in-flight-bytes.js';
+import { inFlightBytesOf, reservingInFlightBytesOf } from '../config/in-flight-bytes.js';
 import { loadConfig } from '../config/load.js';
 import { maskKeyFrom } from '../config/key.js';
 import { ConfigError } from '../errors.js';
@@ -40,7 +40,9 @@ export async function run(args: readonly string[], env: NodeJS.ProcessEnv): Prom
   // sqs2pg's V8 limits (v8-options.ts): a lone worker starts over with them in place where Node
   // can (where it cannot, v8-growth-rules.ts has set their growth rules); a supervisor gives them
   // to its workers. A worker of a supervisor has them already.
-  const v8Options = cluster.isPrimary ? missingV8Options(runV8Options(inFlightBytesOf(config)), process.execArgv, env.NODE_OPTIONS) : [];
+  // The heap's ceiling fits the larger budget: `auto` may find an endpoint whose answers are reserved.
+  const heldAtMost = Math.max(inFlightBytesOf(config), reservingInFlightBytesOf(config));
+  const v8Options = cluster.isPrimary ? missingV8Options(runV8Options(heldAtMost), process.execArgv, env.NODE_OPTIONS) : [];
   if (cluster.isPrimary && workers === 1) restartInPlaceWith(v8Options, env);
   if (cluster.isPrimary && workers > 1) {
     const poolSizes = splitPoolSize(config.dbPoolSize, workers);

@@ -24,11 +24,20 @@ export interface InFlightSettings {
 /**
  * The operator's --max-in-flight-bytes, else the default for how answers are held: counted (the lean
  * client, --answer-bytes count) or reserved (--answer-bytes reserve, --sqs-client sdk, --sqs-protocol
- * query). An endpoint that `auto` finds speaks only the query protocol reserves within the counted
- * default: one receive in flight on a 1 MiB queue.
+ * query).
  */
 export function inFlightBytesOf(settings: InFlightSettings): number {
   if (settings.maxInFlightBytes !== undefined) return settings.maxInFlightBytes;
   const counted = settings.answerBytes === 'count' && settings.sqsClient !== 'sdk' && settings.sqsProtocol !== 'query';
   return counted ? COUNTED_IN_FLIGHT_BYTES : RESERVED_IN_FLIGHT_BYTES;
+}
+
+/**
+ * The limit where receives turn out to reserve after all: `auto` finding an endpoint that speaks only
+ * the query protocol (LocalStack before 3.0), whose answers the lean client cannot count. The
+ * operator's, else reserve's own: within count's 16 MiB a receive of ten 1 MiB bodies (20 MiB
+ * reserved) went out only once nothing else was in hand or in flight, one receive at a time.
+ */
+export function reservingInFlightBytesOf(settings: InFlightSettings): number {
+  return settings.maxInFlightBytes ?? RESERVED_IN_FLIGHT_BYTES;
 }

@@ -28,6 +28,8 @@ export interface PipelineOptions {
    * client that cannot count answers as they arrive, plus the worst case reserved for each receive
    */
   maxInFlightBytes: number;
+  /** the limit instead, where the source reserves each receive's worst case (absent: maxInFlightBytes; see reservingInFlightBytesOf) */
+  reservingInFlightBytes?: number;
   /** reserve: even a client that counts answers as they arrive reserves the worst case per receive; count when absent, as --answer-bytes */
   answerBytes?: 'reserve' | 'count';
   /** finish once the queue is empty and everything is committed */
@@ -461,7 +463,8 @@ export class Pipeline {
     // landing together would be decoded back to back, their garbage piling up before V8 collects it.
     const next = this.receiveSize() * this.source.reservePerMessageBytes;
     if (this.receiveSize() < RECEIVE_MAX && this.receivesInFlight > 0) return false;
-    return this.source.inFlightBytes + this.source.budget.reserved + next <= this.options.maxInFlightBytes;
+    const limit = next > 0 ? (this.options.reservingInFlightBytes ?? this.options.maxInFlightBytes) : this.options.maxInFlightBytes;
+    return this.source.inFlightBytes + this.source.budget.reserved + next <= limit;
   }
 
   /**

@@ -106,9 +106,11 @@ describe.each(PIPELINES_UNDER_TEST)('graceful stop of the service, $name', (pipe
     const queueUrl = await stack.newQueue();
     await stack.send(queueUrl, pipeline.bodies(N, 0, 31));
 
+    // At most 200 in hand: a stop finishes what is in hand, so with every message received at once
+    // (answers counted, not reserved) the whole queue could be committed before the signal lands.
     const cli = startCli(
       ['run'],
-      pipeline.env(stack, queueUrl, { SQS2PG_VISIBILITY_TIMEOUT_SEC: '30', SQS2PG_BATCH_MAX_WAIT_MS: '1000' }),
+      pipeline.env(stack, queueUrl, { SQS2PG_VISIBILITY_TIMEOUT_SEC: '30', SQS2PG_BATCH_MAX_WAIT_MS: '1000', SQS2PG_MAX_IN_FLIGHT_MESSAGES: '200' }),
       30_000,
     );
     try {

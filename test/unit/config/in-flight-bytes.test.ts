@@ -1,7 +1,7 @@
 // --max-in-flight-bytes when not given: smaller where answers are counted as they arrive.
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import { COUNTED_IN_FLIGHT_BYTES, inFlightBytesOf, RESERVED_IN_FLIGHT_BYTES } from '../../../src/config/in-flight-bytes.js';
+import { COUNTED_IN_FLIGHT_BYTES, inFlightBytesOf, RESERVED_IN_FLIGHT_BYTES, reservingInFlightBytesOf } from '../../../src/config/in-flight-bytes.js';
 
 describe('inFlightBytesOf', () => {
   it.each([
@@ -22,5 +22,10 @@ describe('inFlightBytesOf', () => {
     expect(inFlightBytesOf(loadConfig('run', ['--answer-bytes', 'reserve'], env).config)).toBe(48 * 1024 * 1024);
     expect(inFlightBytesOf(loadConfig('run', ['--sqs-client', 'sdk'], env).config)).toBe(48 * 1024 * 1024);
     expect(inFlightBytesOf(loadConfig('run', ['--answer-bytes', 'count', '--max-in-flight-bytes', '20000000'], env).config)).toBe(20_000_000);
+  });
+
+  it("is reserve's 48 MiB, or the operator's own, where auto finds answers it must reserve for", () => {
+    expect(reservingInFlightBytesOf({ answerBytes: 'count', sqsProtocol: 'auto' })).toBe(RESERVED_IN_FLIGHT_BYTES);
+    expect(reservingInFlightBytesOf({ answerBytes: 'count', maxInFlightBytes: 1 << 20 })).toBe(1 << 20);
   });
 });
