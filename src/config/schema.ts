@@ -611,7 +611,7 @@ export const settings = {
     env: 'SQS2PG_MAX_IN_FLIGHT_BYTES',
     group: 'Throughput and limits',
     schema: int(1_048_576, 4_294_967_296).optional(),
-    defaultDoc: '`16777216` (16 MiB) where answers are counted as they arrive (`--answer-bytes count` with the lean client); `50331648` (48 MiB) where each receive reserves its worst case (`--answer-bytes reserve`, `--sqs-client sdk`, `--sqs-protocol query`)',
+    defaultDoc: '`16777216` (16 MiB) where answers are counted as they arrive (`--answer-bytes count` with the lean client); `50331648` (48 MiB) where each receive reserves its worst case (`--answer-bytes reserve`, `--sqs-client sdk`, the query protocol, said or found by `auto`)',
     unit: 'bytes',
     doc: "What the messages in hand and the SQS answers being read may hold in memory; at this limit polling pauses. With --answer-bytes count (the default, lean client) answers are counted as they arrive, and a burst of ~1 MiB hostile bodies peaks lower the smaller this is; with reserve (and always with `--sqs-client sdk`) each receive in flight first reserves a full answer (ten bodies of the queue's maximum, twice).",
     commands: pipelineCommands,
